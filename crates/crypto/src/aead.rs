@@ -108,6 +108,32 @@ impl AeadAlgorithm {
 mod tests {
     use super::*;
 
+    /// RFC 8998 Appendix A.1, the SM4-GCM example of the TLS 1.3 ShangMi suites.
+    #[test]
+    fn sm4_gcm_matches_rfc8998() {
+        let h = |s: &str| hex::decode(s).unwrap();
+        let key = h("0123456789abcdeffedcba9876543210");
+        let nonce = h("00001234567800000000abcd");
+        let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+        let plaintext = h(concat!(
+            "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd",
+            "eeeeeeeeeeeeeeeeffffffffffffffffeeeeeeeeeeeeeeeeaaaaaaaaaaaaaaaa"
+        ));
+        let expected = concat!(
+            "17f399f08c67d5ee19d0dc9969c4bb7d5fd46fd3756489069157b282bb200735",
+            "d82710ca5c22f0ccfa7cbf93d496ac15a56834cbcf98c397b4024a2691233b8d",
+            "83de3541e4c2b58177e065a9bf7b62ec"
+        );
+        let sealed = AeadAlgorithm::Sm4Gcm
+            .seal(&key, &nonce, &aad, &plaintext)
+            .unwrap();
+        assert_eq!(hex::encode(&sealed), expected);
+        assert_eq!(
+            AeadAlgorithm::Sm4Gcm.open(&key, &nonce, &aad, &sealed).unwrap(),
+            plaintext
+        );
+    }
+
     #[test]
     fn seal_open_round_trip_and_tamper() {
         for alg in [AeadAlgorithm::Sm4Gcm, AeadAlgorithm::Aes256Gcm] {

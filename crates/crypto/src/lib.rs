@@ -47,4 +47,4 @@ pub use address::Address;
 pub use aead::AeadAlgorithm;
 pub use error::{CryptoError, Result};
 pub use keys::{PublicKey, SecretKey, Signature};
-pub use suite::{Digest32, Suite};
+pub use suite::{Digest32, Suite, SuiteHasher};

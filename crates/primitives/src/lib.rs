@@ -1,0 +1,25 @@
+//! # metamesh-primitives
+//!
+//! The chain's data types and their encodings, with no I/O: today the RLP codec that every
+//! header, transaction, receipt and trie node will use, and the suite-independent names for
+//! hashes and addresses. Blocks, transactions and receipts join as the chain is built.
+//!
+//! * [`rlp`] — alloy-rlp re-exported, strict exact decoding, and [`rlp::RlpItem`], a schema-free
+//!   RLP tree for tools and tests.
+//! * [`Address`], [`Suite`], [`Hash`] — re-exported from `metamesh-crypto`, so chain code
+//!   names them from here.
+//!
+//! ```
+//! use metamesh_primitives::rlp::RlpItem;
+//! let item = RlpItem::List(vec![RlpItem::Bytes(b"cat".to_vec()), RlpItem::Bytes(b"dog".to_vec())]);
+//! let bytes = item.to_rlp();
+//! assert_eq!(hex::encode(&bytes), "c88363617483646f67");
+//! assert_eq!(RlpItem::decode_exact(&bytes).unwrap(), item);
+//! ```
+
+pub mod rlp;
+
+pub use metamesh_crypto::{Address, Suite};
+
+/// A 32-byte suite hash (SM3 or Keccak-256).
+pub type Hash = metamesh_crypto::Digest32;
