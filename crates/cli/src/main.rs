@@ -1,1 +1,84 @@
-fn main(){}
+//! `metamesh`: the one command that drives MetaMesh.
+//!
+//! Every command prints for people by default and JSON with `--json`; bad input ends with a
+//! one-line `error: …` on stderr and exit code 2 (1 is reserved for "checked and false", as in
+//! `key verify` printing `invalid`).
+
+mod commands;
+mod keyref;
+mod output;
+mod password;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::output::Output;
+
+#[derive(Parser, Debug)]
+#[command(name = "metamesh", version, about = "MetaMesh: a blockchain for scientific computing")]
+struct Cli {
+    /// Node data directory (keystore, chain database).
+    #[arg(long, global = true, env = "METAMESH_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create, list, import, export and inspect accounts in the keystore.
+    #[command(subcommand)]
+    Account(commands::account::AccountCommand),
+    /// Sign, verify, encrypt and decrypt with a PEM key or a keystore account.
+    #[command(subcommand)]
+    Key(commands::key::KeyCommand),
+    /// Hash files with the suite's hash (SM3 or Keccak-256).
+    Hash(commands::hash::HashArgs),
+}
+
+/// Global context every command gets.
+pub struct Context {
+    pub data_dir: PathBuf,
+    pub out: Output,
+}
+
+impl Context {
+    pub fn keystore(&self) -> anyhow::Result<metamesh_crypto::keystore::Keystore> {
+        Ok(metamesh_crypto::keystore::Keystore::open(
+            self.data_dir.join("keystore"),
+        )?)
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".metamesh")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Context {
+        data_dir: cli.data_dir.unwrap_or_else(default_data_dir),
+        out: Output { json: cli.json },
+    };
+    let result = match cli.command {
+        Command::Account(cmd) => commands::account::run(&ctx, cmd),
+        Command::Key(cmd) => commands::key::run(&ctx, cmd),
+        Command::Hash(args) => commands::hash::run(&ctx, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ctx.out.error(&e);
+            ExitCode::from(2)
+        }
+    }
+}

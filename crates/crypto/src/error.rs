@@ -15,7 +15,7 @@ pub enum CryptoError {
     MalformedSignature(String),
     #[error("signature does not verify")]
     BadSignature,
-    #[error("the key is a {key} key but the signature is a {signature} signature")]
+    #[error("the key is an {key} key but the signature is an {signature} signature")]
     SuiteMismatch { key: Suite, signature: Suite },
     #[error("distinguishing ID is {0} bytes long; SM2 allows at most 8191")]
     IdTooLong(usize),

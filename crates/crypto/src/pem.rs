@@ -57,6 +57,10 @@ pub fn parse_pem(text: &str, hint: Option<Suite>) -> Result<PemKey> {
         let parsed = match label {
             "PRIVATE KEY" => parse_pkcs8(text, suite).map(PemKey::Secret),
             "EC PRIVATE KEY" => parse_sec1(text, suite).map(PemKey::Secret),
+            // OpenSSL 3 labels SEC1 keys on the SM2 curve so (`openssl ec -in sm2.pem`); the
+            // DER inside is the same RFC 5915 structure.
+            "SM2 PRIVATE KEY" => parse_sec1(&text.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY"), Suite::Sm)
+                .map(PemKey::Secret),
             "PUBLIC KEY" => parse_spki(text, suite).map(PemKey::Public),
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(CryptoError::Pem(
@@ -65,7 +69,7 @@ pub fn parse_pem(text: &str, hint: Option<Suite>) -> Result<PemKey> {
             }
             other => {
                 return Err(CryptoError::Pem(format!(
-                    "unsupported PEM label `{other}` (expected PRIVATE KEY, EC PRIVATE KEY or PUBLIC KEY)"
+                    "unsupported PEM label `{other}` (expected PRIVATE KEY, EC PRIVATE KEY, SM2 PRIVATE KEY or PUBLIC KEY)"
                 )));
             }
         };

@@ -1,0 +1,28 @@
+//! One module per top-level command.
+
+pub mod account;
+pub mod hash;
+pub mod key;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+/// Reads a whole input file, `-` meaning standard input.
+pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Writes an output file, `-` meaning standard output.
+pub fn write_output(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        std::io::Write::write_all(&mut std::io::stdout(), bytes).context("writing stdout")?;
+        return Ok(());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
