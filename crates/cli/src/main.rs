@@ -16,7 +16,11 @@ use clap::{Parser, Subcommand};
 use crate::output::Output;
 
 #[derive(Parser, Debug)]
-#[command(name = "metamesh", version, about = "MetaMesh: a blockchain for scientific computing")]
+#[command(
+    name = "metamesh",
+    version,
+    about = "MetaMesh: a blockchain for scientific computing"
+)]
 struct Cli {
     /// Node data directory (keystore, chain database).
     #[arg(long, global = true, env = "METAMESH_DATA_DIR", value_name = "DIR")]

@@ -11,7 +11,10 @@ impl Output {
     /// Prints `value` as pretty JSON, or `text()` otherwise.
     pub fn emit<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).expect("serialisable output"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("serialisable output")
+            );
         } else {
             let text = text();
             if !text.is_empty() {
@@ -54,6 +57,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             .to_owned()
     };
     let mut out = vec![line(header.to_vec())];
-    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
     out.join("\n")
 }

@@ -6,7 +6,10 @@ mod common;
 use common::Scratch;
 
 fn fixture(name: &str) -> String {
-    format!("{}/../crypto/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../crypto/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 #[test]
@@ -14,9 +17,18 @@ fn hash_matches_the_standard_examples() {
     let s = Scratch::new();
     let abc = s.write("abc", b"abc");
     let run = s.mm(&["hash", "--suite", "sm", &abc]).ok();
-    assert!(run.stdout.starts_with("66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0  "));
-    let run = s.mm(&["--json", "hash", "--suite", "eth", &abc]).ok().json();
-    assert_eq!(run["digest"], "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45");
+    assert!(
+        run.stdout
+            .starts_with("66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0  ")
+    );
+    let run = s
+        .mm(&["--json", "hash", "--suite", "eth", &abc])
+        .ok()
+        .json();
+    assert_eq!(
+        run["digest"],
+        "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+    );
     assert_eq!(run["algorithm"], "keccak256");
     let both = s.mm(&["--json", "hash", &abc, &abc]).ok().json();
     assert_eq!(both.as_array().unwrap().len(), 2);
@@ -27,11 +39,27 @@ fn accounts_are_created_listed_and_unlocked_with_env_password() {
     let s = Scratch::new();
     let mut addresses = Vec::new();
     for suite in ["sm", "eth"] {
-        let run = s.mm(&["--json", "account", "new", "--suite", suite, "--light-kdf", "--password-file", "pw.txt"]).ok();
+        let run = s
+            .mm(&[
+                "--json",
+                "account",
+                "new",
+                "--suite",
+                suite,
+                "--light-kdf",
+                "--password-file",
+                "pw.txt",
+            ])
+            .ok();
         addresses.push(run.json()["address"].as_str().unwrap().to_owned());
     }
     let list = s.mm(&["--json", "account", "list"]).ok().json();
-    let listed: Vec<&str> = list.as_array().unwrap().iter().map(|a| a["address"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["address"].as_str().unwrap())
+        .collect();
     for a in &addresses {
         assert!(listed.contains(&a.as_str()));
     }
@@ -41,24 +69,50 @@ fn accounts_are_created_listed_and_unlocked_with_env_password() {
     // Keys on disk are never in plaintext.
     let keystore = s.path("data/keystore");
     for entry in std::fs::read_dir(&keystore).unwrap() {
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
         assert!(json["crypto"]["ciphertext"].is_string());
     }
 
     s.write("m", b"sealed block");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_metamesh"))
-        .args(["key", "sign", "--key", &addresses[0], "--in", "m", "--format", "raw"])
+        .args([
+            "key",
+            "sign",
+            "--key",
+            &addresses[0],
+            "--in",
+            "m",
+            "--format",
+            "raw",
+        ])
         .env("METAMESH_DATA_DIR", s.path("data"))
         .env("METAMESH_PASSWORD", "correct horse")
         .current_dir(s.dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sig = String::from_utf8(out.stdout).unwrap();
     assert_eq!(sig.trim().len(), 97 * 2);
     s.write("m.sig", sig.as_bytes());
     // A self-identifying signature checks against the account without its password.
-    let run = s.mm(&["--json", "key", "verify", "--key", &addresses[0], "--in", "m", "--sig", "m.sig"]).ok();
+    let run = s
+        .mm(&[
+            "--json",
+            "key",
+            "verify",
+            "--key",
+            &addresses[0],
+            "--in",
+            "m",
+            "--sig",
+            "m.sig",
+        ])
+        .ok();
     assert_eq!(run.json()["valid"], true);
 }
 
@@ -67,23 +121,43 @@ fn geth_style_v3_key_file_imports() {
     let s = Scratch::new();
     s.write("pw-spec", b"testpassword\n");
     let run = s
-        .mm(&["--json", "account", "import", &fixture("web3_v3_pbkdf2.json"), "--light-kdf", "--password-file", "pw-spec"])
+        .mm(&[
+            "--json",
+            "account",
+            "import",
+            &fixture("web3_v3_pbkdf2.json"),
+            "--light-kdf",
+            "--password-file",
+            "pw-spec",
+        ])
         .ok();
-    assert_eq!(run.json()["address"], "0x008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b");
+    assert_eq!(
+        run.json()["address"],
+        "0x008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b"
+    );
     assert_eq!(run.json()["suite"], "eth");
 }
 
 #[test]
 fn verify_says_invalid_with_exit_one() {
     let s = Scratch::new();
-    s.mm(&["account", "new", "--light-kdf", "--password-file", "pw.txt"]).ok();
-    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"]).ok();
+    s.mm(&["account", "new", "--light-kdf", "--password-file", "pw.txt"])
+        .ok();
+    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"])
+        .ok();
     s.write("m", b"original");
     s.write("m2", b"tampered");
-    s.mm(&["key", "sign", "--key", "key.pem", "--in", "m", "--out", "m.der"]).ok();
-    let run = s.mm(&["key", "verify", "--key", "key.pem", "--in", "m2", "--sig", "m.der"]);
+    s.mm(&[
+        "key", "sign", "--key", "key.pem", "--in", "m", "--out", "m.der",
+    ])
+    .ok();
+    let run = s.mm(&[
+        "key", "verify", "--key", "key.pem", "--in", "m2", "--sig", "m.der",
+    ]);
     assert_eq!((run.code, run.stdout.trim()), (1, "invalid"));
-    let run = s.mm(&["--json", "key", "verify", "--key", "key.pem", "--in", "m2", "--sig", "m.der"]);
+    let run = s.mm(&[
+        "--json", "key", "verify", "--key", "key.pem", "--in", "m2", "--sig", "m.der",
+    ]);
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["valid"], false);
 }
@@ -92,33 +166,118 @@ fn verify_says_invalid_with_exit_one() {
 #[test]
 fn bad_input_gets_one_line_errors() {
     let s = Scratch::new();
-    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"]).ok();
-    s.mm(&["account", "new", "--light-kdf", "--password-file", "pw.txt"]).ok();
-    let account = s.mm(&["--json", "account", "list"]).ok().json()[0]["address"].as_str().unwrap().to_owned();
+    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"])
+        .ok();
+    s.mm(&["account", "new", "--light-kdf", "--password-file", "pw.txt"])
+        .ok();
+    let account = s.mm(&["--json", "account", "list"]).ok().json()[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.write("m", b"m");
     s.write("garbage.sig", b"not a signature at all");
     s.write("short.sig", b"abcd");
     s.write("wrong-pw", b"nope\n");
-    s.write("not-a-key.pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    s.write(
+        "not-a-key.pem",
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["key", "sign", "--key", "missing.pem", "--in", "m"], "neither a readable file nor an account"),
-        (vec!["key", "sign", "--key", "key.pem", "--in", "missing.bin"], "reading missing.bin"),
-        (vec!["key", "sign", "--key", "not-a-key.pem", "--in", "m"], "unsupported PEM label"),
-        (vec!["key", "sign", "--key", "key.pem", "--in", "m", "--suite", "eth"], "but --suite eth was given"),
-        (vec!["key", "verify", "--key", "key.pem", "--in", "m", "--sig", "garbage.sig"], "signature is"),
-        (vec!["key", "verify", "--key", "key.pem", "--in", "m", "--sig", "short.sig"], "signature is 2 bytes"),
-        (vec!["key", "sign", "--key", &account, "--in", "m", "--password-file", "wrong-pw"], "wrong password"),
-        (vec!["key", "sign", "--key", &account, "--in", "m"], "no password given"),
-        (vec!["account", "export", "0x0000000000000000000000000000000000000001", "--password-file", "pw.txt"], "no account"),
-        (vec!["account", "import", "m", "--password-file", "pw.txt"], "not a PEM key, a JSON key file or 64 hex digits"),
-        (vec!["hash", "--suite", "sm3", "m"], "unknown crypto suite `sm3`"),
+        (
+            vec!["key", "sign", "--key", "missing.pem", "--in", "m"],
+            "neither a readable file nor an account",
+        ),
+        (
+            vec!["key", "sign", "--key", "key.pem", "--in", "missing.bin"],
+            "reading missing.bin",
+        ),
+        (
+            vec!["key", "sign", "--key", "not-a-key.pem", "--in", "m"],
+            "unsupported PEM label",
+        ),
+        (
+            vec![
+                "key", "sign", "--key", "key.pem", "--in", "m", "--suite", "eth",
+            ],
+            "but --suite eth was given",
+        ),
+        (
+            vec![
+                "key",
+                "verify",
+                "--key",
+                "key.pem",
+                "--in",
+                "m",
+                "--sig",
+                "garbage.sig",
+            ],
+            "signature is",
+        ),
+        (
+            vec![
+                "key",
+                "verify",
+                "--key",
+                "key.pem",
+                "--in",
+                "m",
+                "--sig",
+                "short.sig",
+            ],
+            "signature is 2 bytes",
+        ),
+        (
+            vec![
+                "key",
+                "sign",
+                "--key",
+                &account,
+                "--in",
+                "m",
+                "--password-file",
+                "wrong-pw",
+            ],
+            "wrong password",
+        ),
+        (
+            vec!["key", "sign", "--key", &account, "--in", "m"],
+            "no password given",
+        ),
+        (
+            vec![
+                "account",
+                "export",
+                "0x0000000000000000000000000000000000000001",
+                "--password-file",
+                "pw.txt",
+            ],
+            "no account",
+        ),
+        (
+            vec!["account", "import", "m", "--password-file", "pw.txt"],
+            "not a PEM key, a JSON key file or 64 hex digits",
+        ),
+        (
+            vec!["hash", "--suite", "sm3", "m"],
+            "unknown crypto suite `sm3`",
+        ),
     ];
     for (args, expected) in cases {
         let run = s.mm(&args);
-        assert_eq!(run.code, 2, "{args:?}: stdout {} stderr {}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 2,
+            "{args:?}: stdout {} stderr {}",
+            run.stdout, run.stderr
+        );
         assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
         if args[0] != "hash" {
-            assert_eq!(run.stderr.trim_end().lines().count(), 1, "{args:?}: {}", run.stderr);
+            assert_eq!(
+                run.stderr.trim_end().lines().count(),
+                1,
+                "{args:?}: {}",
+                run.stderr
+            );
         }
     }
     let run = s.mm(&["--json", "key", "sign", "--key", "missing.pem", "--in", "m"]);

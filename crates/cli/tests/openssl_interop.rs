@@ -12,18 +12,35 @@ const IDS: [&str; 3] = ["1234567812345678", "ALICE123@YAHOO.COM", "metamesh-node
 
 fn openssl_sm2_key(s: &Scratch) {
     let v = s.openssl(&["version"]).ok();
-    assert!(v.stdout.starts_with("OpenSSL 3."), "need OpenSSL 3.x, found {}", v.stdout);
-    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"]).ok();
-    s.openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]).ok();
+    assert!(
+        v.stdout.starts_with("OpenSSL 3."),
+        "need OpenSSL 3.x, found {}",
+        v.stdout
+    );
+    s.openssl(&["genpkey", "-algorithm", "SM2", "-out", "key.pem"])
+        .ok();
+    s.openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"])
+        .ok();
 }
 
 /// Imports key.pem and returns the account address.
 fn import(s: &Scratch) -> String {
     let run = s
-        .mm(&["--json", "account", "import", "key.pem", "--light-kdf", "--password-file", "pw.txt"])
+        .mm(&[
+            "--json",
+            "account",
+            "import",
+            "key.pem",
+            "--light-kdf",
+            "--password-file",
+            "pw.txt",
+        ])
         .ok();
     let address = run.json()["address"].as_str().unwrap().to_owned();
-    let from_pub = s.mm(&["--json", "account", "inspect", "pub.pem"]).ok().json();
+    let from_pub = s
+        .mm(&["--json", "account", "inspect", "pub.pem"])
+        .ok()
+        .json();
     assert_eq!(from_pub["address"], address.as_str());
     assert_eq!(from_pub["suite"], "sm");
     address
@@ -38,17 +55,52 @@ fn openssl_signatures_verify_in_metamesh_under_their_id() {
     for (i, id) in IDS.iter().enumerate() {
         let sig = format!("ossl{i}.der");
         s.openssl(&[
-            "pkeyutl", "-sign", "-inkey", "key.pem", "-rawin", "-digest", "sm3",
-            "-pkeyopt", &format!("distid:{id}"), "-in", "msg.bin", "-out", &sig,
+            "pkeyutl",
+            "-sign",
+            "-inkey",
+            "key.pem",
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            &format!("distid:{id}"),
+            "-in",
+            "msg.bin",
+            "-out",
+            &sig,
         ])
         .ok();
         for key in ["pub.pem", "key.pem", address.as_str()] {
-            let run = s.mm(&["key", "verify", "--key", key, "--in", "msg.bin", "--sig", &sig, "--id", id, "--password-file", "pw.txt"]);
-            assert_eq!((run.code, run.stdout.trim()), (0, "valid"), "id {id}, key {key}: {}", run.stderr);
+            let run = s.mm(&[
+                "key",
+                "verify",
+                "--key",
+                key,
+                "--in",
+                "msg.bin",
+                "--sig",
+                &sig,
+                "--id",
+                id,
+                "--password-file",
+                "pw.txt",
+            ]);
+            assert_eq!(
+                (run.code, run.stdout.trim()),
+                (0, "valid"),
+                "id {id}, key {key}: {}",
+                run.stderr
+            );
         }
         let other = IDS[(i + 1) % IDS.len()];
-        let run = s.mm(&["key", "verify", "--key", "pub.pem", "--in", "msg.bin", "--sig", &sig, "--id", other]);
-        assert_eq!((run.code, run.stdout.trim()), (1, "invalid"), "id {id} accepted under {other}");
+        let run = s.mm(&[
+            "key", "verify", "--key", "pub.pem", "--in", "msg.bin", "--sig", &sig, "--id", other,
+        ]);
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (1, "invalid"),
+            "id {id} accepted under {other}"
+        );
     }
 }
 
@@ -60,25 +112,90 @@ fn metamesh_signatures_verify_in_openssl_under_their_id() {
     s.write("msg.bin", b"dataset bafy... registered by lab 3");
     for (i, id) in IDS.iter().enumerate() {
         let sig = format!("mm{i}.der");
-        let key = if i % 2 == 0 { "key.pem" } else { address.as_str() };
-        s.mm(&["key", "sign", "--key", key, "--in", "msg.bin", "--id", id, "--out", &sig, "--password-file", "pw.txt"]).ok();
+        let key = if i % 2 == 0 {
+            "key.pem"
+        } else {
+            address.as_str()
+        };
+        s.mm(&[
+            "key",
+            "sign",
+            "--key",
+            key,
+            "--in",
+            "msg.bin",
+            "--id",
+            id,
+            "--out",
+            &sig,
+            "--password-file",
+            "pw.txt",
+        ])
+        .ok();
         let run = s.openssl(&[
-            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3",
-            "-pkeyopt", &format!("distid:{id}"), "-in", "msg.bin", "-sigfile", &sig,
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "pub.pem",
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            &format!("distid:{id}"),
+            "-in",
+            "msg.bin",
+            "-sigfile",
+            &sig,
         ]);
-        assert_eq!(run.code, 0, "OpenSSL rejected our signature under {id}: {}{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 0,
+            "OpenSSL rejected our signature under {id}: {}{}",
+            run.stdout, run.stderr
+        );
         assert!(run.stdout.contains("Signature Verified Successfully"));
-        let run = s.openssl(&["dgst", "-sm3", "-verify", "pub.pem", "-sigopt", &format!("distid:{id}"), "-signature", &sig, "msg.bin"]);
+        let run = s.openssl(&[
+            "dgst",
+            "-sm3",
+            "-verify",
+            "pub.pem",
+            "-sigopt",
+            &format!("distid:{id}"),
+            "-signature",
+            &sig,
+            "msg.bin",
+        ]);
         assert_eq!(run.code, 0, "openssl dgst: {}{}", run.stdout, run.stderr);
         // Under another ID, and with OpenSSL's empty default ID, it must fail.
         let other = IDS[(i + 1) % IDS.len()];
         let run = s.openssl(&[
-            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3",
-            "-pkeyopt", &format!("distid:{other}"), "-in", "msg.bin", "-sigfile", &sig,
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "pub.pem",
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            &format!("distid:{other}"),
+            "-in",
+            "msg.bin",
+            "-sigfile",
+            &sig,
         ]);
-        assert_ne!(run.code, 0, "OpenSSL accepted a signature under the wrong ID");
-        let run = s.openssl(&["pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3", "-in", "msg.bin", "-sigfile", &sig]);
-        assert_ne!(run.code, 0, "OpenSSL accepted a signature under its empty default ID");
+        assert_ne!(
+            run.code, 0,
+            "OpenSSL accepted a signature under the wrong ID"
+        );
+        let run = s.openssl(&[
+            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3", "-in",
+            "msg.bin", "-sigfile", &sig,
+        ]);
+        assert_ne!(
+            run.code, 0,
+            "OpenSSL accepted a signature under its empty default ID"
+        );
     }
 }
 
@@ -89,22 +206,72 @@ fn sm2_ciphertexts_cross_both_ways() {
     let plain = b"data key 0123456789abcdef0123456789abcdef";
     s.write("plain.bin", plain);
 
-    s.mm(&["key", "encrypt", "--key", "pub.pem", "--in", "plain.bin", "--out", "mm.ct"]).ok();
-    let run = s.openssl(&["pkeyutl", "-decrypt", "-inkey", "key.pem", "-in", "mm.ct", "-out", "ossl.pt"]).ok();
+    s.mm(&[
+        "key",
+        "encrypt",
+        "--key",
+        "pub.pem",
+        "--in",
+        "plain.bin",
+        "--out",
+        "mm.ct",
+    ])
+    .ok();
+    let run = s
+        .openssl(&[
+            "pkeyutl", "-decrypt", "-inkey", "key.pem", "-in", "mm.ct", "-out", "ossl.pt",
+        ])
+        .ok();
     assert_eq!(run.code, 0);
     assert_eq!(std::fs::read(s.path("ossl.pt")).unwrap(), plain);
 
-    s.openssl(&["pkeyutl", "-encrypt", "-pubin", "-inkey", "pub.pem", "-in", "plain.bin", "-out", "ossl.ct"]).ok();
-    s.mm(&["key", "decrypt", "--key", "key.pem", "--in", "ossl.ct", "--out", "mm.pt"]).ok();
+    s.openssl(&[
+        "pkeyutl",
+        "-encrypt",
+        "-pubin",
+        "-inkey",
+        "pub.pem",
+        "-in",
+        "plain.bin",
+        "-out",
+        "ossl.ct",
+    ])
+    .ok();
+    s.mm(&[
+        "key", "decrypt", "--key", "key.pem", "--in", "ossl.ct", "--out", "mm.pt",
+    ])
+    .ok();
     assert_eq!(std::fs::read(s.path("mm.pt")).unwrap(), plain);
 
     // The raw GM/T 0003.4 layout round-trips, and is not mistaken for the ASN.1 one.
-    s.mm(&["key", "encrypt", "--key", "pub.pem", "--in", "plain.bin", "--out", "raw.ct", "--layout", "c1c3c2"]).ok();
-    s.mm(&["key", "decrypt", "--key", "key.pem", "--in", "raw.ct", "--out", "raw.pt", "--layout", "c1c3c2"]).ok();
+    s.mm(&[
+        "key",
+        "encrypt",
+        "--key",
+        "pub.pem",
+        "--in",
+        "plain.bin",
+        "--out",
+        "raw.ct",
+        "--layout",
+        "c1c3c2",
+    ])
+    .ok();
+    s.mm(&[
+        "key", "decrypt", "--key", "key.pem", "--in", "raw.ct", "--out", "raw.pt", "--layout",
+        "c1c3c2",
+    ])
+    .ok();
     assert_eq!(std::fs::read(s.path("raw.pt")).unwrap(), plain);
-    let run = s.mm(&["key", "decrypt", "--key", "key.pem", "--in", "raw.ct", "--out", "x", "--layout", "asn1"]);
+    let run = s.mm(&[
+        "key", "decrypt", "--key", "key.pem", "--in", "raw.ct", "--out", "x", "--layout", "asn1",
+    ]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.starts_with("error: decryption failed"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("error: decryption failed"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -112,38 +279,110 @@ fn exported_keys_read_back_in_openssl() {
     let s = Scratch::new();
     openssl_sm2_key(&s);
     let address = import(&s);
-    let original = s.openssl(&["pkey", "-in", "key.pem", "-noout", "-text"]).ok().stdout;
+    let original = s
+        .openssl(&["pkey", "-in", "key.pem", "-noout", "-text"])
+        .ok()
+        .stdout;
     for format in ["pkcs8", "sec1"] {
         let out = format!("export-{format}.pem");
-        s.mm(&["account", "export", &address, "--format", format, "--out", &out, "--password-file", "pw.txt"]).ok();
-        let text = s.openssl(&["pkey", "-in", &out, "-noout", "-text"]).ok().stdout;
+        s.mm(&[
+            "account",
+            "export",
+            &address,
+            "--format",
+            format,
+            "--out",
+            &out,
+            "--password-file",
+            "pw.txt",
+        ])
+        .ok();
+        let text = s
+            .openssl(&["pkey", "-in", &out, "-noout", "-text"])
+            .ok()
+            .stdout;
         assert_eq!(text, original, "{format} export differs in OpenSSL");
     }
-    s.mm(&["account", "export", &address, "--public", "--out", "export-pub.pem", "--password-file", "pw.txt"]).ok();
-    let theirs = s.openssl(&["pkey", "-pubin", "-in", "pub.pem", "-noout", "-text"]).ok().stdout;
-    let ours = s.openssl(&["pkey", "-pubin", "-in", "export-pub.pem", "-noout", "-text"]).ok().stdout;
+    s.mm(&[
+        "account",
+        "export",
+        &address,
+        "--public",
+        "--out",
+        "export-pub.pem",
+        "--password-file",
+        "pw.txt",
+    ])
+    .ok();
+    let theirs = s
+        .openssl(&["pkey", "-pubin", "-in", "pub.pem", "-noout", "-text"])
+        .ok()
+        .stdout;
+    let ours = s
+        .openssl(&["pkey", "-pubin", "-in", "export-pub.pem", "-noout", "-text"])
+        .ok()
+        .stdout;
     assert_eq!(ours, theirs);
 
     // OpenSSL's own SEC1 form (`SM2 PRIVATE KEY`) imports as the same account.
-    s.openssl(&["ec", "-in", "key.pem", "-out", "sec1.pem"]).ok();
-    let view = s.mm(&["--json", "account", "inspect", "sec1.pem"]).ok().json();
+    s.openssl(&["ec", "-in", "key.pem", "-out", "sec1.pem"])
+        .ok();
+    let view = s
+        .mm(&["--json", "account", "inspect", "sec1.pem"])
+        .ok()
+        .json();
     assert_eq!(view["address"], address.as_str());
 }
 
 #[test]
 fn openssl_secp256k1_key_imports_as_eth() {
     let s = Scratch::new();
-    s.openssl(&["ecparam", "-name", "secp256k1", "-genkey", "-noout", "-out", "k1.pem"]).ok();
-    s.openssl(&["pkey", "-in", "k1.pem", "-pubout", "-out", "k1pub.pem"]).ok();
-    let view = s.mm(&["--json", "account", "inspect", "k1.pem"]).ok().json();
+    s.openssl(&[
+        "ecparam",
+        "-name",
+        "secp256k1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "k1.pem",
+    ])
+    .ok();
+    s.openssl(&["pkey", "-in", "k1.pem", "-pubout", "-out", "k1pub.pem"])
+        .ok();
+    let view = s
+        .mm(&["--json", "account", "inspect", "k1.pem"])
+        .ok()
+        .json();
     assert_eq!(view["suite"], "eth");
     let imported = s
-        .mm(&["--json", "account", "import", "k1.pem", "--light-kdf", "--password-file", "pw.txt"])
+        .mm(&[
+            "--json",
+            "account",
+            "import",
+            "k1.pem",
+            "--light-kdf",
+            "--password-file",
+            "pw.txt",
+        ])
         .ok()
         .json();
     assert_eq!(imported["address"], view["address"]);
     s.write("m", b"m");
-    s.mm(&["key", "sign", "--key", "k1.pem", "--in", "m", "--format", "raw", "--out", "m.sig"]).ok();
-    let run = s.mm(&["key", "verify", "--key", "k1pub.pem", "--in", "m", "--sig", "m.sig"]).ok();
+    s.mm(&[
+        "key", "sign", "--key", "k1.pem", "--in", "m", "--format", "raw", "--out", "m.sig",
+    ])
+    .ok();
+    let run = s
+        .mm(&[
+            "key",
+            "verify",
+            "--key",
+            "k1pub.pem",
+            "--in",
+            "m",
+            "--sig",
+            "m.sig",
+        ])
+        .ok();
     assert_eq!(run.stdout.trim(), "valid");
 }

@@ -76,9 +76,15 @@ impl FromStr for Address {
     /// Accepts 40 hex digits with or without `0x`. All-lower or all-upper case is taken as is;
     /// mixed case must carry a correct EIP-55 checksum, so a mistyped address is caught.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let body = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+        let body = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
         if body.len() != 40 {
-            return Err(CryptoError::InvalidAddress(s.to_owned(), "expected 40 hex digits"));
+            return Err(CryptoError::InvalidAddress(
+                s.to_owned(),
+                "expected 40 hex digits",
+            ));
         }
         let mut out = [0u8; 20];
         hex::decode_to_slice(body, &mut out)
@@ -87,7 +93,10 @@ impl FromStr for Address {
         let mixed = body.chars().any(|c| c.is_ascii_lowercase())
             && body.chars().any(|c| c.is_ascii_uppercase());
         if mixed && address.to_checksum()[2..] != *body {
-            return Err(CryptoError::InvalidAddress(s.to_owned(), "EIP-55 checksum mismatch"));
+            return Err(CryptoError::InvalidAddress(
+                s.to_owned(),
+                "EIP-55 checksum mismatch",
+            ));
         }
         Ok(address)
     }
@@ -117,7 +126,10 @@ mod tests {
     #[test]
     fn wrong_checksum_is_rejected() {
         let bad = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
-        assert!(matches!(bad.parse::<Address>(), Err(CryptoError::InvalidAddress(_, _))));
+        assert!(matches!(
+            bad.parse::<Address>(),
+            Err(CryptoError::InvalidAddress(_, _))
+        ));
         assert!("0x1234".parse::<Address>().is_err());
     }
 }

@@ -129,7 +129,9 @@ mod tests {
             .unwrap();
         assert_eq!(hex::encode(&sealed), expected);
         assert_eq!(
-            AeadAlgorithm::Sm4Gcm.open(&key, &nonce, &aad, &sealed).unwrap(),
+            AeadAlgorithm::Sm4Gcm
+                .open(&key, &nonce, &aad, &sealed)
+                .unwrap(),
             plaintext
         );
     }

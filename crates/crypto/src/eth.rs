@@ -1,10 +1,10 @@
 //! The `eth` suite's signatures: secp256k1 ECDSA over Keccak-256, recoverable, `r ‖ s ‖ v`.
 
-use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use k256::ecdsa::{RecoveryId, Signature as EcdsaSignature, VerifyingKey};
 
 use crate::{CryptoError, Digest32, Result, Suite};
 
-pub use k256::{PublicKey as K256PublicKey, SecretKey as K256SecretKey};
+pub use k256::{PublicKey as K256PublicKey, SecretKey as K256SecretKey, ecdsa::SigningKey};
 
 /// `r (32) ‖ s (32) ‖ v (1)` with v ∈ {0, 1}, as geth's `crypto.Sign` and Clique seals use.
 pub const SIGNATURE_LEN: usize = 65;
@@ -17,8 +17,8 @@ fn invalid_public(reason: &str) -> CryptoError {
 }
 
 /// Signs a 32-byte hash; s is always low (EIP-2), v is the recovery id 0 or 1.
-pub fn sign_hash(secret: &K256SecretKey, hash: &Digest32) -> [u8; SIGNATURE_LEN] {
-    let key = SigningKey::from(secret);
+/// Takes a [`SigningKey`], which holds the public key, so repeated signing skips deriving it.
+pub fn sign_hash(key: &SigningKey, hash: &Digest32) -> [u8; SIGNATURE_LEN] {
     let (sig, recid) = key.sign_prehash_recoverable(hash);
     let mut out = [0u8; SIGNATURE_LEN];
     out[..64].copy_from_slice(&sig.to_bytes());
@@ -86,18 +86,24 @@ mod tests {
     fn high_s_and_bad_v_are_rejected() {
         let sk = K256SecretKey::from_slice(&[9u8; 32]).unwrap();
         let hash = [1u8; 32];
-        let sig = sign_hash(&sk, &hash);
+        let sig = sign_hash(&SigningKey::from(&sk), &hash);
         assert_eq!(recover(&hash, &sig).unwrap(), sk.public_key());
 
         let mut bad_v = sig;
         bad_v[64] = 27;
-        assert!(matches!(recover(&hash, &bad_v), Err(CryptoError::MalformedSignature(_))));
+        assert!(matches!(
+            recover(&hash, &bad_v),
+            Err(CryptoError::MalformedSignature(_))
+        ));
 
         let parsed = signature_from_rs(&sig[..64]).unwrap();
         let (r, s) = parsed.split_scalars();
         let high = EcdsaSignature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
         let mut high_s = sig;
         high_s[..64].copy_from_slice(&high.to_bytes());
-        assert!(matches!(recover(&hash, &high_s), Err(CryptoError::MalformedSignature(_))));
+        assert!(matches!(
+            recover(&hash, &high_s),
+            Err(CryptoError::MalformedSignature(_))
+        ));
     }
 }

@@ -7,11 +7,36 @@ use zeroize::Zeroizing;
 
 use crate::{Address, CryptoError, Digest32, Result, Suite, eth, sm};
 
-/// A private key of either suite.
+/// A private key of either suite. It keeps the signing key for the default SM2 ID (or the
+/// secp256k1 signing key) beside the scalar, so signing never re-derives the public key.
 #[derive(Clone)]
-pub enum SecretKey {
-    Sm(sm::Sm2SecretKey),
-    Eth(eth::K256SecretKey),
+pub struct SecretKey(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Sm {
+        secret: sm::Sm2SecretKey,
+        signer: sm2::dsa::SigningKey,
+    },
+    Eth {
+        secret: eth::K256SecretKey,
+        signer: eth::SigningKey,
+    },
+}
+
+impl From<sm::Sm2SecretKey> for SecretKey {
+    fn from(secret: sm::Sm2SecretKey) -> Self {
+        let signer = sm2::dsa::SigningKey::new(sm::DEFAULT_ID, &secret)
+            .expect("the default ID is valid and the scalar is non-zero");
+        SecretKey(Inner::Sm { secret, signer })
+    }
+}
+
+impl From<eth::K256SecretKey> for SecretKey {
+    fn from(secret: eth::K256SecretKey) -> Self {
+        let signer = eth::SigningKey::from(&secret);
+        SecretKey(Inner::Eth { secret, signer })
+    }
 }
 
 /// A public key of either suite.
@@ -53,33 +78,51 @@ impl SecretKey {
             return Err(invalid());
         }
         Ok(match suite {
-            Suite::Sm => SecretKey::Sm(sm::Sm2SecretKey::from_slice(bytes).map_err(|_| invalid())?),
-            Suite::Eth => {
-                SecretKey::Eth(eth::K256SecretKey::from_slice(bytes).map_err(|_| invalid())?)
-            }
+            Suite::Sm => sm::Sm2SecretKey::from_slice(bytes)
+                .map_err(|_| invalid())?
+                .into(),
+            Suite::Eth => eth::K256SecretKey::from_slice(bytes)
+                .map_err(|_| invalid())?
+                .into(),
         })
     }
 
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
-        match self {
-            SecretKey::Sm(k) => out.copy_from_slice(&k.to_bytes()),
-            SecretKey::Eth(k) => out.copy_from_slice(&k.to_bytes()),
+        match &self.0 {
+            Inner::Sm { secret, .. } => out.copy_from_slice(&secret.to_bytes()),
+            Inner::Eth { secret, .. } => out.copy_from_slice(&secret.to_bytes()),
         }
         out
     }
 
     pub fn suite(&self) -> Suite {
-        match self {
-            SecretKey::Sm(_) => Suite::Sm,
-            SecretKey::Eth(_) => Suite::Eth,
+        match &self.0 {
+            Inner::Sm { .. } => Suite::Sm,
+            Inner::Eth { .. } => Suite::Eth,
+        }
+    }
+
+    /// The SM2 key, for SM2 decryption and PEM export.
+    pub fn as_sm2(&self) -> Option<&sm::Sm2SecretKey> {
+        match &self.0 {
+            Inner::Sm { secret, .. } => Some(secret),
+            Inner::Eth { .. } => None,
+        }
+    }
+
+    /// The secp256k1 key, for PEM export.
+    pub fn as_k256(&self) -> Option<&eth::K256SecretKey> {
+        match &self.0 {
+            Inner::Eth { secret, .. } => Some(secret),
+            Inner::Sm { .. } => None,
         }
     }
 
     pub fn public_key(&self) -> PublicKey {
-        match self {
-            SecretKey::Sm(k) => PublicKey::Sm(k.public_key()),
-            SecretKey::Eth(k) => PublicKey::Eth(k.public_key()),
+        match &self.0 {
+            Inner::Sm { signer, .. } => PublicKey::Sm(signer.verifying_key().into()),
+            Inner::Eth { signer, .. } => PublicKey::Eth(signer.verifying_key().into()),
         }
     }
 
@@ -90,12 +133,22 @@ impl SecretKey {
 
     /// `sm`: SM2 over `Z_A(id) ‖ msg`. `eth`: ECDSA over Keccak-256(msg); `id` is unused.
     pub fn sign_message_with_id(&self, msg: &[u8], id: &str) -> Result<Signature> {
-        match self {
-            SecretKey::Sm(k) => {
-                let sig = sm::sign(k, id, msg)?;
-                Ok(Signature::from_sm_parts(&k.public_key(), &sig))
+        use sm2::dsa::signature::Signer as _;
+        match &self.0 {
+            Inner::Sm { secret, signer } => {
+                let sig = if id == sm::DEFAULT_ID {
+                    signer
+                        .try_sign(msg)
+                        .map_err(|_| CryptoError::MalformedSignature("SM2 signing failed".into()))?
+                } else {
+                    sm::sign(secret, id, msg)?
+                };
+                Ok(Signature::from_sm_parts(
+                    &signer.verifying_key().into(),
+                    &sig,
+                ))
             }
-            SecretKey::Eth(_) => self.sign_hash(&Suite::Eth.hash(msg)),
+            Inner::Eth { .. } => self.sign_hash(&Suite::Eth.hash(msg)),
         }
     }
 
@@ -103,16 +156,21 @@ impl SecretKey {
     /// pre-hash, as Clique does. In `sm` the hash is the *message* of an SM2 signature with
     /// the default ID, so Z_A is never skipped.
     pub fn sign_hash(&self, hash: &Digest32) -> Result<Signature> {
-        match self {
-            SecretKey::Sm(_) => self.sign_message_with_id(hash, sm::DEFAULT_ID),
-            SecretKey::Eth(k) => Ok(Signature::Eth(eth::sign_hash(k, hash))),
+        match &self.0 {
+            Inner::Sm { .. } => self.sign_message_with_id(hash, sm::DEFAULT_ID),
+            Inner::Eth { signer, .. } => Ok(Signature::Eth(eth::sign_hash(signer, hash))),
         }
     }
 }
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey({}, {})", self.suite(), self.public_key().address())
+        write!(
+            f,
+            "SecretKey({}, {})",
+            self.suite(),
+            self.public_key().address()
+        )
     }
 }
 
@@ -133,14 +191,18 @@ impl PublicKey {
     }
 
     pub fn to_compressed(&self) -> [u8; 33] {
-        self.to_sec1(true).try_into().expect("compressed point is 33 bytes")
+        self.sec1_bytes(true)
+            .try_into()
+            .expect("compressed point is 33 bytes")
     }
 
     pub fn to_uncompressed(&self) -> [u8; 65] {
-        self.to_sec1(false).try_into().expect("uncompressed point is 65 bytes")
+        self.sec1_bytes(false)
+            .try_into()
+            .expect("uncompressed point is 65 bytes")
     }
 
-    fn to_sec1(&self, compress: bool) -> Vec<u8> {
+    fn sec1_bytes(&self, compress: bool) -> Vec<u8> {
         match self {
             PublicKey::Sm(k) => k.to_sec1_point(compress).as_bytes().to_vec(),
             PublicKey::Eth(k) => k.to_sec1_point(compress).as_bytes().to_vec(),
@@ -184,7 +246,12 @@ impl PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}, 0x{})", self.suite(), hex::encode(self.to_compressed()))
+        write!(
+            f,
+            "PublicKey({}, 0x{})",
+            self.suite(),
+            hex::encode(self.to_compressed())
+        )
     }
 }
 
@@ -294,7 +361,12 @@ impl Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({}, 0x{})", self.suite(), hex::encode(self.as_bytes()))
+        write!(
+            f,
+            "Signature({}, 0x{})",
+            self.suite(),
+            hex::encode(self.as_bytes())
+        )
     }
 }
 

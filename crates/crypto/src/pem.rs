@@ -1,7 +1,9 @@
 //! PEM import and export of keys: PKCS#8 and SEC1 private keys, SPKI public keys — the files
 //! `openssl genpkey -algorithm SM2` and `openssl ecparam -name secp256k1` write.
 
-use k256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use k256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use zeroize::Zeroizing;
 
 use crate::{CryptoError, PublicKey, Result, SecretKey, Suite, eth, sm};
@@ -51,7 +53,14 @@ fn pem_label(text: &str) -> Result<&str> {
 pub fn parse_pem(text: &str, hint: Option<Suite>) -> Result<PemKey> {
     let label = pem_label(text)?;
     let first = hint.unwrap_or_default();
-    let order = [first, if first == Suite::Sm { Suite::Eth } else { Suite::Sm }];
+    let order = [
+        first,
+        if first == Suite::Sm {
+            Suite::Eth
+        } else {
+            Suite::Sm
+        },
+    ];
     let mut last_error = String::new();
     for suite in order {
         let parsed = match label {
@@ -59,8 +68,11 @@ pub fn parse_pem(text: &str, hint: Option<Suite>) -> Result<PemKey> {
             "EC PRIVATE KEY" => parse_sec1(text, suite).map(PemKey::Secret),
             // OpenSSL 3 labels SEC1 keys on the SM2 curve so (`openssl ec -in sm2.pem`); the
             // DER inside is the same RFC 5915 structure.
-            "SM2 PRIVATE KEY" => parse_sec1(&text.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY"), Suite::Sm)
-                .map(PemKey::Secret),
+            "SM2 PRIVATE KEY" => parse_sec1(
+                &text.replace("SM2 PRIVATE KEY", "EC PRIVATE KEY"),
+                Suite::Sm,
+            )
+            .map(PemKey::Secret),
             "PUBLIC KEY" => parse_spki(text, suite).map(PemKey::Public),
             "ENCRYPTED PRIVATE KEY" => {
                 return Err(CryptoError::Pem(
@@ -85,16 +97,16 @@ pub fn parse_pem(text: &str, hint: Option<Suite>) -> Result<PemKey> {
 
 fn parse_pkcs8(text: &str, suite: Suite) -> std::result::Result<SecretKey, String> {
     match suite {
-        Suite::Sm => sm::Sm2SecretKey::from_pkcs8_pem(text).map(SecretKey::Sm),
-        Suite::Eth => eth::K256SecretKey::from_pkcs8_pem(text).map(SecretKey::Eth),
+        Suite::Sm => sm::Sm2SecretKey::from_pkcs8_pem(text).map(SecretKey::from),
+        Suite::Eth => eth::K256SecretKey::from_pkcs8_pem(text).map(SecretKey::from),
     }
     .map_err(|e| e.to_string())
 }
 
 fn parse_sec1(text: &str, suite: Suite) -> std::result::Result<SecretKey, String> {
     match suite {
-        Suite::Sm => sm::Sm2SecretKey::from_sec1_pem(text).map(SecretKey::Sm),
-        Suite::Eth => eth::K256SecretKey::from_sec1_pem(text).map(SecretKey::Eth),
+        Suite::Sm => sm::Sm2SecretKey::from_sec1_pem(text).map(SecretKey::from),
+        Suite::Eth => eth::K256SecretKey::from_sec1_pem(text).map(SecretKey::from),
     }
     .map_err(|e| e.to_string())
 }
@@ -110,15 +122,20 @@ fn parse_spki(text: &str, suite: Suite) -> std::result::Result<PublicKey, String
 /// Writes a private key as PEM (LF line endings).
 pub fn secret_to_pem(key: &SecretKey, format: PrivateKeyFormat) -> Result<Zeroizing<String>> {
     let failed = |e: String| CryptoError::Pem(format!("cannot encode the key: {e}"));
-    let out = match (key, format) {
-        (SecretKey::Sm(k), PrivateKeyFormat::Pkcs8) => k.to_pkcs8_pem(LineEnding::LF),
-        (SecretKey::Eth(k), PrivateKeyFormat::Pkcs8) => k.to_pkcs8_pem(LineEnding::LF),
-        (SecretKey::Sm(k), PrivateKeyFormat::Sec1) => {
-            return k.to_sec1_pem(LineEnding::LF).map_err(|e| failed(e.to_string()));
+    let out = match (key.as_sm2(), key.as_k256(), format) {
+        (Some(k), _, PrivateKeyFormat::Pkcs8) => k.to_pkcs8_pem(LineEnding::LF),
+        (_, Some(k), PrivateKeyFormat::Pkcs8) => k.to_pkcs8_pem(LineEnding::LF),
+        (Some(k), _, PrivateKeyFormat::Sec1) => {
+            return k
+                .to_sec1_pem(LineEnding::LF)
+                .map_err(|e| failed(e.to_string()));
         }
-        (SecretKey::Eth(k), PrivateKeyFormat::Sec1) => {
-            return k.to_sec1_pem(LineEnding::LF).map_err(|e| failed(e.to_string()));
+        (_, Some(k), PrivateKeyFormat::Sec1) => {
+            return k
+                .to_sec1_pem(LineEnding::LF)
+                .map_err(|e| failed(e.to_string()));
         }
+        (None, None, _) => unreachable!("a secret key is of one suite"),
     };
     out.map_err(|e| failed(e.to_string()))
 }

@@ -70,7 +70,9 @@ impl std::str::FromStr for CipherLayout {
         match s.to_ascii_lowercase().as_str() {
             "asn1" | "der" => Ok(CipherLayout::Asn1),
             "c1c3c2" => Ok(CipherLayout::C1C3C2),
-            _ => Err(format!("unknown ciphertext layout `{s}` (expected asn1 or c1c3c2)")),
+            _ => Err(format!(
+                "unknown ciphertext layout `{s}` (expected asn1 or c1c3c2)"
+            )),
         }
     }
 }
@@ -170,7 +172,9 @@ pub fn public_from_sec1(bytes: &[u8]) -> Result<Sm2PublicKey> {
 /// Encrypts `plaintext` to `public` (SM2 public-key encryption with SM3, fresh randomness).
 pub fn encrypt(public: &Sm2PublicKey, plaintext: &[u8], layout: CipherLayout) -> Result<Vec<u8>> {
     if plaintext.is_empty() {
-        return Err(CryptoError::Encrypt("SM2 cannot encrypt an empty message".into()));
+        return Err(CryptoError::Encrypt(
+            "SM2 cannot encrypt an empty message".into(),
+        ));
     }
     let key = EncryptingKey::new_with_mode(*public, Mode::C1C3C2);
     let mut rng = getrandom::SysRng;

@@ -40,7 +40,11 @@ impl Curve {
         x.modpow(&(m - 2u32), m)
     }
 
-    fn add(&self, p1: &Option<(BigUint, BigUint)>, p2: &Option<(BigUint, BigUint)>) -> Option<(BigUint, BigUint)> {
+    fn add(
+        &self,
+        p1: &Option<(BigUint, BigUint)>,
+        p2: &Option<(BigUint, BigUint)>,
+    ) -> Option<(BigUint, BigUint)> {
         let p = &self.p;
         match (p1, p2) {
             (None, q) | (q, None) => q.clone(),
@@ -49,7 +53,9 @@ impl Curve {
                     if (y1 + y2) % p == BigUint::ZERO {
                         return None;
                     }
-                    (BigUint::from(3u32) * x1 * x1 + &self.a) * Self::inv(&(BigUint::from(2u32) * y1), p) % p
+                    (BigUint::from(3u32) * x1 * x1 + &self.a)
+                        * Self::inv(&(BigUint::from(2u32) * y1), p)
+                        % p
                 } else {
                     ((y2 + p - y1) % p) * Self::inv(&((x2 + p - x1) % p), p) % p
                 };
@@ -102,14 +108,23 @@ fn be32(x: &BigUint) -> [u8; 32] {
 }
 
 fn curve_of(case: &serde_json::Value, sm2p256v1: &serde_json::Value) -> (Curve, [[u8; 32]; 4]) {
-    let c = if case["curve"].is_string() { sm2p256v1 } else { &case["curve"] };
+    let c = if case["curve"].is_string() {
+        sm2p256v1
+    } else {
+        &case["curve"]
+    };
     let curve = Curve {
         p: big(&c["p"]),
         a: big(&c["a"]),
         n: big(&c["n"]),
         g: (big(&c["gx"]), big(&c["gy"])),
     };
-    let params = [hex32(&c["a"]), hex32(&c["b"]), hex32(&c["gx"]), hex32(&c["gy"])];
+    let params = [
+        hex32(&c["a"]),
+        hex32(&c["b"]),
+        hex32(&c["gx"]),
+        hex32(&c["gy"]),
+    ];
     (curve, params)
 }
 
@@ -149,15 +164,26 @@ fn sm2p256v1_example_verifies_only_under_its_id() {
     sec1.extend(unhex(&case["x"]));
     sec1.extend(unhex(&case["y"]));
     let public = PublicKey::from_sec1(Suite::Sm, &sec1).unwrap();
-    let PublicKey::Sm(inner) = public else { unreachable!() };
+    let PublicKey::Sm(inner) = public else {
+        unreachable!()
+    };
     let msg = case["msg_ascii"].as_str().unwrap().as_bytes();
     let (r, s) = (hex32(&case["r"]), hex32(&case["s"]));
 
     assert_eq!(sm::z_a(sm::DEFAULT_ID, &inner).unwrap(), hex32(&case["za"]));
-    assert_eq!(sm::message_digest(sm::DEFAULT_ID, &inner, msg).unwrap(), hex32(&case["e"]));
+    assert_eq!(
+        sm::message_digest(sm::DEFAULT_ID, &inner, msg).unwrap(),
+        hex32(&case["e"])
+    );
     public.verify_rs(msg, sm::DEFAULT_ID, &r, &s).unwrap();
-    assert_eq!(public.verify_rs(msg, "ALICE123@YAHOO.COM", &r, &s), Err(CryptoError::BadSignature));
-    assert_eq!(public.verify_rs(msg, "", &r, &s), Err(CryptoError::BadSignature));
+    assert_eq!(
+        public.verify_rs(msg, "ALICE123@YAHOO.COM", &r, &s),
+        Err(CryptoError::BadSignature)
+    );
+    assert_eq!(
+        public.verify_rs(msg, "", &r, &s),
+        Err(CryptoError::BadSignature)
+    );
 
     let der = sm::signature_from_der(&unhex(&case["sig_der"])).unwrap();
     assert_eq!(der.to_bytes().as_slice(), [r, s].concat().as_slice());

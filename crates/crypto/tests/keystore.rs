@@ -13,7 +13,12 @@ const SPEC_KEY: &str = "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c
 const SPEC_ADDRESS: &str = "0x008AeEda4D805471dF9b2A5B0f38A0C3bCBA786b";
 
 fn fixture(name: &str) -> KeyFile {
-    read_key_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    read_key_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -24,14 +29,19 @@ fn web3_v3_spec_vectors_decrypt() {
         assert_eq!(key.suite(), Suite::Eth);
         assert_eq!(hex::encode(*key.to_bytes()), SPEC_KEY, "{name}");
         assert_eq!(key.public_key().address().to_string(), SPEC_ADDRESS);
-        assert!(matches!(file.decrypt(b"wrong"), Err(KeystoreError::WrongPassword)));
+        assert!(matches!(
+            file.decrypt(b"wrong"),
+            Err(KeystoreError::WrongPassword)
+        ));
     }
 }
 
 #[test]
 fn absurd_kdf_cost_is_refused_before_work() {
     let mut file = fixture("web3_v3_scrypt.json");
-    let text = serde_json::to_string(&file).unwrap().replace("262144", "1073741824");
+    let text = serde_json::to_string(&file)
+        .unwrap()
+        .replace("262144", "1073741824");
     file = serde_json::from_str(&text).unwrap();
     let err = file.decrypt(b"testpassword").unwrap_err();
     assert!(matches!(err, KeystoreError::Format(_)), "{err}");

@@ -10,7 +10,8 @@ fn suite_strategy() -> impl Strategy<Value = Suite> {
 
 fn key(suite: Suite, seed: [u8; 32]) -> SecretKey {
     // Valid for all but a negligible set of seeds; fall back to a fixed key there.
-    SecretKey::from_bytes(suite, &seed).unwrap_or_else(|_| SecretKey::from_bytes(suite, &[1; 32]).unwrap())
+    SecretKey::from_bytes(suite, &seed)
+        .unwrap_or_else(|_| SecretKey::from_bytes(suite, &[1; 32]).unwrap())
 }
 
 /// A changed signature may fail to parse, fail to verify, or (eth) recover another key.

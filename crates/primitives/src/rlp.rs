@@ -126,11 +126,17 @@ mod tests {
         }
         assert!(RlpItem::decode_exact(&nested.to_rlp()).is_ok());
         let deeper = RlpItem::List(vec![nested]);
-        assert_eq!(RlpItem::decode_exact(&deeper.to_rlp()), Err(CodecError::TooDeep));
+        assert_eq!(
+            RlpItem::decode_exact(&deeper.to_rlp()),
+            Err(CodecError::TooDeep)
+        );
     }
 
     #[test]
     fn trailing_bytes_are_named() {
-        assert_eq!(RlpItem::decode_exact(&[0x80, 0x00]), Err(CodecError::TrailingBytes(1)));
+        assert_eq!(
+            RlpItem::decode_exact(&[0x80, 0x00]),
+            Err(CodecError::TrailingBytes(1))
+        );
     }
 }

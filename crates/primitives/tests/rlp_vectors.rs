@@ -7,9 +7,11 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn load(name: &str) -> serde_json::Map<String, Value> {
-    let dir = std::env::var("METAMESH_VECTORS").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-    });
+    let dir = std::env::var("METAMESH_VECTORS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+        });
     let path = dir.join("ethereum-tests").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("conformance vectors missing at {}: {e}", path.display()));
@@ -31,7 +33,11 @@ fn to_item(v: &Value) -> RlpItem {
 }
 
 fn big_endian(n: &BigUint) -> Vec<u8> {
-    if *n == BigUint::ZERO { Vec::new() } else { n.to_bytes_be() }
+    if *n == BigUint::ZERO {
+        Vec::new()
+    } else {
+        n.to_bytes_be()
+    }
 }
 
 fn out_bytes(case: &Value) -> Vec<u8> {
@@ -45,8 +51,16 @@ fn every_valid_case_encodes_and_decodes() {
     for (name, case) in &cases {
         let item = to_item(&case["in"]);
         let expected = out_bytes(case);
-        assert_eq!(hex::encode(item.to_rlp()), hex::encode(&expected), "encode {name}");
-        assert_eq!(RlpItem::decode_exact(&expected).unwrap(), item, "decode {name}");
+        assert_eq!(
+            hex::encode(item.to_rlp()),
+            hex::encode(&expected),
+            "encode {name}"
+        );
+        assert_eq!(
+            RlpItem::decode_exact(&expected).unwrap(),
+            item,
+            "decode {name}"
+        );
     }
 }
 
@@ -56,13 +70,18 @@ fn every_invalid_case_is_rejected() {
     assert_eq!(cases.len(), 26);
     for (name, case) in &cases {
         let bytes = out_bytes(case);
-        assert!(RlpItem::decode_exact(&bytes).is_err(), "{name} was accepted");
+        assert!(
+            RlpItem::decode_exact(&bytes).is_err(),
+            "{name} was accepted"
+        );
     }
 }
 
 fn item_strategy() -> impl Strategy<Value = RlpItem> {
     let leaf = prop::collection::vec(any::<u8>(), 0..80).prop_map(RlpItem::Bytes);
-    leaf.prop_recursive(4, 64, 8, |inner| prop::collection::vec(inner, 0..8).prop_map(RlpItem::List))
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop::collection::vec(inner, 0..8).prop_map(RlpItem::List)
+    })
 }
 
 proptest! {

@@ -92,7 +92,9 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
         } => {
             let pw = password.read("the new account", true)?;
             let key = SecretKey::generate(suite)?;
-            let entry = ctx.keystore()?.store(&key, pw.as_bytes(), cost(light_kdf))?;
+            let entry = ctx
+                .keystore()?
+                .store(&key, pw.as_bytes(), cost(light_kdf))?;
             print_entry(ctx, &entry);
         }
         AccountCommand::List => {
@@ -114,7 +116,9 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
         } => {
             let key = read_importable(&file, suite, &password)?;
             let pw = password.read("the imported account", true)?;
-            let entry = ctx.keystore()?.store(&key, pw.as_bytes(), cost(light_kdf))?;
+            let entry = ctx
+                .keystore()?
+                .store(&key, pw.as_bytes(), cost(light_kdf))?;
             print_entry(ctx, &entry);
         }
         AccountCommand::Export {
@@ -162,13 +166,16 @@ fn read_importable(
     suite: Option<Suite>,
     password: &PasswordArgs,
 ) -> anyhow::Result<SecretKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let trimmed = text.trim();
     if trimmed.starts_with("-----BEGIN") {
         return match parse_pem(trimmed, suite)? {
             PemKey::Secret(k) => Ok(k),
-            PemKey::Public(_) => bail!("{} holds a public key; import needs a private key", path.display()),
+            PemKey::Public(_) => bail!(
+                "{} holds a public key; import needs a private key",
+                path.display()
+            ),
         };
     }
     if trimmed.starts_with('{') {
@@ -231,7 +238,10 @@ fn inspect(ctx: &Context, key: &str, suite: Option<Suite>) -> anyhow::Result<()>
                 suite: public.suite(),
                 address: Some(public.address()),
                 public_key: Some(format!("0x{}", hex::encode(public.to_compressed()))),
-                public_key_uncompressed: Some(format!("0x{}", hex::encode(public.to_uncompressed()))),
+                public_key_uncompressed: Some(format!(
+                    "0x{}",
+                    hex::encode(public.to_uncompressed())
+                )),
                 path: None,
                 cipher: None,
                 kdf: None,

@@ -31,9 +31,7 @@ fn hash_file(suite: Suite, path: &PathBuf) -> anyhow::Result<[u8; 32]> {
     let mut reader: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
-        )
+        Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?)
     };
     let mut buf = vec![0u8; 1 << 16];
     loop {

@@ -29,48 +29,54 @@ pub enum SigFormat {
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
     /// Sign a file (SM2 with Z_A over the file in sm; ECDSA over Keccak-256 in eth).
-    Sign {
-        /// PEM file (private), JSON key file, or account address.
-        #[arg(long)]
-        key: String,
-        /// The file to sign; `-` reads standard input.
-        #[arg(long = "in", value_name = "FILE")]
-        input: PathBuf,
-        /// SM2 distinguishing ID [default: 1234567812345678].
-        #[arg(long)]
-        id: Option<String>,
-        /// Refuse a key of the other suite.
-        #[arg(long)]
-        suite: Option<Suite>,
-        #[arg(long, value_enum, default_value = "der")]
-        format: SigFormat,
-        /// Write the signature here (DER as binary, raw as hex) instead of printing hex.
-        #[arg(long, value_name = "SIG")]
-        out: Option<PathBuf>,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
+    Sign(SignArgs),
     /// Verify a signature: prints `valid` (exit 0) or `invalid` (exit 1).
-    Verify {
-        /// PEM file (public or private), JSON key file, or account address.
-        #[arg(long)]
-        key: String,
-        #[arg(long = "in", value_name = "FILE")]
-        input: PathBuf,
-        /// DER (binary or hex) or raw hex: r‖s, or the suite encoding.
-        #[arg(long, value_name = "SIG")]
-        sig: PathBuf,
-        #[arg(long)]
-        id: Option<String>,
-        #[arg(long)]
-        suite: Option<Suite>,
-        #[command(flatten)]
-        password: PasswordArgs,
-    },
+    Verify(VerifyArgs),
     /// Encrypt a file to an SM2 public key.
     Encrypt(CipherArgs),
     /// Decrypt a file with an SM2 private key.
     Decrypt(CipherArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SignArgs {
+    /// PEM file (private), JSON key file, or account address.
+    #[arg(long)]
+    key: String,
+    /// The file to sign; `-` reads standard input.
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// SM2 distinguishing ID [default: 1234567812345678].
+    #[arg(long)]
+    id: Option<String>,
+    /// Refuse a key of the other suite.
+    #[arg(long)]
+    suite: Option<Suite>,
+    #[arg(long, value_enum, default_value = "der")]
+    format: SigFormat,
+    /// Write the signature here (DER as binary, raw as hex) instead of printing hex.
+    #[arg(long, value_name = "SIG")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// PEM file (public or private), JSON key file, or account address.
+    #[arg(long)]
+    key: String,
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// DER (binary or hex) or raw hex: r‖s, or the suite encoding.
+    #[arg(long, value_name = "SIG")]
+    sig: PathBuf,
+    #[arg(long)]
+    id: Option<String>,
+    #[arg(long)]
+    suite: Option<Suite>,
+    #[command(flatten)]
+    password: PasswordArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,23 +97,8 @@ pub struct CipherArgs {
 
 pub fn run(ctx: &Context, cmd: KeyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        KeyCommand::Sign {
-            key,
-            input,
-            id,
-            suite,
-            format,
-            out,
-            password,
-        } => sign(ctx, &key, &input, id, suite, format, out, &password),
-        KeyCommand::Verify {
-            key,
-            input,
-            sig,
-            id,
-            suite,
-            password,
-        } => verify(ctx, &key, &input, &sig, id, suite, &password),
+        KeyCommand::Sign(args) => sign(ctx, args),
+        KeyCommand::Verify(args) => verify(ctx, args),
         KeyCommand::Encrypt(args) => cipher(ctx, args, true),
         KeyCommand::Decrypt(args) => cipher(ctx, args, false),
     }
@@ -134,21 +125,20 @@ struct SignView {
     out: Option<String>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sign(
-    ctx: &Context,
-    key: &str,
-    input: &PathBuf,
-    id: Option<String>,
-    suite: Option<Suite>,
-    format: SigFormat,
-    out: Option<PathBuf>,
-    password: &PasswordArgs,
-) -> anyhow::Result<ExitCode> {
-    let secret = KeyRef::parse(ctx, key, suite)?.secret(ctx, password)?;
+fn sign(ctx: &Context, args: SignArgs) -> anyhow::Result<ExitCode> {
+    let SignArgs {
+        key,
+        input,
+        id,
+        suite,
+        format,
+        out,
+        password,
+    } = args;
+    let secret = KeyRef::parse(ctx, &key, suite)?.secret(ctx, &password)?;
     check_suite(secret.suite(), suite)?;
     let id = resolve_id(secret.suite(), id)?;
-    let msg = read_input(input)?;
+    let msg = read_input(&input)?;
     let sig = secret.sign_message_with_id(&msg, &id)?;
     let (bytes, name) = match format {
         SigFormat::Der => (sig.to_der(), "der"),
@@ -186,7 +176,12 @@ enum ReadSignature {
 fn read_signature(bytes: &[u8], suite: Suite) -> anyhow::Result<ReadSignature> {
     let text = std::str::from_utf8(bytes).ok().map(str::trim);
     let raw = match text {
-        Some(t) if !t.is_empty() && t.trim_start_matches("0x").bytes().all(|b| b.is_ascii_hexdigit()) => {
+        Some(t)
+            if !t.is_empty()
+                && t.trim_start_matches("0x")
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit()) =>
+        {
             hex::decode(t.trim_start_matches("0x"))
                 .map_err(|_| anyhow::anyhow!("signature hex has an odd number of digits"))?
         }
@@ -198,7 +193,9 @@ fn read_signature(bytes: &[u8], suite: Suite) -> anyhow::Result<ReadSignature> {
     if raw.first() == Some(&0x30) && raw.len() != suite.signature_len() {
         let rs = match suite {
             Suite::Sm => sm::signature_from_der(&raw)?.to_bytes().to_vec(),
-            Suite::Eth => metamesh_crypto::eth::signature_from_der(&raw)?.to_bytes().to_vec(),
+            Suite::Eth => metamesh_crypto::eth::signature_from_der(&raw)?
+                .to_bytes()
+                .to_vec(),
         };
         let (r, s) = split(&rs);
         return Ok(ReadSignature::Rs(r, s));
@@ -208,7 +205,9 @@ fn read_signature(bytes: &[u8], suite: Suite) -> anyhow::Result<ReadSignature> {
             let (r, s) = split(&raw);
             Ok(ReadSignature::Rs(r, s))
         }
-        n if n == suite.signature_len() => Ok(ReadSignature::Suite(Signature::from_bytes(suite, &raw)?)),
+        n if n == suite.signature_len() => {
+            Ok(ReadSignature::Suite(Signature::from_bytes(suite, &raw)?))
+        }
         n => bail!(
             "signature is {n} bytes: expected DER, 64 bytes (r‖s) or the {suite} encoding ({} bytes)",
             suite.signature_len()
@@ -227,16 +226,17 @@ struct VerifyView {
     reason: Option<String>,
 }
 
-fn verify(
-    ctx: &Context,
-    key: &str,
-    input: &PathBuf,
-    sig_path: &PathBuf,
-    id: Option<String>,
-    suite: Option<Suite>,
-    password: &PasswordArgs,
-) -> anyhow::Result<ExitCode> {
-    let key = KeyRef::parse(ctx, key, suite)?;
+fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let VerifyArgs {
+        key,
+        input,
+        sig: sig_path,
+        id,
+        suite,
+        password,
+    } = args;
+    let password = &password;
+    let key = KeyRef::parse(ctx, &key, suite)?;
     // A self-identifying signature checks against an account's address without unlocking it.
     let known_address = key.address();
     let public: Option<PublicKey> = match &key {
@@ -245,21 +245,24 @@ fn verify(
     };
     let key_suite = match (&public, &key) {
         (Some(p), _) => p.suite(),
-        (None, KeyRef::Account(_)) => ctx
-            .keystore()?
-            .find(&known_address.expect("accounts have addresses"))?
-            .suite,
+        (None, KeyRef::Account(_)) => {
+            ctx.keystore()?
+                .find(&known_address.expect("accounts have addresses"))?
+                .suite
+        }
         (None, KeyRef::File(path)) => metamesh_crypto::keystore::read_key_file(path)?.suite()?,
         (None, KeyRef::Pem(_)) => unreachable!("PEM keys resolved above"),
     };
     check_suite(key_suite, suite)?;
     let id = resolve_id(key_suite, id)?;
-    let msg = read_input(input)?;
-    let sig = read_signature(&read_input(sig_path)?, key_suite)?;
+    let msg = read_input(&input)?;
+    let sig = read_signature(&read_input(&sig_path)?, key_suite)?;
 
     let outcome = match sig {
         ReadSignature::Suite(sig) => match (&public, known_address) {
-            (Some(p), _) => p.verify_message_with_id(&msg, &id, &sig).map(|()| p.address()),
+            (Some(p), _) => p
+                .verify_message_with_id(&msg, &id, &sig)
+                .map(|()| p.address()),
             (None, Some(address)) => sig
                 .recover_message_signer(&msg, &id)
                 .map(|signer| signer.address())
@@ -272,7 +275,8 @@ fn verify(
                 }),
             (None, None) => {
                 let p = key.public(ctx, password)?;
-                p.verify_message_with_id(&msg, &id, &sig).map(|()| p.address())
+                p.verify_message_with_id(&msg, &id, &sig)
+                    .map(|()| p.address())
             }
         },
         ReadSignature::Rs(r, s) => {
@@ -289,8 +293,14 @@ fn verify(
         signer: outcome.as_ref().ok().copied(),
         reason: outcome.as_ref().err().map(ToString::to_string),
     };
-    ctx.out.emit(&view, || if view.valid { "valid" } else { "invalid" }.to_owned());
-    Ok(if view.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    ctx.out.emit(&view, || {
+        if view.valid { "valid" } else { "invalid" }.to_owned()
+    });
+    Ok(if view.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[derive(Serialize)]
@@ -309,15 +319,21 @@ fn cipher(ctx: &Context, args: CipherArgs, encrypt: bool) -> anyhow::Result<Exit
     let output = if encrypt {
         let public = key.public(ctx, &args.password)?;
         let PublicKey::Sm(public) = public else {
-            bail!("SM2 encryption needs an sm key; KEY is an {} key", public.suite())
+            bail!(
+                "SM2 encryption needs an sm key; KEY is an {} key",
+                public.suite()
+            )
         };
         sm::encrypt(&public, &input, args.layout)?
     } else {
         let secret = key.secret(ctx, &args.password)?;
-        let metamesh_crypto::SecretKey::Sm(secret) = secret else {
-            bail!("SM2 decryption needs an sm key; KEY is an {} key", secret.suite())
+        let Some(sm2_secret) = secret.as_sm2() else {
+            bail!(
+                "SM2 decryption needs an sm key; KEY is an {} key",
+                secret.suite()
+            )
         };
-        sm::decrypt(&secret, &input, args.layout)?
+        sm::decrypt(sm2_secret, &input, args.layout)?
     };
     write_output(&args.out, &output)?;
     let view = CipherView {

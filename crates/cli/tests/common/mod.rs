@@ -31,7 +31,11 @@ impl Run {
 
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -77,4 +81,3 @@ impl Scratch {
         Run::from(out)
     }
 }
-

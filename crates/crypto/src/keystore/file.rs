@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{KeystoreError, kdf::KdfParams, kdf::ScryptParams};
-use crate::{AeadAlgorithm, Address, SecretKey, Suite};
+use crate::{Address, AeadAlgorithm, SecretKey, Suite};
 
 type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
 
@@ -83,7 +83,9 @@ impl KeyFile {
                 CryptoSection {
                     cipher: "aes-128-ctr".into(),
                     ciphertext: hex::encode(&ciphertext),
-                    cipherparams: CipherParams { iv: hex::encode(iv) },
+                    cipherparams: CipherParams {
+                        iv: hex::encode(iv),
+                    },
                     kdf: "scrypt".into(),
                     kdfparams,
                     mac: Some(hex::encode(mac)),
@@ -98,7 +100,9 @@ impl KeyFile {
                 CryptoSection {
                     cipher: aead.name().into(),
                     ciphertext: hex::encode(sealed),
-                    cipherparams: CipherParams { iv: hex::encode(nonce) },
+                    cipherparams: CipherParams {
+                        iv: hex::encode(nonce),
+                    },
                     kdf: "scrypt".into(),
                     kdfparams,
                     mac: None,

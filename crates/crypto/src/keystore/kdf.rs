@@ -15,9 +15,17 @@ pub struct ScryptParams {
 
 impl ScryptParams {
     /// geth's `StandardScryptN`/`StandardScryptP`: about 256 MiB and a second per unlock.
-    pub const STANDARD: ScryptParams = ScryptParams { log_n: 18, r: 8, p: 1 };
+    pub const STANDARD: ScryptParams = ScryptParams {
+        log_n: 18,
+        r: 8,
+        p: 1,
+    };
     /// geth's `LightScryptN`/`LightScryptP` (`--lightkdf`): 4 MiB, for tests and small devices.
-    pub const LIGHT: ScryptParams = ScryptParams { log_n: 12, r: 8, p: 6 };
+    pub const LIGHT: ScryptParams = ScryptParams {
+        log_n: 12,
+        r: 8,
+        p: 6,
+    };
 }
 
 /// Refuse files whose work factor would exhaust memory or time: 2^20 × r=8 is already 1 GiB.
@@ -65,7 +73,16 @@ impl KdfParams {
     pub fn derive(&self, kdf: &str, password: &[u8]) -> Result<Vec<u8>, KeystoreError> {
         let bad = |why: String| KeystoreError::Format(format!("kdfparams: {why}"));
         match (kdf, self) {
-            ("scrypt", KdfParams::Scrypt { dklen, n, r, p, salt }) => {
+            (
+                "scrypt",
+                KdfParams::Scrypt {
+                    dklen,
+                    n,
+                    r,
+                    p,
+                    salt,
+                },
+            ) => {
                 if !n.is_power_of_two() || *n < 2 {
                     return Err(bad(format!("scrypt n = {n} is not a power of two")));
                 }
@@ -83,7 +100,15 @@ impl KdfParams {
                     .map_err(|_| bad("invalid scrypt output length".into()))?;
                 Ok(out)
             }
-            ("pbkdf2", KdfParams::Pbkdf2 { dklen, c, prf, salt }) => {
+            (
+                "pbkdf2",
+                KdfParams::Pbkdf2 {
+                    dklen,
+                    c,
+                    prf,
+                    salt,
+                },
+            ) => {
                 if prf != "hmac-sha256" {
                     return Err(bad(format!("unsupported prf `{prf}` (only hmac-sha256)")));
                 }

@@ -84,14 +84,14 @@ impl Keystore {
             if !path.is_file() || path.extension().is_some_and(|e| e == "tmp") {
                 continue;
             }
-            if let Ok(file) = read_key_file(&path) {
-                if let (Ok(Some(address)), Ok(suite)) = (file.address(), file.suite()) {
-                    out.push(AccountEntry {
-                        address,
-                        suite,
-                        path,
-                    });
-                }
+            if let Ok(file) = read_key_file(&path)
+                && let (Ok(Some(address)), Ok(suite)) = (file.address(), file.suite())
+            {
+                out.push(AccountEntry {
+                    address,
+                    suite,
+                    path,
+                });
             }
         }
         out.sort_by(|a, b| a.address.cmp(&b.address).then(a.path.cmp(&b.path)));
@@ -122,8 +122,13 @@ impl Keystore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        let path = self.dir.join(format!("UTC--{seconds}--{}", hex::encode(address.0)));
-        write_private(&path, &serde_json::to_vec_pretty(&file).expect("serialisable"))?;
+        let path = self
+            .dir
+            .join(format!("UTC--{seconds}--{}", hex::encode(address.0)));
+        write_private(
+            &path,
+            &serde_json::to_vec_pretty(&file).expect("serialisable"),
+        )?;
         Ok(AccountEntry {
             address,
             suite: key.suite(),
