@@ -25,6 +25,15 @@ pub enum PrivateKeyFormat {
     Sec1,
 }
 
+impl PrivateKeyFormat {
+    pub const fn label(self) -> &'static str {
+        match self {
+            PrivateKeyFormat::Pkcs8 => "private key (pkcs8)",
+            PrivateKeyFormat::Sec1 => "private key (sec1)",
+        }
+    }
+}
+
 impl std::str::FromStr for PrivateKeyFormat {
     type Err = String;
 

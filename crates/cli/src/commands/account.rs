@@ -135,14 +135,39 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
             } else {
                 secret_to_pem(&key, format)?
             };
-            match out {
-                Some(path) => write_private_file(&path, pem.as_bytes())?,
-                None => print!("{}", pem.as_str()),
+            if let Some(path) = &out {
+                write_private_file(path, pem.as_bytes())?;
             }
+            let view = ExportView {
+                address: account,
+                suite: key.suite(),
+                kind: if public {
+                    "public key (spki)"
+                } else {
+                    format.label()
+                },
+                out: out.as_ref().map(|p| p.display().to_string()),
+                pem: out.is_none().then(|| pem.as_str()),
+            };
+            ctx.out.emit(&view, || match out {
+                Some(_) => String::new(),
+                None => pem.trim_end().to_owned(),
+            });
         }
         AccountCommand::Inspect { key, suite } => inspect(ctx, &key, suite)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ExportView<'a> {
+    address: Address,
+    suite: Suite,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pem: Option<&'a str>,
 }
 
 fn cost(light: bool) -> ScryptParams {
