@@ -23,6 +23,19 @@ fn openssl_sm2_key(s: &Scratch) {
         .ok();
 }
 
+/// `openssl pkeyutl -verify` of msg.bin against pub.pem, with `distid:ID` when given.
+fn openssl_verify(s: &Scratch, id: Option<&str>, sig: &str) -> common::Run {
+    let distid = id.map(|id| format!("distid:{id}"));
+    let mut args = vec![
+        "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin",
+    ];
+    args.extend(["-digest", "sm3", "-in", "msg.bin", "-sigfile", sig]);
+    if let Some(d) = &distid {
+        args.extend(["-pkeyopt", d.as_str()]);
+    }
+    s.openssl(&args)
+}
+
 /// Imports key.pem and returns the account address.
 fn import(s: &Scratch) -> String {
     let run = s
@@ -132,22 +145,7 @@ fn metamesh_signatures_verify_in_openssl_under_their_id() {
             "pw.txt",
         ])
         .ok();
-        let run = s.openssl(&[
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            "pub.pem",
-            "-rawin",
-            "-digest",
-            "sm3",
-            "-pkeyopt",
-            &format!("distid:{id}"),
-            "-in",
-            "msg.bin",
-            "-sigfile",
-            &sig,
-        ]);
+        let run = openssl_verify(&s, Some(id), &sig);
         assert_eq!(
             run.code, 0,
             "OpenSSL rejected our signature under {id}: {}{}",
@@ -168,30 +166,12 @@ fn metamesh_signatures_verify_in_openssl_under_their_id() {
         assert_eq!(run.code, 0, "openssl dgst: {}{}", run.stdout, run.stderr);
         // Under another ID, and with OpenSSL's empty default ID, it must fail.
         let other = IDS[(i + 1) % IDS.len()];
-        let run = s.openssl(&[
-            "pkeyutl",
-            "-verify",
-            "-pubin",
-            "-inkey",
-            "pub.pem",
-            "-rawin",
-            "-digest",
-            "sm3",
-            "-pkeyopt",
-            &format!("distid:{other}"),
-            "-in",
-            "msg.bin",
-            "-sigfile",
-            &sig,
-        ]);
+        let run = openssl_verify(&s, Some(other), &sig);
         assert_ne!(
             run.code, 0,
             "OpenSSL accepted a signature under the wrong ID"
         );
-        let run = s.openssl(&[
-            "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-digest", "sm3", "-in",
-            "msg.bin", "-sigfile", &sig,
-        ]);
+        let run = openssl_verify(&s, None, &sig);
         assert_ne!(
             run.code, 0,
             "OpenSSL accepted a signature under its empty default ID"
