@@ -1,0 +1,50 @@
+//! # metamesh-db
+//!
+//! The node's embedded database (redb). Today it holds the state trie's nodes; headers,
+//! bodies, receipts and content blocks join it as the chain grows. Tables, no logic: what a
+//! value means is decided by the crates that write it.
+//!
+//! ```text
+//! Trie::commit() ─▶ TrieCommit ─▶ TrieDb::commit(version, …) ─▶ one redb write transaction:
+//!                                   nodes + reference counts + journal + root, then pruning
+//! Trie::get/prove ─▶ NodeStore::get ─▶ LRU cache ─▶ redb read transaction
+//! ```
+//!
+//! * [`TrieDb`] — trie nodes keyed by hash with a bounded cache; commits are atomic and
+//!   durable (redb fsyncs before `commit` returns), so a crash leaves the last committed root
+//!   whole; roots older than the pruning depth are pruned by reference counts.
+//!
+//! Errors: [`DbError`].
+
+mod trie_db;
+
+pub use trie_db::{TrieDb, TrieDbConfig};
+
+/// What can go wrong in the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("version {got} cannot follow version {latest}: commits are numbered consecutively")]
+    VersionOutOfOrder { latest: u64, got: u64 },
+    #[error("database is damaged: {0}")]
+    Corrupt(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for DbError {
+            fn from(e: $t) -> Self {
+                DbError::Redb(e.into())
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

@@ -1,0 +1,197 @@
+//! Trie nodes in redb with reference-counted pruning.
+//!
+//! Every commit is numbered (its *version*: the block number, later) and journals the stored
+//! nodes it made unreachable from its new root (`TrieCommit::removed`). A node's reference
+//! count is the number of times commits created it; when the journal of version `v` falls
+//! more than `prune_depth` versions behind the newest, each node it lists loses one reference
+//! and is deleted at zero. So the roots `newest - prune_depth ..= newest` stay complete, and an
+//! identical node created again later (same hash) survives the pruning of its first copy.
+//! Counting beats generations here because trie nodes are shared between versions.
+
+use std::{
+    num::NonZeroUsize,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use lru::LruCache;
+use metamesh_trie::{H256, NodeStore, StoreError, TrieCommit};
+use redb::{
+    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, TableDefinition,
+};
+
+use crate::DbError;
+
+const NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
+const REFS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("trie_node_refs");
+/// version → the node hashes (32 bytes each) that commit made unreachable.
+const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("trie_journal");
+/// version → root, for every version whose trie is still complete.
+const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("trie_roots");
+
+/// Tuning of a [`TrieDb`].
+#[derive(Clone, Copy, Debug)]
+pub struct TrieDbConfig {
+    /// Nodes kept in the in-memory cache.
+    pub cache_nodes: usize,
+    /// Keep the tries of this many versions behind the newest; `None` keeps every version.
+    pub prune_depth: Option<u64>,
+}
+
+impl Default for TrieDbConfig {
+    fn default() -> Self {
+        TrieDbConfig {
+            cache_nodes: 200_000,
+            prune_depth: Some(128),
+        }
+    }
+}
+
+/// Trie nodes in a redb file.
+pub struct TrieDb {
+    db: Database,
+    cache: Mutex<LruCache<H256, Arc<[u8]>>>,
+    config: TrieDbConfig,
+}
+
+impl TrieDb {
+    /// Opens or creates the database file.
+    pub fn open(path: impl AsRef<Path>, config: TrieDbConfig) -> Result<Self, DbError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(NODES)?;
+        txn.open_table(REFS)?;
+        txn.open_table(JOURNAL)?;
+        txn.open_table(ROOTS)?;
+        txn.commit()?;
+        let capacity = NonZeroUsize::new(config.cache_nodes.max(1)).expect("at least one");
+        Ok(TrieDb {
+            db,
+            cache: Mutex::new(LruCache::new(capacity)),
+            config,
+        })
+    }
+
+    /// The newest committed version and its root.
+    pub fn latest(&self) -> Result<Option<(u64, H256)>, DbError> {
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        Ok(roots.last()?.map(|(v, r)| (v.value(), *r.value())))
+    }
+
+    /// The root of `version`, while it is retained.
+    pub fn root_at(&self, version: u64) -> Result<Option<H256>, DbError> {
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        Ok(roots.get(version)?.map(|r| *r.value()))
+    }
+
+    /// The oldest version whose trie is still complete.
+    pub fn oldest_retained(&self) -> Result<Option<u64>, DbError> {
+        let txn = self.db.begin_read()?;
+        let roots = txn.open_table(ROOTS)?;
+        Ok(roots.first()?.map(|(v, _)| v.value()))
+    }
+
+    /// Number of stored nodes.
+    pub fn node_count(&self) -> Result<u64, DbError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(NODES)?.len()?)
+    }
+
+    /// Stores a trie commit as `version` in one atomic, durable transaction, then prunes.
+    /// Versions are consecutive: the first may be any number, each next one is one more.
+    pub fn commit(&self, version: u64, commit: &TrieCommit) -> Result<(), DbError> {
+        if let Some((latest, _)) = self.latest()?
+            && version != latest + 1
+        {
+            return Err(DbError::VersionOutOfOrder {
+                latest,
+                got: version,
+            });
+        }
+        let txn = self.db.begin_write()?;
+        let mut deleted = Vec::new();
+        {
+            let mut nodes = txn.open_table(NODES)?;
+            let mut refs = txn.open_table(REFS)?;
+            for (hash, bytes) in &commit.nodes {
+                let count = refs.get(hash)?.map(|c| c.value()).unwrap_or(0);
+                if count == 0 {
+                    nodes.insert(hash, bytes.as_slice())?;
+                }
+                refs.insert(hash, count + 1)?;
+            }
+            let mut journal = txn.open_table(JOURNAL)?;
+            journal.insert(version, commit.removed.concat().as_slice())?;
+            txn.open_table(ROOTS)?.insert(version, &commit.root)?;
+
+            if let Some(depth) = self.config.prune_depth {
+                let keep_from = version.saturating_sub(depth);
+                let old: Vec<u64> = journal
+                    .range(..=keep_from)?
+                    .map(|e| e.map(|(v, _)| v.value()))
+                    .collect::<Result<_, _>>()?;
+                for v in old {
+                    let removed = journal
+                        .remove(v)?
+                        .map(|b| b.value().to_vec())
+                        .unwrap_or_default();
+                    if removed.len() % 32 != 0 {
+                        return Err(DbError::Corrupt(format!("journal of version {v}")));
+                    }
+                    for hash in removed.chunks(32) {
+                        let hash: &[u8; 32] = hash.try_into().expect("32 bytes");
+                        let count = refs.get(hash)?.map(|c| c.value()).unwrap_or(0);
+                        if count <= 1 {
+                            refs.remove(hash)?;
+                            nodes.remove(hash)?;
+                            deleted.push(*hash);
+                        } else {
+                            refs.insert(hash, count - 1)?;
+                        }
+                    }
+                }
+                let mut roots = txn.open_table(ROOTS)?;
+                let stale: Vec<u64> = roots
+                    .range(..keep_from)?
+                    .map(|e| e.map(|(v, _)| v.value()))
+                    .collect::<Result<_, _>>()?;
+                for v in stale {
+                    roots.remove(v)?;
+                }
+            }
+        }
+        txn.commit()?;
+        let mut cache = self.cache.lock().expect("cache lock");
+        for hash in &deleted {
+            cache.pop(hash);
+        }
+        Ok(())
+    }
+
+    fn read_node(&self, hash: &H256) -> Result<Option<Arc<[u8]>>, DbError> {
+        if let Some(bytes) = self.cache.lock().expect("cache lock").get(hash) {
+            return Ok(Some(bytes.clone()));
+        }
+        let txn = self.db.begin_read()?;
+        let nodes = txn.open_table(NODES)?;
+        let Some(bytes) = nodes.get(hash)? else {
+            return Ok(None);
+        };
+        let bytes: Arc<[u8]> = bytes.value().into();
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .put(*hash, bytes.clone());
+        Ok(Some(bytes))
+    }
+}
+
+impl NodeStore for TrieDb {
+    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_node(hash)
+            .map(|b| b.map(|b| b.to_vec()))
+            .map_err(|e| StoreError(e.to_string()))
+    }
+}
