@@ -44,6 +44,9 @@ enum Command {
     Key(commands::key::KeyCommand),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
     Hash(commands::hash::HashArgs),
+    /// Debugging and interop helpers.
+    #[command(subcommand)]
+    Tools(commands::tools::ToolsCommand),
 }
 
 /// Global context every command gets.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Account(cmd) => commands::account::run(&ctx, cmd),
         Command::Key(cmd) => commands::key::run(&ctx, cmd),
         Command::Hash(args) => commands::hash::run(&ctx, args),
+        Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod hash;
 pub mod key;
+pub mod tools;
 
 use std::path::Path;
 

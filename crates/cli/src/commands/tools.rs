@@ -1,0 +1,103 @@
+//! `metamesh tools …`: debugging and interop helpers.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Subcommand, ValueEnum};
+use metamesh_trie::{H256, Keccak256, MemoryStore, SecureTrie, Sm3, Trie, TrieHasher};
+use serde::Serialize;
+
+use super::read_input;
+use crate::Context;
+
+#[derive(Subcommand, Debug)]
+pub enum ToolsCommand {
+    /// Root of a Merkle Patricia Trie holding the pairs of a JSON object {"0x…key": "0x…value"}.
+    TrieRoot {
+        /// Hash of the trie: sm3 (sm suite) or keccak (eth suite, Ethereum's tries).
+        #[arg(long, value_enum)]
+        hash: TrieHash,
+        /// Hash keys before inserting them (Ethereum's secure trie, as world state uses).
+        #[arg(long)]
+        secure: bool,
+        /// The JSON file; `-` reads standard input.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TrieHash {
+    Sm3,
+    Keccak,
+}
+
+#[derive(Serialize)]
+struct RootView {
+    root: String,
+    hash: &'static str,
+    secure: bool,
+    entries: usize,
+}
+
+pub fn run(ctx: &Context, cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ToolsCommand::TrieRoot { hash, secure, file } => {
+            let pairs = read_pairs(&file)?;
+            let (root, name) = match hash {
+                TrieHash::Sm3 => (trie_root::<Sm3>(&pairs, secure)?, Sm3::NAME),
+                TrieHash::Keccak => (trie_root::<Keccak256>(&pairs, secure)?, Keccak256::NAME),
+            };
+            let view = RootView {
+                root: format!("0x{}", hex::encode(root)),
+                hash: name,
+                secure,
+                entries: pairs.len(),
+            };
+            ctx.out.emit(&view, || view.root.clone());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn unhex(what: &str, s: &str) -> anyhow::Result<Vec<u8>> {
+    let digits = s
+        .strip_prefix("0x")
+        .ok_or_else(|| anyhow!("{what} `{s}` must be 0x-prefixed hex"))?;
+    hex::decode(digits).map_err(|e| anyhow!("{what} `{s}` is not hex: {e}"))
+}
+
+/// Reads `{"0x…": "0x…"}`; every key and value must be 0x-prefixed hex.
+fn read_pairs(file: &PathBuf) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let bytes = read_input(file)?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let Some(object) = json.as_object() else {
+        bail!("{} must hold a JSON object of \"0x…key\": \"0x…value\" pairs", file.display());
+    };
+    object
+        .iter()
+        .map(|(k, v)| {
+            let value = v
+                .as_str()
+                .ok_or_else(|| anyhow!("the value of key `{k}` must be a 0x-hex string"))?;
+            Ok((unhex("key", k)?, unhex("value", value)?))
+        })
+        .collect()
+}
+
+fn trie_root<H: TrieHasher>(pairs: &[(Vec<u8>, Vec<u8>)], secure: bool) -> anyhow::Result<H256> {
+    let store = MemoryStore::new();
+    if secure {
+        let mut trie = SecureTrie::<H, _>::new(&store);
+        for (k, v) in pairs {
+            trie.insert(k, v)?;
+        }
+        Ok(trie.root_hash())
+    } else {
+        let mut trie = Trie::<H, _>::new(&store);
+        for (k, v) in pairs {
+            trie.insert(k, v)?;
+        }
+        Ok(trie.root_hash())
+    }
+}
