@@ -58,38 +58,42 @@ pub(crate) fn hash_ref(hash: &H256) -> [u8; 33] {
     out
 }
 
-fn list(payload: Vec<u8>) -> Vec<u8> {
+/// Starts a node's encoding: a list header for `payload_length` bytes, with room for them.
+fn list_with_capacity(payload_length: usize) -> Vec<u8> {
     let header = Header {
         list: true,
-        payload_length: payload.len(),
+        payload_length,
     };
-    let mut out = Vec::with_capacity(header.length() + payload.len());
+    let mut out = Vec::with_capacity(header.length() + payload_length);
     header.encode(&mut out);
-    out.extend_from_slice(&payload);
     out
 }
 
 pub(crate) fn encode_leaf(path: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(path.len() / 2 + value.len() + 8);
-    nibbles::hex_prefix(path, true).as_slice().encode(&mut payload);
-    value.encode(&mut payload);
-    list(payload)
+    let hp = nibbles::hex_prefix(path, true);
+    let mut out = list_with_capacity(hp.as_slice().length() + value.length());
+    hp.as_slice().encode(&mut out);
+    value.encode(&mut out);
+    out
 }
 
 pub(crate) fn encode_extension(path: &[u8], child_ref: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(path.len() / 2 + child_ref.len() + 4);
-    nibbles::hex_prefix(path, false).as_slice().encode(&mut payload);
-    payload.extend_from_slice(child_ref);
-    list(payload)
+    let hp = nibbles::hex_prefix(path, false);
+    let mut out = list_with_capacity(hp.as_slice().length() + child_ref.len());
+    hp.as_slice().encode(&mut out);
+    out.extend_from_slice(child_ref);
+    out
 }
 
 pub(crate) fn encode_branch<R: AsRef<[u8]>>(child_refs: &[R; 16], value: Option<&[u8]>) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(16 * 33 + 8);
+    let value = value.unwrap_or_default();
+    let refs_length: usize = child_refs.iter().map(|r| r.as_ref().len()).sum();
+    let mut out = list_with_capacity(refs_length + value.length());
     for r in child_refs {
-        payload.extend_from_slice(r.as_ref());
+        out.extend_from_slice(r.as_ref());
     }
-    value.unwrap_or_default().encode(&mut payload);
-    list(payload)
+    value.encode(&mut out);
+    out
 }
 
 fn malformed(why: impl Into<String>) -> TrieError {

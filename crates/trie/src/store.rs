@@ -1,6 +1,10 @@
 //! Where committed nodes live: the [`NodeStore`] seam, and an in-memory store.
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::RwLock,
+};
 
 use crate::{H256, TrieCommit};
 
@@ -27,10 +31,29 @@ impl<T: NodeStore + ?Sized> NodeStore for std::sync::Arc<T> {
     }
 }
 
+/// Keys are already cryptographic hashes: their first 8 bytes are as good a hash-map hash as
+/// any, and far cheaper than SipHash over 32 bytes.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(prefix) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*prefix);
+        }
+    }
+
+    fn write_usize(&mut self, _length_prefix: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Nodes in a hash map, for tests, tools and light clients.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    nodes: RwLock<HashMap<H256, Vec<u8>>>,
+    nodes: RwLock<HashMap<H256, Vec<u8>, BuildHasherDefault<PrefixHasher>>>,
 }
 
 impl MemoryStore {
@@ -41,9 +64,18 @@ impl MemoryStore {
     /// Stores a commit's new nodes (nothing is ever removed from a memory store).
     pub fn apply(&self, commit: &TrieCommit) {
         let mut nodes = self.nodes.write().expect("memory store lock");
+        nodes.reserve(commit.nodes.len());
         for (hash, bytes) in &commit.nodes {
             nodes.insert(*hash, bytes.clone());
         }
+    }
+
+    /// [`Self::apply`] without copying the nodes; returns the commit's root.
+    pub fn apply_owned(&self, commit: TrieCommit) -> H256 {
+        let mut nodes = self.nodes.write().expect("memory store lock");
+        nodes.reserve(commit.nodes.len());
+        nodes.extend(commit.nodes);
+        commit.root
     }
 
     pub fn len(&self) -> usize {

@@ -113,14 +113,10 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
             return self.remove(key).map(|_| ());
         }
         let path = nibbles::from_bytes(key);
-        let root = std::mem::take(&mut self.root);
-        match self.insert_at(root, &path, value.to_vec()) {
-            Ok(root) => {
-                self.root = root;
-                Ok(())
-            }
-            Err(e) => Err(self.reset(e)),
-        }
+        let mut root = std::mem::take(&mut self.root);
+        let outcome = self.insert_at(&mut root, &path, value.to_vec());
+        self.root = root;
+        outcome.map_err(|e| self.reset(e))
     }
 
     /// Removes `key`; true if it was present.
@@ -155,64 +151,50 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
         }
     }
 
-    fn insert_at(&mut self, child: Child, path: &[u8], value: Vec<u8>) -> Result<Child, TrieError> {
-        let Some(node) = self.take_node(child)? else {
-            return Ok(Child::node(Node::Leaf {
-                path: path.to_vec(),
-                value,
-            }));
-        };
-        Ok(Child::node(self.insert_node(node, path, value)?))
+    /// Inserts below `slot`, changing nodes in place: an insert touches one path, and
+    /// rebuilding every node on it would cost an allocation per level.
+    fn insert_at(&mut self, slot: &mut Child, path: &[u8], value: Vec<u8>) -> Result<(), TrieError> {
+        if let Child::Hash(h) = slot {
+            let h = *h;
+            let node = self.load(&h)?;
+            self.removed.push(h);
+            *slot = Child::node(node);
+        }
+        match slot {
+            Child::Empty => {
+                *slot = Child::node(Node::Leaf {
+                    path: path.to_vec(),
+                    value,
+                });
+                Ok(())
+            }
+            Child::Node(node) => self.insert_node(node, path, value),
+            Child::Hash(_) => unreachable!("loaded above"),
+        }
     }
 
-    fn insert_node(&mut self, node: Node, path: &[u8], value: Vec<u8>) -> Result<Node, TrieError> {
+    fn insert_node(&mut self, node: &mut Node, path: &[u8], value: Vec<u8>) -> Result<(), TrieError> {
         match node {
-            Node::Leaf { path: lp, value: lv } => {
-                let c = common_prefix(&lp, path);
-                if c == lp.len() && c == path.len() {
-                    return Ok(Node::Leaf { path: lp, value });
+            Node::Branch { children, value: bv } => match path.split_first() {
+                None => {
+                    *bv = Some(value);
+                    Ok(())
                 }
-                let mut children: Box<[Child; 16]> = Default::default();
-                let mut branch_value = None;
-                place(&mut children, &mut branch_value, &lp[c..], lv);
-                place(&mut children, &mut branch_value, &path[c..], value);
-                Ok(with_prefix(&path[..c], children, branch_value))
-            }
-            Node::Extension { path: ep, child } => {
-                let c = common_prefix(&ep, path);
-                if c == ep.len() {
-                    let child = self.insert_at(child, &path[c..], value)?;
-                    return Ok(Node::Extension { path: ep, child });
-                }
-                let mut children: Box<[Child; 16]> = Default::default();
-                let mut branch_value = None;
-                let rest = &ep[c + 1..];
-                children[ep[c] as usize] = if rest.is_empty() {
-                    child
-                } else {
-                    Child::node(Node::Extension {
-                        path: rest.to_vec(),
-                        child,
-                    })
-                };
-                place(&mut children, &mut branch_value, &path[c..], value);
-                Ok(with_prefix(&ep[..c], children, branch_value))
-            }
-            Node::Branch {
-                mut children,
-                value: bv,
-            } => match path.split_first() {
-                None => Ok(Node::Branch {
-                    children,
-                    value: Some(value),
-                }),
-                Some((i, rest)) => {
-                    let slot = &mut children[*i as usize];
-                    let old = std::mem::take(slot);
-                    *slot = self.insert_at(old, rest, value)?;
-                    Ok(Node::Branch { children, value: bv })
-                }
+                Some((i, rest)) => self.insert_at(&mut children[*i as usize], rest, value),
             },
+            Node::Leaf { path: lp, value: lv } if lp.as_slice() == path => {
+                *lv = value;
+                Ok(())
+            }
+            Node::Extension { path: ep, child } if path.starts_with(ep) => {
+                let rest = &path[ep.len()..];
+                self.insert_at(child, rest, value)
+            }
+            _ => {
+                let old = std::mem::replace(node, PLACEHOLDER);
+                *node = split(old, path, value);
+                Ok(())
+            }
         }
     }
 
@@ -337,6 +319,42 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
             Child::Hash(h) => *h,
             Child::Node(node) => H::hash(&encode_preview::<H>(node)),
         }
+    }
+}
+
+/// Stands in a slot for the moment a node is rebuilt; never committed.
+const PLACEHOLDER: Node = Node::Leaf {
+    path: Vec::new(),
+    value: Vec::new(),
+};
+
+/// Splits a leaf or extension whose path diverges from `path` into a branch (under an
+/// extension for the shared prefix) holding both.
+fn split(old: Node, path: &[u8], value: Vec<u8>) -> Node {
+    let mut children: Box<[Child; 16]> = Default::default();
+    let mut branch_value = None;
+    match old {
+        Node::Leaf { path: lp, value: lv } => {
+            let c = common_prefix(&lp, path);
+            place(&mut children, &mut branch_value, &lp[c..], lv);
+            place(&mut children, &mut branch_value, &path[c..], value);
+            with_prefix(&path[..c], children, branch_value)
+        }
+        Node::Extension { path: ep, child } => {
+            let c = common_prefix(&ep, path);
+            let rest = &ep[c + 1..];
+            children[ep[c] as usize] = if rest.is_empty() {
+                child
+            } else {
+                Child::node(Node::Extension {
+                    path: rest.to_vec(),
+                    child,
+                })
+            };
+            place(&mut children, &mut branch_value, &path[c..], value);
+            with_prefix(&ep[..c], children, branch_value)
+        }
+        Node::Branch { .. } => unreachable!("branches never split"),
     }
 }
 
