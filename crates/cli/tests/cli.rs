@@ -291,19 +291,32 @@ fn trie_root_matches_ethereum_vectors() {
     let s = Scratch::new();
     let vectors = std::env::var("METAMESH_VECTORS")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"));
-    let text = std::fs::read_to_string(vectors.join("ethereum-tests/hex_encoded_securetrie_test.json")).unwrap();
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+        });
+    let text =
+        std::fs::read_to_string(vectors.join("ethereum-tests/hex_encoded_securetrie_test.json"))
+            .unwrap();
     let cases: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
     for (name, case) in &cases {
         let file = s.write(&format!("{name}.json"), case["in"].to_string().as_bytes());
-        let run = s.mm(&["tools", "trie-root", "--hash", "keccak", "--secure", &file]).ok();
+        let run = s
+            .mm(&["tools", "trie-root", "--hash", "keccak", "--secure", &file])
+            .ok();
         assert_eq!(run.stdout.trim(), case["root"].as_str().unwrap(), "{name}");
     }
     let empty = s.write("empty.json", b"{}");
-    let run = s.mm(&["--json", "tools", "trie-root", "--hash", "sm3", &empty]).ok().json();
+    let run = s
+        .mm(&["--json", "tools", "trie-root", "--hash", "sm3", &empty])
+        .ok()
+        .json();
     assert_eq!(run["entries"], 0);
     let bad = s.write("bad.json", br#"{"0x01": 5}"#);
     let run = s.mm(&["tools", "trie-root", "--hash", "keccak", &bad]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("key `0x01` must be a 0x-hex string"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("key `0x01` must be a 0x-hex string"),
+        "{}",
+        run.stderr
+    );
 }

@@ -17,7 +17,8 @@ use std::{
 use lru::LruCache;
 use metamesh_trie::{H256, NodeStore, StoreError, TrieCommit};
 use redb::{
-    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, TableDefinition,
+    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _,
+    TableDefinition,
 };
 
 use crate::DbError;
@@ -170,28 +171,27 @@ impl TrieDb {
         Ok(())
     }
 
-    fn read_node(&self, hash: &H256) -> Result<Option<Arc<[u8]>>, DbError> {
-        if let Some(bytes) = self.cache.lock().expect("cache lock").get(hash) {
-            return Ok(Some(bytes.clone()));
+    fn read_cached(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, DbError> {
+        let cached = self.cache.lock().expect("cache lock").get(hash).cloned();
+        if let Some(bytes) = cached {
+            read(&bytes);
+            return Ok(true);
         }
         let txn = self.db.begin_read()?;
         let nodes = txn.open_table(NODES)?;
-        let Some(bytes) = nodes.get(hash)? else {
-            return Ok(None);
+        let Some(guard) = nodes.get(hash)? else {
+            return Ok(false);
         };
-        let bytes: Arc<[u8]> = bytes.value().into();
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .put(*hash, bytes.clone());
-        Ok(Some(bytes))
+        let bytes: Arc<[u8]> = guard.value().into();
+        read(&bytes);
+        self.cache.lock().expect("cache lock").put(*hash, bytes);
+        Ok(true)
     }
 }
 
 impl NodeStore for TrieDb {
-    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read_node(hash)
-            .map(|b| b.map(|b| b.to_vec()))
+    fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        self.read_cached(hash, read)
             .map_err(|e| StoreError(e.to_string()))
     }
 }

@@ -78,7 +78,10 @@ fn sigkill_during_commits_never_damages_the_store() {
         let Some((version, root)) = db.latest().unwrap() else {
             continue; // killed before the first commit
         };
-        assert!(version >= model_version, "seed {seed}, kill {kill}: version went back");
+        assert!(
+            version >= model_version,
+            "seed {seed}, kill {kill}: version went back"
+        );
         if version > model_version {
             progressed += 1;
         }
@@ -88,7 +91,10 @@ fn sigkill_during_commits_never_damages_the_store() {
         }
         let commit = expected.commit();
         store.apply(&commit);
-        assert_eq!(root, commit.root, "seed {seed}, kill {kill}: root of version {version}");
+        assert_eq!(
+            root, commit.root,
+            "seed {seed}, kill {kill}: root of version {version}"
+        );
         assert_holds(&db, root, &model);
 
         let oldest = db.oldest_retained().unwrap().unwrap();
@@ -96,8 +102,16 @@ fn sigkill_during_commits_never_damages_the_store() {
         let complete = Trie::<Keccak256, _>::open(&db, oldest_root)
             .iter()
             .collect::<Result<Vec<_>, _>>();
-        assert!(complete.is_ok(), "seed {seed}, kill {kill}: version {oldest} damaged: {complete:?}");
+        assert!(
+            complete.is_ok(),
+            "seed {seed}, kill {kill}: version {oldest} damaged: {complete:?}"
+        );
     }
-    eprintln!("{KILLS} kills, {progressed} with new commits, last version {model_version}, 0 damaged");
-    assert!(progressed > KILLS / 2, "the writer made too little progress to test anything");
+    eprintln!(
+        "{KILLS} kills, {progressed} with new commits, last version {model_version}, 0 damaged"
+    );
+    assert!(
+        progressed > KILLS / 2,
+        "the writer made too little progress to test anything"
+    );
 }

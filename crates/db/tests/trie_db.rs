@@ -54,7 +54,11 @@ fn pruned_store_keeps_every_retained_root_whole() {
     }
     let (pruned, kept) = (db.node_count().unwrap(), archive.node_count().unwrap());
     assert!(pruned < kept, "pruned {pruned} nodes vs archive {kept}");
-    assert_holds(&archive, archive.root_at(1).unwrap().unwrap(), &common::model_after(1));
+    assert_holds(
+        &archive,
+        archive.root_at(1).unwrap().unwrap(),
+        &common::model_after(1),
+    );
 }
 
 #[test]
@@ -85,8 +89,14 @@ fn versions_must_be_consecutive() {
     let db = TrieDb::open(dir.path().join("s.redb"), config(Some(4))).unwrap();
     db.commit(7, &TrieCommit::default()).unwrap();
     let err = db.commit(9, &TrieCommit::default()).unwrap_err();
-    assert!(matches!(err, DbError::VersionOutOfOrder { latest: 7, got: 9 }), "{err}");
-    assert!(matches!(db.commit(7, &TrieCommit::default()), Err(DbError::VersionOutOfOrder { .. })));
+    assert!(
+        matches!(err, DbError::VersionOutOfOrder { latest: 7, got: 9 }),
+        "{err}"
+    );
+    assert!(matches!(
+        db.commit(7, &TrieCommit::default()),
+        Err(DbError::VersionOutOfOrder { .. })
+    ));
     db.commit(8, &TrieCommit::default()).unwrap();
 }
 

@@ -3,8 +3,7 @@
 use std::borrow::Cow;
 
 use crate::{
-    NodeStore, Trie, TrieError, TrieHasher,
-    nibbles,
+    NodeStore, Trie, TrieError, TrieHasher, nibbles,
     node::{Child, Node},
 };
 
@@ -52,7 +51,9 @@ impl<'a, H: TrieHasher, S: NodeStore> TrieIter<'a, H, S> {
     fn expand_borrowed(&mut self, node: &'a Node, prefix: Vec<u8>) {
         match node {
             Node::Leaf { path, value } => self.push_entry(joined(&prefix, path), value.clone()),
-            Node::Extension { path, child } => self.push_child(Cow::Borrowed(child), joined(&prefix, path)),
+            Node::Extension { path, child } => {
+                self.push_child(Cow::Borrowed(child), joined(&prefix, path))
+            }
             Node::Branch { children, value } => {
                 for (i, child) in children.iter().enumerate().rev() {
                     if !child.is_empty() {
@@ -69,7 +70,9 @@ impl<'a, H: TrieHasher, S: NodeStore> TrieIter<'a, H, S> {
     fn expand_owned(&mut self, node: Node, prefix: Vec<u8>) {
         match node {
             Node::Leaf { path, value } => self.push_entry(joined(&prefix, &path), value),
-            Node::Extension { path, child } => self.push_child(Cow::Owned(child), joined(&prefix, &path)),
+            Node::Extension { path, child } => {
+                self.push_child(Cow::Owned(child), joined(&prefix, &path))
+            }
             Node::Branch { children, value } => {
                 for (i, child) in children.into_iter().enumerate().rev() {
                     if !child.is_empty() {

@@ -70,17 +70,15 @@ fn list_with_capacity(payload_length: usize) -> Vec<u8> {
 }
 
 pub(crate) fn encode_leaf(path: &[u8], value: &[u8]) -> Vec<u8> {
-    let hp = nibbles::hex_prefix(path, true);
-    let mut out = list_with_capacity(hp.as_slice().length() + value.length());
-    hp.as_slice().encode(&mut out);
+    let mut out = list_with_capacity(nibbles::hex_prefix_rlp_len(path) + value.length());
+    nibbles::hex_prefix_rlp_into(path, true, &mut out);
     value.encode(&mut out);
     out
 }
 
 pub(crate) fn encode_extension(path: &[u8], child_ref: &[u8]) -> Vec<u8> {
-    let hp = nibbles::hex_prefix(path, false);
-    let mut out = list_with_capacity(hp.as_slice().length() + child_ref.len());
-    hp.as_slice().encode(&mut out);
+    let mut out = list_with_capacity(nibbles::hex_prefix_rlp_len(path) + child_ref.len());
+    nibbles::hex_prefix_rlp_into(path, false, &mut out);
     out.extend_from_slice(child_ref);
     out
 }
@@ -218,8 +216,17 @@ mod tests {
 
     #[test]
     fn malformed_nodes_are_named_errors() {
-        for bad in [&[0x80][..], &[0xc0], &[0xc3, 0x80, 0x80, 0x80], &[0xc2, 0x80], &[0xc1]] {
-            assert!(matches!(decode_node(bad), Err(TrieError::Decode(_))), "{bad:?}");
+        for bad in [
+            &[0x80][..],
+            &[0xc0],
+            &[0xc3, 0x80, 0x80, 0x80],
+            &[0xc2, 0x80],
+            &[0xc1],
+        ] {
+            assert!(
+                matches!(decode_node(bad), Err(TrieError::Decode(_))),
+                "{bad:?}"
+            );
         }
     }
 }

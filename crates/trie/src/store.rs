@@ -16,18 +16,27 @@ pub struct StoreError(pub String);
 /// Read access to committed nodes by hash. Writing is the owner's business: a commit returns
 /// its nodes ([`TrieCommit`]) and the owner stores them (atomically, in the `db` crate).
 pub trait NodeStore {
-    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Calls `read` with the node's bytes and returns true, or returns false if the node is not
+    /// stored. Lending the bytes lets the trie decode in place instead of copying every node.
+    fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError>;
+
+    /// The node's bytes, copied.
+    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut out = None;
+        self.read_node(hash, &mut |bytes| out = Some(bytes.to_vec()))?;
+        Ok(out)
+    }
 }
 
 impl<T: NodeStore + ?Sized> NodeStore for &T {
-    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).get(hash)
+    fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        (**self).read_node(hash, read)
     }
 }
 
 impl<T: NodeStore + ?Sized> NodeStore for std::sync::Arc<T> {
-    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).get(hash)
+    fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        (**self).read_node(hash, read)
     }
 }
 
@@ -88,7 +97,13 @@ impl MemoryStore {
 }
 
 impl NodeStore for MemoryStore {
-    fn get(&self, hash: &H256) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.nodes.read().expect("memory store lock").get(hash).cloned())
+    fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
+        match self.nodes.read().expect("memory store lock").get(hash) {
+            Some(bytes) => {
+                read(bytes);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }

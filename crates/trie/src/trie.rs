@@ -73,11 +73,14 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
     }
 
     pub(crate) fn load(&self, hash: &H256) -> Result<Node, TrieError> {
-        let bytes = self
+        let mut decoded = None;
+        if !self
             .store
-            .get(hash)?
-            .ok_or(TrieError::MissingNode(*hash))?;
-        node::decode_node(&bytes)
+            .read_node(hash, &mut |bytes| decoded = Some(node::decode_node(bytes)))?
+        {
+            return Err(TrieError::MissingNode(*hash));
+        }
+        decoded.expect("read_node called back")
     }
 
     /// The value under `key`, if any.
@@ -153,7 +156,12 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
 
     /// Inserts below `slot`, changing nodes in place: an insert touches one path, and
     /// rebuilding every node on it would cost an allocation per level.
-    fn insert_at(&mut self, slot: &mut Child, path: &[u8], value: Vec<u8>) -> Result<(), TrieError> {
+    fn insert_at(
+        &mut self,
+        slot: &mut Child,
+        path: &[u8],
+        value: Vec<u8>,
+    ) -> Result<(), TrieError> {
         if let Child::Hash(h) = slot {
             let h = *h;
             let node = self.load(&h)?;
@@ -173,16 +181,27 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
         }
     }
 
-    fn insert_node(&mut self, node: &mut Node, path: &[u8], value: Vec<u8>) -> Result<(), TrieError> {
+    fn insert_node(
+        &mut self,
+        node: &mut Node,
+        path: &[u8],
+        value: Vec<u8>,
+    ) -> Result<(), TrieError> {
         match node {
-            Node::Branch { children, value: bv } => match path.split_first() {
+            Node::Branch {
+                children,
+                value: bv,
+            } => match path.split_first() {
                 None => {
                     *bv = Some(value);
                     Ok(())
                 }
                 Some((i, rest)) => self.insert_at(&mut children[*i as usize], rest, value),
             },
-            Node::Leaf { path: lp, value: lv } if lp.as_slice() == path => {
+            Node::Leaf {
+                path: lp,
+                value: lv,
+            } if lp.as_slice() == path => {
                 *lv = value;
                 Ok(())
             }
@@ -334,7 +353,10 @@ fn split(old: Node, path: &[u8], value: Vec<u8>) -> Node {
     let mut children: Box<[Child; 16]> = Default::default();
     let mut branch_value = None;
     match old {
-        Node::Leaf { path: lp, value: lv } => {
+        Node::Leaf {
+            path: lp,
+            value: lv,
+        } => {
             let c = common_prefix(&lp, path);
             place(&mut children, &mut branch_value, &lp[c..], lv);
             place(&mut children, &mut branch_value, &path[c..], value);
@@ -358,7 +380,12 @@ fn split(old: Node, path: &[u8], value: Vec<u8>) -> Node {
     }
 }
 
-fn place(children: &mut [Child; 16], branch_value: &mut Option<Vec<u8>>, suffix: &[u8], value: Vec<u8>) {
+fn place(
+    children: &mut [Child; 16],
+    branch_value: &mut Option<Vec<u8>>,
+    suffix: &[u8],
+    value: Vec<u8>,
+) {
     match suffix.split_first() {
         None => *branch_value = Some(value),
         Some((i, rest)) => {

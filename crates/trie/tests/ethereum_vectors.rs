@@ -1,13 +1,17 @@
 //! ethereum/tests trie vectors (`../shared/vectors/ethereum-tests/`): every case reproduces its
 //! root with Keccak-256, plain and secure, and every inserted key stays provable.
 
-use metamesh_trie::{Keccak256, MemoryStore, SecureTrie, Trie, TrieHasher, verify_proof, verify_secure_proof};
+use metamesh_trie::{
+    Keccak256, MemoryStore, SecureTrie, Trie, TrieHasher, verify_proof, verify_secure_proof,
+};
 use serde_json::Value;
 
 fn load(name: &str) -> serde_json::Map<String, Value> {
-    let dir = std::env::var("METAMESH_VECTORS").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-    });
+    let dir = std::env::var("METAMESH_VECTORS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+        });
     let path = dir.join("ethereum-tests").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("conformance vectors missing at {}: {e}", path.display()));
@@ -26,14 +30,24 @@ fn bytes(v: &Value) -> Option<Vec<u8>> {
 /// The case's operations in order (objects: any order is allowed; we use the file's).
 fn operations(case: &Value) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
     match &case["in"] {
-        Value::Array(pairs) => pairs.iter().map(|p| (bytes(&p[0]).unwrap(), bytes(&p[1]))).collect(),
-        Value::Object(map) => map.iter().map(|(k, v)| (bytes(&Value::String(k.clone())).unwrap(), bytes(v))).collect(),
+        Value::Array(pairs) => pairs
+            .iter()
+            .map(|p| (bytes(&p[0]).unwrap(), bytes(&p[1])))
+            .collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (bytes(&Value::String(k.clone())).unwrap(), bytes(v)))
+            .collect(),
         other => panic!("unexpected input {other}"),
     }
 }
 
 fn expected_root(case: &Value) -> String {
-    case["root"].as_str().unwrap().trim_start_matches("0x").to_owned()
+    case["root"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x")
+        .to_owned()
 }
 
 fn run_file(name: &str, secure: bool) -> usize {
@@ -55,7 +69,11 @@ fn run_file(name: &str, secure: bool) -> usize {
             for (k, v) in &final_state {
                 let proof = trie.prove(k).unwrap();
                 let proven = verify_secure_proof::<Keccak256>(&commit.root, k, &proof).unwrap();
-                assert_eq!(proven.as_ref(), v.as_ref().filter(|v| !v.is_empty()), "{name}/{id}");
+                assert_eq!(
+                    proven.as_ref(),
+                    v.as_ref().filter(|v| !v.is_empty()),
+                    "{name}/{id}"
+                );
             }
             commit.root
         } else {
@@ -74,7 +92,11 @@ fn run_file(name: &str, secure: bool) -> usize {
             for (k, v) in &final_state {
                 let proof = trie.prove(k).unwrap();
                 let proven = verify_proof::<Keccak256>(&commit.root, k, &proof).unwrap();
-                assert_eq!(proven.as_ref(), v.as_ref().filter(|v| !v.is_empty()), "{name}/{id}");
+                assert_eq!(
+                    proven.as_ref(),
+                    v.as_ref().filter(|v| !v.is_empty()),
+                    "{name}/{id}"
+                );
             }
             commit.root
         };

@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use metamesh_trie::{
-    H256, Keccak256, MemoryStore, ProofError, Sm3, Trie, TrieHasher, verify_proof, verify_proof_value,
+    H256, Keccak256, MemoryStore, ProofError, Sm3, Trie, TrieHasher, verify_proof,
+    verify_proof_value,
 };
 use proptest::prelude::*;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -32,7 +35,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn apply<'s, H: TrieHasher>(ops: &[Op], store: &'s MemoryStore) -> (Trie<H, &'s MemoryStore>, BTreeMap<Vec<u8>, Vec<u8>>) {
+fn apply<'s, H: TrieHasher>(
+    ops: &[Op],
+    store: &'s MemoryStore,
+) -> (Trie<H, &'s MemoryStore>, Model) {
     let mut trie = Trie::<H, _>::new(store);
     let mut model = BTreeMap::new();
     for op in ops {
@@ -54,7 +60,11 @@ fn apply<'s, H: TrieHasher>(ops: &[Op], store: &'s MemoryStore) -> (Trie<H, &'s 
 fn root_of<H: TrieHasher>(model: &BTreeMap<Vec<u8>, Vec<u8>>, reverse: bool) -> H256 {
     let store = MemoryStore::new();
     let mut trie = Trie::<H, _>::new(&store);
-    let entries: Vec<_> = if reverse { model.iter().rev().collect() } else { model.iter().collect() };
+    let entries: Vec<_> = if reverse {
+        model.iter().rev().collect()
+    } else {
+        model.iter().collect()
+    };
     for (k, v) in entries {
         trie.insert(k, v).unwrap();
     }
@@ -72,7 +82,10 @@ fn check_against_model<H: TrieHasher>(ops: Vec<Op>, probe: Vec<u8>) -> Result<()
     let expected: Vec<_> = model.clone().into_iter().collect();
     prop_assert_eq!(&listed, &expected);
     let from: Vec<_> = trie.iter_from(&probe).collect::<Result<_, _>>().unwrap();
-    let expected_from: Vec<_> = model.range(probe.clone()..).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let expected_from: Vec<_> = model
+        .range(probe.clone()..)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     prop_assert_eq!(from, expected_from);
     let root = trie.committed_root();
     prop_assert_eq!(root, root_of::<H>(&model, false));
@@ -178,7 +191,10 @@ fn sm3_and_keccak_roots_differ_but_both_prove() {
     store.apply(&ca);
     store.apply(&cb);
     let proof = b.prove(b"beta").unwrap();
-    assert_eq!(verify_proof::<Sm3>(&cb.root, b"beta", &proof).unwrap(), Some(b"beta".to_vec()));
+    assert_eq!(
+        verify_proof::<Sm3>(&cb.root, b"beta", &proof).unwrap(),
+        Some(b"beta".to_vec())
+    );
     assert!(verify_proof::<Keccak256>(&cb.root, b"beta", &proof).is_err());
 }
 
@@ -199,7 +215,10 @@ fn missing_nodes_are_reported_and_the_trie_stays_at_its_root() {
     }
     let commit = trie.commit(); // nodes deliberately not stored
     let err = trie.insert(&[1; 8], b"x").unwrap_err();
-    assert!(matches!(err, metamesh_trie::TrieError::MissingNode(_)), "{err}");
+    assert!(
+        matches!(err, metamesh_trie::TrieError::MissingNode(_)),
+        "{err}"
+    );
     assert_eq!(trie.committed_root(), commit.root);
     assert!(!trie.is_dirty());
     store.apply(&commit);

@@ -67,12 +67,15 @@ fn unhex(what: &str, s: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Reads `{"0x…": "0x…"}`; every key and value must be 0x-prefixed hex.
-fn read_pairs(file: &PathBuf) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn read_pairs(file: &std::path::Path) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let bytes = read_input(file)?;
     let json: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", file.display()))?;
     let Some(object) = json.as_object() else {
-        bail!("{} must hold a JSON object of \"0x…key\": \"0x…value\" pairs", file.display());
+        bail!(
+            "{} must hold a JSON object of \"0x…key\": \"0x…value\" pairs",
+            file.display()
+        );
     };
     object
         .iter()

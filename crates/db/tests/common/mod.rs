@@ -79,10 +79,18 @@ pub fn assert_holds<S: NodeStore>(store: S, root: H256, model: &Model) {
     let trie = Trie::<Keccak256, _>::open(store, root);
     let entries: Vec<(Vec<u8>, Vec<u8>)> = trie.iter().collect::<Result<_, _>>().unwrap();
     let expected: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
-    assert_eq!(entries.len(), expected.len(), "entry count under root 0x{}", hex::encode(root));
-    assert!(entries == expected, "contents under root 0x{}", hex::encode(root));
+    assert_eq!(
+        entries.len(),
+        expected.len(),
+        "entry count under root 0x{}",
+        hex::encode(root)
+    );
+    assert!(
+        entries == expected,
+        "contents under root 0x{}",
+        hex::encode(root)
+    );
     for (k, v) in model.iter().take(20) {
         assert_eq!(trie.get(k).unwrap().as_ref(), Some(v));
     }
 }
-
