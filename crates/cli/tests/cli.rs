@@ -289,16 +289,9 @@ fn bad_input_gets_one_line_errors() {
 #[test]
 fn trie_root_matches_ethereum_vectors() {
     let s = Scratch::new();
-    let vectors = std::env::var("METAMESH_VECTORS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    let text =
-        std::fs::read_to_string(vectors.join("ethereum-tests/hex_encoded_securetrie_test.json"))
-            .unwrap();
-    let cases: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    for (name, case) in &cases {
+    let json = metamesh_testkit::vector_json("ethereum-tests/hex_encoded_securetrie_test.json");
+    let cases = json.as_object().unwrap();
+    for (name, case) in cases {
         let file = s.write(&format!("{name}.json"), case["in"].to_string().as_bytes());
         let run = s
             .mm(&["tools", "trie-root", "--hash", "keccak", "--secure", &file])

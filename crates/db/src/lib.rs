@@ -27,6 +27,15 @@ pub enum DbError {
     Redb(#[from] redb::Error),
     #[error("version {got} cannot follow version {latest}: commits are numbered consecutively")]
     VersionOutOfOrder { latest: u64, got: u64 },
+    #[error(
+        "the commit starts from root 0x{} but version {latest} has root 0x{}: commits must build on the newest version",
+        hex::encode(.parent), hex::encode(.latest_root)
+    )]
+    NotOnLatest {
+        latest: u64,
+        latest_root: [u8; 32],
+        parent: [u8; 32],
+    },
     #[error("database is damaged: {0}")]
     Corrupt(String),
 }

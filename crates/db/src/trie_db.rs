@@ -101,15 +101,24 @@ impl TrieDb {
     }
 
     /// Stores a trie commit as `version` in one atomic, durable transaction, then prunes.
-    /// Versions are consecutive: the first may be any number, each next one is one more.
+    /// Versions are consecutive (the first may be any number, each next one is one more) and
+    /// each commit must start from the newest version's root: the reference counts assume one
+    /// line of history. (Forks are the chain's business: it commits only the canonical line.)
     pub fn commit(&self, version: u64, commit: &TrieCommit) -> Result<(), DbError> {
-        if let Some((latest, _)) = self.latest()?
-            && version != latest + 1
-        {
-            return Err(DbError::VersionOutOfOrder {
-                latest,
-                got: version,
-            });
+        if let Some((latest, latest_root)) = self.latest()? {
+            if version != latest + 1 {
+                return Err(DbError::VersionOutOfOrder {
+                    latest,
+                    got: version,
+                });
+            }
+            if commit.parent != latest_root {
+                return Err(DbError::NotOnLatest {
+                    latest,
+                    latest_root,
+                    parent: commit.parent,
+                });
+            }
         }
         let txn = self.db.begin_write()?;
         let mut deleted = Vec::new();

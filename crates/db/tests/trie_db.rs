@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use common::{Model, apply_batch, assert_holds, root_of};
 use metamesh_db::{DbError, TrieDb, TrieDbConfig};
-use metamesh_trie::{Keccak256, Trie, TrieCommit};
+use metamesh_trie::{Keccak256, Trie};
 
 fn config(depth: Option<u64>) -> TrieDbConfig {
     TrieDbConfig {
@@ -84,20 +84,37 @@ fn reopening_finds_the_last_commit() {
 }
 
 #[test]
-fn versions_must_be_consecutive() {
+fn versions_must_be_consecutive_and_build_on_the_newest() {
     let dir = tempfile::tempdir().unwrap();
     let db = TrieDb::open(dir.path().join("s.redb"), config(Some(4))).unwrap();
-    db.commit(7, &TrieCommit::default()).unwrap();
-    let err = db.commit(9, &TrieCommit::default()).unwrap_err();
+    let mut trie = Trie::<Keccak256, _>::new(&db);
+    trie.insert(b"a", b"1").unwrap();
+    let first = trie.commit();
+    db.commit(7, &first).unwrap();
+    trie.insert(b"b", b"2").unwrap();
+    let second = trie.commit();
+    let err = db.commit(9, &second).unwrap_err();
     assert!(
         matches!(err, DbError::VersionOutOfOrder { latest: 7, got: 9 }),
         "{err}"
     );
     assert!(matches!(
-        db.commit(7, &TrieCommit::default()),
+        db.commit(7, &second),
         Err(DbError::VersionOutOfOrder { .. })
     ));
-    db.commit(8, &TrieCommit::default()).unwrap();
+
+    // A commit built on an older root (a fork) is refused before it can skew the counts.
+    let mut fork = Trie::<Keccak256, _>::new(&db);
+    fork.insert(b"c", b"3").unwrap();
+    let err = db.commit(8, &fork.commit()).unwrap_err();
+    assert!(
+        matches!(err, DbError::NotOnLatest { latest: 7, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("must build on the newest version"));
+
+    db.commit(8, &second).unwrap();
+    assert_eq!(db.latest().unwrap(), Some((8, second.root)));
 }
 
 #[test]

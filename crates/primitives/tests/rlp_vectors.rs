@@ -7,15 +7,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn load(name: &str) -> serde_json::Map<String, Value> {
-    let dir = std::env::var("METAMESH_VECTORS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    let path = dir.join("ethereum-tests").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("conformance vectors missing at {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    let json = metamesh_testkit::vector_json(&format!("ethereum-tests/{name}"));
+    json.as_object().expect("a JSON object of cases").clone()
 }
 
 /// The vectors' input conventions: strings are raw bytes, `#…` a decimal big integer, JSON

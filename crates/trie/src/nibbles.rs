@@ -24,8 +24,13 @@ pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// Hex-prefix encoding (Yellow Paper appendix C): a flag nibble (2 for a leaf, +1 for an odd
 /// length), a padding nibble when even, then the path.
 pub fn hex_prefix(path: &[u8], leaf: bool) -> Vec<u8> {
-    let flag = if leaf { 2u8 } else { 0 };
     let mut out = Vec::with_capacity(path.len() / 2 + 1);
+    push_hex_prefix(path, leaf, &mut out);
+    out
+}
+
+fn push_hex_prefix(path: &[u8], leaf: bool, out: &mut Vec<u8>) {
+    let flag = if leaf { 2u8 } else { 0 };
     let rest = if path.len() % 2 == 1 {
         out.push(((flag + 1) << 4) | path[0]);
         &path[1..]
@@ -34,7 +39,6 @@ pub fn hex_prefix(path: &[u8], leaf: bool) -> Vec<u8> {
         path
     };
     out.extend(rest.chunks(2).map(|p| (p[0] << 4) | p[1]));
-    out
 }
 
 /// Length of the RLP string holding `hex_prefix(path, _)`.
@@ -59,15 +63,7 @@ pub fn hex_prefix_rlp_into(path: &[u8], leaf: bool, out: &mut Vec<u8>) {
         }
         .encode(out);
     }
-    let flag = if leaf { 2u8 } else { 0 };
-    let rest = if path.len() % 2 == 1 {
-        out.push(((flag + 1) << 4) | path[0]);
-        &path[1..]
-    } else {
-        out.push(flag << 4);
-        path
-    };
-    out.extend(rest.chunks(2).map(|p| (p[0] << 4) | p[1]));
+    push_hex_prefix(path, leaf, out);
 }
 
 /// Inverse of [`hex_prefix`]: `(path, is_leaf)`, or `None` for a bad flag nibble.

@@ -8,11 +8,12 @@ use crate::{
     node::{self, Child, EMPTY_REF, Node, hash_ref},
 };
 
-/// What a commit produced: the new root, the nodes to store (hash → RLP), and the stored nodes
-/// that the new root no longer reaches through the changed paths (for reference-counted pruning;
-/// each occurrence once).
+/// What a commit produced: the root it started from, the new root, the nodes to store
+/// (hash → RLP), and the stored nodes that the new root no longer reaches through the changed
+/// paths (for reference-counted pruning; each occurrence once).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrieCommit {
+    pub parent: H256,
     pub root: H256,
     pub nodes: Vec<(H256, Vec<u8>)>,
     pub removed: Vec<H256>,
@@ -323,8 +324,9 @@ impl<H: TrieHasher, S: NodeStore> Trie<H, S> {
             }
         };
         self.root = Self::root_child(root);
-        self.committed_root = root;
+        let parent = std::mem::replace(&mut self.committed_root, root);
         TrieCommit {
+            parent,
             root,
             nodes,
             removed: std::mem::take(&mut self.removed),

@@ -2,20 +2,14 @@
 //! root with Keccak-256, plain and secure, and every inserted key stays provable.
 
 use metamesh_trie::{
-    Keccak256, MemoryStore, SecureTrie, Trie, TrieHasher, verify_proof, verify_secure_proof,
+    Keccak256, MemoryStore, SecureTrie, Trie, TrieHasher, secure_key, verify_proof,
+    verify_secure_proof,
 };
 use serde_json::Value;
 
 fn load(name: &str) -> serde_json::Map<String, Value> {
-    let dir = std::env::var("METAMESH_VECTORS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    let path = dir.join("ethereum-tests").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("conformance vectors missing at {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+    let json = metamesh_testkit::vector_json(&format!("ethereum-tests/{name}"));
+    json.as_object().expect("a JSON object of cases").clone()
 }
 
 /// `0x…` is hex, anything else UTF-8; `null` means delete.
@@ -50,57 +44,62 @@ fn expected_root(case: &Value) -> String {
         .to_owned()
 }
 
+/// Runs every case of a file: the root must match, and every key must prove its final value.
+/// Secure files run through `SecureTrie`, and through a plain trie over `H(key)` as a check.
 fn run_file(name: &str, secure: bool) -> usize {
     let cases = load(name);
     for (id, case) in &cases {
-        let store = MemoryStore::new();
-        let ops = operations(case);
-        let final_state: std::collections::BTreeMap<_, _> = ops.iter().cloned().collect();
-        let root = if secure {
-            let mut trie = SecureTrie::<Keccak256, _>::new(&store);
-            for (k, v) in &ops {
-                match v {
-                    Some(v) => trie.insert(k, v).unwrap(),
-                    None => drop(trie.remove(k).unwrap()),
-                }
+        let path_of = |k: &[u8]| {
+            if secure {
+                secure_key::<Keccak256>(k).to_vec()
+            } else {
+                k.to_vec()
             }
-            let commit = trie.commit();
-            store.apply(&commit);
-            for (k, v) in &final_state {
-                let proof = trie.prove(k).unwrap();
-                let proven = verify_secure_proof::<Keccak256>(&commit.root, k, &proof).unwrap();
-                assert_eq!(
-                    proven.as_ref(),
-                    v.as_ref().filter(|v| !v.is_empty()),
-                    "{name}/{id}"
-                );
-            }
-            commit.root
-        } else {
-            let mut trie = Trie::<Keccak256, _>::new(&store);
-            for (k, v) in &ops {
-                match v {
-                    Some(v) => trie.insert(k, v).unwrap(),
-                    None => drop(trie.remove(k).unwrap()),
-                }
-            }
-            assert_eq!(trie.root_hash(), trie.root_hash());
-            let preview = trie.root_hash();
-            let commit = trie.commit();
-            assert_eq!(preview, commit.root);
-            store.apply(&commit);
-            for (k, v) in &final_state {
-                let proof = trie.prove(k).unwrap();
-                let proven = verify_proof::<Keccak256>(&commit.root, k, &proof).unwrap();
-                assert_eq!(
-                    proven.as_ref(),
-                    v.as_ref().filter(|v| !v.is_empty()),
-                    "{name}/{id}"
-                );
-            }
-            commit.root
         };
-        assert_eq!(hex::encode(root), expected_root(case), "{name}/{id}");
+        let store = MemoryStore::new();
+        let mut trie = Trie::<Keccak256, _>::new(&store);
+        let mut model = std::collections::BTreeMap::new();
+        for (k, v) in operations(case) {
+            match &v {
+                Some(v) => trie.insert(&path_of(&k), v).unwrap(),
+                None => drop(trie.remove(&path_of(&k)).unwrap()),
+            }
+            model.insert(k, v.filter(|v| !v.is_empty()));
+        }
+        let preview = trie.root_hash();
+        let commit = trie.commit();
+        assert_eq!(
+            preview, commit.root,
+            "{name}/{id}: root before and after commit"
+        );
+        assert_eq!(hex::encode(commit.root), expected_root(case), "{name}/{id}");
+        store.apply(&commit);
+        for (k, v) in &model {
+            let proof = trie.prove(&path_of(k)).unwrap();
+            let proven = verify_proof::<Keccak256>(&commit.root, &path_of(k), &proof).unwrap();
+            assert_eq!(&proven, v, "{name}/{id}: proof of {k:?}");
+        }
+        if secure {
+            let mut secure_trie = SecureTrie::<Keccak256, _>::new(&store);
+            for (k, v) in operations(case) {
+                match v {
+                    Some(v) => secure_trie.insert(&k, &v).unwrap(),
+                    None => drop(secure_trie.remove(&k).unwrap()),
+                }
+            }
+            assert_eq!(
+                secure_trie.commit().root,
+                commit.root,
+                "{name}/{id}: SecureTrie"
+            );
+            for (k, v) in &model {
+                let proof = trie.prove(&path_of(k)).unwrap();
+                assert_eq!(
+                    &verify_secure_proof::<Keccak256>(&commit.root, k, &proof).unwrap(),
+                    v
+                );
+            }
+        }
     }
     cases.len()
 }
