@@ -6,6 +6,7 @@
 //!
 //! * [`rlp`] — alloy-rlp re-exported, strict exact decoding, and [`rlp::RlpItem`], a schema-free
 //!   RLP tree for tools and tests.
+//! * [`Header`] — the block header with Clique's fields, its hash and seal hash.
 //! * [`Address`], [`Suite`], [`Hash`] — re-exported from `metamesh-crypto`, so chain code
 //!   names them from here.
 //!
@@ -17,7 +18,10 @@
 //! assert_eq!(RlpItem::decode_exact(&bytes).unwrap(), item);
 //! ```
 
+pub mod header;
 pub mod rlp;
+
+pub use header::Header;
 
 pub use metamesh_crypto::{Address, Suite};
 
