@@ -167,18 +167,20 @@ mod tests {
             any::<u64>(),
             any::<[u8; 8]>(),
         )
-            .prop_map(|(parent, coinbase, number, timestamp, extra, difficulty, nonce)| Header {
-                parent_hash: parent,
-                coinbase: Address(coinbase),
-                state_root: [1; 32],
-                transactions_root: [2; 32],
-                receipts_root: [3; 32],
-                number,
-                timestamp,
-                extra,
-                difficulty,
-                nonce,
-            })
+            .prop_map(
+                |(parent, coinbase, number, timestamp, extra, difficulty, nonce)| Header {
+                    parent_hash: parent,
+                    coinbase: Address(coinbase),
+                    state_root: [1; 32],
+                    transactions_root: [2; 32],
+                    receipts_root: [3; 32],
+                    number,
+                    timestamp,
+                    extra,
+                    difficulty,
+                    nonce,
+                },
+            )
     }
 
     proptest! {
