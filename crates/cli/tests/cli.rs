@@ -313,3 +313,46 @@ fn trie_root_matches_ethereum_vectors() {
         run.stderr
     );
 }
+
+/// `tools clique-replay` passes EIP-225's cases in both suites and exits 1 on a wrong `expect`.
+#[test]
+fn clique_replay_checks_expectations() {
+    let s = Scratch::new();
+    let file = format!(
+        "{}/../../tests/clique/eip225.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for suite in ["sm", "eth"] {
+        let run = s
+            .mm(&["tools", "clique-replay", &file, "--suite", suite])
+            .ok();
+        assert!(
+            run.stdout.contains("24 scenarios, 24 as expected, 0 not"),
+            "{}",
+            run.stdout
+        );
+    }
+    let json = s
+        .mm(&["--json", "tools", "clique-replay", &file])
+        .ok()
+        .json();
+    assert_eq!(json[20]["error"], "unauthorized signer");
+    assert_eq!(json[1]["signers"], serde_json::json!(["A", "B"]));
+
+    let mut wrong: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    wrong["scenarios"][1]["expect"] = serde_json::json!({"signers": ["A"]});
+    let wrong_file = s.write("wrong.json", wrong.to_string().as_bytes());
+    let run = s.mm(&["tools", "clique-replay", &wrong_file]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("differs from expect"), "{}", run.stdout);
+
+    let junk = s.write("junk.json", b"{\"scenarios\": 5}");
+    let run = s.mm(&["tools", "clique-replay", &junk]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is not a Clique scenario file"),
+        "{}",
+        run.stderr
+    );
+}

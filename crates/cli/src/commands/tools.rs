@@ -4,6 +4,8 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
+use metamesh_consensus::replay::{Outcome, ScenarioFile, replay};
+use metamesh_crypto::Suite;
 use metamesh_trie::{H256, Keccak256, MemoryStore, SecureTrie, Sm3, Trie, TrieHasher};
 use serde::Serialize;
 
@@ -22,6 +24,15 @@ pub enum ToolsCommand {
         secure: bool,
         /// The JSON file; `-` reads standard input.
         file: PathBuf,
+    },
+
+    /// Replay Clique voting scenarios (the shared scenario format) and check their outcomes.
+    CliqueReplay {
+        /// The scenario file; `-` reads standard input.
+        file: PathBuf,
+        /// Crypto suite of the generated keys and seals.
+        #[arg(long, default_value = "sm")]
+        suite: Suite,
     },
 }
 
@@ -56,7 +67,43 @@ pub fn run(ctx: &Context, cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
             ctx.out.emit(&view, || view.root.clone());
             Ok(ExitCode::SUCCESS)
         }
+        ToolsCommand::CliqueReplay { file, suite } => clique_replay(ctx, &file, suite),
     }
+}
+
+/// Prints each scenario's outcome; exit 1 if any differs from its `expect`.
+fn clique_replay(ctx: &Context, file: &std::path::Path, suite: Suite) -> anyhow::Result<ExitCode> {
+    let bytes = read_input(file)?;
+    let scenarios: ScenarioFile = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a Clique scenario file", file.display()))?;
+    let mut outcomes = Vec::new();
+    let mut lines = Vec::new();
+    let mut failed = 0;
+    for scenario in &scenarios.scenarios {
+        let outcome = replay(scenario, suite);
+        let ok = outcome.matches(&scenario.expect);
+        failed += usize::from(!ok);
+        let shown = match &outcome {
+            Outcome::Signers { signers, .. } => signers.join(","),
+            Outcome::Error { error, .. } => format!("error: {error}"),
+        };
+        let mark = if ok { "" } else { "   <- differs from expect" };
+        lines.push(format!("{:>3}  {shown}{mark}", scenario.id));
+        outcomes.push(outcome);
+    }
+    ctx.out.emit(&outcomes, || {
+        lines.push(format!(
+            "{} scenarios, {} as expected, {failed} not ({suite} suite)",
+            scenarios.scenarios.len(),
+            scenarios.scenarios.len() - failed
+        ));
+        lines.join("\n")
+    });
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn unhex(what: &str, s: &str) -> anyhow::Result<Vec<u8>> {
