@@ -224,7 +224,7 @@ fn snapshot_level_guards() {
     .unwrap();
     // Headers must follow the snapshot and each other.
     assert_eq!(
-        genesis.apply(&[second.clone()], Suite::Sm, 30_000),
+        genesis.apply(std::slice::from_ref(&second), Suite::Sm, 30_000),
         Err(CliqueError::InvalidVotingChain)
     );
     assert_eq!(
