@@ -314,3 +314,18 @@ pub fn out_of_turn_wait(in_turn: bool, signer_count: usize, random: u64) -> Dura
     }
     Duration::from_millis(random % (signer_count as u64 * 500))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_turn_wait_stays_below_n_times_half_a_second() {
+        assert_eq!(out_of_turn_wait(true, 5, 12345), Duration::ZERO);
+        for random in [0, 1, 2_499, 2_500, u64::MAX] {
+            let wait = out_of_turn_wait(false, 5, random);
+            assert!(wait < Duration::from_millis(2_500), "{wait:?}");
+        }
+        assert_eq!(out_of_turn_wait(false, 5, 2_501), Duration::from_millis(1));
+    }
+}

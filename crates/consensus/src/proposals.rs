@@ -48,3 +48,38 @@ impl Proposals {
         self.pending.retain(|a, auth| snap.valid_vote(a, *auth));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(b: u8) -> Address {
+        Address([b; 20])
+    }
+
+    #[test]
+    fn choice_is_valid_deterministic_and_withdrawable() {
+        let snap = Snapshot::new(0, [0; 32], [addr(1), addr(2)]).unwrap();
+        let mut p = Proposals::default();
+        p.propose(addr(1), true); // already a signer: makes no sense, never chosen
+        assert_eq!(p.choose(&snap, &[0; 32]), None);
+        p.propose(addr(3), true);
+        p.propose(addr(2), false);
+        let first = p.choose(&snap, &[7; 32]);
+        assert!(matches!(first, Some((a, _)) if a == addr(3) || a == addr(2)));
+        assert_eq!(p.choose(&snap, &[7; 32]), first, "same parent, same choice");
+        let picks: BTreeMap<_, _> = (0u8..32)
+            .filter_map(|i| p.choose(&snap, &[i; 32]))
+            .collect();
+        assert_eq!(
+            picks.len(),
+            2,
+            "both valid proposals get their turn across parents"
+        );
+        assert!(p.discard(&addr(3)));
+        assert!(!p.discard(&addr(3)));
+        assert_eq!(p.choose(&snap, &[7; 32]), Some((addr(2), false)));
+        p.prune_enacted(&Snapshot::new(1, [1; 32], [addr(1)]).unwrap());
+        assert!(p.list().is_empty());
+    }
+}
