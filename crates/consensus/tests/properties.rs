@@ -85,7 +85,7 @@ fn run(eth: bool, signers: usize, epoch: u64, steps: Vec<Step>) -> Result<(), Te
         let signer = net.address(k);
         let target = header.coinbase;
         let adding = !snap.signers.contains(&target);
-        let checkpoint = number % epoch == 0;
+        let checkpoint = number.is_multiple_of(epoch);
         let mut voters: BTreeSet<_> = if checkpoint {
             BTreeSet::new()
         } else {
