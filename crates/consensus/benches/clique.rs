@@ -6,13 +6,13 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use metamesh_consensus::{
-    Clique, CliqueConfig, Snapshot,
+    Clique, CliqueConfig, Snapshot, checkpoint_extra,
     memory::{MemoryChain, MemorySnapshots},
     recover_signer,
     replay::letter_key,
 };
 use metamesh_crypto::{Signature, Suite};
-use metamesh_primitives::{Header, header::EXTRA_VANITY};
+use metamesh_primitives::Header;
 
 const SIGNERS: usize = 5;
 const BLOCKS: u64 = 200;
@@ -22,13 +22,9 @@ fn chain(suite: Suite) -> (Clique, Snapshot, Vec<Header>) {
     let keys: Vec<_> = (0..SIGNERS)
         .map(|i| letter_key(suite, &format!("K{i}")))
         .collect();
-    let mut addresses: Vec<_> = keys.iter().map(|k| k.public_key().address()).collect();
-    addresses.sort();
-    let mut extra = vec![0u8; EXTRA_VANITY];
-    addresses.iter().for_each(|a| extra.extend_from_slice(&a.0));
-    extra.resize(extra.len() + suite.signature_len(), 0);
+    let addresses: Vec<_> = keys.iter().map(|k| k.public_key().address()).collect();
     let genesis = Header {
-        extra,
+        extra: checkpoint_extra(&[], &addresses, suite),
         ..Header::default()
     };
     let mut memory = MemoryChain::default();

@@ -51,6 +51,20 @@ pub struct Clique {
     cache: HashMap<Hash, Snapshot>,
 }
 
+/// The `extra` of a checkpoint (or genesis) header: vanity (padded or cut to 32 bytes), the
+/// signers in ascending order, and zeroed room for the seal.
+pub fn checkpoint_extra(vanity: &[u8], signers: &[Address], suite: Suite) -> Vec<u8> {
+    let mut sorted = signers.to_vec();
+    sorted.sort();
+    let mut extra = vanity.get(..EXTRA_VANITY).unwrap_or(vanity).to_vec();
+    extra.resize(EXTRA_VANITY, 0);
+    for s in sorted {
+        extra.extend_from_slice(&s.0);
+    }
+    extra.resize(extra.len() + suite.signature_len(), 0);
+    extra
+}
+
 /// Signer addresses from a checkpoint header's `extra`.
 pub fn checkpoint_signers(header: &Header, suite: Suite) -> Result<Vec<Address>, CliqueError> {
     let seal = suite.signature_len();

@@ -27,8 +27,8 @@ pub mod replay;
 mod snapshot;
 
 pub use engine::{
-    CHECKPOINT_INTERVAL, ChainReader, Clique, CliqueConfig, SnapshotStore, checkpoint_signers,
-    out_of_turn_wait,
+    CHECKPOINT_INTERVAL, ChainReader, Clique, CliqueConfig, SnapshotStore, checkpoint_extra,
+    checkpoint_signers, out_of_turn_wait,
 };
 pub use error::CliqueError;
 pub use fork_choice::{ForkCandidate, compare};

@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 
 use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{Header, header::EXTRA_VANITY};
+use metamesh_primitives::Header;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Clique, CliqueConfig, CliqueError, Snapshot,
+    Clique, CliqueConfig, CliqueError, Snapshot, checkpoint_extra,
     memory::{MemoryChain, MemorySnapshots},
 };
 
@@ -141,13 +141,9 @@ fn run(scenario: &Scenario, suite: Suite) -> Result<Vec<String>, CliqueError> {
         suite,
         by_letter: BTreeMap::new(),
     };
-    let mut extra = vec![0u8; EXTRA_VANITY];
-    for address in keys.sorted_addresses(&scenario.initial_signers) {
-        extra.extend_from_slice(&address.0);
-    }
-    extra.resize(extra.len() + suite.signature_len(), 0);
+    let initial = keys.sorted_addresses(&scenario.initial_signers);
     let genesis = Header {
-        extra,
+        extra: checkpoint_extra(&[], &initial, suite),
         ..Header::default()
     };
     let mut chain = MemoryChain::default();
@@ -182,12 +178,7 @@ fn run(scenario: &Scenario, suite: Suite) -> Result<Vec<String>, CliqueError> {
         if number.is_multiple_of(config.epoch) {
             // The scenario states the checkpoint list it expects; write exactly that.
             let listed = keys.sorted_addresses(block.checkpoint.as_deref().unwrap_or_default());
-            let mut extra = vec![0u8; EXTRA_VANITY];
-            for a in listed {
-                extra.extend_from_slice(&a.0);
-            }
-            extra.resize(extra.len() + suite.signature_len(), 0);
-            header.extra = extra;
+            header.extra = checkpoint_extra(&[], &listed, suite);
         }
         if builder
             .as_ref()

@@ -5,7 +5,19 @@ mod common;
 use common::Net;
 use metamesh_consensus::{Clique, CliqueConfig, CliqueError, Snapshot};
 use metamesh_crypto::Suite;
-use metamesh_primitives::header::{DIFF_IN_TURN, DIFF_NO_TURN, EXTRA_VANITY, NONCE_AUTH};
+use metamesh_primitives::{
+    Header,
+    header::{DIFF_IN_TURN, DIFF_NO_TURN, EXTRA_VANITY, NONCE_AUTH},
+};
+
+/// The next header by key `k`, changed by `change` and sealed again so that only the change is
+/// wrong, as the engine judges it.
+fn judge(net: &mut Net, k: usize, change: impl FnOnce(&mut Header)) -> Result<(), CliqueError> {
+    let mut h = net.next(k, None);
+    change(&mut h);
+    net.reseal(&mut h, k);
+    net.verify(&h)
+}
 
 fn both(test: impl Fn(Suite)) {
     for suite in Suite::ALL {
@@ -41,17 +53,11 @@ fn checkpoint_with_beneficiary_or_vote() {
     both(|suite| {
         let mut net = Net::new(suite, 1, 2);
         net.advance(None);
-        let mut h = net.next(0, None);
-        h.coinbase = net.address(3);
-        net.reseal(&mut h, 0);
-        assert_eq!(
-            net.verify(&h),
-            Err(CliqueError::InvalidCheckpointBeneficiary)
-        );
-        let mut h = net.next(0, None);
-        h.nonce = NONCE_AUTH;
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::InvalidCheckpointVote));
+        let outsider = net.address(3);
+        let err = judge(&mut net, 0, |h| h.coinbase = outsider);
+        assert_eq!(err, Err(CliqueError::InvalidCheckpointBeneficiary));
+        let err = judge(&mut net, 0, |h| h.nonce = NONCE_AUTH);
+        assert_eq!(err, Err(CliqueError::InvalidCheckpointVote));
     });
 }
 
@@ -59,10 +65,8 @@ fn checkpoint_with_beneficiary_or_vote() {
 fn nonce_other_than_a_vote() {
     both(|suite| {
         let mut net = Net::new(suite, 1, 30_000);
-        let mut h = net.next(0, None);
-        h.nonce = [1, 2, 3, 4, 5, 6, 7, 8];
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::InvalidVote));
+        let err = judge(&mut net, 0, |h| h.nonce = [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(err, Err(CliqueError::InvalidVote));
     });
 }
 
@@ -86,22 +90,18 @@ fn extra_too_short_for_vanity_or_seal() {
 fn signer_list_outside_checkpoints_or_malformed() {
     both(|suite| {
         let mut net = Net::new(suite, 1, 2);
-        let mut h = net.next(0, None);
-        h.extra.splice(EXTRA_VANITY..EXTRA_VANITY, net.address(0).0);
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::ExtraSigners));
-        net.advance(None);
-        let mut h = net.next(0, None); // block 2: a checkpoint
-        h.extra.insert(EXTRA_VANITY, 7);
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::InvalidCheckpointSigners));
-        let mut h = net.next(0, None);
-        h.extra.splice(EXTRA_VANITY..EXTRA_VANITY, net.address(5).0);
-        net.reseal(&mut h, 0);
-        assert_eq!(
-            net.verify(&h),
-            Err(CliqueError::MismatchingCheckpointSigners)
-        );
+        let (signer, outsider) = (net.address(0), net.address(5));
+        let err = judge(&mut net, 0, |h| {
+            drop(h.extra.splice(EXTRA_VANITY..EXTRA_VANITY, signer.0))
+        });
+        assert_eq!(err, Err(CliqueError::ExtraSigners));
+        net.advance(None); // the next block, 2, is a checkpoint
+        let err = judge(&mut net, 0, |h| h.extra.insert(EXTRA_VANITY, 7));
+        assert_eq!(err, Err(CliqueError::InvalidCheckpointSigners));
+        let err = judge(&mut net, 0, |h| {
+            drop(h.extra.splice(EXTRA_VANITY..EXTRA_VANITY, outsider.0))
+        });
+        assert_eq!(err, Err(CliqueError::MismatchingCheckpointSigners));
     });
 }
 
@@ -110,19 +110,16 @@ fn difficulty_must_match_the_turn() {
     both(|suite| {
         let mut net = Net::new(suite, 3, 30_000);
         let k = net.in_turn_key();
-        let mut h = net.next(k, None);
-        h.difficulty = 3;
-        net.reseal(&mut h, k);
-        assert_eq!(net.verify(&h), Err(CliqueError::InvalidDifficulty));
-        h.difficulty = DIFF_NO_TURN;
-        net.reseal(&mut h, k);
-        assert_eq!(net.verify(&h), Err(CliqueError::WrongDifficulty));
+        assert_eq!(
+            judge(&mut net, k, |h| h.difficulty = 3),
+            Err(CliqueError::InvalidDifficulty)
+        );
+        let err = judge(&mut net, k, |h| h.difficulty = DIFF_NO_TURN);
+        assert_eq!(err, Err(CliqueError::WrongDifficulty));
         let other = (0..3).find(|&i| i != k).unwrap();
-        let mut h = net.next(other, None);
-        assert_eq!(h.difficulty, DIFF_NO_TURN);
-        h.difficulty = DIFF_IN_TURN;
-        net.reseal(&mut h, other);
-        assert_eq!(net.verify(&h), Err(CliqueError::WrongDifficulty));
+        assert_eq!(net.next(other, None).difficulty, DIFF_NO_TURN);
+        let err = judge(&mut net, other, |h| h.difficulty = DIFF_IN_TURN);
+        assert_eq!(err, Err(CliqueError::WrongDifficulty));
     });
 }
 
@@ -130,10 +127,10 @@ fn difficulty_must_match_the_turn() {
 fn blocks_closer_than_the_period() {
     both(|suite| {
         let mut net = Net::new(suite, 1, 30_000);
-        let mut h = net.next(0, None);
-        h.timestamp -= 1;
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::InvalidTimestamp));
+        assert_eq!(
+            judge(&mut net, 0, |h| h.timestamp -= 1),
+            Err(CliqueError::InvalidTimestamp)
+        );
     });
 }
 
@@ -141,14 +138,12 @@ fn blocks_closer_than_the_period() {
 fn unknown_parent() {
     both(|suite| {
         let mut net = Net::new(suite, 1, 30_000);
-        let mut h = net.next(0, None);
-        h.parent_hash = [9; 32];
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::UnknownAncestor));
-        let mut h = net.next(0, None);
-        h.number += 1;
-        net.reseal(&mut h, 0);
-        assert_eq!(net.verify(&h), Err(CliqueError::UnknownAncestor));
+        let err = judge(&mut net, 0, |h| h.parent_hash = [9; 32]);
+        assert_eq!(err, Err(CliqueError::UnknownAncestor));
+        assert_eq!(
+            judge(&mut net, 0, |h| h.number += 1),
+            Err(CliqueError::UnknownAncestor)
+        );
     });
 }
 

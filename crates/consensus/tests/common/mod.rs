@@ -2,12 +2,12 @@
 #![allow(dead_code)] // each test binary uses part of this
 
 use metamesh_consensus::{
-    Clique, CliqueConfig, CliqueError, Snapshot,
+    Clique, CliqueConfig, CliqueError, Snapshot, checkpoint_extra,
     memory::{MemoryChain, MemorySnapshots},
     replay::letter_key,
 };
 use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{Header, header::EXTRA_VANITY};
+use metamesh_primitives::Header;
 
 pub struct Net {
     pub suite: Suite,
@@ -25,18 +25,12 @@ impl Net {
     /// A chain whose genesis lists the first `signers` of `keys` (8 keys are made).
     pub fn new(suite: Suite, signers: usize, epoch: u64) -> Self {
         let keys: Vec<SecretKey> = LETTERS.iter().map(|l| letter_key(suite, l)).collect();
-        let mut addresses: Vec<Address> = keys[..signers]
+        let addresses: Vec<Address> = keys[..signers]
             .iter()
             .map(|k| k.public_key().address())
             .collect();
-        addresses.sort();
-        let mut extra = vec![0u8; EXTRA_VANITY];
-        for a in &addresses {
-            extra.extend_from_slice(&a.0);
-        }
-        extra.resize(extra.len() + suite.signature_len(), 0);
         let genesis = Header {
-            extra,
+            extra: checkpoint_extra(&[], &addresses, suite),
             timestamp: 1_000,
             ..Header::default()
         };
