@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, idempotently: OpenSSL 3 (the SM2/SM3
-# interop peer). Safe to run again; does nothing when everything is present.
+# interop peer) and Python's eth-keyfile (web3.py's Web3 Secret Storage implementation, the
+# keystore interop peer). Safe to run again; does nothing when everything is present.
 set -euo pipefail
 
 need_openssl() {
@@ -13,3 +14,9 @@ if need_openssl; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
 fi
 openssl version
+
+if ! python3 -c 'import eth_keyfile' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    eth-keyfile==0.10.0
+fi
+python3 -c 'import eth_keyfile; print("eth-keyfile ready")'
