@@ -1,4 +1,5 @@
 //! Running the real `metamesh` binary and OpenSSL in a scratch directory.
+#![allow(dead_code)] // each test binary uses part of these helpers
 
 use std::{
     path::PathBuf,
