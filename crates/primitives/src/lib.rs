@@ -18,10 +18,14 @@
 //! assert_eq!(RlpItem::decode_exact(&bytes).unwrap(), item);
 //! ```
 
+pub mod amount;
 pub mod header;
 pub mod rlp;
+pub mod transaction;
 
+pub use amount::{Amount, TOTAL_SUPPLY};
 pub use header::Header;
+pub use transaction::{Action, SignedTransaction, Transaction, WorkKind};
 
 pub use metamesh_crypto::{Address, Suite};
 
