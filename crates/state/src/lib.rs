@@ -15,12 +15,14 @@
 //! the trie's `NodeStore`. A rejected transaction changes nothing and gets a receipt with its
 //! reason; `StateError` is reserved for store failures and a bad genesis.
 
+mod encoding;
 mod genesis;
 mod keys;
 mod records;
 mod state;
 mod transition;
 
+pub use encoding::{receipts_root, transactions_root};
 pub use genesis::{CliqueParams, Genesis, Grant, Params, Pool};
 pub use keys::StateKey;
 pub use records::{Account, Attestation, DataRecord};
