@@ -26,6 +26,18 @@ pub enum ToolsCommand {
         file: PathBuf,
     },
 
+    /// The Merkle proof of one key in the trie of a JSON object {"0x…key": "0x…value"}, as JSON
+    /// `{root, key, trieKey, value, proof}` (a `null` value proves absence).
+    TrieProof {
+        #[arg(long, value_enum)]
+        hash: TrieHash,
+        #[arg(long)]
+        secure: bool,
+        /// The JSON file of pairs; `-` reads standard input.
+        file: PathBuf,
+        /// The key to prove, 0x-hex.
+        key: String,
+    },
     /// Replay Clique voting scenarios (the shared scenario format) and check their outcomes.
     CliqueReplay {
         /// The scenario file; `-` reads standard input.
@@ -65,6 +77,22 @@ pub fn run(ctx: &Context, cmd: ToolsCommand) -> anyhow::Result<ExitCode> {
                 entries: pairs.len(),
             };
             ctx.out.emit(&view, || view.root.clone());
+            Ok(ExitCode::SUCCESS)
+        }
+        ToolsCommand::TrieProof {
+            hash,
+            secure,
+            file,
+            key,
+        } => {
+            let pairs = read_pairs(&file)?;
+            let key = unhex("key", &key)?;
+            let view = match hash {
+                TrieHash::Sm3 => trie_proof::<Sm3>(&pairs, secure, &key)?,
+                TrieHash::Keccak => trie_proof::<Keccak256>(&pairs, secure, &key)?,
+            };
+            ctx.out
+                .emit(&view, || serde_json::to_string_pretty(&view).expect("json"));
             Ok(ExitCode::SUCCESS)
         }
         ToolsCommand::CliqueReplay { file, suite } => clique_replay(ctx, &file, suite),
@@ -135,19 +163,65 @@ fn read_pairs(file: &std::path::Path) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>>
         .collect()
 }
 
-fn trie_root<H: TrieHasher>(pairs: &[(Vec<u8>, Vec<u8>)], secure: bool) -> anyhow::Result<H256> {
+/// Builds and commits the trie of `pairs` in a memory store.
+fn build_trie<H: TrieHasher>(
+    pairs: &[(Vec<u8>, Vec<u8>)],
+    secure: bool,
+) -> anyhow::Result<(MemoryStore, H256)> {
     let store = MemoryStore::new();
-    if secure {
+    let commit = if secure {
         let mut trie = SecureTrie::<H, _>::new(&store);
         for (k, v) in pairs {
             trie.insert(k, v)?;
         }
-        Ok(trie.root_hash())
+        trie.commit()
     } else {
         let mut trie = Trie::<H, _>::new(&store);
         for (k, v) in pairs {
             trie.insert(k, v)?;
         }
-        Ok(trie.root_hash())
-    }
+        trie.commit()
+    };
+    let root = store.apply_owned(commit);
+    Ok((store, root))
+}
+
+fn trie_root<H: TrieHasher>(pairs: &[(Vec<u8>, Vec<u8>)], secure: bool) -> anyhow::Result<H256> {
+    Ok(build_trie::<H>(pairs, secure)?.1)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofView {
+    root: String,
+    key: String,
+    trie_key: String,
+    value: Option<String>,
+    proof: Vec<String>,
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn trie_proof<H: TrieHasher>(
+    pairs: &[(Vec<u8>, Vec<u8>)],
+    secure: bool,
+    key: &[u8],
+) -> anyhow::Result<ProofView> {
+    let (store, root) = build_trie::<H>(pairs, secure)?;
+    let path = if secure {
+        H::hash(key).to_vec()
+    } else {
+        key.to_vec()
+    };
+    let trie = Trie::<H, _>::open(&store, root);
+    let value = trie.get(&path)?;
+    Ok(ProofView {
+        root: hex0x(&root),
+        key: hex0x(key),
+        trie_key: hex0x(&path),
+        value: value.as_deref().map(hex0x),
+        proof: trie.prove(&path)?.iter().map(|n| hex0x(n)).collect(),
+    })
 }
