@@ -16,6 +16,7 @@
 //!
 //! Errors: [`DbError`].
 
+mod node_journal;
 mod trie_db;
 
 pub use trie_db::{TrieDb, TrieDbConfig};

@@ -1,4 +1,5 @@
-//! Trie nodes in redb with reference-counted pruning.
+//! A trie node store on its own: numbered versions on one line of history, with
+//! reference-counted pruning (the counting itself lives in `node_journal`).
 //!
 //! Every commit is numbered (its *version*: the block number, later) and journals the stored
 //! nodes it made unreachable from its new root (`TrieCommit::removed`). A node's reference
@@ -16,17 +17,10 @@ use std::{
 
 use lru::LruCache;
 use metamesh_trie::{H256, NodeStore, StoreError, TrieCommit};
-use redb::{
-    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _,
-    TableDefinition,
-};
+use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
-use crate::DbError;
+use crate::{DbError, node_journal};
 
-const NODES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("trie_nodes");
-const REFS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("trie_node_refs");
-/// version → the node hashes (32 bytes each) that commit made unreachable.
-const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("trie_journal");
 /// version → root, for every version whose trie is still complete.
 const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("trie_roots");
 
@@ -60,9 +54,7 @@ impl TrieDb {
     pub fn open(path: impl AsRef<Path>, config: TrieDbConfig) -> Result<Self, DbError> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
-        txn.open_table(NODES)?;
-        txn.open_table(REFS)?;
-        txn.open_table(JOURNAL)?;
+        node_journal::create_tables(&txn)?;
         txn.open_table(ROOTS)?;
         txn.commit()?;
         let capacity = NonZeroUsize::new(config.cache_nodes.max(1)).expect("at least one");
@@ -96,8 +88,7 @@ impl TrieDb {
 
     /// Number of stored nodes.
     pub fn node_count(&self) -> Result<u64, DbError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(NODES)?.len()?)
+        node_journal::node_count(&self.db)
     }
 
     /// Stores a trie commit as `version` in one atomic, durable transaction, then prunes.
@@ -121,55 +112,20 @@ impl TrieDb {
             }
         }
         let txn = self.db.begin_write()?;
+        node_journal::store_commit(&txn, version, &commit.root, commit)?;
+        txn.open_table(ROOTS)?.insert(version, &commit.root)?;
         let mut deleted = Vec::new();
-        {
-            let mut nodes = txn.open_table(NODES)?;
-            let mut refs = txn.open_table(REFS)?;
-            for (hash, bytes) in &commit.nodes {
-                let count = refs.get(hash)?.map(|c| c.value()).unwrap_or(0);
-                if count == 0 {
-                    nodes.insert(hash, bytes.as_slice())?;
-                }
-                refs.insert(hash, count + 1)?;
-            }
-            let mut journal = txn.open_table(JOURNAL)?;
-            journal.insert(version, commit.removed.concat().as_slice())?;
-            txn.open_table(ROOTS)?.insert(version, &commit.root)?;
-
-            if let Some(depth) = self.config.prune_depth {
-                let keep_from = version.saturating_sub(depth);
-                let old: Vec<u64> = journal
-                    .range(..=keep_from)?
-                    .map(|e| e.map(|(v, _)| v.value()))
-                    .collect::<Result<_, _>>()?;
-                for v in old {
-                    let removed = journal
-                        .remove(v)?
-                        .map(|b| b.value().to_vec())
-                        .unwrap_or_default();
-                    if removed.len() % 32 != 0 {
-                        return Err(DbError::Corrupt(format!("journal of version {v}")));
-                    }
-                    for hash in removed.chunks(32) {
-                        let hash: &[u8; 32] = hash.try_into().expect("32 bytes");
-                        let count = refs.get(hash)?.map(|c| c.value()).unwrap_or(0);
-                        if count <= 1 {
-                            refs.remove(hash)?;
-                            nodes.remove(hash)?;
-                            deleted.push(*hash);
-                        } else {
-                            refs.insert(hash, count - 1)?;
-                        }
-                    }
-                }
-                let mut roots = txn.open_table(ROOTS)?;
-                let stale: Vec<u64> = roots
-                    .range(..keep_from)?
-                    .map(|e| e.map(|(v, _)| v.value()))
-                    .collect::<Result<_, _>>()?;
-                for v in stale {
-                    roots.remove(v)?;
-                }
+        if let Some(depth) = self.config.prune_depth {
+            // One line of history: every journalled version is on it.
+            let keep_from = version.saturating_sub(depth);
+            deleted = node_journal::prune_through(&txn, keep_from, |_, _| Ok(true))?;
+            let mut roots = txn.open_table(ROOTS)?;
+            let stale: Vec<u64> = roots
+                .range(..keep_from)?
+                .map(|e| e.map(|(v, _)| v.value()))
+                .collect::<Result<_, _>>()?;
+            for v in stale {
+                roots.remove(v)?;
             }
         }
         txn.commit()?;
@@ -182,18 +138,20 @@ impl TrieDb {
 
     fn read_cached(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, DbError> {
         let cached = self.cache.lock().expect("cache lock").get(hash).cloned();
-        if let Some(bytes) = cached {
-            read(&bytes);
-            return Ok(true);
-        }
-        let txn = self.db.begin_read()?;
-        let nodes = txn.open_table(NODES)?;
-        let Some(guard) = nodes.get(hash)? else {
-            return Ok(false);
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => match node_journal::read_node(&self.db, hash)? {
+                Some(bytes) => {
+                    self.cache
+                        .lock()
+                        .expect("cache lock")
+                        .put(*hash, bytes.clone());
+                    bytes
+                }
+                None => return Ok(false),
+            },
         };
-        let bytes: Arc<[u8]> = guard.value().into();
         read(&bytes);
-        self.cache.lock().expect("cache lock").put(*hash, bytes);
         Ok(true)
     }
 }
