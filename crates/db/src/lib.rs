@@ -10,15 +10,21 @@
 //! Trie::get/prove ─▶ NodeStore::get ─▶ LRU cache ─▶ redb read transaction
 //! ```
 //!
+//! * [`ChainDb`] — the node's database: headers, bodies, receipts, canonical index, transaction
+//!   locations, Clique snapshots and the state trie, one write transaction per block; the
+//!   canonical index follows reorgs; state of losing forks and of old canonical blocks is
+//!   pruned by reference counts.
 //! * [`TrieDb`] — trie nodes keyed by hash with a bounded cache; commits are atomic and
 //!   durable (redb fsyncs before `commit` returns), so a crash leaves the last committed root
 //!   whole; roots older than the pruning depth are pruned by reference counts.
 //!
 //! Errors: [`DbError`].
 
+mod chain_db;
 mod node_journal;
 mod trie_db;
 
+pub use chain_db::{BlockInfo, ChainDb, ChainDbConfig, HeadChange, StoredBlock};
 pub use trie_db::{TrieDb, TrieDbConfig};
 
 /// What can go wrong in the database.
@@ -37,6 +43,8 @@ pub enum DbError {
         latest_root: [u8; 32],
         parent: [u8; 32],
     },
+    #[error("parent block 0x{} is not stored", hex::encode(.0))]
+    UnknownParent([u8; 32]),
     #[error("database is damaged: {0}")]
     Corrupt(String),
 }
