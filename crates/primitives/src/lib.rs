@@ -19,11 +19,13 @@
 //! ```
 
 pub mod amount;
+pub mod block;
 pub mod header;
 pub mod rlp;
 pub mod transaction;
 
 pub use amount::{Amount, TOTAL_SUPPLY};
+pub use block::Block;
 pub use header::Header;
 pub use transaction::{Action, SignedTransaction, Transaction, WorkKind};
 

@@ -1,0 +1,399 @@
+//! One node's chain: import (full validation, execution, root checks, one atomic write, fork
+//! choice and reorgs) and block building for a signer. Synchronous and clock-free: the caller
+//! passes the time; networking, timers and RPC live around it.
+
+use std::{path::Path, sync::Arc};
+
+use metamesh_consensus::{
+    ChainReader, Clique, CliqueConfig, CliqueError, ForkCandidate, Snapshot, SnapshotStore,
+    checkpoint_extra, compare, recover_signer,
+};
+use metamesh_crypto::{Address, SecretKey, Suite};
+use metamesh_db::{ChainDb, ChainDbConfig, DbError, HeadChange, StoredBlock};
+use metamesh_primitives::{Block, Hash, Header, rlp::CodecError};
+use metamesh_state::{
+    BlockEnv, Genesis, Receipt, State, StateError, VerifiedTx, apply_block, receipts_root,
+    transactions_root,
+};
+
+/// Why a block was not imported (or built). Nothing is written when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("consensus: {0}")]
+    Consensus(#[from] CliqueError),
+    #[error("malformed block: {0}")]
+    Codec(#[from] CodecError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    #[error("unknown parent block 0x{}", hex::encode(.0))]
+    UnknownParent(Hash),
+    #[error("transactions root mismatch: header says 0x{}, body gives 0x{}", hex::encode(.header), hex::encode(.computed))]
+    TransactionsRoot { header: Hash, computed: Hash },
+    #[error("state root mismatch: header says 0x{}, execution gives 0x{}", hex::encode(.header), hex::encode(.computed))]
+    StateRoot { header: Hash, computed: Hash },
+    #[error("receipts root mismatch: header says 0x{}, execution gives 0x{}", hex::encode(.header), hex::encode(.computed))]
+    ReceiptsRoot { header: Hash, computed: Hash },
+    #[error("this data directory holds another chain (genesis 0x{}), not 0x{}", hex::encode(.stored), hex::encode(.ours))]
+    OtherChain { stored: Hash, ours: Hash },
+    #[error("the signing key is an {key} key but the chain uses the {chain} suite")]
+    WrongSuite { key: Suite, chain: Suite },
+}
+
+/// What importing a block did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Imported {
+    /// Already stored; nothing changed.
+    Known,
+    /// Stored; `head` says whether it is now the canonical head (`change` lists the moves).
+    New {
+        hash: Hash,
+        head: bool,
+        change: HeadChange,
+        receipts: Vec<Receipt>,
+    },
+}
+
+/// Headers for the consensus engine, read from the database.
+struct DbHeaders<'a>(&'a ChainDb);
+
+impl ChainReader for DbHeaders<'_> {
+    fn header(&self, hash: &Hash) -> Option<Header> {
+        let raw = self.0.header(hash).ok()??;
+        Header::decode_exact(&raw).ok()
+    }
+}
+
+/// Clique snapshots in the database. They are a cache (recomputable from headers), so a failed
+/// save costs only time.
+struct DbSnapshots<'a>(&'a ChainDb);
+
+impl SnapshotStore for DbSnapshots<'_> {
+    fn load(&self, hash: &Hash) -> Option<Vec<u8>> {
+        self.0.load_snapshot(hash).ok().flatten()
+    }
+
+    fn save(&mut self, hash: Hash, snapshot_json: Vec<u8>) {
+        let _ = self.0.save_snapshot(&hash, &snapshot_json);
+    }
+}
+
+/// The chain of one node.
+pub struct Chain {
+    db: Arc<ChainDb>,
+    engine: Clique,
+    genesis: Genesis,
+    genesis_hash: Hash,
+    head: Header,
+}
+
+impl Chain {
+    /// The genesis block of `genesis`: its state root commits to every genesis account, and its
+    /// vanity to the hash of the genesis file, so chains with other parameters differ.
+    pub fn genesis_block(
+        genesis: &Genesis,
+    ) -> Result<(Block, metamesh_trie::TrieCommit), ImportError> {
+        let suite = genesis.suite;
+        let store = metamesh_trie::MemoryStore::new();
+        let mut state = State::empty(suite, &store);
+        genesis.apply(&mut state)?;
+        let commit = state.commit();
+        let vanity = suite.hash(&serde_json::to_vec(genesis).expect("genesis serialises"));
+        let header = Header {
+            state_root: commit.root,
+            transactions_root: transactions_root(suite, &[]),
+            receipts_root: receipts_root(suite, &[]),
+            number: 0,
+            timestamp: genesis.timestamp,
+            extra: checkpoint_extra(&vanity, &genesis.clique.signers, suite),
+            difficulty: 1,
+            ..Header::default()
+        };
+        Ok((
+            Block {
+                header,
+                transactions: vec![],
+            },
+            commit,
+        ))
+    }
+
+    /// Opens the chain in `path`, writing the genesis block on first use and refusing a
+    /// directory that holds another chain.
+    pub fn open(path: &Path, genesis: Genesis, config: ChainDbConfig) -> Result<Self, ImportError> {
+        genesis.validate()?;
+        let suite = genesis.suite;
+        let db = Arc::new(ChainDb::open(path, config)?);
+        let (block, commit) = Self::genesis_block(&genesis)?;
+        let genesis_hash = block.hash(suite);
+        match db.canonical_hash(0)? {
+            Some(stored) if stored != genesis_hash => {
+                return Err(ImportError::OtherChain {
+                    stored,
+                    ours: genesis_hash,
+                });
+            }
+            Some(_) => {}
+            None => {
+                db.insert_block(
+                    &StoredBlock {
+                        hash: genesis_hash,
+                        number: 0,
+                        parent: [0; 32],
+                        header: &block.header.to_rlp(),
+                        body: &block.body_rlp(),
+                        receipts: &[0xc0],
+                        tx_hashes: &[],
+                        total_difficulty: block.header.difficulty as u128,
+                        state: &commit,
+                    },
+                    true,
+                )?;
+            }
+        }
+        let (_, head_hash) = db.head()?.expect("genesis is stored");
+        let head = DbHeaders(&db)
+            .header(&head_hash)
+            .ok_or_else(|| DbError::Corrupt("head header missing".into()))?;
+        let engine = Clique::new(CliqueConfig {
+            period: genesis.clique.period,
+            epoch: genesis.clique.epoch,
+            suite,
+        })?;
+        Ok(Chain {
+            db,
+            engine,
+            genesis,
+            genesis_hash,
+            head,
+        })
+    }
+
+    pub fn suite(&self) -> Suite {
+        self.genesis.suite
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    pub fn head(&self) -> &Header {
+        &self.head
+    }
+
+    pub fn db(&self) -> &Arc<ChainDb> {
+        &self.db
+    }
+
+    pub fn header(&self, hash: &Hash) -> Option<Header> {
+        DbHeaders(&self.db).header(hash)
+    }
+
+    /// The Clique snapshot after block `hash`.
+    pub fn snapshot(&mut self, hash: &Hash) -> Result<Snapshot, ImportError> {
+        let header = self.header(hash).ok_or(ImportError::UnknownParent(*hash))?;
+        Ok(self.engine.snapshot(
+            &DbHeaders(&self.db),
+            &mut DbSnapshots(&self.db),
+            header.number,
+            *hash,
+            &[],
+        )?)
+    }
+
+    /// The state at the head.
+    pub fn state(&self) -> State<&ChainDb> {
+        State::open(self.suite(), &self.db, self.head.state_root)
+    }
+
+    fn env(&self, header: &Header, sealer: Address) -> BlockEnv {
+        BlockEnv {
+            chain_id: self.genesis.chain_id,
+            number: header.number,
+            timestamp: header.timestamp,
+            sealer,
+            params: self.genesis.params.clone(),
+        }
+    }
+
+    /// Fork choice input for a block: total difficulty, number, its sealer's turn distance.
+    fn candidate(
+        &mut self,
+        header: &Header,
+        td: u128,
+        hash: Hash,
+    ) -> Result<ForkCandidate, ImportError> {
+        let turn_distance = if header.number == 0 {
+            0
+        } else {
+            let sealer = recover_signer(header, self.suite())?;
+            let snap = self.snapshot(&header.parent_hash)?;
+            snap.turn_distance(header.number, &sealer).unwrap_or(0)
+        };
+        Ok(ForkCandidate {
+            total_difficulty: td,
+            number: header.number,
+            turn_distance,
+            hash,
+        })
+    }
+
+    /// Validates, executes and stores `block`; it becomes the head if fork choice prefers it.
+    /// `now` is the caller's clock in seconds (blocks from the future are refused).
+    pub fn import(&mut self, block: &Block, now: u64) -> Result<Imported, ImportError> {
+        let suite = self.suite();
+        let header = &block.header;
+        let hash = header.hash(suite);
+        if self.db.block_info(&hash)?.is_some() {
+            return Ok(Imported::Known);
+        }
+        let parent_info = self
+            .db
+            .block_info(&header.parent_hash)?
+            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        let parent = self
+            .header(&header.parent_hash)
+            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        self.engine.verify_header(
+            &DbHeaders(&self.db),
+            &mut DbSnapshots(&self.db),
+            header,
+            &[],
+            now,
+        )?;
+        let computed = transactions_root(suite, &block.transactions);
+        if computed != header.transactions_root {
+            return Err(ImportError::TransactionsRoot {
+                header: header.transactions_root,
+                computed,
+            });
+        }
+        let sealer = recover_signer(header, suite)?;
+        let txs: Vec<VerifiedTx> = block
+            .transactions
+            .iter()
+            .map(|t| VerifiedTx::new(t.clone(), suite))
+            .collect();
+        let mut state = State::open(suite, &*self.db, parent.state_root);
+        let outcome = apply_block(&mut state, &self.env(header, sealer), &txs)?;
+        let computed = state.root();
+        if computed != header.state_root {
+            return Err(ImportError::StateRoot {
+                header: header.state_root,
+                computed,
+            });
+        }
+        let computed = receipts_root(suite, &outcome.receipts);
+        if computed != header.receipts_root {
+            return Err(ImportError::ReceiptsRoot {
+                header: header.receipts_root,
+                computed,
+            });
+        }
+        let commit = state.commit();
+        let td = parent_info.total_difficulty + header.difficulty as u128;
+        let ours = self.candidate(header, td, hash)?;
+        let head = self.head.clone();
+        let head_hash = head.hash(suite);
+        let head_td = self
+            .db
+            .block_info(&head_hash)?
+            .map_or(0, |i| i.total_difficulty);
+        let theirs = self.candidate(&head, head_td, head_hash)?;
+        let make_head = compare(&ours, &theirs).is_gt();
+        let receipts_rlp = receipts_list(&outcome.receipts);
+        let tx_hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
+        let change = self.db.insert_block(
+            &StoredBlock {
+                hash,
+                number: header.number,
+                parent: header.parent_hash,
+                header: &header.to_rlp(),
+                body: &block.body_rlp(),
+                receipts: &receipts_rlp,
+                tx_hashes: &tx_hashes,
+                total_difficulty: td,
+                state: &commit,
+            },
+            make_head,
+        )?;
+        if make_head {
+            self.head = header.clone();
+        }
+        Ok(Imported::New {
+            hash,
+            head: make_head,
+            change,
+            receipts: outcome.receipts,
+        })
+    }
+
+    /// Builds and seals a block on the head with the candidates that apply (in order; rejected
+    /// ones are left out), casting `vote` if it is not a checkpoint. The caller imports it.
+    pub fn build_block(
+        &mut self,
+        key: &SecretKey,
+        candidates: &[VerifiedTx],
+        vote: Option<(Address, bool)>,
+        now: u64,
+    ) -> Result<Block, ImportError> {
+        let suite = self.suite();
+        if key.suite() != suite {
+            return Err(ImportError::WrongSuite {
+                key: key.suite(),
+                chain: suite,
+            });
+        }
+        let signer = key.public_key().address();
+        let parent = self.head.clone();
+        let parent_hash = parent.hash(suite);
+        let snap = self.snapshot(&parent_hash)?;
+        let mut header = Header {
+            parent_hash,
+            number: parent.number + 1,
+            timestamp: now.max(parent.timestamp + self.genesis.clique.period),
+            ..Header::default()
+        };
+        self.engine.prepare(&snap, &mut header, &signer, vote);
+        let env = self.env(&header, signer);
+
+        // First pass: which candidates apply, in order.
+        let mut scratch = State::open(suite, &*self.db, parent.state_root);
+        let trial = apply_block(&mut scratch, &env, candidates)?;
+        let included: Vec<VerifiedTx> = candidates
+            .iter()
+            .zip(&trial.receipts)
+            .filter(|(_, r)| r.outcome.is_ok())
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut state = State::open(suite, &*self.db, parent.state_root);
+        let outcome = apply_block(&mut state, &env, &included)?;
+        let transactions: Vec<_> = included.into_iter().map(|t| t.tx).collect();
+        header.state_root = state.root();
+        header.transactions_root = transactions_root(suite, &transactions);
+        header.receipts_root = receipts_root(suite, &outcome.receipts);
+        self.engine.seal(&mut header, key)?;
+        Ok(Block {
+            header,
+            transactions,
+        })
+    }
+}
+
+/// The stored receipts: an RLP list of receipt RLPs.
+fn receipts_list(receipts: &[Receipt]) -> Vec<u8> {
+    let payload: Vec<u8> = receipts.iter().flat_map(Receipt::to_rlp).collect();
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    alloy_rlp::Header {
+        list: true,
+        payload_length: payload.len(),
+    }
+    .encode(&mut out);
+    out.extend_from_slice(&payload);
+    out
+}
