@@ -13,5 +13,7 @@
 //! ```
 
 mod chain;
+mod pool;
 
 pub use chain::{Chain, ImportError, Imported};
+pub use pool::{PoolConfig, PoolError, TxPool};

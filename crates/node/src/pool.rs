@@ -1,0 +1,324 @@
+//! The transaction pool: signatures checked once on entry, per-sender nonce order, replacement
+//! only for a higher fee, global and per-sender limits, and re-injection after a reorg.
+//!
+//! ```text
+//! add(tx, account) ─▶ decode/verify once ─▶ checks ─▶ by sender, by nonce
+//! pending(accounts) ─▶ each sender's run of consecutive nonces from its account nonce
+//! prune(accounts)   ─▶ drop what the chain has passed; reinject(retracted) ─▶ add again
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use metamesh_crypto::{Address, Suite};
+use metamesh_primitives::{Amount, Hash, SignedTransaction};
+use metamesh_state::{Account, VerifiedTx};
+
+/// Limits of the pool.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolConfig {
+    pub max_transactions: usize,
+    pub max_per_sender: usize,
+    /// How far past the account's nonce a transaction may wait.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_transactions: 20_000,
+            max_per_sender: 256,
+            max_nonce_gap: 256,
+        }
+    }
+}
+
+/// Why a transaction was not accepted into the pool.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    #[error("already in the pool")]
+    AlreadyKnown,
+    #[error("bad signature")]
+    BadSignature,
+    #[error("wrong chain id: expected {expected}, got {got}")]
+    WrongChain { expected: u64, got: u64 },
+    #[error("stale nonce: account is at {account}, got {got}")]
+    StaleNonce { account: u64, got: u64 },
+    #[error("nonce {got} is too far ahead of the account's {account}")]
+    NonceGap { account: u64, got: u64 },
+    #[error("fee {fee} below the minimum {min}")]
+    FeeTooLow { fee: Amount, min: Amount },
+    #[error(
+        "a transaction with this nonce is pending; a replacement must pay a higher fee than {0}"
+    )]
+    ReplacementUnderpriced(Amount),
+    #[error("the sender has {0} transactions pending, the most allowed")]
+    SenderFull(usize),
+    #[error("the pool is full")]
+    PoolFull,
+}
+
+/// Pending transactions.
+#[derive(Debug)]
+pub struct TxPool {
+    config: PoolConfig,
+    chain_id: u64,
+    min_fee: Amount,
+    suite: Suite,
+    by_sender: BTreeMap<Address, BTreeMap<u64, VerifiedTx>>,
+    by_hash: HashMap<Hash, (Address, u64)>,
+}
+
+impl TxPool {
+    pub fn new(config: PoolConfig, chain_id: u64, min_fee: Amount, suite: Suite) -> Self {
+        TxPool {
+            config,
+            chain_id,
+            min_fee,
+            suite,
+            by_sender: BTreeMap::new(),
+            by_hash: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    pub fn get(&self, hash: &Hash) -> Option<&VerifiedTx> {
+        let (sender, nonce) = self.by_hash.get(hash)?;
+        self.by_sender.get(sender)?.get(nonce)
+    }
+
+    /// Adds a transaction; `account` is the sender's state, looked up by the caller once the
+    /// sender is known (hence a function).
+    pub fn add(
+        &mut self,
+        tx: SignedTransaction,
+        account: impl FnOnce(&Address) -> Account,
+    ) -> Result<Hash, PoolError> {
+        let verified = VerifiedTx::new(tx, self.suite);
+        if self.by_hash.contains_key(&verified.hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        let t = &verified.tx.tx;
+        if t.chain_id != self.chain_id {
+            return Err(PoolError::WrongChain {
+                expected: self.chain_id,
+                got: t.chain_id,
+            });
+        }
+        let sender = verified.sender.ok_or(PoolError::BadSignature)?;
+        if t.fee < self.min_fee {
+            return Err(PoolError::FeeTooLow {
+                fee: t.fee,
+                min: self.min_fee,
+            });
+        }
+        let account = account(&sender);
+        if t.nonce < account.nonce {
+            return Err(PoolError::StaleNonce {
+                account: account.nonce,
+                got: t.nonce,
+            });
+        }
+        if t.nonce - account.nonce > self.config.max_nonce_gap {
+            return Err(PoolError::NonceGap {
+                account: account.nonce,
+                got: t.nonce,
+            });
+        }
+        let queue = self.by_sender.entry(sender).or_default();
+        if let Some(existing) = queue.get(&t.nonce) {
+            if t.fee <= existing.tx.tx.fee {
+                return Err(PoolError::ReplacementUnderpriced(existing.tx.tx.fee));
+            }
+        } else {
+            if queue.len() >= self.config.max_per_sender {
+                return Err(PoolError::SenderFull(queue.len()));
+            }
+            if self.by_hash.len() >= self.config.max_transactions {
+                return Err(PoolError::PoolFull);
+            }
+        }
+        let (hash, nonce) = (verified.hash, t.nonce);
+        if let Some(old) = queue.insert(nonce, verified) {
+            self.by_hash.remove(&old.hash);
+        }
+        self.by_hash.insert(hash, (sender, nonce));
+        Ok(hash)
+    }
+
+    /// What can go into the next block: per sender, the consecutive nonces from its account
+    /// nonce, senders in address order, at most `max` in all.
+    pub fn pending(
+        &self,
+        mut account: impl FnMut(&Address) -> Account,
+        max: usize,
+    ) -> Vec<VerifiedTx> {
+        let mut out = Vec::new();
+        for (sender, queue) in &self.by_sender {
+            let mut next = account(sender).nonce;
+            while let Some(tx) = queue.get(&next) {
+                if out.len() >= max {
+                    return out;
+                }
+                out.push(tx.clone());
+                next += 1;
+            }
+        }
+        out
+    }
+
+    /// Drops transactions the chain has passed (nonce below the account's).
+    pub fn prune(&mut self, mut account: impl FnMut(&Address) -> Account) {
+        let by_hash = &mut self.by_hash;
+        self.by_sender.retain(|sender, queue| {
+            let nonce = account(sender).nonce;
+            queue.retain(|n, tx| {
+                let keep = *n >= nonce;
+                if !keep {
+                    by_hash.remove(&tx.hash);
+                }
+                keep
+            });
+            !queue.is_empty()
+        });
+    }
+
+    /// Puts the transactions of retracted blocks back; those no longer valid are dropped.
+    pub fn reinject(
+        &mut self,
+        txs: impl IntoIterator<Item = SignedTransaction>,
+        mut account: impl FnMut(&Address) -> Account,
+    ) -> usize {
+        txs.into_iter()
+            .filter(|tx| self.add(tx.clone(), &mut account).is_ok())
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metamesh_crypto::SecretKey;
+    use metamesh_primitives::{Action, Transaction};
+
+    fn tx(key: &SecretKey, nonce: u64, fee_milli: u128) -> SignedTransaction {
+        Transaction {
+            chain_id: 1,
+            nonce,
+            fee: Amount(fee_milli * 1_000_000_000_000_000),
+            action: Action::Transfer {
+                to: Address([7; 20]),
+                amount: Amount(1),
+            },
+        }
+        .sign(key)
+        .unwrap()
+    }
+
+    fn pool() -> TxPool {
+        let config = PoolConfig {
+            max_transactions: 5,
+            max_per_sender: 3,
+            max_nonce_gap: 4,
+        };
+        TxPool::new(config, 1, "0.001".parse().unwrap(), Suite::Sm)
+    }
+
+    const FRESH: fn(&Address) -> Account = |_| Account::default();
+
+    #[test]
+    fn entry_checks_name_their_reason() {
+        let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let mut p = pool();
+        let first = tx(&key, 0, 1);
+        p.add(first.clone(), FRESH).unwrap();
+        assert_eq!(p.add(first, FRESH), Err(PoolError::AlreadyKnown));
+        let moved_on = |_: &Address| Account {
+            nonce: 1,
+            ..Account::default()
+        };
+        assert_eq!(
+            p.add(tx(&key, 0, 2), moved_on),
+            Err(PoolError::StaleNonce { account: 1, got: 0 })
+        );
+        assert_eq!(
+            p.add(tx(&key, 3, 0), FRESH),
+            Err(PoolError::FeeTooLow {
+                fee: Amount::ZERO,
+                min: "0.001".parse().unwrap()
+            })
+        );
+        assert!(matches!(
+            p.add(tx(&key, 9, 1), FRESH),
+            Err(PoolError::NonceGap { .. })
+        ));
+        let mut wrong_chain = tx(&key, 1, 1);
+        wrong_chain.tx.chain_id = 2;
+        assert!(matches!(
+            p.add(wrong_chain, FRESH),
+            Err(PoolError::WrongChain { .. })
+        ));
+        let mut forged = tx(&key, 1, 1);
+        forged.tx.nonce = 2; // the signature no longer covers it
+        assert_eq!(p.add(forged, FRESH), Err(PoolError::BadSignature));
+    }
+
+    #[test]
+    fn replacement_needs_a_higher_fee() {
+        let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let mut p = pool();
+        p.add(tx(&key, 0, 2), FRESH).unwrap();
+        assert_eq!(p.add(tx(&key, 0, 2), FRESH), Err(PoolError::AlreadyKnown));
+        let mut same_fee = tx(&key, 0, 2);
+        same_fee.tx.action = Action::Transfer {
+            to: Address([8; 20]),
+            amount: Amount(1),
+        };
+        let same_fee = same_fee.tx.sign(&key).unwrap();
+        assert!(matches!(
+            p.add(same_fee, FRESH),
+            Err(PoolError::ReplacementUnderpriced(_))
+        ));
+        let better = tx(&key, 0, 3);
+        let hash = p.add(better, FRESH).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.pending(FRESH, 10)[0].hash, hash);
+    }
+
+    #[test]
+    fn pending_runs_prune_and_limits() {
+        let a = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let b = SecretKey::from_bytes(Suite::Sm, &[2; 32]).unwrap();
+        let mut p = pool();
+        for n in [0, 1, 3] {
+            p.add(tx(&a, n, 1), FRESH).unwrap();
+        }
+        assert!(matches!(
+            p.add(tx(&a, 2, 1), FRESH),
+            Err(PoolError::SenderFull(3))
+        ));
+        p.add(tx(&b, 0, 1), FRESH).unwrap();
+        p.add(tx(&b, 1, 1), FRESH).unwrap();
+        assert_eq!(p.add(tx(&b, 2, 1), FRESH), Err(PoolError::PoolFull));
+        // a: 0, 1 (gap before 3); b: 0, 1.
+        assert_eq!(p.pending(FRESH, 10).len(), 4);
+        assert_eq!(p.pending(FRESH, 3).len(), 3);
+        let a_addr = a.public_key().address();
+        p.prune(|s| Account {
+            nonce: if *s == a_addr { 2 } else { 0 },
+            ..Account::default()
+        });
+        assert_eq!(p.len(), 3);
+        let reinjected = p.reinject([tx(&a, 0, 1), tx(&a, 2, 1)], |s| Account {
+            nonce: if *s == a_addr { 2 } else { 0 },
+            ..Account::default()
+        });
+        assert_eq!(reinjected, 1, "the stale one is dropped, the other fits");
+    }
+}
