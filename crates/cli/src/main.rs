@@ -42,6 +42,8 @@ enum Command {
     /// Sign, verify, encrypt and decrypt with a PEM key or a keystore account.
     #[command(subcommand)]
     Key(commands::key::KeyCommand),
+    /// Create (or check) this node's chain database from a genesis file.
+    Init(commands::init::InitArgs),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
     Hash(commands::hash::HashArgs),
     /// Debugging and interop helpers.
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Account(cmd) => commands::account::run(&ctx, cmd),
         Command::Key(cmd) => commands::key::run(&ctx, cmd),
         Command::Hash(args) => commands::hash::run(&ctx, args),
+        Command::Init(args) => commands::init::run(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
     };
     match result {

@@ -356,3 +356,49 @@ fn clique_replay_checks_expectations() {
         run.stderr
     );
 }
+
+/// `init` creates the chain from a genesis file, is idempotent, and refuses another genesis or
+/// a bad one with a one-line reason.
+#[test]
+fn init_creates_and_guards_the_chain() {
+    let s = Scratch::new();
+    let example = format!(
+        "{}/../../docs/genesis.example.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let first = s.mm(&["--json", "init", "--genesis", &example]).ok().json();
+    assert_eq!(first["chainId"], 2026);
+    assert_eq!(first["head"], 0);
+    let again = s.mm(&["--json", "init", "--genesis", &example]).ok().json();
+    assert_eq!(again["genesisHash"], first["genesisHash"]);
+
+    let other = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("2026", "2027");
+    let other = s.write("other.json", other.as_bytes());
+    let run = s.mm(&["init", "--genesis", &other]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("holds another chain"), "{}", run.stderr);
+
+    let empty = s.write(
+        "empty.json",
+        br#"{"chainId": 1, "clique": {"period": 1, "signers": []}}"#,
+    );
+    let run = s.mm(&["--data-dir", "fresh", "init", "--genesis", &empty]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("needs at least one signer"),
+        "{}",
+        run.stderr
+    );
+    let greedy = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("1000 MMT", "400000000 MMT");
+    let greedy = s.write("greedy.json", greedy.as_bytes());
+    let run = s.mm(&["--data-dir", "fresh2", "init", "--genesis", &greedy]);
+    assert!(
+        run.stderr.contains("grants exceed the airdrops pool"),
+        "{}",
+        run.stderr
+    );
+}

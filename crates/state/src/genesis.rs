@@ -82,6 +82,7 @@ fn default_epoch() -> u64 {
 
 /// Economic parameters (a governance matter later).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Params {
     /// The least fee a transaction may pay.
     pub min_fee: Amount,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod hash;
+pub mod init;
 pub mod key;
 pub mod tools;
 
