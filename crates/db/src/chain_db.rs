@@ -6,19 +6,14 @@
 //! when the block becomes the head, moves the canonical index to its chain (a reorg if it was
 //! not a child of the old head), so a crash leaves either the old head or the new one whole.
 
-use std::{
-    num::NonZeroUsize,
-    path::Path,
-    sync::{Arc, Mutex},
-};
+use std::path::Path;
 
-use lru::LruCache;
 use metamesh_trie::{H256, NodeStore, StoreError, TrieCommit};
 use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction,
 };
 
-use crate::{DbError, node_journal};
+use crate::{DbError, node_cache::NodeCache, node_journal};
 
 const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
 const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies");
@@ -104,7 +99,7 @@ impl BlockInfo {
 
 pub struct ChainDb {
     db: Database,
-    cache: Mutex<LruCache<H256, Arc<[u8]>>>,
+    cache: NodeCache,
     config: ChainDbConfig,
 }
 
@@ -123,10 +118,9 @@ impl ChainDb {
         txn.open_table(META)?;
         txn.open_table(SNAPSHOTS)?;
         txn.commit()?;
-        let capacity = NonZeroUsize::new(config.cache_nodes.max(1)).expect("at least one");
         Ok(ChainDb {
             db,
-            cache: Mutex::new(LruCache::new(capacity)),
+            cache: NodeCache::new(config.cache_nodes),
             config,
         })
     }
@@ -169,10 +163,7 @@ impl ChainDb {
             }
         }
         txn.commit()?;
-        let mut cache = self.cache.lock().expect("cache lock");
-        for hash in &deleted {
-            cache.pop(hash);
-        }
+        self.cache.evict(&deleted);
         Ok(change)
     }
 
@@ -321,23 +312,8 @@ impl ChainDb {
 
 impl NodeStore for ChainDb {
     fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
-        let cached = self.cache.lock().expect("cache lock").get(hash).cloned();
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => match node_journal::read_node(&self.db, hash)
-                .map_err(|e| StoreError(e.to_string()))?
-            {
-                Some(bytes) => {
-                    self.cache
-                        .lock()
-                        .expect("cache lock")
-                        .put(*hash, bytes.clone());
-                    bytes
-                }
-                None => return Ok(false),
-            },
-        };
-        read(&bytes);
-        Ok(true)
+        self.cache
+            .read(&self.db, hash, read)
+            .map_err(|e| StoreError(e.to_string()))
     }
 }

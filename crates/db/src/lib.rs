@@ -21,6 +21,7 @@
 //! Errors: [`DbError`].
 
 mod chain_db;
+mod node_cache;
 mod node_journal;
 mod trie_db;
 

@@ -9,17 +9,12 @@
 //! identical node created again later (same hash) survives the pruning of its first copy.
 //! Counting beats generations here because trie nodes are shared between versions.
 
-use std::{
-    num::NonZeroUsize,
-    path::Path,
-    sync::{Arc, Mutex},
-};
+use std::path::Path;
 
-use lru::LruCache;
 use metamesh_trie::{H256, NodeStore, StoreError, TrieCommit};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
-use crate::{DbError, node_journal};
+use crate::{DbError, node_cache::NodeCache, node_journal};
 
 /// version → root, for every version whose trie is still complete.
 const ROOTS: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("trie_roots");
@@ -45,7 +40,7 @@ impl Default for TrieDbConfig {
 /// Trie nodes in a redb file.
 pub struct TrieDb {
     db: Database,
-    cache: Mutex<LruCache<H256, Arc<[u8]>>>,
+    cache: NodeCache,
     config: TrieDbConfig,
 }
 
@@ -57,10 +52,9 @@ impl TrieDb {
         node_journal::create_tables(&txn)?;
         txn.open_table(ROOTS)?;
         txn.commit()?;
-        let capacity = NonZeroUsize::new(config.cache_nodes.max(1)).expect("at least one");
         Ok(TrieDb {
             db,
-            cache: Mutex::new(LruCache::new(capacity)),
+            cache: NodeCache::new(config.cache_nodes),
             config,
         })
     }
@@ -129,36 +123,15 @@ impl TrieDb {
             }
         }
         txn.commit()?;
-        let mut cache = self.cache.lock().expect("cache lock");
-        for hash in &deleted {
-            cache.pop(hash);
-        }
+        self.cache.evict(&deleted);
         Ok(())
-    }
-
-    fn read_cached(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, DbError> {
-        let cached = self.cache.lock().expect("cache lock").get(hash).cloned();
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => match node_journal::read_node(&self.db, hash)? {
-                Some(bytes) => {
-                    self.cache
-                        .lock()
-                        .expect("cache lock")
-                        .put(*hash, bytes.clone());
-                    bytes
-                }
-                None => return Ok(false),
-            },
-        };
-        read(&bytes);
-        Ok(true)
     }
 }
 
 impl NodeStore for TrieDb {
     fn read_node(&self, hash: &H256, read: &mut dyn FnMut(&[u8])) -> Result<bool, StoreError> {
-        self.read_cached(hash, read)
+        self.cache
+            .read(&self.db, hash, read)
             .map_err(|e| StoreError(e.to_string()))
     }
 }

@@ -388,12 +388,5 @@ impl Chain {
 /// The stored receipts: an RLP list of receipt RLPs.
 fn receipts_list(receipts: &[Receipt]) -> Vec<u8> {
     let payload: Vec<u8> = receipts.iter().flat_map(Receipt::to_rlp).collect();
-    let mut out = Vec::with_capacity(payload.len() + 4);
-    alloy_rlp::Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&payload);
-    out
+    metamesh_primitives::rlp::list(&payload)
 }

@@ -5,9 +5,12 @@
 //! block = rlp([header, body])
 //! ```
 
-use alloy_rlp::{Decodable, Header as RlpHeader};
+use alloy_rlp::Decodable;
 
-use crate::{Hash, Header, SignedTransaction, Suite, rlp::CodecError};
+use crate::{
+    Hash, Header, SignedTransaction, Suite,
+    rlp::{CodecError, encode_list},
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
@@ -15,26 +18,8 @@ pub struct Block {
     pub transactions: Vec<SignedTransaction>,
 }
 
-fn list(payload: &[u8], out: &mut Vec<u8>) {
-    RlpHeader {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(out);
-    out.extend_from_slice(payload);
-}
-
 fn open_list<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], CodecError> {
-    let header = RlpHeader::decode(buf)?;
-    if !header.list {
-        return Err(CodecError::Rlp(alloy_rlp::Error::UnexpectedString));
-    }
-    if buf.len() < header.payload_length {
-        return Err(CodecError::Rlp(alloy_rlp::Error::InputTooShort));
-    }
-    let (payload, rest) = buf.split_at(header.payload_length);
-    *buf = rest;
-    Ok(payload)
+    Ok(crate::rlp::decode_list(buf)?)
 }
 
 impl Block {
@@ -45,9 +30,7 @@ impl Block {
     /// The body: the RLP list of the signed transactions.
     pub fn body_rlp(&self) -> Vec<u8> {
         let payload: Vec<u8> = self.transactions.iter().flat_map(|t| t.to_rlp()).collect();
-        let mut out = Vec::with_capacity(payload.len() + 4);
-        list(&payload, &mut out);
-        out
+        crate::rlp::list(&payload)
     }
 
     /// Reads a body back into transactions.
@@ -71,7 +54,7 @@ impl Block {
         let mut payload = self.header.to_rlp();
         payload.extend(self.body_rlp());
         let mut out = Vec::new();
-        list(&payload, &mut out);
+        encode_list(&payload, &mut out);
         out
     }
 

@@ -9,6 +9,56 @@ use alloy_rlp::{Decodable, Encodable, Header};
 
 pub use alloy_rlp::{self, BufMut, Error as RlpError, RlpDecodable, RlpEncodable};
 
+/// Writes `payload` (already RLP items, concatenated) as one RLP list.
+pub fn encode_list(payload: &[u8], out: &mut dyn BufMut) {
+    Header {
+        list: true,
+        payload_length: payload.len(),
+    }
+    .encode(out);
+    out.put_slice(payload);
+}
+
+/// [`encode_list`] into a new vector.
+pub fn list(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 9);
+    encode_list(payload, &mut out);
+    out
+}
+
+/// Splits the list at the front of `buf` off, returning its payload.
+pub fn decode_list<'a>(buf: &mut &'a [u8]) -> alloy_rlp::Result<&'a [u8]> {
+    let header = Header::decode(buf)?;
+    if !header.list {
+        return Err(RlpError::UnexpectedString);
+    }
+    if buf.len() < header.payload_length {
+        return Err(RlpError::InputTooShort);
+    }
+    let (payload, rest) = buf.split_at(header.payload_length);
+    *buf = rest;
+    Ok(payload)
+}
+
+/// A byte string field.
+pub fn decode_bytes(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<u8>> {
+    Ok(Header::decode_bytes(buf, false)?.to_vec())
+}
+
+/// A UTF-8 text field.
+pub fn decode_text(buf: &mut &[u8]) -> alloy_rlp::Result<String> {
+    String::from_utf8(decode_bytes(buf)?).map_err(|_| RlpError::Custom("text field is not UTF-8"))
+}
+
+/// Fails if a list's payload has fields left over.
+pub fn finish_list(payload: &[u8]) -> alloy_rlp::Result<()> {
+    if payload.is_empty() {
+        Ok(())
+    } else {
+        Err(RlpError::Custom("unexpected extra fields"))
+    }
+}
+
 /// Lists nested deeper than this are refused so that hostile input cannot exhaust the stack.
 pub const MAX_DEPTH: usize = 128;
 

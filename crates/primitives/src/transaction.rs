@@ -9,10 +9,16 @@
 //! ```
 //! New domains add action types; an unknown type is a decoding error that names it.
 
-use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
+use alloy_rlp::{Decodable, Encodable};
 use metamesh_crypto::{SecretKey, Signature};
 
-use crate::{Address, Amount, Hash, Suite, rlp::CodecError};
+use crate::{
+    Address, Amount, Hash, Suite,
+    rlp::{
+        CodecError, decode_bytes as bytes, decode_list as open_list, decode_text as text,
+        encode_list as list, finish_list as finish,
+    },
+};
 
 /// What kind of work an attestation is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,46 +133,6 @@ impl Action {
             }
         }
         p
-    }
-}
-
-fn bytes(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<u8>> {
-    Ok(RlpHeader::decode_bytes(buf, false)?.to_vec())
-}
-
-fn text(buf: &mut &[u8]) -> alloy_rlp::Result<String> {
-    String::from_utf8(bytes(buf)?).map_err(|_| alloy_rlp::Error::Custom("text field is not UTF-8"))
-}
-
-/// Encodes `payload` as an RLP list.
-fn list(payload: &[u8], out: &mut dyn alloy_rlp::BufMut) {
-    RlpHeader {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(out);
-    out.put_slice(payload);
-}
-
-/// The payload of the list at the front of `buf`, which it consumes.
-fn open_list<'a>(buf: &mut &'a [u8]) -> alloy_rlp::Result<&'a [u8]> {
-    let header = RlpHeader::decode(buf)?;
-    if !header.list {
-        return Err(alloy_rlp::Error::UnexpectedString);
-    }
-    if buf.len() < header.payload_length {
-        return Err(alloy_rlp::Error::InputTooShort);
-    }
-    let (payload, rest) = buf.split_at(header.payload_length);
-    *buf = rest;
-    Ok(payload)
-}
-
-fn finish(payload: &[u8]) -> alloy_rlp::Result<()> {
-    if payload.is_empty() {
-        Ok(())
-    } else {
-        Err(alloy_rlp::Error::Custom("unexpected extra fields"))
     }
 }
 

@@ -8,21 +8,12 @@
 //! transactions_root = root of the trie { rlp(i) → rlp(tx_i) }, receipts_root likewise
 //! ```
 
-use alloy_rlp::{Encodable, Header as RlpHeader};
+use alloy_rlp::Encodable;
 use metamesh_crypto::Suite;
-use metamesh_primitives::{Hash, SignedTransaction};
+use metamesh_primitives::{Hash, SignedTransaction, rlp::encode_list as list};
 use metamesh_trie::{Keccak256, MemoryStore, Sm3, Trie, TrieHasher};
 
 use crate::{Event, Receipt};
-
-fn list(payload: &[u8], out: &mut Vec<u8>) {
-    RlpHeader {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(out);
-    out.extend_from_slice(payload);
-}
 
 impl Event {
     pub const TRANSFER: u8 = 0;

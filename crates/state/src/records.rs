@@ -6,44 +6,25 @@
 //! Attestation  [owner, block, time, kind, metadata]
 //! ```
 
-use alloy_rlp::{Decodable, Encodable, Header as RlpHeader};
+use alloy_rlp::{Decodable, Encodable};
 use metamesh_crypto::Address;
-use metamesh_primitives::{Amount, WorkKind};
+use metamesh_primitives::{
+    Amount, WorkKind,
+    rlp::{self, decode_bytes as bytes, decode_text as text, finish_list as done},
+};
 
 fn list(payload: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 4);
-    RlpHeader {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&payload);
-    out
+    rlp::list(&payload)
 }
 
-fn open(bytes: &[u8]) -> alloy_rlp::Result<&[u8]> {
-    let mut buf = bytes;
-    let header = RlpHeader::decode(&mut buf)?;
-    if !header.list || header.payload_length != buf.len() {
+/// The payload of a value that must be exactly one list.
+fn open(raw: &[u8]) -> alloy_rlp::Result<&[u8]> {
+    let mut buf = raw;
+    let payload = rlp::decode_list(&mut buf)?;
+    if !buf.is_empty() {
         return Err(alloy_rlp::Error::UnexpectedLength);
     }
-    Ok(buf)
-}
-
-fn bytes(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<u8>> {
-    Ok(RlpHeader::decode_bytes(buf, false)?.to_vec())
-}
-
-fn text(buf: &mut &[u8]) -> alloy_rlp::Result<String> {
-    String::from_utf8(bytes(buf)?).map_err(|_| alloy_rlp::Error::Custom("text is not UTF-8"))
-}
-
-fn done(buf: &[u8]) -> alloy_rlp::Result<()> {
-    if buf.is_empty() {
-        Ok(())
-    } else {
-        Err(alloy_rlp::Error::Custom("extra fields"))
-    }
+    Ok(payload)
 }
 
 /// A balance holder.
