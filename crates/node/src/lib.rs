@@ -14,6 +14,8 @@
 
 mod chain;
 mod pool;
+mod service;
 
 pub use chain::{Chain, ImportError, Imported};
 pub use pool::{PoolConfig, PoolError, TxPool};
+pub use service::{NodeService, SealPlan, SubmitError, unix_now};

@@ -1,0 +1,231 @@
+//! The running node: the chain, the pool and the signer's proposals behind one service, and the
+//! sealing loop. This is the edge where the clock and randomness enter (the Unix time for block
+//! timestamps, a random out-of-turn wait); everything it calls is deterministic.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use metamesh_consensus::{Proposals, out_of_turn_wait};
+use metamesh_crypto::{Address, SecretKey};
+use metamesh_primitives::{Block, Hash, Header, SignedTransaction};
+use tokio::sync::{broadcast, watch};
+
+use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool};
+
+/// Why a raw transaction was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error("state: {0}")]
+    State(String),
+}
+
+/// What the sealing loop should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealPlan {
+    /// Not a signer, or just sealed: look again later.
+    Idle(Duration),
+    /// Too early for the next block: wait this long.
+    Wait(Duration),
+    /// Seal on `parent` after `delay` (the out-of-turn wait; zero in turn).
+    Seal { parent: Hash, delay: Duration },
+}
+
+pub struct NodeService {
+    chain: Mutex<Chain>,
+    pool: Mutex<TxPool>,
+    proposals: Mutex<Proposals>,
+    signer: Option<SecretKey>,
+    heads: broadcast::Sender<Header>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock is a bug; the data is still consistent (writes are atomic in
+    // the database), so keep serving rather than poisoning every later call.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl NodeService {
+    pub fn new(chain: Chain, signer: Option<SecretKey>, pool: PoolConfig) -> Arc<Self> {
+        let g = chain.genesis();
+        let pool = TxPool::new(pool, g.chain_id, g.params.min_fee, chain.suite());
+        let (heads, _) = broadcast::channel(64);
+        Arc::new(NodeService {
+            chain: Mutex::new(chain),
+            pool: Mutex::new(pool),
+            proposals: Mutex::new(Proposals::default()),
+            signer,
+            heads,
+        })
+    }
+
+    /// Runs `f` with the chain (the lock is held meanwhile: keep it short).
+    pub fn with_chain<R>(&self, f: impl FnOnce(&mut Chain) -> R) -> R {
+        f(&mut lock(&self.chain))
+    }
+
+    pub fn signer(&self) -> Option<Address> {
+        self.signer.as_ref().map(|k| k.public_key().address())
+    }
+
+    pub fn subscribe_heads(&self) -> broadcast::Receiver<Header> {
+        self.heads.subscribe()
+    }
+
+    pub fn pool_len(&self) -> usize {
+        lock(&self.pool).len()
+    }
+
+    /// A pending transaction by hash.
+    pub fn pending_transaction(&self, hash: &Hash) -> Option<SignedTransaction> {
+        lock(&self.pool).get(hash).map(|t| t.tx.clone())
+    }
+
+    /// Decodes, verifies and pools a raw transaction.
+    pub fn submit(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
+        let chain = lock(&self.chain);
+        let tx = SignedTransaction::decode(raw, chain.suite())
+            .map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        let state = chain.state();
+        let mut failure = None;
+        let hash = lock(&self.pool).add(tx, |a| {
+            state.account(a).unwrap_or_else(|e| {
+                failure = Some(e.to_string());
+                Default::default()
+            })
+        });
+        if let Some(e) = failure {
+            return Err(SubmitError::State(e));
+        }
+        Ok(hash?)
+    }
+
+    pub fn propose(&self, address: Address, authorize: bool) {
+        lock(&self.proposals).propose(address, authorize);
+    }
+
+    pub fn discard(&self, address: &Address) -> bool {
+        lock(&self.proposals).discard(address)
+    }
+
+    pub fn proposals(&self) -> BTreeMap<Address, bool> {
+        lock(&self.proposals).list().clone()
+    }
+
+    /// Imports a block from elsewhere; transactions of retracted blocks go back to the pool.
+    pub fn import(&self, block: &Block, now: u64) -> Result<Imported, ImportError> {
+        let mut chain = lock(&self.chain);
+        let imported = chain.import(block, now)?;
+        if let Imported::New {
+            head: true, change, ..
+        } = &imported
+        {
+            let suite = chain.suite();
+            let mut retracted = Vec::new();
+            for hash in &change.retracted {
+                if let Some(body) = chain.db().body(hash)? {
+                    retracted.extend(Block::decode_body(&body, suite)?);
+                }
+            }
+            let state = chain.state();
+            let mut pool = lock(&self.pool);
+            pool.prune(|a| state.account(a).unwrap_or_default());
+            pool.reinject(retracted, |a| state.account(a).unwrap_or_default());
+            drop(pool);
+            let head = chain.head().hash(suite);
+            if let Ok(snap) = chain.snapshot(&head) {
+                // A proposal that came true is done; keeping it would vote it back out.
+                lock(&self.proposals).prune_enacted(&snap);
+            }
+            let _ = self.heads.send(chain.head().clone());
+        }
+        Ok(imported)
+    }
+
+    /// Decides the sealing loop's next step at time `now`, with `random` for the out-of-turn wait.
+    pub fn plan(&self, now: u64, random: u64) -> Result<SealPlan, ImportError> {
+        let Some(me) = self.signer() else {
+            return Ok(SealPlan::Idle(Duration::from_secs(3600)));
+        };
+        let mut chain = lock(&self.chain);
+        let head = chain.head().clone();
+        let parent = head.hash(chain.suite());
+        let snap = chain.snapshot(&parent)?;
+        let period = chain.genesis().clique.period;
+        let number = head.number + 1;
+        if !snap.signers.contains(&me) || snap.recently_signed(number, &me) {
+            return Ok(SealPlan::Idle(Duration::from_millis(500)));
+        }
+        let earliest = head.timestamp + period;
+        if now < earliest {
+            return Ok(SealPlan::Wait(Duration::from_secs(earliest - now)));
+        }
+        let delay = out_of_turn_wait(snap.in_turn(number, &me), snap.signers.len(), random);
+        Ok(SealPlan::Seal { parent, delay })
+    }
+
+    /// Seals a block on `parent` if it is still the head, imports it and announces it.
+    pub fn seal(&self, parent: Hash, now: u64) -> Result<Option<Block>, ImportError> {
+        let Some(key) = &self.signer else {
+            return Ok(None);
+        };
+        let block = {
+            let mut chain = lock(&self.chain);
+            if chain.head().hash(chain.suite()) != parent {
+                return Ok(None);
+            }
+            let snap = chain.snapshot(&parent)?;
+            let state = chain.state();
+            let pending = lock(&self.pool).pending(|a| state.account(a).unwrap_or_default(), 2_000);
+            drop(state);
+            let vote = lock(&self.proposals).choose(&snap, &parent);
+            chain.build_block(key, &pending, vote, now)?
+        };
+        self.import(&block, now)?;
+        Ok(Some(block))
+    }
+
+    /// The sealing loop: waits for the period, the out-of-turn delay or a new head, then seals.
+    /// Ends when `shutdown` turns true.
+    pub async fn run_sealer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut heads = self.subscribe_heads();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let mut random = [0u8; 8];
+            let _ = getrandom::fill(&mut random);
+            let wait = match self.plan(unix_now(), u64::from_le_bytes(random)) {
+                Ok(SealPlan::Idle(d)) | Ok(SealPlan::Wait(d)) => Some((d, None)),
+                Ok(SealPlan::Seal { parent, delay }) => Some((delay, Some(parent))),
+                Err(_) => Some((Duration::from_secs(1), None)),
+            };
+            let Some((delay, seal_on)) = wait else {
+                continue;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {
+                    if let Some(parent) = seal_on {
+                        let _ = self.seal(parent, unix_now());
+                    }
+                }
+                _ = heads.recv() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
