@@ -8,9 +8,13 @@
 //! transactions_root = root of the trie { rlp(i) → rlp(tx_i) }, receipts_root likewise
 //! ```
 
-use alloy_rlp::Encodable;
+use alloy_rlp::{Decodable, Encodable};
+use metamesh_crypto::Address;
 use metamesh_crypto::Suite;
-use metamesh_primitives::{Hash, SignedTransaction, rlp::encode_list as list};
+use metamesh_primitives::{
+    Amount, Hash, SignedTransaction, WorkKind,
+    rlp::{decode_list, decode_text, encode_list as list, finish_list},
+};
 use metamesh_trie::{Keccak256, MemoryStore, Sm3, Trie, TrieHasher};
 
 use crate::{Event, Receipt};
@@ -66,7 +70,80 @@ impl Event {
     }
 }
 
+impl Event {
+    pub fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = decode_list(buf)?;
+        let address =
+            |p: &mut &[u8]| -> alloy_rlp::Result<Address> { Ok(Address(Decodable::decode(p)?)) };
+        let amount = |p: &mut &[u8]| -> alloy_rlp::Result<Amount> { Ok(Amount(u128::decode(p)?)) };
+        let event = match u8::decode(&mut p)? {
+            Self::TRANSFER => Event::Transfer {
+                from: address(&mut p)?,
+                to: address(&mut p)?,
+                amount: amount(&mut p)?,
+            },
+            Self::FEE => Event::Fee {
+                from: address(&mut p)?,
+                sealer: address(&mut p)?,
+                amount: amount(&mut p)?,
+            },
+            Self::DATA_REGISTERED => Event::DataRegistered {
+                digest: Decodable::decode(&mut p)?,
+                owner: address(&mut p)?,
+            },
+            Self::ATTESTED => Event::Attested {
+                digest: Decodable::decode(&mut p)?,
+                owner: address(&mut p)?,
+                kind: WorkKind::from_u8(u8::decode(&mut p)?)
+                    .ok_or(alloy_rlp::Error::Custom("unknown attestation kind"))?,
+            },
+            Self::SEAL_REWARD => Event::SealReward {
+                sealer: address(&mut p)?,
+                amount: amount(&mut p)?,
+            },
+            _ => return Err(alloy_rlp::Error::Custom("unknown event type")),
+        };
+        finish_list(p)?;
+        Ok(event)
+    }
+}
+
 impl Receipt {
+    /// Reads one receipt from the front of `buf`.
+    pub fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = decode_list(buf)?;
+        let tx_hash = Decodable::decode(&mut p)?;
+        let status = u8::decode(&mut p)?;
+        let reason = decode_text(&mut p)?;
+        let mut events_payload = decode_list(&mut p)?;
+        let mut events = Vec::new();
+        while !events_payload.is_empty() {
+            events.push(Event::decode(&mut events_payload)?);
+        }
+        finish_list(p)?;
+        let outcome = match status {
+            0 => Ok(()),
+            1 => Err(reason),
+            _ => return Err(alloy_rlp::Error::Custom("unknown receipt status")),
+        };
+        Ok(Receipt {
+            tx_hash,
+            outcome,
+            events,
+        })
+    }
+
+    /// Reads the stored list of a block's receipts.
+    pub fn decode_list(raw: &[u8]) -> alloy_rlp::Result<Vec<Receipt>> {
+        let mut buf = raw;
+        let mut payload = decode_list(&mut buf)?;
+        let mut out = Vec::new();
+        while !payload.is_empty() {
+            out.push(Receipt::decode(&mut payload)?);
+        }
+        Ok(out)
+    }
+
     pub fn to_rlp(&self) -> Vec<u8> {
         let mut p = Vec::new();
         self.tx_hash.encode(&mut p);
@@ -141,5 +218,10 @@ mod tests {
         assert_eq!(receipts_root(Suite::Eth, &[]), Keccak256::empty_root());
         let decoded = metamesh_primitives::rlp::RlpItem::decode_exact(&r(None).to_rlp());
         assert!(decoded.is_ok(), "receipts are canonical RLP");
+        let both = [r(None), r(Some("stale nonce"))];
+        let stored = metamesh_primitives::rlp::list(
+            &both.iter().flat_map(Receipt::to_rlp).collect::<Vec<_>>(),
+        );
+        assert_eq!(Receipt::decode_list(&stored).unwrap(), both);
     }
 }

@@ -1,0 +1,319 @@
+//! The RPC server against a real node on loopback: every method answers, malformed calls get
+//! named JSON-RPC errors and the server keeps serving, proofs from `mm_getProof` verify against
+//! the block's state root, and WebSocket subscribers hear of new heads.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::SocketAddr,
+    sync::Arc,
+};
+
+use metamesh_crypto::{SecretKey, Suite};
+use metamesh_db::ChainDbConfig;
+use metamesh_node::{Chain, NodeService, PoolConfig, SealPlan};
+use metamesh_primitives::{Action, Amount, Transaction, WorkKind};
+use metamesh_rpc::RpcConfig;
+use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+use serde_json::{Value, json};
+
+fn key(i: u8) -> SecretKey {
+    SecretKey::from_bytes(Suite::Sm, &Suite::Sm.hash(&[b'r', i])).unwrap()
+}
+
+/// A plain HTTP/1.1 POST, so the test depends on no client library's idea of JSON-RPC.
+fn post(addr: SocketAddr, body: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    serde_json::from_str(&post(addr, &body)).unwrap()
+}
+
+struct Fixture {
+    addr: SocketAddr,
+    node: Arc<NodeService>,
+    user: SecretKey,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Fixture {
+    let (signer, user) = (key(1), key(2));
+    let genesis = Genesis {
+        chain_id: 9,
+        suite: Suite::Sm,
+        timestamp: 1_000,
+        clique: CliqueParams {
+            period: 1,
+            epoch: 30_000,
+            signers: vec![signer.public_key().address()],
+        },
+        params: Params::default(),
+        grants: vec![Grant {
+            address: user.public_key().address(),
+            amount: Amount::from_mmt(50),
+            pool: Pool::Airdrops,
+        }],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::open(
+        &dir.path().join("chain.redb"),
+        genesis,
+        ChainDbConfig::default(),
+    )
+    .unwrap();
+    let node = NodeService::new(chain, Some(signer), PoolConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = node.clone();
+    tokio::spawn(async move {
+        metamesh_rpc::serve(listener, served, RpcConfig::default(), async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Fixture {
+        addr,
+        node,
+        user,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+fn seal(node: &NodeService, now: u64) {
+    let SealPlan::Seal { parent, .. } = node.plan(now, 0).unwrap() else {
+        panic!("not ready to seal")
+    };
+    node.seal(parent, now).unwrap().unwrap();
+}
+
+const METHODS: [&str; 18] = [
+    "mm_chainId",
+    "mm_blockNumber",
+    "mm_getBlockByNumber",
+    "mm_getBlockByHash",
+    "mm_getTransactionByHash",
+    "mm_getTransactionReceipt",
+    "mm_getBalance",
+    "mm_getNonce",
+    "mm_sendRawTransaction",
+    "mm_getRecord",
+    "mm_getProof",
+    "clique_getSigners",
+    "clique_getSignersAtHash",
+    "clique_getSnapshot",
+    "clique_proposals",
+    "clique_propose",
+    "clique_discard",
+    "clique_status",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_survives_malformed_params() {
+    let f = start().await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        let bad_params = [json!([5]), json!(["zz"]), json!(["0x12"]), json!([{"a": 1}]), json!([true, "x", -1]), json!({"not": "an array"}), json!(["0x", 9999999999999999u64])];
+        for method in METHODS {
+            for params in &bad_params {
+                let reply = call(addr, method, params.clone());
+                assert_eq!(reply["jsonrpc"], "2.0", "{method} {params}: {reply}");
+                assert!(reply.get("error").is_some() || reply.get("result").is_some(), "{method} {params}: {reply}");
+                if let Some(e) = reply.get("error") {
+                    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+                }
+            }
+        }
+        let parse = serde_json::from_str::<Value>(&post(addr, "{not json")).unwrap();
+        assert_eq!(parse["error"]["code"], -32700);
+        let unknown = call(addr, "mm_nope", json!([]));
+        assert_eq!(unknown["error"]["code"], -32601);
+        let missing = call(addr, "mm_getBalance", json!([]));
+        assert_eq!(missing["error"]["code"], -32602);
+        let batch: Value = serde_json::from_str(&post(addr, r#"[{"jsonrpc":"2.0","id":1,"method":"mm_chainId"},{"jsonrpc":"2.0","method":"mm_chainId"},{"jsonrpc":"1.0","id":3,"method":"x"}]"#)).unwrap();
+        assert_eq!(batch.as_array().unwrap().len(), 2, "the notification gets no answer");
+        assert_eq!(batch[0]["result"], 9);
+        assert_eq!(batch[1]["error"]["code"], -32600);
+        // Still serving.
+        assert_eq!(call(addr, "mm_blockNumber", json!([]))["result"], 0);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_and_an_attestation_round_trip_with_proof() {
+    let f = start().await;
+    let (addr, node, user) = (f.addr, f.node.clone(), f.user.clone());
+    tokio::task::spawn_blocking(move || {
+        let friend = key(3).public_key().address();
+        let tx = |nonce, action| {
+            Transaction {
+                chain_id: 9,
+                nonce,
+                fee: "0.01".parse().unwrap(),
+                action,
+            }
+            .sign(&user)
+            .unwrap()
+        };
+        let transfer = tx(
+            0,
+            Action::Transfer {
+                to: friend,
+                amount: Amount::from_mmt(4),
+            },
+        );
+        let attest = tx(
+            1,
+            Action::Attest {
+                digest: [7; 32],
+                kind: WorkKind::Paper,
+                metadata: b"doi:10.1/x".to_vec(),
+            },
+        );
+        for t in [&transfer, &attest] {
+            let reply = call(
+                addr,
+                "mm_sendRawTransaction",
+                json!([format!("0x{}", hex::encode(t.to_rlp()))]),
+            );
+            assert_eq!(
+                reply["result"],
+                format!("0x{}", hex::encode(t.hash(Suite::Sm)))
+            );
+        }
+        let again = call(
+            addr,
+            "mm_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(transfer.to_rlp()))]),
+        );
+        assert_eq!(again["error"]["message"], "already in the pool");
+        let pending = call(
+            addr,
+            "mm_getTransactionByHash",
+            json!([format!("0x{}", hex::encode(transfer.hash(Suite::Sm)))]),
+        );
+        assert_eq!(pending["result"]["blockHash"], Value::Null);
+
+        seal(&node, 1_001);
+        let block = call(addr, "mm_getBlockByNumber", json!(["latest", true]));
+        assert_eq!(block["result"]["number"], 1);
+        assert_eq!(block["result"]["transactions"].as_array().unwrap().len(), 2);
+        let receipt = call(
+            addr,
+            "mm_getTransactionReceipt",
+            json!([format!("0x{}", hex::encode(attest.hash(Suite::Sm)))]),
+        );
+        assert_eq!(receipt["result"]["status"], "applied", "{receipt}");
+        assert_eq!(receipt["result"]["events"][1]["type"], "attested");
+        let balance = call(addr, "mm_getBalance", json!([friend.to_string(), 1]));
+        assert_eq!(balance["result"]["mmt"], "4 MMT");
+        assert_eq!(
+            call(
+                addr,
+                "mm_getNonce",
+                json!([user.public_key().address().to_string()])
+            )["result"],
+            2
+        );
+
+        let record_key = format!("0x03{}", hex::encode([7u8; 32]));
+        let record = call(addr, "mm_getRecord", json!([record_key]));
+        assert_eq!(record["result"]["kind"], "paper");
+        assert_eq!(record["result"]["block"], 1);
+
+        let proof = call(addr, "mm_getProof", json!([record_key, "latest"]))["result"].clone();
+        let unhex = |v: &Value| hex::decode(&v.as_str().unwrap()[2..]).unwrap();
+        let root: [u8; 32] = unhex(&proof["stateRoot"]).try_into().unwrap();
+        assert_eq!(proof["stateRoot"], block["result"]["stateRoot"]);
+        let nodes: Vec<Vec<u8>> = proof["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(unhex)
+            .collect();
+        let value = metamesh_trie::verify_proof::<metamesh_trie::Sm3>(
+            &root,
+            &unhex(&proof["trieKey"]),
+            &nodes,
+        )
+        .unwrap();
+        assert_eq!(
+            value.map(|v| format!("0x{}", hex::encode(v))),
+            proof["value"].as_str().map(str::to_owned)
+        );
+
+        let signers = call(addr, "clique_getSigners", json!([]));
+        assert_eq!(signers["result"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            call(addr, "clique_propose", json!([friend.to_string(), true]))["result"],
+            true
+        );
+        assert_eq!(
+            call(addr, "clique_proposals", json!([]))["result"][friend.to_string()],
+            true
+        );
+        assert_eq!(
+            call(addr, "clique_discard", json!([friend.to_string()]))["result"],
+            true
+        );
+        assert_eq!(
+            call(addr, "clique_status", json!([]))["result"]["numBlocks"],
+            1
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscribers_hear_new_heads() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let f = start().await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", f.addr))
+        .await
+        .unwrap();
+    let send = |v: Value| tokio_tungstenite::tungstenite::Message::Text(v.to_string().into());
+    ws.send(send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "mm_subscribe", "params": ["newHeads"]}),
+    ))
+    .await
+    .unwrap();
+    let reply: Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert!(reply["result"].is_string(), "{reply}");
+    ws.send(send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "mm_chainId"}),
+    ))
+    .await
+    .unwrap();
+    let reply: Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(reply["result"], 9);
+    let node = f.node.clone();
+    tokio::task::spawn_blocking(move || seal(&node, 1_001))
+        .await
+        .unwrap();
+    let note: Value =
+        serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(note["method"], "mm_subscription");
+    assert_eq!(note["params"]["result"]["number"], 1);
+}
