@@ -42,6 +42,20 @@ enum Command {
     /// Sign, verify, encrypt and decrypt with a PEM key or a keystore account.
     #[command(subcommand)]
     Key(commands::key::KeyCommand),
+    /// Run a node.
+    #[command(subcommand)]
+    Node(commands::node::NodeCommand),
+    /// Start a local network (keys, genesis and chain are created on first run).
+    Devnet(commands::node::DevnetArgs),
+    /// Show a transaction (`tx HASH`) or send one (`tx transfer`).
+    Tx(commands::client::TxArgs),
+    /// Attest a file (paper, patent, result, dataset, program) on chain by its digest.
+    Attest(commands::client::AttestArgs),
+    /// Check a file's attestation against a block header: who registered it, and when.
+    VerifyAttestation(commands::client::VerifyArgs),
+    /// Ask a node: block, tx, balance, signers.
+    #[command(flatten)]
+    Query(commands::client::QueryCommand),
     /// Create (or check) this node's chain database from a genesis file.
     Init(commands::init::InitArgs),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
@@ -83,6 +97,12 @@ fn main() -> ExitCode {
         Command::Key(cmd) => commands::key::run(&ctx, cmd),
         Command::Hash(args) => commands::hash::run(&ctx, args),
         Command::Init(args) => commands::init::run(&ctx, args),
+        Command::Node(cmd) => commands::node::run(&ctx, cmd),
+        Command::Tx(cmd) => commands::client::tx(&ctx, cmd),
+        Command::Attest(args) => commands::client::attest(&ctx, args),
+        Command::VerifyAttestation(args) => commands::client::verify_attestation(&ctx, args),
+        Command::Query(cmd) => commands::client::query(&ctx, cmd),
+        Command::Devnet(args) => commands::node::devnet(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
     };
     match result {

@@ -211,6 +211,21 @@ impl Chain {
         State::open(self.suite(), &self.db, self.head.state_root)
     }
 
+    /// Would `tx` apply on top of the head? `Err(reason)` names why not.
+    pub fn check_next(
+        &self,
+        state: &State<&ChainDb>,
+        tx: &metamesh_primitives::SignedTransaction,
+    ) -> Result<Result<Address, String>, StateError> {
+        let next = Header {
+            number: self.head.number + 1,
+            timestamp: self.head.timestamp + self.genesis.clique.period,
+            ..Header::default()
+        };
+        let env = self.env(&next, Address::ZERO);
+        metamesh_state::precheck(state, &env, &VerifiedTx::new(tx.clone(), self.suite()))
+    }
+
     fn env(&self, header: &Header, sealer: Address) -> BlockEnv {
         BlockEnv {
             chain_id: self.genesis.chain_id,

@@ -152,6 +152,20 @@ impl TxPool {
         Ok(hash)
     }
 
+    /// Takes a transaction out; true if it was there.
+    pub fn remove(&mut self, hash: &Hash) -> bool {
+        let Some((sender, nonce)) = self.by_hash.remove(hash) else {
+            return false;
+        };
+        if let Some(queue) = self.by_sender.get_mut(&sender) {
+            queue.remove(&nonce);
+            if queue.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+        true
+    }
+
     /// What can go into the next block: per sender, the consecutive nonces from its account
     /// nonce, senders in address order, at most `max` in all.
     pub fn pending(

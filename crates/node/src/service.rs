@@ -24,6 +24,9 @@ pub enum SubmitError {
     Pool(#[from] PoolError),
     #[error("state: {0}")]
     State(String),
+    /// It would be rejected in the next block (a digest already registered, too little balance…).
+    #[error("{0}")]
+    WouldFail(String),
 }
 
 /// What the sealing loop should do next.
@@ -101,6 +104,7 @@ impl NodeService {
         let tx = SignedTransaction::decode(raw, chain.suite())
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         let state = chain.state();
+        let verdict = chain.check_next(&state, &tx);
         let mut failure = None;
         let hash = lock(&self.pool).add(tx, |a| {
             state.account(a).unwrap_or_else(|e| {
@@ -111,7 +115,16 @@ impl NodeService {
         if let Some(e) = failure {
             return Err(SubmitError::State(e));
         }
-        Ok(hash?)
+        let hash = hash?;
+        // The pool checked the envelope; this checks the action against the state. A later
+        // nonce may well become valid, anything else would only be rejected in a block.
+        match verdict.map_err(|e| SubmitError::State(e.to_string()))? {
+            Err(reason) if !reason.starts_with("nonce too high") => {
+                lock(&self.pool).remove(&hash);
+                Err(SubmitError::WouldFail(reason))
+            }
+            _ => Ok(hash),
+        }
     }
 
     pub fn propose(&self, address: Address, authorize: bool) {

@@ -27,4 +27,4 @@ pub use genesis::{CliqueParams, Genesis, Grant, Params, Pool};
 pub use keys::StateKey;
 pub use records::{Account, Attestation, DataRecord};
 pub use state::{State, StateError};
-pub use transition::{BlockEnv, BlockOutcome, Event, Receipt, VerifiedTx, apply_block};
+pub use transition::{BlockEnv, BlockOutcome, Event, Receipt, VerifiedTx, apply_block, precheck};

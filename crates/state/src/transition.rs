@@ -94,7 +94,7 @@ pub fn apply_block<S: NodeStore>(
 ) -> Result<BlockOutcome, StateError> {
     let mut outcome = BlockOutcome::default();
     for tx in txs {
-        let receipt = match check(state, env, tx)? {
+        let receipt = match precheck(state, env, tx)? {
             Err(reason) => Receipt {
                 tx_hash: tx.hash,
                 outcome: Err(reason),
@@ -126,8 +126,9 @@ pub fn apply_block<S: NodeStore>(
     Ok(outcome)
 }
 
-/// Every reason to reject, checked before anything is written.
-fn check<S: NodeStore>(
+/// Every reason to reject a transaction, checked before anything is written: `Ok(Ok(sender))`
+/// if it would apply now, `Ok(Err(reason))` if not. Pools use it to refuse what cannot apply.
+pub fn precheck<S: NodeStore>(
     state: &State<S>,
     env: &BlockEnv,
     tx: &VerifiedTx,

@@ -40,6 +40,10 @@ pub fn run(ctx: &Context, args: InitArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("creating {}", ctx.data_dir.display()))?;
     let path = ctx.data_dir.join("chain.redb");
     let chain = Chain::open(&path, genesis.clone(), ChainDbConfig::default())?;
+    // `node run` reads the genesis from here.
+    let stored = ctx.data_dir.join("genesis.json");
+    std::fs::write(&stored, serde_json::to_vec_pretty(&genesis)?)
+        .with_context(|| format!("writing {}", stored.display()))?;
     let (genesis_block, _) = Chain::genesis_block(&genesis)?;
     let view = InitView {
         chain_id: genesis.chain_id,

@@ -1,9 +1,11 @@
 //! One module per top-level command.
 
 pub mod account;
+pub mod client;
 pub mod hash;
 pub mod init;
 pub mod key;
+pub mod node;
 pub mod tools;
 
 use std::path::Path;

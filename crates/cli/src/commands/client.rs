@@ -1,0 +1,421 @@
+//! Commands that talk to a running node over JSON-RPC: transfers, attestations and their
+//! verification against a block header, and queries.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+use metamesh_crypto::{Address, SecretKey, Suite};
+use metamesh_primitives::{Action, Amount, Header, Transaction, WorkKind};
+use metamesh_state::{Attestation, StateKey};
+use serde_json::{Value, json};
+
+use super::read_input;
+use crate::{Context, password::PasswordArgs};
+
+/// Which node to ask.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RpcArgs {
+    /// The node's JSON-RPC URL.
+    #[arg(
+        long = "rpc",
+        env = "METAMESH_RPC",
+        default_value = "http://127.0.0.1:8545"
+    )]
+    url: String,
+}
+
+impl RpcArgs {
+    /// One JSON-RPC call; a JSON-RPC error becomes an error with its message.
+    pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let text = ureq::post(&self.url)
+            .header("Content-Type", "application/json")
+            .send(body)
+            .with_context(|| {
+                format!(
+                    "no node answers at {} (is `metamesh devnet` running?)",
+                    self.url
+                )
+            })?
+            .body_mut()
+            .read_to_string()
+            .context("reading the node's answer")?;
+        let reply: Value = serde_json::from_str(&text).context("the node's answer is not JSON")?;
+        if let Some(e) = reply.get("error") {
+            bail!("{method}: {}", e["message"].as_str().unwrap_or("error"));
+        }
+        Ok(reply["result"].clone())
+    }
+}
+
+/// The signing account: `--from`, or the first account in the keystore.
+#[derive(clap::Args, Debug)]
+pub struct SenderArgs {
+    /// Keystore account that signs (default: the first one).
+    #[arg(long)]
+    from: Option<Address>,
+    /// Fee paid to the sealer.
+    #[arg(long, default_value = "0.001MMT")]
+    fee: Amount,
+    #[command(flatten)]
+    password: PasswordArgs,
+}
+
+/// `metamesh tx HASH` shows a transaction; `metamesh tx transfer …` sends one.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TxArgs {
+    #[command(subcommand)]
+    command: Option<TxCommand>,
+    /// The transaction to show.
+    hash: Option<String>,
+    #[command(flatten)]
+    rpc: RpcArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TxCommand {
+    /// Send MMT to an address and wait for inclusion.
+    Transfer {
+        #[arg(long)]
+        to: Address,
+        /// `12.5MMT`, `12.5` (MMT) or `7wei`.
+        #[arg(long)]
+        amount: Amount,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AttestArgs {
+    /// The file whose digest is attested (its content never leaves this machine).
+    file: PathBuf,
+    /// paper, patent, result, dataset or program.
+    #[arg(long)]
+    kind: WorkKind,
+    #[arg(long)]
+    title: String,
+    #[command(flatten)]
+    sender: SenderArgs,
+    #[command(flatten)]
+    rpc: RpcArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    file: PathBuf,
+    /// The chain's suite (its digests and trie hash).
+    #[arg(long, default_value = "sm")]
+    suite: Suite,
+    #[command(flatten)]
+    rpc: RpcArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueryCommand {
+    /// A block by number (or `latest`).
+    Block {
+        #[arg(default_value = "latest")]
+        number: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// An account's balance and nonce.
+    Balance {
+        address: Address,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The current signers.
+    Signers {
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<SecretKey> {
+    let keystore = ctx.keystore()?;
+    let address = match args.from {
+        Some(a) => a,
+        None => keystore.list()?.first().map(|e| e.address).ok_or_else(|| {
+            anyhow!(
+                "the keystore in {} has no account; pass --from",
+                ctx.data_dir.display()
+            )
+        })?,
+    };
+    let pw = args.password.read(&address.to_string(), false)?;
+    Ok(keystore.unlock(&address, pw.as_bytes())?)
+}
+
+/// Signs `action`, sends it, and waits for its receipt.
+fn send_and_wait(
+    ctx: &Context,
+    rpc: &RpcArgs,
+    sender: &SenderArgs,
+    action: Action,
+) -> anyhow::Result<Value> {
+    let key = sender_key(ctx, sender)?;
+    let from = key.public_key().address();
+    let chain_id = rpc
+        .call("mm_chainId", json!([]))?
+        .as_u64()
+        .ok_or_else(|| anyhow!("bad chain id"))?;
+    let nonce = rpc
+        .call("mm_getNonce", json!([from.to_string()]))?
+        .as_u64()
+        .unwrap_or(0);
+    let tx = Transaction {
+        chain_id,
+        nonce,
+        fee: sender.fee,
+        action,
+    }
+    .sign(&key)?;
+    let hash = rpc.call(
+        "mm_sendRawTransaction",
+        json!([format!("0x{}", hex::encode(tx.to_rlp()))]),
+    )?;
+    for _ in 0..120 {
+        let receipt = rpc.call("mm_getTransactionReceipt", json!([hash]))?;
+        if !receipt.is_null() {
+            if receipt["status"] != "applied" {
+                bail!(
+                    "transaction {hash} was rejected: {}",
+                    receipt["reason"].as_str().unwrap_or("?")
+                );
+            }
+            return Ok(receipt);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bail!("transaction {hash} was not included within a minute")
+}
+
+pub fn tx(ctx: &Context, args: TxArgs) -> anyhow::Result<ExitCode> {
+    let Some(TxCommand::Transfer {
+        to,
+        amount,
+        sender,
+        rpc,
+    }) = args.command
+    else {
+        let hash = args
+            .hash
+            .ok_or_else(|| anyhow!("give a transaction hash, or `tx transfer`"))?;
+        let answer = json!({
+            "transaction": args.rpc.call("mm_getTransactionByHash", json!([hash]))?,
+            "receipt": args.rpc.call("mm_getTransactionReceipt", json!([hash]))?,
+        });
+        ctx.out.emit(&answer, || {
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        });
+        return Ok(ExitCode::SUCCESS);
+    };
+    let receipt = send_and_wait(ctx, &rpc, &sender, Action::Transfer { to, amount })?;
+    ctx.out.emit(&receipt, || {
+        format!(
+            "sent {amount} to {to} in block {} ({})",
+            receipt["blockNumber"],
+            receipt["transactionHash"].as_str().unwrap_or("")
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn digest_of(file: &std::path::Path, suite: Suite) -> anyhow::Result<[u8; 32]> {
+    Ok(suite.hash(&read_input(file)?))
+}
+
+pub fn attest(ctx: &Context, args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let key_suite = sender_key_suite(ctx, &args.sender)?;
+    let digest = digest_of(&args.file, key_suite)?;
+    let metadata = serde_json::to_vec(&json!({"title": args.title}))?;
+    let receipt = send_and_wait(
+        ctx,
+        &args.rpc,
+        &args.sender,
+        Action::Attest {
+            digest,
+            kind: args.kind,
+            metadata,
+        },
+    )?;
+    let record_key = format!(
+        "0x{}",
+        hex::encode(StateKey::Attestation(digest).to_bytes())
+    );
+    let block = args
+        .rpc
+        .call("mm_getBlockByHash", json!([receipt["blockHash"]]))?;
+    let view = json!({
+        "recordKey": record_key,
+        "digest": format!("0x{}", hex::encode(digest)),
+        "block": receipt["blockNumber"],
+        "blockHash": receipt["blockHash"],
+        "time": block["timestamp"],
+    });
+    ctx.out.emit(&view, || {
+        format!(
+            "attested {} ({}) in block {} at {} (unix time)\nrecord key {record_key}",
+            args.file.display(),
+            args.kind.name(),
+            view["block"],
+            view["time"]
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The suite of the signing account (its key file says so without unlocking).
+fn sender_key_suite(ctx: &Context, args: &SenderArgs) -> anyhow::Result<Suite> {
+    let keystore = ctx.keystore()?;
+    let entries = keystore.list()?;
+    let entry = match args.from {
+        Some(a) => entries.into_iter().find(|e| e.address == a),
+        None => entries.into_iter().next(),
+    };
+    Ok(entry.map_or(Suite::Sm, |e| e.suite))
+}
+
+/// Rebuilds a header from its JSON and checks that it hashes to the hash the node gave.
+fn header_from_json(v: &Value, suite: Suite) -> anyhow::Result<Header> {
+    let bytes = |k: &str| -> anyhow::Result<Vec<u8>> {
+        let s = v[k]
+            .as_str()
+            .ok_or_else(|| anyhow!("header field {k} missing"))?;
+        hex::decode(s.trim_start_matches("0x")).with_context(|| format!("header field {k}"))
+    };
+    let h32 = |k: &str| -> anyhow::Result<[u8; 32]> {
+        bytes(k)?
+            .try_into()
+            .map_err(|_| anyhow!("{k} is not 32 bytes"))
+    };
+    let header = Header {
+        parent_hash: h32("parentHash")?,
+        coinbase: v["coinbase"].as_str().unwrap_or_default().parse()?,
+        state_root: h32("stateRoot")?,
+        transactions_root: h32("transactionsRoot")?,
+        receipts_root: h32("receiptsRoot")?,
+        number: v["number"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("number missing"))?,
+        timestamp: v["timestamp"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("timestamp missing"))?,
+        extra: bytes("extraData")?,
+        difficulty: v["difficulty"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("difficulty missing"))?,
+        nonce: bytes("nonce")?
+            .try_into()
+            .map_err(|_| anyhow!("nonce is not 8 bytes"))?,
+    };
+    if format!("0x{}", hex::encode(header.hash(suite))) != v["hash"].as_str().unwrap_or_default() {
+        bail!("the header the node sent does not hash to its block hash");
+    }
+    Ok(header)
+}
+
+pub fn verify_attestation(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let suite = args.suite;
+    let digest = digest_of(&args.file, suite)?;
+    let key = StateKey::Attestation(digest);
+    let proof = args.rpc.call(
+        "mm_getProof",
+        json!([format!("0x{}", hex::encode(key.to_bytes())), "latest"]),
+    )?;
+    let block = args
+        .rpc
+        .call("mm_getBlockByHash", json!([proof["blockHash"]]))?;
+    let header = header_from_json(&block, suite)?;
+    let sealer = metamesh_consensus::recover_signer(&header, suite)
+        .map_err(|e| anyhow!("the block's seal does not verify: {e}"))?;
+    let nodes: Vec<Vec<u8>> = proof["proof"]
+        .as_array()
+        .ok_or_else(|| anyhow!("proof missing"))?
+        .iter()
+        .map(|n| hex::decode(n.as_str().unwrap_or_default().trim_start_matches("0x")))
+        .collect::<Result<_, _>>()?;
+    let trie_key = suite.hash(&key.to_bytes());
+    let value = match suite {
+        Suite::Sm => {
+            metamesh_trie::verify_proof::<metamesh_trie::Sm3>(&header.state_root, &trie_key, &nodes)
+        }
+        Suite::Eth => metamesh_trie::verify_proof::<metamesh_trie::Keccak256>(
+            &header.state_root,
+            &trie_key,
+            &nodes,
+        ),
+    }
+    .map_err(|e| {
+        anyhow!(
+            "the proof does not verify against block {}'s state root: {e}",
+            header.number
+        )
+    })?;
+    let Some(value) = value else {
+        let view = json!({"attested": false, "digest": format!("0x{}", hex::encode(digest)), "block": header.number});
+        ctx.out.emit(&view, || {
+            format!(
+                "not attested: the state of block {} proves no attestation of this file",
+                header.number
+            )
+        });
+        return Ok(ExitCode::from(1));
+    };
+    let record =
+        Attestation::decode(&value).map_err(|e| anyhow!("the proven record is malformed: {e}"))?;
+    let view = json!({
+        "attested": true, "owner": record.owner.to_string(), "block": record.block, "time": record.time,
+        "kind": record.kind.name(), "provenAtBlock": header.number, "sealer": sealer.to_string(),
+    });
+    ctx.out.emit(&view, || {
+        format!(
+            "registered by {} at block {}, time {} ({}); proven against block {} sealed by {sealer}",
+            record.owner, record.block, record.time, record.kind.name(), header.number
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn query(ctx: &Context, cmd: QueryCommand) -> anyhow::Result<ExitCode> {
+    let answer = match &cmd {
+        QueryCommand::Block { number, rpc } => {
+            let n: Value = number
+                .parse::<u64>()
+                .map_or_else(|_| json!(number), |n| json!(n));
+            rpc.call("mm_getBlockByNumber", json!([n, false]))?
+        }
+        QueryCommand::Balance { address, rpc } => json!({
+            "address": address.to_string(),
+            "balance": rpc.call("mm_getBalance", json!([address.to_string()]))?,
+            "nonce": rpc.call("mm_getNonce", json!([address.to_string()]))?,
+        }),
+        QueryCommand::Signers { rpc } => rpc.call("clique_getSigners", json!([]))?,
+    };
+    ctx.out.emit(&answer, || match &cmd {
+        QueryCommand::Balance { .. } => format!(
+            "{}: {} (nonce {})",
+            answer["address"].as_str().unwrap_or(""),
+            answer["balance"]["mmt"].as_str().unwrap_or("?"),
+            answer["nonce"]
+        ),
+        QueryCommand::Signers { .. } => answer
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        _ => serde_json::to_string_pretty(&answer).unwrap_or_default(),
+    });
+    Ok(ExitCode::SUCCESS)
+}
