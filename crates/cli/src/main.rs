@@ -68,6 +68,8 @@ enum Command {
 /// Global context every command gets.
 pub struct Context {
     pub data_dir: PathBuf,
+    /// True when `--data-dir` or `METAMESH_DATA_DIR` chose the directory.
+    pub data_dir_given: bool,
     pub out: Output,
 }
 
@@ -89,6 +91,7 @@ fn default_data_dir() -> PathBuf {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Context {
+        data_dir_given: cli.data_dir.is_some(),
         data_dir: cli.data_dir.unwrap_or_else(default_data_dir),
         out: Output { json: cli.json },
     };

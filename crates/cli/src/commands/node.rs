@@ -153,12 +153,24 @@ struct DevAccount {
 /// `metamesh devnet`: first run creates keys, genesis and chain under the data dir; every run
 /// starts the node on them (so a second run resumes the same chain).
 pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    // Without an explicit data dir the devnet keeps to its own corner of ~/.metamesh.
+    let ctx = &Context {
+        data_dir: if ctx.data_dir_given {
+            ctx.data_dir.clone()
+        } else {
+            ctx.data_dir.join("devnet")
+        },
+        data_dir_given: true,
+        out: ctx.out,
+    };
     if args.nodes != 1 {
         bail!(
             "--nodes {}: several nodes need peer-to-peer networking, which this build does not have yet; use --nodes 1",
             args.nodes
         );
     }
+    std::fs::create_dir_all(&ctx.data_dir)
+        .with_context(|| format!("creating {}", ctx.data_dir.display()))?;
     let password_file = ctx.data_dir.join("password.txt");
     let keystore = ctx.keystore()?;
     if !ctx.data_dir.join("genesis.json").exists() {
