@@ -2,7 +2,7 @@
 //! choice and reorgs) and block building for a signer. Synchronous and clock-free: the caller
 //! passes the time; networking, timers and RPC live around it.
 
-use std::{path::Path, sync::Arc};
+use std::{collections::HashMap, path::Path, sync::Arc};
 
 use metamesh_consensus::{
     ChainReader, Clique, CliqueConfig, CliqueError, ForkCandidate, Snapshot, SnapshotStore,
@@ -215,7 +215,7 @@ impl Chain {
     pub fn check_next(
         &self,
         state: &State<&ChainDb>,
-        tx: &metamesh_primitives::SignedTransaction,
+        tx: &VerifiedTx,
     ) -> Result<Result<Address, String>, StateError> {
         let next = Header {
             number: self.head.number + 1,
@@ -223,7 +223,7 @@ impl Chain {
             ..Header::default()
         };
         let env = self.env(&next, Address::ZERO);
-        metamesh_state::precheck(state, &env, &VerifiedTx::new(tx.clone(), self.suite()))
+        metamesh_state::precheck(state, &env, tx)
     }
 
     fn env(&self, header: &Header, sealer: Address) -> BlockEnv {
@@ -261,6 +261,17 @@ impl Chain {
     /// Validates, executes and stores `block`; it becomes the head if fork choice prefers it.
     /// `now` is the caller's clock in seconds (blocks from the future are refused).
     pub fn import(&mut self, block: &Block, now: u64) -> Result<Imported, ImportError> {
+        self.import_with_senders(block, now, &HashMap::new())
+    }
+
+    /// [`Self::import`] reusing signatures already checked (the pool's): `senders` maps
+    /// transaction hashes to their verified senders; the rest are verified here, in parallel.
+    pub fn import_with_senders(
+        &mut self,
+        block: &Block,
+        now: u64,
+        senders: &HashMap<Hash, Address>,
+    ) -> Result<Imported, ImportError> {
         let suite = self.suite();
         let header = &block.header;
         let hash = header.hash(suite);
@@ -289,11 +300,7 @@ impl Chain {
             });
         }
         let sealer = recover_signer(header, suite)?;
-        let txs: Vec<VerifiedTx> = block
-            .transactions
-            .iter()
-            .map(|t| VerifiedTx::new(t.clone(), suite))
-            .collect();
+        let txs = verify_all(&block.transactions, suite, senders);
         let mut state = State::open(suite, &*self.db, parent.state_root);
         let outcome = apply_block(&mut state, &self.env(header, sealer), &txs)?;
         let computed = state.root();
@@ -311,7 +318,29 @@ impl Chain {
             });
         }
         let commit = state.commit();
-        let td = parent_info.total_difficulty + header.difficulty as u128;
+        self.store(
+            block,
+            hash,
+            parent_info.total_difficulty,
+            &commit,
+            outcome.receipts,
+            &txs,
+        )
+    }
+
+    /// Fork choice and the one atomic write of an executed block.
+    fn store(
+        &mut self,
+        block: &Block,
+        hash: Hash,
+        parent_td: u128,
+        commit: &metamesh_trie::TrieCommit,
+        receipts: Vec<Receipt>,
+        txs: &[VerifiedTx],
+    ) -> Result<Imported, ImportError> {
+        let suite = self.suite();
+        let header = &block.header;
+        let td = parent_td + header.difficulty as u128;
         let ours = self.candidate(header, td, hash)?;
         let head = self.head.clone();
         let head_hash = head.hash(suite);
@@ -321,7 +350,7 @@ impl Chain {
             .map_or(0, |i| i.total_difficulty);
         let theirs = self.candidate(&head, head_td, head_hash)?;
         let make_head = compare(&ours, &theirs).is_gt();
-        let receipts_rlp = receipts_list(&outcome.receipts);
+        let receipts_rlp = receipts_list(&receipts);
         let tx_hashes: Vec<Hash> = txs.iter().map(|t| t.hash).collect();
         let change = self.db.insert_block(
             &StoredBlock {
@@ -333,7 +362,7 @@ impl Chain {
                 receipts: &receipts_rlp,
                 tx_hashes: &tx_hashes,
                 total_difficulty: td,
-                state: &commit,
+                state: commit,
             },
             make_head,
         )?;
@@ -344,19 +373,50 @@ impl Chain {
             hash,
             head: make_head,
             change,
-            receipts: outcome.receipts,
+            receipts,
         })
     }
 
+    /// Stores a block this node built (see [`Self::build_block`]) without executing it again:
+    /// its header is still checked against every consensus rule.
+    pub fn import_built(&mut self, built: Built, now: u64) -> Result<Imported, ImportError> {
+        let suite = self.suite();
+        let header = &built.block.header;
+        let hash = header.hash(suite);
+        if self.db.block_info(&hash)?.is_some() {
+            return Ok(Imported::Known);
+        }
+        let parent_info = self
+            .db
+            .block_info(&header.parent_hash)?
+            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        self.engine.verify_header(
+            &DbHeaders(&self.db),
+            &mut DbSnapshots(&self.db),
+            header,
+            &[],
+            now,
+        )?;
+        self.store(
+            &built.block,
+            hash,
+            parent_info.total_difficulty,
+            &built.commit,
+            built.receipts,
+            &built.txs,
+        )
+    }
+
     /// Builds and seals a block on the head with the candidates that apply (in order; rejected
-    /// ones are left out), casting `vote` if it is not a checkpoint. The caller imports it.
+    /// ones are left out), casting `vote` if it is not a checkpoint. The caller imports it
+    /// (`import_built`, or `import` anywhere else).
     pub fn build_block(
         &mut self,
         key: &SecretKey,
         candidates: &[VerifiedTx],
         vote: Option<(Address, bool)>,
         now: u64,
-    ) -> Result<Block, ImportError> {
+    ) -> Result<Built, ImportError> {
         let suite = self.suite();
         if key.suite() != suite {
             return Err(ImportError::WrongSuite {
@@ -377,27 +437,77 @@ impl Chain {
         self.engine.prepare(&snap, &mut header, &signer, vote);
         let env = self.env(&header, signer);
 
-        // First pass: which candidates apply, in order.
-        let mut scratch = State::open(suite, &*self.db, parent.state_root);
-        let trial = apply_block(&mut scratch, &env, candidates)?;
-        let included: Vec<VerifiedTx> = candidates
-            .iter()
-            .zip(&trial.receipts)
-            .filter(|(_, r)| r.outcome.is_ok())
-            .map(|(t, _)| t.clone())
-            .collect();
+        // Which candidates apply, in order; run again without the rejected ones if any were.
         let mut state = State::open(suite, &*self.db, parent.state_root);
-        let outcome = apply_block(&mut state, &env, &included)?;
-        let transactions: Vec<_> = included.into_iter().map(|t| t.tx).collect();
+        let mut outcome = apply_block(&mut state, &env, candidates)?;
+        let mut included: Vec<VerifiedTx> = candidates.to_vec();
+        if outcome.receipts.iter().any(|r| r.outcome.is_err()) {
+            included = candidates
+                .iter()
+                .zip(&outcome.receipts)
+                .filter(|(_, r)| r.outcome.is_ok())
+                .map(|(t, _)| t.clone())
+                .collect();
+            state = State::open(suite, &*self.db, parent.state_root);
+            outcome = apply_block(&mut state, &env, &included)?;
+        }
+        let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
         header.state_root = state.root();
         header.transactions_root = transactions_root(suite, &transactions);
         header.receipts_root = receipts_root(suite, &outcome.receipts);
         self.engine.seal(&mut header, key)?;
-        Ok(Block {
-            header,
-            transactions,
+        Ok(Built {
+            block: Block {
+                header,
+                transactions,
+            },
+            commit: state.commit(),
+            receipts: outcome.receipts,
+            txs: included,
         })
     }
+}
+
+/// A block built by this node with the result of executing it.
+pub struct Built {
+    pub block: Block,
+    pub commit: metamesh_trie::TrieCommit,
+    pub receipts: Vec<Receipt>,
+    pub txs: Vec<VerifiedTx>,
+}
+
+/// Checks the signatures not already known, spread over the machine's cores.
+fn verify_all(
+    txs: &[metamesh_primitives::SignedTransaction],
+    suite: Suite,
+    known: &HashMap<Hash, Address>,
+) -> Vec<VerifiedTx> {
+    let one = |t: &metamesh_primitives::SignedTransaction| {
+        let hash = t.hash(suite);
+        match known.get(&hash) {
+            Some(sender) => VerifiedTx {
+                tx: t.clone(),
+                hash,
+                sender: Some(*sender),
+            },
+            None => VerifiedTx::new(t.clone(), suite),
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if txs.len() < 64 || cores == 1 {
+        return txs.iter().map(one).collect();
+    }
+    let chunk = txs.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("verification thread"))
+            .collect()
+    })
 }
 
 /// The stored receipts: an RLP list of receipt RLPs.

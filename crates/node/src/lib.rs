@@ -16,6 +16,6 @@ mod chain;
 mod pool;
 mod service;
 
-pub use chain::{Chain, ImportError, Imported};
+pub use chain::{Built, Chain, ImportError, Imported};
 pub use pool::{PoolConfig, PoolError, TxPool};
 pub use service::{NodeService, SealPlan, SubmitError, unix_now};

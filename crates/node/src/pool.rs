@@ -100,7 +100,16 @@ impl TxPool {
         tx: SignedTransaction,
         account: impl FnOnce(&Address) -> Account,
     ) -> Result<Hash, PoolError> {
-        let verified = VerifiedTx::new(tx, self.suite);
+        self.add_verified(VerifiedTx::new(tx, self.suite), account)
+    }
+
+    /// [`Self::add`] for a transaction whose signature was already checked (off the pool's
+    /// lock, on another core).
+    pub fn add_verified(
+        &mut self,
+        verified: VerifiedTx,
+        account: impl FnOnce(&Address) -> Account,
+    ) -> Result<Hash, PoolError> {
         if self.by_hash.contains_key(&verified.hash) {
             return Err(PoolError::AlreadyKnown);
         }

@@ -3,7 +3,7 @@
 //! timestamps, a random out-of-turn wait); everything it calls is deterministic.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -11,6 +11,7 @@ use std::{
 use metamesh_consensus::{Proposals, out_of_turn_wait};
 use metamesh_crypto::{Address, SecretKey};
 use metamesh_primitives::{Block, Hash, Header, SignedTransaction};
+use metamesh_state::VerifiedTx;
 use tokio::sync::{broadcast, watch};
 
 use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool};
@@ -41,6 +42,7 @@ pub enum SealPlan {
 }
 
 pub struct NodeService {
+    suite: metamesh_crypto::Suite,
     chain: Mutex<Chain>,
     pool: Mutex<TxPool>,
     proposals: Mutex<Proposals>,
@@ -68,6 +70,7 @@ impl NodeService {
         let pool = TxPool::new(pool, g.chain_id, g.params.min_fee, chain.suite());
         let (heads, _) = broadcast::channel(64);
         Arc::new(NodeService {
+            suite: chain.suite(),
             chain: Mutex::new(chain),
             pool: Mutex::new(pool),
             proposals: Mutex::new(Proposals::default()),
@@ -98,15 +101,17 @@ impl NodeService {
         lock(&self.pool).get(hash).map(|t| t.tx.clone())
     }
 
-    /// Decodes, verifies and pools a raw transaction.
+    /// Decodes, verifies and pools a raw transaction. The signature is checked before any lock
+    /// is taken, so concurrent callers verify on all cores; it is never checked again.
     pub fn submit(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
-        let chain = lock(&self.chain);
-        let tx = SignedTransaction::decode(raw, chain.suite())
+        let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        let verified = VerifiedTx::new(tx, self.suite);
+        let chain = lock(&self.chain);
         let state = chain.state();
-        let verdict = chain.check_next(&state, &tx);
+        let verdict = chain.check_next(&state, &verified);
         let mut failure = None;
-        let hash = lock(&self.pool).add(tx, |a| {
+        let hash = lock(&self.pool).add_verified(verified, |a| {
             state.account(a).unwrap_or_else(|e| {
                 failure = Some(e.to_string());
                 Default::default()
@@ -141,8 +146,25 @@ impl NodeService {
 
     /// Imports a block from elsewhere; transactions of retracted blocks go back to the pool.
     pub fn import(&self, block: &Block, now: u64) -> Result<Imported, ImportError> {
+        let known: HashMap<Hash, Address> = {
+            let pool = lock(&self.pool);
+            block
+                .transactions
+                .iter()
+                .filter_map(|t| {
+                    let hash = t.hash(self.suite);
+                    pool.get(&hash).and_then(|v| v.sender).map(|s| (hash, s))
+                })
+                .collect()
+        };
         let mut chain = lock(&self.chain);
-        let imported = chain.import(block, now)?;
+        let imported = chain.import_with_senders(block, now, &known)?;
+        self.after_import(&mut chain, &imported)?;
+        Ok(imported)
+    }
+
+    /// Pool and proposal upkeep once a block is stored, and the new-head announcement.
+    fn after_import(&self, chain: &mut Chain, imported: &Imported) -> Result<(), ImportError> {
         if let Imported::New {
             head: true, change, ..
         } = &imported
@@ -166,7 +188,7 @@ impl NodeService {
             }
             let _ = self.heads.send(chain.head().clone());
         }
-        Ok(imported)
+        Ok(())
     }
 
     /// Decides the sealing loop's next step at time `now`, with `random` for the out-of-turn wait.
@@ -206,9 +228,12 @@ impl NodeService {
             let pending = lock(&self.pool).pending(|a| state.account(a).unwrap_or_default(), 2_000);
             drop(state);
             let vote = lock(&self.proposals).choose(&snap, &parent);
-            chain.build_block(key, &pending, vote, now)?
+            let built = chain.build_block(key, &pending, vote, now)?;
+            let block = built.block.clone();
+            let imported = chain.import_built(built, now)?;
+            self.after_import(&mut chain, &imported)?;
+            block
         };
-        self.import(&block, now)?;
         Ok(Some(block))
     }
 

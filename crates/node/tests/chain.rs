@@ -79,7 +79,7 @@ fn blocks_build_import_and_survive_a_restart() {
             // A stale duplicate is left out by the builder.
             txs.push(transfer(&chain, &user, 0, friend, 1));
             let now = now_for(&chain);
-            let block = chain.build_block(&signer, &txs, None, now).unwrap();
+            let block = chain.build_block(&signer, &txs, None, now).unwrap().block;
             assert_eq!(
                 block.transactions.len(),
                 2,
@@ -136,7 +136,8 @@ fn blocks_build_import_and_survive_a_restart() {
                 None,
                 now,
             )
-            .unwrap();
+            .unwrap()
+            .block;
         chain.import(&block, now).unwrap();
         assert_eq!(
             chain.state().account(&friend).unwrap().balance,
@@ -159,6 +160,31 @@ fn blocks_build_import_and_survive_a_restart() {
     }
 }
 
+/// A node stores the blocks it builds without executing them again; another node that does
+/// execute them arrives at the same state.
+#[test]
+fn built_blocks_stored_directly_match_full_validation() {
+    let suite = Suite::Sm;
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (signer, user) = (key(suite, 1), key(suite, 2));
+    let friend = key(suite, 3).public_key().address();
+    let g = genesis(suite, &[&signer], &user, 42);
+    let (mut builder, mut follower) = (open(d1.path(), &g), open(d2.path(), &g));
+    for n in 0..5 {
+        let now = now_for(&builder);
+        let txs = [transfer(&builder, &user, n, friend, 1)];
+        let built = builder.build_block(&signer, &txs, None, now).unwrap();
+        let block = built.block.clone();
+        builder.import_built(built, now).unwrap();
+        follower.import(&block, now).unwrap();
+        assert_eq!(builder.head(), follower.head());
+    }
+    assert_eq!(
+        builder.state().account(&friend).unwrap(),
+        follower.state().account(&friend).unwrap()
+    );
+}
+
 #[test]
 fn tampered_blocks_are_refused_and_leave_no_trace() {
     let suite = Suite::Sm;
@@ -170,7 +196,8 @@ fn tampered_blocks_are_refused_and_leave_no_trace() {
     let now = now_for(&chain);
     let good = chain
         .build_block(&signer, &[transfer(&chain, &user, 0, friend, 5)], None, now)
-        .unwrap();
+        .unwrap()
+        .block;
 
     let reseal = |mut block: Block| {
         let len = block.header.extra.len();
@@ -246,7 +273,8 @@ fn a_heavier_fork_takes_over_and_reports_what_it_retracted() {
     let tx = transfer(&node1, &user, 0, friend, 7);
     let side = node1
         .build_block(out_of_turn, std::slice::from_ref(&tx), None, now)
-        .unwrap();
+        .unwrap()
+        .block;
     node1.import(&side, now).unwrap();
     assert_eq!(
         node1.db().tx_location(&tx.hash).unwrap().unwrap().0,
@@ -254,10 +282,13 @@ fn a_heavier_fork_takes_over_and_reports_what_it_retracted() {
     );
 
     // Node 2: in-turn block 1, then block 2 by the other signer (in turn again at 2).
-    let main1 = node2.build_block(in_turn, &[], None, now).unwrap();
+    let main1 = node2.build_block(in_turn, &[], None, now).unwrap().block;
     node2.import(&main1, now).unwrap();
     let now2 = now_for(&node2);
-    let main2 = node2.build_block(out_of_turn, &[], None, now2).unwrap();
+    let main2 = node2
+        .build_block(out_of_turn, &[], None, now2)
+        .unwrap()
+        .block;
     node2.import(&main2, now2).unwrap();
 
     // Node 1 learns node 2's chain: the in-turn block alone is already heavier.
