@@ -60,6 +60,9 @@ enum Command {
     Init(commands::init::InitArgs),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
     Hash(commands::hash::HashArgs),
+    /// End-to-end measurements.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
     /// Debugging and interop helpers.
     #[command(subcommand)]
     Tools(commands::tools::ToolsCommand),
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Query(cmd) => commands::client::query(&ctx, cmd),
         Command::Devnet(args) => commands::node::devnet(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
+        Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     };
     match result {
         Ok(code) => code,

@@ -402,3 +402,34 @@ fn init_creates_and_guards_the_chain() {
         run.stderr
     );
 }
+
+/// `bench tps` runs end to end on a small load and reports its figures (timing is not asserted).
+#[test]
+fn bench_tps_reports_throughput_beside_the_ceiling() {
+    let s = Scratch::new();
+    let report = s
+        .mm(&[
+            "--json",
+            "bench",
+            "tps",
+            "--txs",
+            "300",
+            "--accounts",
+            "10",
+            "--suite",
+            "eth",
+        ])
+        .ok()
+        .json();
+    assert_eq!(report["transactions"], 300);
+    assert!(report["includedTps"].as_f64().unwrap() > 0.0);
+    assert!(report["verifyCeilingTps"].as_f64().unwrap() > 0.0);
+    assert!(report["blocks"].as_u64().unwrap() >= 1);
+    let run = s.mm(&["bench", "tps", "--txs", "1000", "--accounts", "1"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("at most 256 transactions per account"),
+        "{}",
+        run.stderr
+    );
+}

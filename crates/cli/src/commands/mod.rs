@@ -1,6 +1,7 @@
 //! One module per top-level command.
 
 pub mod account;
+pub mod bench;
 pub mod client;
 pub mod hash;
 pub mod init;
