@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An independent Merkle Patricia Trie proof verifier, written from docs/FORMATS.md alone.
 
-Reads a proof as `metamesh tools trie-proof` prints it ({root, trieKey, proof}), or a JSON list
+Reads a proof as `metamesh tools trie-proof` prints it ({root, trieKey, proof}) or as
+`mm_getProof` returns it ({stateRoot, trieKey, proof, …}), or a JSON list
 of them, on standard input and prints each proven value as 0x-hex, or `absent`, one per line;
 a bad proof prints `bad proof: <reason>` on its line, and the exit code is 1 if any was bad.
 Usage: mpt_verify.py sm3|keccak < proof.json
@@ -154,7 +155,8 @@ def main():
     failed = False
     for d in docs:
         try:
-            value = verify(h, unhex(d["root"]), unhex(d["trieKey"]), [unhex(n) for n in d["proof"]])
+            root = d.get("root") or d["stateRoot"]  # tools trie-proof, or mm_getProof
+            value = verify(h, unhex(root), unhex(d["trieKey"]), [unhex(n) for n in d["proof"]])
             print("absent" if value is None else "0x" + value.hex())
         except BadProof as e:
             print(f"bad proof: {e}")

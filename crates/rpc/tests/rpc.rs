@@ -261,6 +261,30 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
             proof["value"].as_str().map(str::to_owned)
         );
 
+        // The independent verifier (Python, written from docs/FORMATS.md) agrees.
+        let script = format!(
+            "{}/../../tests/independent/mpt_verify.py",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut python = std::process::Command::new("python3")
+            .args([script.as_str(), "sm3"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 (scripts/install-deps.sh)");
+        python
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(proof.to_string().as_bytes())
+            .unwrap();
+        let out = python.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            proof["value"].as_str().unwrap()
+        );
+
         let signers = call(addr, "clique_getSigners", json!([]));
         assert_eq!(signers["result"].as_array().unwrap().len(), 1);
         assert_eq!(
