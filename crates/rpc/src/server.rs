@@ -160,10 +160,35 @@ async fn websocket(
     upgrade.on_upgrade(move |socket| session(shared, socket, admin))
 }
 
-/// One WebSocket session: requests as on HTTP, plus `mm_subscribe(["newHeads"])`.
+/// The events of a block's transactions, each with where it happened.
+fn block_events(
+    shared: &Shared,
+    head: &metamesh_primitives::Header,
+    suite: metamesh_crypto::Suite,
+) -> Vec<Value> {
+    let hash = head.hash(suite);
+    let raw = shared
+        .node
+        .with_chain(|c| c.db().receipts(&hash).ok().flatten())
+        .unwrap_or_default();
+    let receipts = metamesh_state::Receipt::decode_list(&raw).unwrap_or_default();
+    receipts
+        .iter()
+        .flat_map(|r| {
+            r.events.iter().map(move |e| {
+                json!({"blockNumber": head.number, "blockHash": j::hex0x(&hash),
+                    "transactionHash": j::hex0x(&r.tx_hash), "event": j::event(e)})
+            })
+        })
+        .collect()
+}
+
+/// One WebSocket session: requests as on HTTP, plus `mm_subscribe(["newHeads"])` and
+/// `mm_subscribe(["events"])` (every event of every new block's transactions).
 async fn session(shared: Shared, mut socket: axum::extract::ws::WebSocket, admin: bool) {
     let mut heads = shared.node.subscribe_heads();
-    let mut subscribed: Option<String> = None;
+    let mut subscribed_heads: Option<String> = None;
+    let mut subscribed_events: Option<String> = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -173,12 +198,13 @@ async fn session(shared: Shared, mut socket: axum::extract::ws::WebSocket, admin
                 let reply = if request.get("method").and_then(Value::as_str) == Some("mm_subscribe") {
                     let id = request.get("id").cloned().unwrap_or(Value::Null);
                     match request.get("params").and_then(|p| p.get(0)).and_then(Value::as_str) {
-                        Some("newHeads") => {
-                            let sub = format!("0x{:x}", shared.node.with_chain(|c| c.head().number) + 1);
-                            subscribed = Some(sub.clone());
+                        Some(kind @ ("newHeads" | "events")) => {
+                            let sub = format!("0x{}{:x}", if kind == "events" { "e" } else { "" }, shared.node.with_chain(|c| c.head().number) + 1);
+                            let slot = if kind == "events" { &mut subscribed_events } else { &mut subscribed_heads };
+                            *slot = Some(sub.clone());
                             Some(json!({"jsonrpc": "2.0", "id": id, "result": sub}))
                         }
-                        other => Some(RpcError::params(format!("unknown subscription {other:?} (newHeads)")).to_json(&id)),
+                        other => Some(RpcError::params(format!("unknown subscription {other:?} (newHeads or events)")).to_json(&id)),
                     }
                 } else {
                     let node = shared.clone();
@@ -192,12 +218,23 @@ async fn session(shared: Shared, mut socket: axum::extract::ws::WebSocket, admin
                 }
             }
             head = heads.recv() => {
-                let (Ok(head), Some(sub)) = (head, &subscribed) else { continue };
+                let Ok(head) = head else { continue };
                 let suite = shared.node.with_chain(|c| c.suite());
-                let note = json!({"jsonrpc": "2.0", "method": "mm_subscription",
-                    "params": {"subscription": sub, "result": j::header(&head, suite)}});
-                if socket.send(Message::Text(note.to_string().into())).await.is_err() {
-                    return;
+                let mut notes = Vec::new();
+                if let Some(sub) = &subscribed_heads {
+                    notes.push(json!({"jsonrpc": "2.0", "method": "mm_subscription",
+                        "params": {"subscription": sub, "result": j::header(&head, suite)}}));
+                }
+                if let Some(sub) = &subscribed_events {
+                    for event in block_events(&shared, &head, suite) {
+                        notes.push(json!({"jsonrpc": "2.0", "method": "mm_subscription",
+                            "params": {"subscription": sub, "result": event}}));
+                    }
+                }
+                for note in notes {
+                    if socket.send(Message::Text(note.to_string().into())).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
