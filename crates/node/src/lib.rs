@@ -1,10 +1,14 @@
 //! # metamesh-node
 //!
-//! Wiring of one node. Today the [`Chain`]: import with full validation (Clique header rules,
-//! transactions root, execution through the state transition, state and receipts roots), one
-//! atomic write of block, state, receipts and indexes, fork choice and reorgs; and block
-//! building for a signer. It takes the time as an argument; the service loop, transaction pool
-//! and RPC that drive it come next.
+//! Wiring of one node.
+//!
+//! * [`Chain`] — import with full validation (Clique header rules, transactions root,
+//!   execution through the state transition, state and receipts roots), one atomic write of
+//!   block, state, receipts and indexes, fork choice and reorgs; block building for a signer.
+//!   Synchronous, and the time is an argument.
+//! * [`TxPool`] — pending transactions, verified once.
+//! * [`NodeService`] — chain, pool and proposals together; the sealing loop (the clock and the
+//!   out-of-turn randomness enter here); what the RPC server calls.
 //!
 //! ```text
 //! Block ──import(now)──▶ verify header ─▶ tx root ─▶ apply_block ─▶ state/receipts roots
