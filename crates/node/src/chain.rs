@@ -274,24 +274,12 @@ impl Chain {
     ) -> Result<Imported, ImportError> {
         let suite = self.suite();
         let header = &block.header;
-        let hash = header.hash(suite);
-        if self.db.block_info(&hash)?.is_some() {
+        let Some((hash, parent_info)) = self.check_header(header, now)? else {
             return Ok(Imported::Known);
-        }
-        let parent_info = self
-            .db
-            .block_info(&header.parent_hash)?
-            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        };
         let parent = self
             .header(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        self.engine.verify_header(
-            &DbHeaders(&self.db),
-            &mut DbSnapshots(&self.db),
-            header,
-            &[],
-            now,
-        )?;
         let computed = transactions_root(suite, &block.transactions);
         if computed != header.transactions_root {
             return Err(ImportError::TransactionsRoot {
@@ -326,6 +314,31 @@ impl Chain {
             outcome.receipts,
             &txs,
         )
+    }
+
+    /// The checks every import starts with: `None` if the block is already stored, else its
+    /// hash and its parent's info once the header meets every consensus rule.
+    fn check_header(
+        &mut self,
+        header: &Header,
+        now: u64,
+    ) -> Result<Option<(Hash, metamesh_db::BlockInfo)>, ImportError> {
+        let hash = header.hash(self.suite());
+        if self.db.block_info(&hash)?.is_some() {
+            return Ok(None);
+        }
+        let parent_info = self
+            .db
+            .block_info(&header.parent_hash)?
+            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        self.engine.verify_header(
+            &DbHeaders(&self.db),
+            &mut DbSnapshots(&self.db),
+            header,
+            &[],
+            now,
+        )?;
+        Ok(Some((hash, parent_info)))
     }
 
     /// Fork choice and the one atomic write of an executed block.
@@ -380,23 +393,10 @@ impl Chain {
     /// Stores a block this node built (see [`Self::build_block`]) without executing it again:
     /// its header is still checked against every consensus rule.
     pub fn import_built(&mut self, built: Built, now: u64) -> Result<Imported, ImportError> {
-        let suite = self.suite();
         let header = &built.block.header;
-        let hash = header.hash(suite);
-        if self.db.block_info(&hash)?.is_some() {
+        let Some((hash, parent_info)) = self.check_header(header, now)? else {
             return Ok(Imported::Known);
-        }
-        let parent_info = self
-            .db
-            .block_info(&header.parent_hash)?
-            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        self.engine.verify_header(
-            &DbHeaders(&self.db),
-            &mut DbSnapshots(&self.db),
-            header,
-            &[],
-            now,
-        )?;
+        };
         self.store(
             &built.block,
             hash,

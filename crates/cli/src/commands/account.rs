@@ -136,7 +136,7 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
                 secret_to_pem(&key, format)?
             };
             if let Some(path) = &out {
-                write_private_file(path, pem.as_bytes())?;
+                super::write_private(path, pem.as_bytes())?;
             }
             let view = ExportView {
                 address: account,
@@ -215,22 +215,6 @@ fn read_importable(
         )
     })?;
     Ok(SecretKey::from_bytes(suite.unwrap_or_default(), &bytes)?)
-}
-
-fn write_private_file(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[derive(Serialize)]

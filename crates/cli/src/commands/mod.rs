@@ -31,3 +31,20 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
+
+/// Writes a file only its owner can read (keys, passwords), replacing any old one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}

@@ -175,7 +175,7 @@ pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let keystore = ctx.keystore()?;
     if !ctx.data_dir.join("genesis.json").exists() {
         let password = random_password()?;
-        write_private(&password_file, format!("{password}\n").as_bytes())?;
+        super::write_private(&password_file, format!("{password}\n").as_bytes())?;
         let mut addresses = Vec::new();
         for _ in 0..4 {
             let key = SecretKey::generate(Suite::Sm)?;
@@ -254,20 +254,4 @@ fn random_password() -> anyhow::Result<String> {
     getrandom::fill(&mut bytes)
         .map_err(|_| anyhow::anyhow!("no randomness for the devnet password"))?;
     Ok(hex::encode(bytes))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))
 }
