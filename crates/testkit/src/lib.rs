@@ -23,7 +23,6 @@ pub fn vector_text(relative: &str) -> String {
 
 /// [`vector_text`] parsed as JSON.
 pub fn vector_json(relative: &str) -> serde_json::Value {
-    let relative_path = relative;
-    serde_json::from_str(&vector_text(relative_path))
-        .unwrap_or_else(|e| panic!("{relative_path} is not JSON: {e}"))
+    serde_json::from_str(&vector_text(relative))
+        .unwrap_or_else(|e| panic!("{relative} is not JSON: {e}"))
 }
