@@ -110,6 +110,22 @@ impl TxPool {
         verified: VerifiedTx,
         account: impl FnOnce(&Address) -> Account,
     ) -> Result<Hash, PoolError> {
+        let sender = self.admit(&verified, account)?;
+        let (hash, nonce) = (verified.hash, verified.tx.tx.nonce);
+        let queue = self.by_sender.entry(sender).or_default();
+        if let Some(old) = queue.insert(nonce, verified) {
+            self.by_hash.remove(&old.hash);
+        }
+        self.by_hash.insert(hash, (sender, nonce));
+        Ok(hash)
+    }
+
+    /// Every entry rule, without changing the pool: the sender if `verified` may enter.
+    pub fn admit(
+        &self,
+        verified: &VerifiedTx,
+        account: impl FnOnce(&Address) -> Account,
+    ) -> Result<Address, PoolError> {
         if self.by_hash.contains_key(&verified.hash) {
             return Err(PoolError::AlreadyKnown);
         }
@@ -140,39 +156,18 @@ impl TxPool {
                 got: t.nonce,
             });
         }
-        let queue = self.by_sender.entry(sender).or_default();
-        if let Some(existing) = queue.get(&t.nonce) {
-            if t.fee <= existing.tx.tx.fee {
-                return Err(PoolError::ReplacementUnderpriced(existing.tx.tx.fee));
+        let queue = self.by_sender.get(&sender);
+        match queue.and_then(|q| q.get(&t.nonce)) {
+            Some(existing) if t.fee <= existing.tx.tx.fee => {
+                Err(PoolError::ReplacementUnderpriced(existing.tx.tx.fee))
             }
-        } else {
-            if queue.len() >= self.config.max_per_sender {
-                return Err(PoolError::SenderFull(queue.len()));
+            Some(_) => Ok(sender),
+            None if queue.map_or(0, BTreeMap::len) >= self.config.max_per_sender => {
+                Err(PoolError::SenderFull(queue.map_or(0, BTreeMap::len)))
             }
-            if self.by_hash.len() >= self.config.max_transactions {
-                return Err(PoolError::PoolFull);
-            }
+            None if self.by_hash.len() >= self.config.max_transactions => Err(PoolError::PoolFull),
+            None => Ok(sender),
         }
-        let (hash, nonce) = (verified.hash, t.nonce);
-        if let Some(old) = queue.insert(nonce, verified) {
-            self.by_hash.remove(&old.hash);
-        }
-        self.by_hash.insert(hash, (sender, nonce));
-        Ok(hash)
-    }
-
-    /// Takes a transaction out; true if it was there.
-    pub fn remove(&mut self, hash: &Hash) -> bool {
-        let Some((sender, nonce)) = self.by_hash.remove(hash) else {
-            return false;
-        };
-        if let Some(queue) = self.by_sender.get_mut(&sender) {
-            queue.remove(&nonce);
-            if queue.is_empty() {
-                self.by_sender.remove(&sender);
-            }
-        }
-        true
     }
 
     /// What can go into the next block: per sender, the consecutive nonces from its account

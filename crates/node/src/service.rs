@@ -109,26 +109,28 @@ impl NodeService {
         let verified = VerifiedTx::new(tx, self.suite);
         let chain = lock(&self.chain);
         let state = chain.state();
-        let verdict = chain.check_next(&state, &verified);
         let mut failure = None;
-        let hash = lock(&self.pool).add_verified(verified, |a| {
+        let mut pool = lock(&self.pool);
+        pool.admit(&verified, |a| {
             state.account(a).unwrap_or_else(|e| {
                 failure = Some(e.to_string());
                 Default::default()
             })
-        });
+        })?;
         if let Some(e) = failure {
             return Err(SubmitError::State(e));
         }
-        let hash = hash?;
-        // The pool checked the envelope; this checks the action against the state. A later
-        // nonce may well become valid, anything else would only be rejected in a block.
-        match verdict.map_err(|e| SubmitError::State(e.to_string()))? {
+        // The pool's rules passed; now the action against the state, before anything changes
+        // (so a failing replacement never evicts what it meant to replace). A later nonce may
+        // well become valid; anything else would only be rejected in a block.
+        match chain
+            .check_next(&state, &verified)
+            .map_err(|e| SubmitError::State(e.to_string()))?
+        {
             Err(reason) if !reason.starts_with("nonce too high") => {
-                lock(&self.pool).remove(&hash);
                 Err(SubmitError::WouldFail(reason))
             }
-            _ => Ok(hash),
+            _ => Ok(pool.add_verified(verified, |a| state.account(a).unwrap_or_default())?),
         }
     }
 
