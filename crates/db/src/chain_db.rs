@@ -13,7 +13,7 @@ use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction,
 };
 
-use crate::{DbError, node_cache::NodeCache, node_journal};
+use crate::{DbError, MemoryBackend, node_cache::NodeCache, node_journal};
 
 const HEADERS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("headers");
 const BODIES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("bodies");
@@ -105,7 +105,15 @@ pub struct ChainDb {
 
 impl ChainDb {
     pub fn open(path: impl AsRef<Path>, config: ChainDbConfig) -> Result<Self, DbError> {
-        let db = Database::create(path)?;
+        Self::init(Database::create(path)?, config)
+    }
+
+    /// Opens a database kept in memory by `backend` (which outlives it: see [`MemoryBackend`]).
+    pub fn open_in(backend: MemoryBackend, config: ChainDbConfig) -> Result<Self, DbError> {
+        Self::init(Database::builder().create_with_backend(backend)?, config)
+    }
+
+    fn init(db: Database, config: ChainDbConfig) -> Result<Self, DbError> {
         let txn = db.begin_write()?;
         node_journal::create_tables(&txn)?;
         txn.open_table(HEADERS)?;

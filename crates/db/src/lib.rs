@@ -21,11 +21,13 @@
 //! Errors: [`DbError`].
 
 mod chain_db;
+mod memory;
 mod node_cache;
 mod node_journal;
 mod trie_db;
 
 pub use chain_db::{BlockInfo, ChainDb, ChainDbConfig, HeadChange, StoredBlock};
+pub use memory::MemoryBackend;
 pub use trie_db::{TrieDb, TrieDbConfig};
 
 /// What can go wrong in the database.

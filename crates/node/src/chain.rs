@@ -123,8 +123,14 @@ impl Chain {
     /// directory that holds another chain.
     pub fn open(path: &Path, genesis: Genesis, config: ChainDbConfig) -> Result<Self, ImportError> {
         genesis.validate()?;
+        Self::from_db(ChainDb::open(path, config)?, genesis)
+    }
+
+    /// [`Self::open`] on a database already opened (in memory, for the simulator).
+    pub fn from_db(db: ChainDb, genesis: Genesis) -> Result<Self, ImportError> {
+        genesis.validate()?;
         let suite = genesis.suite;
-        let db = Arc::new(ChainDb::open(path, config)?);
+        let db = Arc::new(db);
         let (block, commit) = Self::genesis_block(&genesis)?;
         let genesis_hash = block.hash(suite);
         match db.canonical_hash(0)? {
@@ -192,6 +198,12 @@ impl Chain {
 
     pub fn header(&self, hash: &Hash) -> Option<Header> {
         DbHeaders(&self.db).header(hash)
+    }
+
+    /// The canonical header at `number`.
+    pub fn canonical_header(&self, number: u64) -> Option<Header> {
+        let hash = self.db.canonical_hash(number).ok()??;
+        self.header(&hash)
     }
 
     /// The Clique snapshot after block `hash`.

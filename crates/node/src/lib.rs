@@ -17,9 +17,12 @@
 //! ```
 
 mod chain;
+mod handler;
 mod pool;
+pub mod protocol;
 mod service;
 
 pub use chain::{Built, Chain, ImportError, Imported};
+pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use pool::{PoolConfig, PoolError, TxPool};
-pub use service::{NodeService, SealPlan, SubmitError, unix_now};
+pub use service::{Announcement, NodeService, SealPlan, SubmitError, unix_now};

@@ -4,7 +4,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -12,9 +15,16 @@ use metamesh_consensus::{Proposals, out_of_turn_wait};
 use metamesh_crypto::{Address, SecretKey};
 use metamesh_primitives::{Block, Hash, Header, SignedTransaction};
 use metamesh_state::VerifiedTx;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool};
+use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protocol::Status};
+
+/// What this node has to tell its peers: blocks it sealed, transactions submitted to it.
+#[derive(Clone, Debug)]
+pub enum Announcement {
+    Block(Box<Block>),
+    Transaction(Vec<u8>),
+}
 
 /// Why a raw transaction was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +58,9 @@ pub struct NodeService {
     proposals: Mutex<Proposals>,
     signer: Option<SecretKey>,
     heads: broadcast::Sender<Header>,
+    announcer: Mutex<Option<mpsc::UnboundedSender<Announcement>>>,
+    /// Set while the node catches up with a peer that is ahead: sealing waits.
+    syncing: AtomicBool,
 }
 
 /// Seconds since the Unix epoch.
@@ -76,6 +89,8 @@ impl NodeService {
             proposals: Mutex::new(Proposals::default()),
             signer,
             heads,
+            announcer: Mutex::new(None),
+            syncing: AtomicBool::new(false),
         })
     }
 
@@ -92,6 +107,63 @@ impl NodeService {
         self.heads.subscribe()
     }
 
+    pub fn suite(&self) -> metamesh_crypto::Suite {
+        self.suite
+    }
+
+    pub fn genesis_hash(&self) -> Hash {
+        lock(&self.chain).genesis_hash()
+    }
+
+    /// Head, total difficulty and genesis, as peers see them.
+    pub fn status(&self) -> Status {
+        let chain = lock(&self.chain);
+        let head_hash = chain.head().hash(self.suite);
+        Status {
+            genesis: chain.genesis_hash(),
+            head_number: chain.head().number,
+            head_hash,
+            total_difficulty: chain
+                .db()
+                .block_info(&head_hash)
+                .ok()
+                .flatten()
+                .map_or(0, |i| i.total_difficulty),
+        }
+    }
+
+    /// Whether the block is stored (on any branch).
+    pub fn knows(&self, hash: &Hash) -> bool {
+        lock(&self.chain)
+            .db()
+            .block_info(hash)
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// Holds sealing back (true) while the node catches up with its peers.
+    pub fn set_syncing(&self, syncing: bool) {
+        self.syncing.store(syncing, Ordering::Relaxed);
+    }
+
+    pub fn is_syncing(&self) -> bool {
+        self.syncing.load(Ordering::Relaxed)
+    }
+
+    /// From now on, sealed blocks and submitted transactions are sent here (to be gossiped).
+    pub fn announcements(&self) -> mpsc::UnboundedReceiver<Announcement> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *lock(&self.announcer) = Some(tx);
+        rx
+    }
+
+    fn announce(&self, what: Announcement) {
+        if let Some(tx) = lock(&self.announcer).as_ref() {
+            let _ = tx.send(what);
+        }
+    }
+
     pub fn pool_len(&self) -> usize {
         lock(&self.pool).len()
     }
@@ -101,9 +173,16 @@ impl NodeService {
         lock(&self.pool).get(hash).map(|t| t.tx.clone())
     }
 
+    /// Pools a transaction submitted to this node and announces it to the peers.
+    pub fn submit(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
+        let hash = self.receive(raw)?;
+        self.announce(Announcement::Transaction(raw.to_vec()));
+        Ok(hash)
+    }
+
     /// Decodes, verifies and pools a raw transaction. The signature is checked before any lock
     /// is taken, so concurrent callers verify on all cores; it is never checked again.
-    pub fn submit(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
+    pub fn receive(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         let verified = VerifiedTx::new(tx, self.suite);
@@ -204,7 +283,7 @@ impl NodeService {
         let snap = chain.snapshot(&parent)?;
         let period = chain.genesis().clique.period;
         let number = head.number + 1;
-        if !snap.signers.contains(&me) || snap.recently_signed(number, &me) {
+        if !snap.signers.contains(&me) || snap.recently_signed(number, &me) || self.is_syncing() {
             return Ok(SealPlan::Idle(Duration::from_millis(500)));
         }
         let earliest = head.timestamp + period;
@@ -236,6 +315,7 @@ impl NodeService {
             self.after_import(&mut chain, &imported)?;
             block
         };
+        self.announce(Announcement::Block(Box::new(block.clone())));
         Ok(Some(block))
     }
 

@@ -1,0 +1,297 @@
+//! The properties every run must keep, checked every few virtual seconds and at the end:
+//! the Clique rules on each canonical chain (re-verified by an engine of the checker's own),
+//! convergence after the heal, permanence of transactions at depth ≥ 6 on a converged chain,
+//! agreement of state (and a conserved MMT supply), liveness after the heal, and the
+//! one-in-⌊N/2⌋+1 bound on what a minority side of a partition can seal.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use metamesh_consensus::{
+    Clique, CliqueConfig,
+    memory::{MemoryChain, MemorySnapshots},
+};
+use metamesh_crypto::{Address, Suite};
+use metamesh_node::{Chain, NodeService};
+use metamesh_primitives::{Amount, Block, Hash, TOTAL_SUPPLY};
+use metamesh_state::{Genesis, Pool};
+
+use crate::{
+    report::Report,
+    scenario::{Partition, Scenario},
+};
+
+/// A converged chain's transactions this deep are expected to stay.
+const FINAL_DEPTH: u64 = 6;
+
+pub(crate) struct Checker {
+    suite: Suite,
+    engine: Clique,
+    headers: MemoryChain,
+    snapshots: MemorySnapshots,
+    verified: HashSet<Hash>,
+    submitted: Vec<Hash>,
+    /// Transaction → the block number it was final at.
+    finals: BTreeMap<Hash, u64>,
+    final_through: u64,
+    accounts: Vec<Address>,
+}
+
+impl Checker {
+    pub fn new(genesis: &Genesis) -> Self {
+        let suite = genesis.suite;
+        let engine = Clique::new(CliqueConfig {
+            period: genesis.clique.period,
+            epoch: genesis.clique.epoch,
+            suite,
+        })
+        .expect("valid Clique parameters");
+        let (block, _) = Chain::genesis_block(genesis).expect("genesis builds");
+        let mut headers = MemoryChain::default();
+        let hash = headers.insert(block.header, suite);
+        let mut accounts: Vec<Address> = Pool::ALL.iter().map(|p| p.address(suite)).collect();
+        accounts.extend(genesis.grants.iter().map(|g| g.address));
+        accounts.extend(genesis.clique.signers.iter().copied());
+        Checker {
+            suite,
+            engine,
+            headers,
+            snapshots: MemorySnapshots::default(),
+            verified: HashSet::from([hash]),
+            submitted: Vec::new(),
+            finals: BTreeMap::new(),
+            final_through: 0,
+            accounts,
+        }
+    }
+
+    pub fn submitted(&mut self, hash: Hash) {
+        self.submitted.push(hash);
+    }
+
+    /// Every few virtual seconds.
+    pub fn check(
+        &mut self,
+        sc: &Scenario,
+        live: &[(usize, Arc<NodeService>)],
+        all_honest_up: bool,
+        report: &mut Report,
+    ) {
+        let honest: Vec<&(usize, Arc<NodeService>)> =
+            live.iter().filter(|(i, _)| sc.is_honest(*i)).collect();
+        for (i, node) in &honest {
+            self.verify_chain(*i, node, report);
+        }
+        let heads: HashSet<Hash> = honest.iter().map(|(_, n)| n.status().head_hash).collect();
+        if all_honest_up
+            && heads.len() == 1
+            && let Some((_, node)) = honest.first()
+        {
+            report.converged_checks += 1;
+            self.record_finals(node);
+        }
+    }
+
+    /// Transactions at depth ≥ 6 on the converged chain join the set that must never leave.
+    fn record_finals(&mut self, node: &NodeService) {
+        let head = node.status().head_number;
+        let through = head.saturating_sub(FINAL_DEPTH);
+        let suite = self.suite;
+        node.with_chain(|c| {
+            for number in self.final_through + 1..=through {
+                let Some(hash) = c.db().canonical_hash(number).ok().flatten() else {
+                    continue;
+                };
+                let Some(body) = c.db().body(&hash).ok().flatten() else {
+                    continue;
+                };
+                for tx in Block::decode_body(&body, suite).unwrap_or_default() {
+                    self.finals.insert(tx.hash(suite), number);
+                }
+            }
+        });
+        self.final_through = self.final_through.max(through);
+    }
+
+    /// Re-verifies the blocks of `node`'s canonical chain not verified before, and checks its
+    /// canonical index against the parent links.
+    fn verify_chain(&mut self, i: usize, node: &NodeService, report: &mut Report) {
+        let head = node.status();
+        let mut pending = Vec::new();
+        let mut hash = head.head_hash;
+        while !self.verified.contains(&hash) {
+            let found = node.with_chain(|c| {
+                let header = c.header(&hash)?;
+                let canonical = c.db().canonical_hash(header.number).ok().flatten();
+                Some((header, canonical))
+            });
+            let Some((header, canonical)) = found else {
+                report.violations.push(format!(
+                    "node {i}: canonical block 0x{} missing",
+                    hex::encode(hash)
+                ));
+                return;
+            };
+            if canonical != Some(hash) {
+                report.violations.push(format!(
+                    "node {i}: canonical index at {} disagrees with the head's ancestry",
+                    header.number
+                ));
+                return;
+            }
+            hash = header.parent_hash;
+            pending.push(header);
+        }
+        for header in pending.into_iter().rev() {
+            let number = header.number;
+            let verdict = self.engine.verify_header(
+                &self.headers,
+                &mut self.snapshots,
+                &header,
+                &[],
+                u64::MAX,
+            );
+            if let Err(e) = verdict {
+                report.violations.push(format!(
+                    "node {i}: canonical block {number} breaks the Clique rules: {e}"
+                ));
+                return;
+            }
+            let hash = self.headers.insert(header, self.suite);
+            self.verified.insert(hash);
+        }
+    }
+
+    /// The end of a partition: a side without a majority of signers seals at most one block per
+    /// signer it holds before the recently-signed rule stops it. Counted on the side's best
+    /// chain above the highest head it had when cut off, as blocks its own signers sealed
+    /// (a block from the other side held back as "future" may still join it).
+    pub fn partition_growth(
+        &self,
+        sc: &Scenario,
+        p: &Partition,
+        before: &[Option<u64>],
+        live: &[(usize, Arc<NodeService>)],
+        signers: &[Address],
+        report: &mut Report,
+    ) {
+        let other: Vec<usize> = (0..sc.nodes).filter(|i| !p.side.contains(i)).collect();
+        for side in [&p.side, &other] {
+            if side.len() * 2 > sc.nodes {
+                continue;
+            }
+            let Some(start) = side.iter().filter_map(|i| before[*i]).max() else {
+                continue;
+            };
+            let best = live
+                .iter()
+                .filter(|(i, _)| side.contains(i))
+                .max_by_key(|(_, n)| n.status().total_difficulty);
+            let Some((_, node)) = best else {
+                continue;
+            };
+            let ours: Vec<Address> = side.iter().map(|i| signers[*i]).collect();
+            let growth = node.with_chain(|c| {
+                (start + 1..=c.head().number)
+                    .filter_map(|n| c.canonical_header(n))
+                    .filter(|h| {
+                        metamesh_consensus::recover_signer(h, self.suite)
+                            .is_ok_and(|s| ours.contains(&s))
+                    })
+                    .count() as u64
+            });
+            report.partition_growth.push(format!(
+                "{side:?} cut off {}–{} ms: sealed {growth} block(s) on its best chain",
+                p.from_ms, p.to_ms
+            ));
+            if growth > side.len() as u64 {
+                report.violations.push(format!(
+                    "minority side {side:?} sealed {growth} blocks in a row during a partition"
+                ));
+            }
+        }
+    }
+
+    /// The end of the run: everything must have converged, stayed and balanced.
+    pub fn finish(
+        &mut self,
+        sc: &Scenario,
+        live: &[(usize, Arc<NodeService>)],
+        report: &mut Report,
+    ) {
+        self.check(sc, live, false, report);
+        let honest: Vec<&(usize, Arc<NodeService>)> =
+            live.iter().filter(|(i, _)| sc.is_honest(*i)).collect();
+        let expected = (0..sc.nodes).filter(|i| sc.is_honest(*i)).count();
+        if honest.len() != expected {
+            report.violations.push(format!(
+                "{} honest node(s) down at the end",
+                expected - honest.len()
+            ));
+        }
+        let heads: BTreeMap<usize, (u64, Hash)> = honest
+            .iter()
+            .map(|(i, n)| {
+                let s = n.status();
+                (*i, (s.head_number, s.head_hash))
+            })
+            .collect();
+        report.head = heads.values().map(|h| h.0).max().unwrap_or(0);
+        let distinct: HashSet<Hash> = heads.values().map(|h| h.1).collect();
+        if distinct.len() > 1 {
+            let list: Vec<String> = heads
+                .iter()
+                .map(|(i, (n, h))| format!("node {i} at {n} 0x{}", hex::encode(&h[..4])))
+                .collect();
+            report.violations.push(format!(
+                "no convergence after the heal: {}",
+                list.join(", ")
+            ));
+        }
+        let settle_blocks = sc.settle_ms / 1000 / sc.period_s;
+        let grown = report.head.saturating_sub(report.head_at_heal);
+        if grown < settle_blocks / 4 {
+            report.violations.push(format!(
+                "not live after the heal: {grown} block(s) in {} s",
+                sc.settle_ms / 1000
+            ));
+        }
+        for (_, node) in &honest {
+            self.check_node(node, report);
+        }
+    }
+
+    fn check_node(&self, node: &NodeService, report: &mut Report) {
+        node.with_chain(|c| {
+            for (tx, number) in &self.finals {
+                if c.db().tx_location(tx).ok().flatten().is_none() {
+                    report.violations.push(format!(
+                        "transaction 0x{} final at block {number} is no longer included",
+                        hex::encode(tx)
+                    ));
+                }
+            }
+            report.transfers_included = self
+                .submitted
+                .iter()
+                .filter(|t| c.db().tx_location(t).ok().flatten().is_some())
+                .count() as u64;
+            let state = c.state();
+            let mut total = Amount::ZERO;
+            for a in &self.accounts {
+                match state.account(a) {
+                    Ok(acc) => total = total.checked_add(acc.balance).unwrap_or(total),
+                    Err(e) => report
+                        .violations
+                        .push(format!("state at the head unreadable: {e}")),
+                }
+            }
+            if total != TOTAL_SUPPLY {
+                report.violations.push(format!(
+                    "balances sum to {total}, not the supply {TOTAL_SUPPLY}"
+                ));
+            }
+        });
+        report.final_transactions = self.finals.len() as u64;
+    }
+}

@@ -1,0 +1,83 @@
+//! What a run did and what it violated.
+
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub seed: u64,
+    pub scenario: String,
+    /// The honest nodes' common head at the end (the highest, if they disagree).
+    pub head: u64,
+    pub head_at_heal: u64,
+    pub sealed: u64,
+    pub attacks: u64,
+    pub equivocations: u64,
+    pub crashes: u64,
+    pub messages: u64,
+    pub dropped: u64,
+    pub transfers_submitted: u64,
+    pub transfers_refused: u64,
+    pub transfers_included: u64,
+    /// Transactions seen at depth ≥ 6 on a converged chain (each must stay included).
+    pub final_transactions: u64,
+    pub converged_checks: u64,
+    pub bans: Vec<String>,
+    pub partition_growth: Vec<String>,
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn new(sc: &Scenario) -> Self {
+        let f = &sc.faults;
+        let scenario = format!(
+            "{} nodes; loss {}‰, duplicates {}‰, delay {}–{} ms, skew ±{} ms, {} partition(s), {} crash(es){}",
+            sc.nodes,
+            f.loss_permille,
+            f.duplicate_permille,
+            f.min_delay_ms,
+            f.max_delay_ms,
+            f.max_skew_ms,
+            f.partitions.len(),
+            f.crashes.len(),
+            sc.byzantine
+                .map(|(n, k)| format!("; node {n} Byzantine ({k:?})"))
+                .unwrap_or_default()
+        );
+        Report {
+            seed: sc.seed,
+            scenario,
+            ..Report::default()
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// One line: the seed, the scenario and the outcome.
+    pub fn summary(&self) -> String {
+        format!(
+            "seed {}: {} — head {} ({} after the heal), {} sealed, {}/{} transfers included, {} final, {} crash(es), {} attack block(s), {} ban(s), {} messages ({} dropped): {}",
+            self.seed,
+            self.scenario,
+            self.head,
+            self.head.saturating_sub(self.head_at_heal),
+            self.sealed,
+            self.transfers_included,
+            self.transfers_submitted,
+            self.final_transactions,
+            self.crashes,
+            self.attacks,
+            self.bans.len(),
+            self.messages,
+            self.dropped,
+            if self.ok() {
+                "ok".to_owned()
+            } else {
+                format!("VIOLATED: {}", self.violations.join("; "))
+            }
+        )
+    }
+}

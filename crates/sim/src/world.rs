@@ -1,0 +1,681 @@
+//! The simulated world: nodes (the real chain, pool, sealing plan and peer handler, each on its
+//! own in-memory database), a virtual clock, one seeded event queue, and a network that delays,
+//! loses, duplicates, reorders and partitions messages.
+
+use std::collections::{BTreeMap, HashSet};
+
+use metamesh_consensus::{Clique, CliqueConfig};
+use metamesh_crypto::{Address, SecretKey, Suite};
+use metamesh_db::{ChainDb, ChainDbConfig, MemoryBackend};
+use metamesh_node::{
+    Action, Announcement, Chain, Handler, HandlerConfig, NodeService, PoolConfig, SealPlan,
+    Verdict, protocol::Topic,
+};
+use metamesh_primitives::{Action as TxAction, Amount, Block, Hash, Transaction};
+use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+
+use crate::{
+    invariants::Checker,
+    report::Report,
+    rng::Rng,
+    scenario::{Byzantine, Scenario},
+};
+
+/// Genesis time of every simulated chain (seconds); the virtual clock starts one second later.
+const GENESIS_TIME: u64 = 1_750_000_000;
+const TICK_MS: u64 = 200;
+const CHECK_MS: u64 = 5_000;
+const USERS: usize = 8;
+
+#[derive(Clone, Debug)]
+enum Msg {
+    Gossip {
+        topic: Topic,
+        id: Hash,
+        data: std::sync::Arc<Vec<u8>>,
+    },
+    Request {
+        id: u64,
+        data: Vec<u8>,
+    },
+    Response {
+        id: u64,
+        data: Option<Vec<u8>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Tick(usize),
+    Seal { node: usize, parent: Hash },
+    Deliver { from: usize, to: usize, msg: Msg },
+    Crash(usize),
+    Restart(usize),
+    Reconnect(usize, usize),
+    Transfer,
+    Check,
+}
+
+struct Live {
+    handler: Handler<usize>,
+    news: tokio::sync::mpsc::UnboundedReceiver<Announcement>,
+    /// Gossip ids already seen (gossipsub's duplicate cache).
+    seen: HashSet<Hash>,
+    sealing_on: Option<Hash>,
+    /// An equivocator's second block for the height it is sealing.
+    twin: Option<Block>,
+}
+
+struct SimNode {
+    backend: MemoryBackend,
+    skew_ms: i64,
+    rng: Rng,
+    live: Option<Live>,
+}
+
+/// One simulated run.
+pub struct Sim {
+    pub(crate) sc: Scenario,
+    rng: Rng,
+    now: u64,
+    seq: u64,
+    queue: BTreeMap<(u64, u64), Event>,
+    pub(crate) genesis: Genesis,
+    signers: Vec<SecretKey>,
+    users: Vec<SecretKey>,
+    nodes: Vec<SimNode>,
+    /// (banning node, banned node) → until (virtual ms).
+    bans: BTreeMap<(usize, usize), u64>,
+    pub(crate) report: Report,
+    checker: Checker,
+    /// Per partition: each node's head when it began, until it ends (then `Done`).
+    partition_heads: Vec<PartitionWatch>,
+}
+
+fn key(suite: Suite, label: &str, i: usize) -> SecretKey {
+    let seed = suite.hash(format!("metamesh/sim/{label}/{i}").as_bytes());
+    SecretKey::from_bytes(suite, &seed).expect("a hash is a valid key with overwhelming odds")
+}
+
+impl Sim {
+    pub fn new(sc: Scenario) -> Self {
+        let suite = Suite::Sm;
+        let mut rng = Rng::new(sc.seed ^ 0x5eed);
+        let signers: Vec<SecretKey> = (0..sc.nodes).map(|i| key(suite, "signer", i)).collect();
+        let users: Vec<SecretKey> = (0..USERS).map(|i| key(suite, "user", i)).collect();
+        let genesis = Genesis {
+            chain_id: 4242,
+            suite,
+            timestamp: GENESIS_TIME,
+            clique: CliqueParams {
+                period: sc.period_s,
+                epoch: 30_000,
+                signers: signers.iter().map(|k| k.public_key().address()).collect(),
+            },
+            params: Params::default(),
+            grants: users
+                .iter()
+                .map(|k| Grant {
+                    address: k.public_key().address(),
+                    amount: Amount::from_mmt(1_000),
+                    pool: Pool::Airdrops,
+                })
+                .collect(),
+        };
+        let max_skew = sc.faults.max_skew_ms as i64;
+        let nodes = (0..sc.nodes)
+            .map(|_| SimNode {
+                backend: MemoryBackend::new(),
+                skew_ms: if max_skew == 0 {
+                    0
+                } else {
+                    rng.below(2 * max_skew as u64 + 1) as i64 - max_skew
+                },
+                rng: rng.fork(),
+                live: None,
+            })
+            .collect();
+        let checker = Checker::new(&genesis);
+        let sc_partitions = sc.faults.partitions.len();
+        Sim {
+            report: Report::new(&sc),
+            sc,
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BTreeMap::new(),
+            genesis,
+            signers,
+            users,
+            nodes,
+            bans: BTreeMap::new(),
+            checker,
+            partition_heads: vec![PartitionWatch::Pending; sc_partitions],
+        }
+    }
+
+    fn at(&mut self, time: u64, event: Event) {
+        self.seq += 1;
+        self.queue.insert((time, self.seq), event);
+    }
+
+    /// A node's clock in milliseconds (its skew included).
+    fn clock(&self, node: usize) -> u64 {
+        ((GENESIS_TIME * 1000 + 1000 + self.now) as i64 + self.nodes[node].skew_ms) as u64
+    }
+
+    fn sealing_allowed(&self) -> bool {
+        self.now < self.sc.fault_ms + self.sc.settle_ms
+    }
+
+    fn byzantine(&self, node: usize) -> Option<Byzantine> {
+        self.sc
+            .byzantine
+            .filter(|(b, _)| *b == node)
+            .map(|(_, k)| k)
+    }
+
+    /// Runs to the end and returns what happened, violations included.
+    pub fn run(mut self) -> Report {
+        for i in 0..self.sc.nodes {
+            self.start(i);
+            let offset = self.rng.below(TICK_MS);
+            self.at(offset, Event::Tick(i));
+        }
+        for crash in self.sc.faults.crashes.clone() {
+            self.at(crash.at_ms, Event::Crash(crash.node));
+            let back = (crash.at_ms + crash.down_ms).min(self.sc.fault_ms);
+            self.at(back, Event::Restart(crash.node));
+        }
+        let busy = self.sc.fault_ms + self.sc.settle_ms / 2;
+        for _ in 0..self.sc.transfers {
+            let t = self.rng.below(busy);
+            self.at(t, Event::Transfer);
+        }
+        let mut t = CHECK_MS;
+        while t <= self.sc.end_ms() {
+            self.at(t, Event::Check);
+            t += CHECK_MS;
+        }
+        while let Some(((time, _), event)) = self.queue.pop_first() {
+            if time > self.sc.end_ms() {
+                break;
+            }
+            self.now = time;
+            self.track_partitions();
+            self.handle(event);
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Tick(i) => self.tick(i),
+            Event::Seal { node, parent } => self.seal(node, parent),
+            Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Event::Crash(i) => self.crash(i),
+            Event::Restart(i) => {
+                if self.nodes[i].live.is_none() {
+                    self.start(i);
+                    self.at(self.now + TICK_MS, Event::Tick(i));
+                }
+            }
+            Event::Reconnect(a, b) => self.connect(a, b),
+            Event::Transfer => self.transfer(),
+            Event::Check => self.check(),
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let config = ChainDbConfig {
+            cache_nodes: 20_000,
+            prune_depth: Some(128),
+        };
+        let db = ChainDb::open_in(self.nodes[i].backend.clone(), config)
+            .expect("an in-memory database opens");
+        let chain = Chain::from_db(db, self.genesis.clone()).expect("the chain opens");
+        let node = NodeService::new(chain, Some(self.signers[i].clone()), PoolConfig::default());
+        let news = node.announcements();
+        let handler = Handler::new(node, HandlerConfig::default());
+        self.nodes[i].live = Some(Live {
+            handler,
+            news,
+            seen: HashSet::new(),
+            sealing_on: None,
+            twin: None,
+        });
+        for j in 0..self.sc.nodes {
+            if j != i {
+                self.connect(i, j);
+            }
+        }
+    }
+
+    /// A crash: the node stops between two writes, and restarts from what was written.
+    fn crash(&mut self, i: usize) {
+        if self.nodes[i].live.is_none() {
+            return;
+        }
+        let image = self.nodes[i].backend.image();
+        self.nodes[i].live = None;
+        self.nodes[i].backend = MemoryBackend::from_image(image);
+        self.report.crashes += 1;
+        for j in 0..self.sc.nodes {
+            if let Some(live) = self.nodes[j].live.as_mut() {
+                live.handler.disconnected(i);
+            }
+        }
+    }
+
+    fn banned(&self, a: usize, b: usize) -> bool {
+        let now = self.now;
+        [(a, b), (b, a)]
+            .iter()
+            .any(|k| self.bans.get(k).is_some_and(|until| *until > now))
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        if self.nodes[a].live.is_none() || self.nodes[b].live.is_none() || self.banned(a, b) {
+            return;
+        }
+        let (ta, tb) = (self.clock(a), self.clock(b));
+        self.nodes[a]
+            .live
+            .as_mut()
+            .expect("live")
+            .handler
+            .connected(b, ta);
+        self.nodes[b]
+            .live
+            .as_mut()
+            .expect("live")
+            .handler
+            .connected(a, tb);
+        self.process(a);
+        self.process(b);
+    }
+
+    fn partitioned(&self, a: usize, b: usize) -> bool {
+        self.sc.faults.partitions.iter().any(|p| {
+            (p.from_ms..p.to_ms).contains(&self.now) && p.side.contains(&a) != p.side.contains(&b)
+        })
+    }
+
+    fn link_up(&self, a: usize, b: usize) -> bool {
+        self.nodes[a].live.is_some()
+            && self.nodes[b].live.is_some()
+            && !self.banned(a, b)
+            && !self.partitioned(a, b)
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: Msg) {
+        if !self.link_up(from, to) {
+            self.report.dropped += 1;
+            return;
+        }
+        let f = &self.sc.faults;
+        let faulty = self.now < self.sc.fault_ms;
+        let (lo, hi, loss, dup) = (
+            f.min_delay_ms,
+            f.max_delay_ms,
+            f.loss_permille,
+            f.duplicate_permille,
+        );
+        if faulty && self.rng.chance(loss) {
+            self.report.dropped += 1;
+            return;
+        }
+        self.report.messages += 1;
+        let copies = if faulty && self.rng.chance(dup) { 2 } else { 1 };
+        for _ in 0..copies {
+            let delay = self.rng.range(lo, hi);
+            self.at(
+                self.now + delay,
+                Event::Deliver {
+                    from,
+                    to,
+                    msg: msg.clone(),
+                },
+            );
+        }
+    }
+
+    fn gossip(&mut self, from: usize, topic: Topic, data: Vec<u8>, except: Option<usize>) {
+        let id = self.genesis.suite.hash(&data);
+        if let Some(live) = self.nodes[from].live.as_mut() {
+            live.seen.insert(id);
+        }
+        let data = std::sync::Arc::new(data);
+        for to in 0..self.sc.nodes {
+            if to != from && Some(to) != except {
+                let msg = Msg::Gossip {
+                    topic,
+                    id,
+                    data: data.clone(),
+                };
+                self.send(from, to, msg);
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, msg: Msg) {
+        if !self.link_up(from, to) {
+            self.report.dropped += 1;
+            return;
+        }
+        let now = self.clock(to);
+        let live = self.nodes[to].live.as_mut().expect("link up");
+        match msg {
+            Msg::Gossip { topic, id, data } => {
+                if !live.seen.insert(id) {
+                    return;
+                }
+                let verdict = match topic {
+                    Topic::Blocks => live.handler.gossip_block(from, &data, now),
+                    Topic::Transactions => live.handler.gossip_transaction(from, &data, now),
+                };
+                if verdict == Verdict::Accept {
+                    self.gossip(to, topic, data.to_vec(), Some(from));
+                }
+            }
+            Msg::Request { id, data } => {
+                let answer = live.handler.request(from, &data, now);
+                self.send(to, from, Msg::Response { id, data: answer });
+            }
+            Msg::Response { id, data } => live.handler.response(from, id, data.as_deref(), now),
+        }
+        self.process(to);
+    }
+
+    /// Carries out what node `i` decided: requests, bans, and gossip of what it sealed or was
+    /// sent.
+    fn process(&mut self, i: usize) {
+        let Some(live) = self.nodes[i].live.as_mut() else {
+            return;
+        };
+        let actions = live.handler.take_actions();
+        let mut news = Vec::new();
+        while let Ok(n) = live.news.try_recv() {
+            news.push(n);
+        }
+        let twin = live.twin.take();
+        for action in actions {
+            match action {
+                Action::Send { peer, id, request } => {
+                    let data = request.encode();
+                    self.send(i, peer, Msg::Request { id, data });
+                }
+                Action::Ban {
+                    peer,
+                    until_ms,
+                    reason,
+                } => self.ban(i, peer, until_ms, reason),
+            }
+        }
+        for n in news {
+            match n {
+                Announcement::Block(block) => match &twin {
+                    Some(twin) => self.equivocate(i, &block, twin),
+                    None => self.gossip(i, Topic::Blocks, block.to_rlp(), None),
+                },
+                Announcement::Transaction(raw) => self.gossip(i, Topic::Transactions, raw, None),
+            }
+        }
+    }
+
+    fn ban(&mut self, by: usize, peer: usize, until_ms: u64, reason: String) {
+        let until = self.now + until_ms.saturating_sub(self.clock(by));
+        self.bans.insert((by, peer), until);
+        self.report.bans.push(format!(
+            "t={}ms node {by} banned node {peer}: {reason}",
+            self.now
+        ));
+        if self.sc.is_honest(by) && self.sc.is_honest(peer) {
+            self.report.violations.push(format!(
+                "t={}ms honest node {by} banned honest node {peer}: {reason}",
+                self.now
+            ));
+        }
+        if let Some(live) = self.nodes[peer].live.as_mut() {
+            live.handler.disconnected(by);
+        }
+        self.at(until + 1, Event::Reconnect(by, peer));
+    }
+
+    fn tick(&mut self, i: usize) {
+        let now = self.clock(i);
+        let Some(live) = self.nodes[i].live.as_mut() else {
+            return;
+        };
+        live.handler.tick(now);
+        let attack = self.byzantine(i);
+        let honest_sealing = !matches!(
+            attack,
+            Some(Byzantine::SealsTooOften | Byzantine::BadSeal | Byzantine::WrongDifficulty)
+        );
+        if self.sealing_allowed() && honest_sealing {
+            let random = self.nodes[i].rng.next_u64();
+            let live = self.nodes[i].live.as_mut().expect("live");
+            if let Ok(SealPlan::Seal { parent, delay }) =
+                live.handler.node().plan(now / 1000, random)
+                && live.sealing_on != Some(parent)
+            {
+                live.sealing_on = Some(parent);
+                let delay = delay.as_millis() as u64;
+                self.at(self.now + delay, Event::Seal { node: i, parent });
+            }
+        }
+        if self.sealing_allowed() && (now / TICK_MS).is_multiple_of(5) {
+            self.attack(i, now);
+        }
+        self.process(i);
+        self.at(self.now + TICK_MS, Event::Tick(i));
+    }
+
+    fn seal(&mut self, i: usize, parent: Hash) {
+        if !self.sealing_allowed() {
+            return;
+        }
+        let now = self.clock(i) / 1000;
+        let key = self.signers[i].clone();
+        let equivocates = self.byzantine(i) == Some(Byzantine::Equivocates);
+        let Some(live) = self.nodes[i].live.as_mut() else {
+            return;
+        };
+        let node = live.handler.node().clone();
+        if equivocates {
+            // The twin: same parent, an empty body and a later timestamp, so a different hash.
+            live.twin = node
+                .with_chain(|c| c.build_block(&key, &[], None, now + 1))
+                .ok()
+                .map(|b| b.block);
+        }
+        match node.seal(parent, now) {
+            Ok(Some(_)) => self.report.sealed += 1,
+            _ => live.twin = None,
+        }
+        self.process(i);
+    }
+
+    fn equivocate(&mut self, i: usize, block: &Block, twin: &Block) {
+        self.report.equivocations += 1;
+        let peers: Vec<usize> = (0..self.sc.nodes).filter(|j| *j != i).collect();
+        let half = peers.len() / 2;
+        for (n, peer) in peers.into_iter().enumerate() {
+            let data = if n < half { block } else { twin }.to_rlp();
+            let id = self.genesis.suite.hash(&data);
+            let msg = Msg::Gossip {
+                topic: Topic::Blocks,
+                id,
+                data: std::sync::Arc::new(data),
+            };
+            self.send(i, peer, msg);
+        }
+    }
+
+    /// A Byzantine signer's block that breaks a rule, sent to every peer.
+    fn attack(&mut self, i: usize, now_ms: u64) {
+        let Some(kind) = self.byzantine(i) else {
+            return;
+        };
+        let Some(live) = self.nodes[i].live.as_ref() else {
+            return;
+        };
+        let node = live.handler.node().clone();
+        let key = self.signers[i].clone();
+        let me = key.public_key().address();
+        let engine = Clique::new(CliqueConfig {
+            period: self.genesis.clique.period,
+            epoch: self.genesis.clique.epoch,
+            suite: self.genesis.suite,
+        })
+        .expect("valid Clique parameters");
+        let rogue = key_for_rogue(self.genesis.suite);
+        let block = node.with_chain(|c| -> Option<Block> {
+            let head = c.head().clone();
+            let snap = c.snapshot(&head.hash(c.suite())).ok()?;
+            let now = (now_ms / 1000).max(head.timestamp + c.genesis().clique.period);
+            let mut block = c.build_block(&key, &[], None, now).ok()?.block;
+            match kind {
+                Byzantine::SealsTooOften if snap.recently_signed(head.number + 1, &me) => {}
+                Byzantine::SealsTooOften | Byzantine::Equivocates => return None,
+                Byzantine::BadSeal => engine.seal(&mut block.header, &rogue).ok()?,
+                Byzantine::WrongDifficulty => {
+                    block.header.difficulty = 3 - block.header.difficulty;
+                    engine.seal(&mut block.header, &key).ok()?;
+                }
+            }
+            Some(block)
+        });
+        if let Some(block) = block {
+            self.report.attacks += 1;
+            self.gossip(i, Topic::Blocks, block.to_rlp(), None);
+        }
+    }
+
+    /// A user sends one MMT to another through a random live honest node.
+    fn transfer(&mut self) {
+        let live: Vec<usize> = (0..self.sc.nodes)
+            .filter(|i| self.nodes[*i].live.is_some() && self.sc.is_honest(*i))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let target = live[self.rng.below(live.len() as u64) as usize];
+        let from = self.rng.below(USERS as u64) as usize;
+        let to = (from + 1 + self.rng.below(USERS as u64 - 1) as usize) % USERS;
+        let node = self.nodes[target]
+            .live
+            .as_ref()
+            .expect("live")
+            .handler
+            .node()
+            .clone();
+        let sender = self.users[from].public_key().address();
+        let nonce = node.with_chain(|c| c.state().account(&sender).map(|a| a.nonce).unwrap_or(0));
+        let tx = Transaction {
+            chain_id: self.genesis.chain_id,
+            nonce,
+            fee: self.genesis.params.min_fee,
+            action: TxAction::Transfer {
+                to: self.users[to].public_key().address(),
+                amount: Amount::from_mmt(1),
+            },
+        }
+        .sign(&self.users[from])
+        .expect("signing");
+        match node.submit(&tx.to_rlp()) {
+            Ok(hash) => {
+                self.report.transfers_submitted += 1;
+                self.checker.submitted(hash);
+            }
+            Err(_) => self.report.transfers_refused += 1,
+        }
+        self.process(target);
+    }
+
+    fn track_partitions(&mut self) {
+        for n in 0..self.partition_heads.len() {
+            let p = &self.sc.faults.partitions[n];
+            let (from, to) = (p.from_ms, p.to_ms);
+            match &self.partition_heads[n] {
+                PartitionWatch::Pending if self.now >= from => {
+                    self.partition_heads[n] = PartitionWatch::Running(self.heads());
+                }
+                PartitionWatch::Running(before) if self.now >= to => {
+                    let before = before.clone();
+                    let live = self.live_services();
+                    let p = self.sc.faults.partitions[n].clone();
+                    let signers = self.signer_addresses();
+                    self.checker.partition_growth(
+                        &self.sc,
+                        &p,
+                        &before,
+                        &live,
+                        &signers,
+                        &mut self.report,
+                    );
+                    self.partition_heads[n] = PartitionWatch::Done;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Every live node's head number.
+    fn heads(&self) -> Vec<Option<u64>> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                n.live
+                    .as_ref()
+                    .map(|l| l.handler.node().status().head_number)
+            })
+            .collect()
+    }
+
+    fn live_services(&self) -> Vec<(usize, std::sync::Arc<NodeService>)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.live.as_ref().map(|l| (i, l.handler.node().clone())))
+            .collect()
+    }
+
+    fn check(&mut self) {
+        let live = self.live_services();
+        let all_honest_up = (0..self.sc.nodes)
+            .filter(|i| self.sc.is_honest(*i))
+            .all(|i| self.nodes[i].live.is_some());
+        self.checker
+            .check(&self.sc, &live, all_honest_up, &mut self.report);
+        if self.now == self.sc.fault_ms {
+            self.report.head_at_heal = self.heads().into_iter().flatten().max().unwrap_or(0);
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        let live = self.live_services();
+        self.checker.finish(&self.sc, &live, &mut self.report);
+        self.report
+    }
+
+    pub fn signer_addresses(&self) -> Vec<Address> {
+        self.signers
+            .iter()
+            .map(|k| k.public_key().address())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PartitionWatch {
+    Pending,
+    Running(Vec<Option<u64>>),
+    Done,
+}
+
+/// A key no signer holds.
+fn key_for_rogue(suite: Suite) -> SecretKey {
+    key(suite, "rogue", 0)
+}
