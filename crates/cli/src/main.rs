@@ -46,7 +46,9 @@ enum Command {
     #[command(subcommand)]
     Node(commands::node::NodeCommand),
     /// Start a local network (keys, genesis and chain are created on first run).
-    Devnet(commands::node::DevnetArgs),
+    Devnet(commands::devnet::DevnetArgs),
+    /// Run the deterministic multi-node simulator (one seed, or many).
+    Sim(commands::sim::SimArgs),
     /// Show a transaction (`tx HASH`) or send one (`tx transfer`).
     Tx(commands::client::TxArgs),
     /// Attest a file (paper, patent, result, dataset, program) on chain by its digest.
@@ -108,7 +110,8 @@ fn main() -> ExitCode {
         Command::Attest(args) => commands::client::attest(&ctx, args),
         Command::VerifyAttestation(args) => commands::client::verify_attestation(&ctx, args),
         Command::Query(cmd) => commands::client::query(&ctx, cmd),
-        Command::Devnet(args) => commands::node::devnet(&ctx, args),
+        Command::Devnet(args) => commands::devnet::devnet(&ctx, args),
+        Command::Sim(args) => commands::sim::run(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
     };

@@ -32,7 +32,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(s: &Scratch, port: u16) -> Devnet {
+fn start(s: &Scratch, port: u16, p2p: u16) -> Devnet {
     let child = Command::new(env!("CARGO_BIN_EXE_metamesh"))
         .args([
             "--data-dir",
@@ -40,6 +40,8 @@ fn start(s: &Scratch, port: u16) -> Devnet {
             "devnet",
             "--rpc-port",
             &port.to_string(),
+            "--p2p-port",
+            &p2p.to_string(),
             "--period",
             "1",
         ])
@@ -63,9 +65,9 @@ fn start(s: &Scratch, port: u16) -> Devnet {
 
 /// A client command against the devnet, with its data dir (keystore) and password.
 fn client(s: &Scratch, devnet: &Devnet, args: &[&str]) -> common::Run {
-    let password = std::fs::read_to_string(s.path("devnet/password.txt")).unwrap_or_default();
+    let password = std::fs::read_to_string(s.path("devnet/node-0/password.txt")).unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_metamesh"))
-        .args(["--data-dir", &s.p("devnet")])
+        .args(["--data-dir", &s.p("devnet/node-0")])
         .args(args)
         .env("METAMESH_RPC", &devnet.rpc)
         .env("METAMESH_PASSWORD", password.trim())
@@ -89,14 +91,14 @@ fn head(s: &Scratch, devnet: &Devnet) -> u64 {
 #[test]
 fn devnet_walkthrough_survives_sigkill() {
     let s = Scratch::new();
-    let port = free_port();
-    let devnet = start(&s, port);
+    let (port, p2p) = (free_port(), free_port());
+    let devnet = start(&s, port, p2p);
     let first = head(&s, &devnet);
     std::thread::sleep(Duration::from_millis(2_500));
     assert!(head(&s, &devnet) > first, "blocks appear every period");
 
     let genesis: Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("devnet/genesis.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(s.path("devnet/node-0/genesis.json")).unwrap())
             .unwrap();
     let from = genesis["grants"][0]["address"].as_str().unwrap().to_owned();
     let to = genesis["grants"][1]["address"].as_str().unwrap().to_owned();
@@ -154,7 +156,7 @@ fn devnet_walkthrough_survives_sigkill() {
         client(&s, &devnet, &["--json", "balance", &to]).ok().json()["balance"]["wei"].clone();
     let head_before = head(&s, &devnet);
     drop(devnet); // Child::kill sends SIGKILL
-    let devnet = start(&s, port);
+    let devnet = start(&s, port, p2p);
     assert!(head(&s, &devnet) >= head_before, "the head survived");
     let balance_after =
         client(&s, &devnet, &["--json", "balance", &to]).ok().json()["balance"]["wei"].clone();

@@ -3,10 +3,12 @@
 pub mod account;
 pub mod bench;
 pub mod client;
+pub mod devnet;
 pub mod hash;
 pub mod init;
 pub mod key;
 pub mod node;
+pub mod sim;
 pub mod tools;
 
 use std::path::Path;

@@ -1,32 +1,51 @@
-//! `metamesh node run` and `metamesh devnet`: a running node with its sealing loop and RPC.
+//! `metamesh node run`: a running node — chain, pool, sealing loop, peer-to-peer network and
+//! RPC — configured by `<data-dir>/config.toml`, flags and `METAMESH_*` variables (flags win).
 
-use std::{net::SocketAddr, path::Path, process::ExitCode, sync::Arc};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use metamesh_crypto::{Address, SecretKey, Suite, keystore::ScryptParams};
+use metamesh_crypto::{Address, SecretKey};
 use metamesh_db::ChainDbConfig;
-use metamesh_node::{Chain, NodeService, PoolConfig};
-use metamesh_primitives::Amount;
+use metamesh_net::{Keypair, Multiaddr, NetConfig};
+use metamesh_node::{Chain, HandlerConfig, NodeService, PoolConfig};
 use metamesh_rpc::RpcConfig;
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
-use serde::Serialize;
+use metamesh_state::Genesis;
+use serde::{Deserialize, Serialize};
 
 use crate::{Context, password::PasswordArgs};
 
 #[derive(Subcommand, Debug)]
 pub enum NodeCommand {
-    /// Run this data directory's node: import, seal (if a signer), serve RPC until Ctrl-C.
+    /// Run this data directory's node: sync, seal (if a signer), gossip and serve RPC until
+    /// Ctrl-C or SIGTERM.
     Run(RunArgs),
 }
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Address for JSON-RPC (HTTP and WebSocket).
-    #[arg(long, default_value = "127.0.0.1:8545")]
-    rpc_addr: SocketAddr,
-    /// Seal blocks with this keystore account (it must be a signer).
-    #[arg(long)]
+    /// Address for JSON-RPC (HTTP and WebSocket) [config: rpc-addr; default 127.0.0.1:8545].
+    #[arg(long, env = "METAMESH_RPC_ADDR")]
+    rpc_addr: Option<SocketAddr>,
+    /// Peer-to-peer listen address [config: p2p-addr; default /ip4/0.0.0.0/tcp/30303].
+    #[arg(long, env = "METAMESH_P2P_ADDR", value_name = "MULTIADDR")]
+    p2p_addr: Option<Multiaddr>,
+    /// Peers to connect to first, comma-separated `/ip4/…/tcp/…/p2p/<peer id>` [config: bootnodes].
+    #[arg(
+        long,
+        env = "METAMESH_BOOTNODES",
+        value_delimiter = ',',
+        value_name = "MULTIADDR"
+    )]
+    bootnodes: Vec<Multiaddr>,
+    /// Seal blocks with this keystore account (it must be a signer) [config: signer].
+    #[arg(long, env = "METAMESH_SIGNER")]
     signer: Option<Address>,
     /// Token that lets non-loopback callers use admin methods.
     #[arg(long, env = "METAMESH_ADMIN_TOKEN")]
@@ -35,20 +54,56 @@ pub struct RunArgs {
     password: PasswordArgs,
 }
 
-#[derive(clap::Args, Debug)]
-pub struct DevnetArgs {
-    /// Number of nodes (one until networking lands).
-    #[arg(long, default_value_t = 1)]
-    nodes: usize,
-    /// Port of the node's JSON-RPC on 127.0.0.1.
-    #[arg(long, default_value_t = 8545)]
-    rpc_port: u16,
-    /// Seconds between blocks.
-    #[arg(long, default_value_t = 2)]
-    period: u64,
+/// `<data-dir>/config.toml`. Relative paths are relative to the data directory.
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc_addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p2p_addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootnodes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
 }
 
-fn genesis_of(data_dir: &Path) -> anyhow::Result<Genesis> {
+impl NodeConfig {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("config.toml")
+    }
+
+    /// The data directory's config, or the defaults if it has none.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = Self::path(data_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let path = Self::path(data_dir);
+        std::fs::write(&path, toml::to_string_pretty(self)?)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// Everything a running node needs, settled from flags, environment and config file.
+pub struct Settings {
+    pub rpc_addr: SocketAddr,
+    pub p2p_addr: Multiaddr,
+    pub bootnodes: Vec<Multiaddr>,
+    pub signer: Option<SecretKey>,
+    pub admin_token: Option<String>,
+}
+
+pub fn genesis_of(data_dir: &Path) -> anyhow::Result<Genesis> {
     let path = data_dir.join("genesis.json");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -59,21 +114,84 @@ fn genesis_of(data_dir: &Path) -> anyhow::Result<Genesis> {
     Ok(Genesis::from_json(&text)?)
 }
 
-/// Runs a node until Ctrl-C.
-fn run_node(
-    ctx: &Context,
-    rpc_addr: SocketAddr,
-    signer: Option<SecretKey>,
-    admin_token: Option<String>,
-    banner: impl FnOnce(&Chain) -> String,
+/// The node's libp2p identity, created on first use in `<data-dir>/node.key`.
+pub fn node_key(data_dir: &Path) -> anyhow::Result<Keypair> {
+    let path = data_dir.join("node.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => metamesh_net::decode_keypair(&bytes)
+            .with_context(|| format!("reading the node key {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = metamesh_net::generate_keypair();
+            super::write_private(&path, &metamesh_net::encode_keypair(&key))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn parse_addrs(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("{what} {s:?} is not a multiaddress"))
+        })
+        .collect()
+}
+
+impl Settings {
+    pub(crate) fn resolve(ctx: &Context, args: RunArgs) -> anyhow::Result<Self> {
+        let config = NodeConfig::load(&ctx.data_dir)?;
+        let p2p_addr = match (args.p2p_addr, &config.p2p_addr) {
+            (Some(a), _) => a,
+            (None, Some(s)) => parse_addrs(std::slice::from_ref(s), "p2p-addr")?.remove(0),
+            (None, None) => "/ip4/0.0.0.0/tcp/30303".parse().expect("valid multiaddr"),
+        };
+        let bootnodes = if args.bootnodes.is_empty() {
+            parse_addrs(&config.bootnodes, "bootnode")?
+        } else {
+            args.bootnodes
+        };
+        for b in &bootnodes {
+            if metamesh_net::peer_of(b).is_none() {
+                bail!("bootnode {b} must end in /p2p/<peer id>");
+            }
+        }
+        let signer = match args.signer.or(config.signer) {
+            Some(address) => {
+                let mut password = args.password.clone();
+                if password.password_file.is_none()
+                    && std::env::var_os("METAMESH_PASSWORD").is_none()
+                {
+                    password.password_file =
+                        config.password_file.as_ref().map(|p| ctx.data_dir.join(p));
+                }
+                let pw = password.read(&address.to_string(), false)?;
+                Some(ctx.keystore()?.unlock(&address, pw.as_bytes())?)
+            }
+            None => None,
+        };
+        Ok(Settings {
+            rpc_addr: args
+                .rpc_addr
+                .or(config.rpc_addr)
+                .unwrap_or_else(|| ([127, 0, 0, 1], 8545).into()),
+            p2p_addr,
+            bootnodes,
+            signer,
+            admin_token: args.admin_token,
+        })
+    }
+}
+
+/// Runs a node until Ctrl-C or SIGTERM.
+pub fn run_node(
+    data_dir: &Path,
+    settings: Settings,
+    banner: impl FnOnce(&Chain, &str) -> String,
 ) -> anyhow::Result<ExitCode> {
-    let genesis = genesis_of(&ctx.data_dir)?;
-    let chain = Chain::open(
-        &ctx.data_dir.join("chain.redb"),
-        genesis,
-        ChainDbConfig::default(),
-    )?;
-    if let Some(key) = &signer
+    let genesis = genesis_of(data_dir)?;
+    let chain = Chain::open(&data_dir.join("chain.redb"), genesis, ChainDbConfig::default())?;
+    if let Some(key) = &settings.signer
         && key.suite() != chain.suite()
     {
         bail!(
@@ -82,19 +200,48 @@ fn run_node(
             chain.suite()
         );
     }
-    eprintln!("{}", banner(&chain));
-    let node = NodeService::new(chain, signer, PoolConfig::default());
+    let keypair = node_key(data_dir)?;
+    let me = format!("{}/p2p/{}", settings.p2p_addr, keypair.public().to_peer_id());
+    eprintln!("{}", banner(&chain, &me));
+    let topics = metamesh_node::topic_names(&chain.genesis_hash());
+    let node = NodeService::new(chain, settings.signer, PoolConfig::default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(node, rpc_addr, RpcConfig { admin_token }))?;
+    let net = NetConfig {
+        keypair,
+        listen: settings.p2p_addr,
+        bootnodes: settings.bootnodes,
+        topics,
+        target_peers: 25,
+        request_timeout: Duration::from_secs(10),
+    };
+    runtime.block_on(serve(
+        node,
+        settings.rpc_addr,
+        net,
+        RpcConfig {
+            admin_token: settings.admin_token,
+        },
+    ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }
 
 async fn serve(
     node: Arc<NodeService>,
     rpc_addr: SocketAddr,
+    net: NetConfig,
     config: RpcConfig,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(rpc_addr)
@@ -104,18 +251,24 @@ async fn serve(
         "RPC listening on http://{} (WebSocket on the same port)",
         listener.local_addr()?
     );
+    let network = metamesh_net::start(net).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let p2p = tokio::spawn(metamesh_node::run_network(
+        node.clone(),
+        network,
+        HandlerConfig::default(),
+        stopped.clone(),
+    ));
     let sealer = tokio::spawn(node.clone().run_sealer(stopped.clone()));
     let mut rpc_stopped = stopped.clone();
     let rpc = tokio::spawn(metamesh_rpc::serve(listener, node, config, async move {
         let _ = rpc_stopped.wait_for(|s| *s).await;
     }));
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    stop_signal().await?;
     eprintln!("stopping");
     let _ = stop.send(true);
     let _ = sealer.await;
+    let _ = p2p.await;
     rpc.await.context("RPC task")??;
     Ok(())
 }
@@ -123,17 +276,11 @@ async fn serve(
 pub fn run(ctx: &Context, cmd: NodeCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         NodeCommand::Run(args) => {
-            let signer = match args.signer {
-                Some(address) => {
-                    let pw = args.password.read(&address.to_string(), false)?;
-                    Some(ctx.keystore()?.unlock(&address, pw.as_bytes())?)
-                }
-                None => None,
-            };
-            let who = signer.as_ref().map(|k| k.public_key().address());
-            run_node(ctx, args.rpc_addr, signer, args.admin_token, |chain| {
+            let settings = Settings::resolve(ctx, args)?;
+            let who = settings.signer.as_ref().map(|k| k.public_key().address());
+            run_node(&ctx.data_dir, settings, |chain, me| {
                 format!(
-                    "chain {} at block {}, genesis 0x{}; sealing as {}",
+                    "chain {} at block {}, genesis 0x{}; sealing as {}\np2p: {me}",
                     chain.genesis().chain_id,
                     chain.head().number,
                     hex::encode(chain.genesis_hash()),
@@ -142,116 +289,4 @@ pub fn run(ctx: &Context, cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             })
         }
     }
-}
-
-#[derive(Serialize)]
-struct DevAccount {
-    address: Address,
-    balance: String,
-}
-
-/// `metamesh devnet`: first run creates keys, genesis and chain under the data dir; every run
-/// starts the node on them (so a second run resumes the same chain).
-pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
-    // Without an explicit data dir the devnet keeps to its own corner of ~/.metamesh.
-    let ctx = &Context {
-        data_dir: if ctx.data_dir_given {
-            ctx.data_dir.clone()
-        } else {
-            ctx.data_dir.join("devnet")
-        },
-        data_dir_given: true,
-        out: ctx.out,
-    };
-    if args.nodes != 1 {
-        bail!(
-            "--nodes {}: several nodes need peer-to-peer networking, which this build does not have yet; use --nodes 1",
-            args.nodes
-        );
-    }
-    std::fs::create_dir_all(&ctx.data_dir)
-        .with_context(|| format!("creating {}", ctx.data_dir.display()))?;
-    let password_file = ctx.data_dir.join("password.txt");
-    let keystore = ctx.keystore()?;
-    if !ctx.data_dir.join("genesis.json").exists() {
-        let password = random_password()?;
-        super::write_private(&password_file, format!("{password}\n").as_bytes())?;
-        let mut addresses = Vec::new();
-        for _ in 0..4 {
-            let key = SecretKey::generate(Suite::Sm)?;
-            addresses.push(
-                keystore
-                    .store(&key, password.as_bytes(), ScryptParams::LIGHT)?
-                    .address,
-            );
-        }
-        let genesis = Genesis {
-            chain_id: 1337,
-            suite: Suite::Sm,
-            timestamp: metamesh_node::unix_now(),
-            clique: CliqueParams {
-                period: args.period,
-                epoch: 30_000,
-                signers: vec![addresses[0]],
-            },
-            params: Params::default(),
-            grants: addresses[1..]
-                .iter()
-                .map(|a| Grant {
-                    address: *a,
-                    amount: Amount::from_mmt(1_000_000),
-                    pool: Pool::Airdrops,
-                })
-                .collect(),
-        };
-        std::fs::write(
-            ctx.data_dir.join("genesis.json"),
-            serde_json::to_vec_pretty(&genesis)?,
-        )?;
-    }
-    let genesis = genesis_of(&ctx.data_dir)?;
-    let password = std::fs::read_to_string(&password_file)
-        .with_context(|| format!("reading {}", password_file.display()))?;
-    let password = password.lines().next().unwrap_or_default().to_owned();
-    let signer_address = genesis.clique.signers[0];
-    let signer = keystore.unlock(&signer_address, password.as_bytes())?;
-    let rpc_addr: SocketAddr = ([127, 0, 0, 1], args.rpc_port).into();
-    let accounts: Vec<DevAccount> = genesis
-        .grants
-        .iter()
-        .map(|g| DevAccount {
-            address: g.address,
-            balance: g.amount.to_string(),
-        })
-        .collect();
-    let data_dir = ctx.data_dir.display().to_string();
-    run_node(ctx, rpc_addr, Some(signer), None, |chain| {
-        let mut lines = vec![
-            format!(
-                "MetaMesh devnet: chain {} ({} suite), block {} on start",
-                chain.genesis().chain_id,
-                chain.suite(),
-                chain.head().number
-            ),
-            format!("RPC:      http://{rpc_addr}"),
-            format!("data:     {data_dir}"),
-            format!("password: {password} (also in {})", password_file.display()),
-            format!("signer:   {signer_address}"),
-        ];
-        lines.extend(
-            accounts
-                .iter()
-                .map(|a| format!("account:  {} with {}", a.address, a.balance)),
-        );
-        lines
-            .push("Ctrl-C stops the node; run the same command again to resume this chain.".into());
-        lines.join("\n")
-    })
-}
-
-fn random_password() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| anyhow::anyhow!("no randomness for the devnet password"))?;
-    Ok(hex::encode(bytes))
 }

@@ -1,0 +1,266 @@
+//! `metamesh devnet --nodes N`: a local network of N signer nodes on loopback. The first run
+//! writes each node's directory (`node-i`: keystore, genesis, password, config with its ports
+//! and bootnode, node key); every run starts them — one node in this process, several as child
+//! processes of `metamesh node run`, each restartable alone with
+//! `metamesh --data-dir DIR/node-i node run`. Ctrl-C (or SIGTERM) stops them all.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitCode, Stdio},
+};
+
+use anyhow::{Context as _, bail};
+use metamesh_crypto::{SecretKey, Suite, keystore::ScryptParams};
+use metamesh_primitives::Amount;
+use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+
+use super::node::{NodeConfig, Settings, genesis_of, node_key, run_node};
+use crate::Context;
+
+/// Most nodes a devnet runs.
+const MAX_NODES: usize = 7;
+/// Funded accounts created in node-0's keystore.
+const ACCOUNTS: usize = 3;
+
+#[derive(clap::Args, Debug)]
+pub struct DevnetArgs {
+    /// Number of signer nodes (1–7).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// JSON-RPC port of node 0 on 127.0.0.1; node i uses this + i.
+    #[arg(long, default_value_t = 8545)]
+    rpc_port: u16,
+    /// Peer-to-peer port of node 0 on 127.0.0.1; node i uses this + i.
+    #[arg(long, default_value_t = 30303)]
+    p2p_port: u16,
+    /// Seconds between blocks.
+    #[arg(long, default_value_t = 2)]
+    period: u64,
+}
+
+fn node_dir(root: &Path, i: usize) -> PathBuf {
+    root.join(format!("node-{i}"))
+}
+
+fn existing_nodes(root: &Path) -> usize {
+    (0..=MAX_NODES)
+        .take_while(|i| node_dir(root, *i).join("genesis.json").exists())
+        .count()
+}
+
+fn random_password() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("no randomness for the devnet password"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Writes every node's directory: one signer key each, the funded accounts in node 0's
+/// keystore, one genesis naming all signers, and a config pointing at node 0 as bootnode.
+fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
+    let password = random_password()?;
+    let mut signers = Vec::new();
+    for i in 0..args.nodes {
+        let dir = node_dir(root, i);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        super::write_private(&dir.join("password.txt"), format!("{password}\n").as_bytes())?;
+        let keystore = metamesh_crypto::keystore::Keystore::open(dir.join("keystore"))?;
+        let key = SecretKey::generate(Suite::Sm)?;
+        signers.push(
+            keystore
+                .store(&key, password.as_bytes(), ScryptParams::LIGHT)?
+                .address,
+        );
+    }
+    let keystore = metamesh_crypto::keystore::Keystore::open(node_dir(root, 0).join("keystore"))?;
+    let mut funded = Vec::new();
+    for _ in 0..ACCOUNTS {
+        let key = SecretKey::generate(Suite::Sm)?;
+        funded.push(
+            keystore
+                .store(&key, password.as_bytes(), ScryptParams::LIGHT)?
+                .address,
+        );
+    }
+    let genesis = Genesis {
+        chain_id: 1337,
+        suite: Suite::Sm,
+        timestamp: metamesh_node::unix_now(),
+        clique: CliqueParams {
+            period: args.period,
+            epoch: 30_000,
+            signers: signers.clone(),
+        },
+        params: Params::default(),
+        grants: funded
+            .iter()
+            .map(|a| Grant {
+                address: *a,
+                amount: Amount::from_mmt(1_000_000),
+                pool: Pool::Airdrops,
+            })
+            .collect(),
+    };
+    let genesis_json = serde_json::to_vec_pretty(&genesis)?;
+    let boot = format!(
+        "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+        args.p2p_port,
+        node_key(&node_dir(root, 0))?.public().to_peer_id()
+    );
+    for (i, signer) in signers.iter().enumerate() {
+        let dir = node_dir(root, i);
+        node_key(&dir)?;
+        NodeConfig {
+            rpc_addr: Some(([127, 0, 0, 1], port(args.rpc_port, i)?).into()),
+            p2p_addr: Some(format!("/ip4/127.0.0.1/tcp/{}", port(args.p2p_port, i)?)),
+            bootnodes: if i == 0 { vec![] } else { vec![boot.clone()] },
+            signer: Some(*signer),
+            password_file: Some("password.txt".into()),
+        }
+        .save(&dir)?;
+        // Written last: its presence marks a complete node directory.
+        std::fs::write(dir.join("genesis.json"), &genesis_json)?;
+    }
+    Ok(())
+}
+
+fn port(base: u16, i: usize) -> anyhow::Result<u16> {
+    base.checked_add(i as u16)
+        .with_context(|| format!("port {base} + {i} is past 65535"))
+}
+
+fn banner(root: &Path, genesis: &Genesis, head: u64) -> anyhow::Result<String> {
+    let password = std::fs::read_to_string(node_dir(root, 0).join("password.txt"))?;
+    let n = genesis.clique.signers.len();
+    let mut lines = vec![format!(
+        "MetaMesh devnet: {n} node(s), chain {} ({} suite), block {head} on start",
+        genesis.chain_id, genesis.suite
+    )];
+    for i in 0..existing_nodes(root) {
+        let c = NodeConfig::load(&node_dir(root, i))?;
+        lines.push(format!(
+            "node-{i}:   RPC http://{}  p2p {}  signer {}",
+            c.rpc_addr.map(|a| a.to_string()).unwrap_or_default(),
+            c.p2p_addr.unwrap_or_default(),
+            c.signer.map(|a| a.to_string()).unwrap_or_default(),
+        ));
+    }
+    lines.push(format!("data:     {}", root.display()));
+    lines.push(format!(
+        "password: {} (also in each node's password.txt)",
+        password.trim()
+    ));
+    for g in &genesis.grants {
+        lines.push(format!(
+            "account:  {} with {} (keystore of node-0)",
+            g.address, g.amount
+        ));
+    }
+    lines.push(
+        "Ctrl-C stops the network; the same command resumes it. Restart one node alone with \
+         `metamesh --data-dir DIR/node-i node run`."
+            .into(),
+    );
+    Ok(lines.join("\n"))
+}
+
+pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    if !(1..=MAX_NODES).contains(&args.nodes) {
+        bail!("--nodes {}: a devnet has 1 to {MAX_NODES} nodes", args.nodes);
+    }
+    // Without an explicit data dir the devnet keeps to its own corner of ~/.metamesh.
+    let root = if ctx.data_dir_given {
+        ctx.data_dir.clone()
+    } else {
+        ctx.data_dir.join("devnet")
+    };
+    match existing_nodes(&root) {
+        0 => create(&root, &args)?,
+        n if n == args.nodes => {}
+        n => bail!(
+            "{} holds a devnet of {n} node(s); run it with --nodes {n}, or choose another --data-dir",
+            root.display()
+        ),
+    }
+    let genesis = genesis_of(&node_dir(&root, 0))?;
+    if args.nodes == 1 {
+        let dir = node_dir(&root, 0);
+        let node_ctx = Context {
+            data_dir: dir.clone(),
+            data_dir_given: true,
+            out: ctx.out,
+        };
+        let settings = settings_for(&node_ctx)?;
+        let root_text = banner(&root, &genesis, 0)?;
+        return run_node(&dir, settings, |chain, _| {
+            root_text.replace("block 0 on start", &format!("block {} on start", chain.head().number))
+        });
+    }
+    eprintln!("{}", banner(&root, &genesis, 0)?);
+    supervise(&root, args.nodes)
+}
+
+fn settings_for(ctx: &Context) -> anyhow::Result<Settings> {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        run: super::node::RunArgs,
+    }
+    let wrap = Wrap::try_parse_from(["run"]).context("default node settings")?;
+    Settings::resolve(ctx, wrap.run)
+}
+
+/// Starts one `metamesh node run` per node, prefixes their logs, and stops them all on Ctrl-C.
+fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("finding the metamesh executable")?;
+    let mut children: Vec<(usize, Child)> = Vec::new();
+    for i in 0..nodes {
+        let mut child = Command::new(&exe)
+            .arg("--data-dir")
+            .arg(node_dir(root, i))
+            .args(["node", "run"])
+            .env_remove("METAMESH_DATA_DIR")
+            .env_remove("METAMESH_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting node-{i}"))?;
+        if let Some(err) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    eprintln!("[node-{i}] {line}");
+                }
+            });
+        }
+        children.push((i, child));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal handler")?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    eprintln!("stopping {nodes} nodes");
+    for (_, child) in &children {
+        // SAFETY: kill(2) with a child's pid and SIGTERM has no memory effects.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    for (i, mut child) in children {
+        match child.wait() {
+            Ok(status) if status.success() => {}
+            Ok(status) => eprintln!("node-{i} ended with {status}"),
+            Err(e) => eprintln!("node-{i}: {e}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

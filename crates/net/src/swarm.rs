@@ -1,0 +1,346 @@
+//! The swarm task: one tokio task owns the libp2p swarm, turns its events into [`NetEvent`]s
+//! and carries out [`NetCommand`]s.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use libp2p::{
+    StreamProtocol, Swarm, allow_block_list, gossipsub, identify, kad, noise, request_response,
+    swarm::{NetworkBehaviour, SwarmEvent},
+    tcp, yamux,
+};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc;
+
+use crate::{
+    Acceptance, NetCommand, NetConfig, NetError, NetEvent, NetHandle, codec::Framed, peer_of,
+};
+
+const SYNC_PROTOCOL: &str = "/metamesh/sync/1";
+const KAD_PROTOCOL: &str = "/metamesh/kad/1.0.0";
+const IDENTIFY_PROTOCOL: &str = "/metamesh/id/1.0.0";
+const MAX_GOSSIP: usize = 16 * 1024 * 1024;
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    identify: identify::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossip: gossipsub::Behaviour,
+    sync: request_response::Behaviour<Framed>,
+}
+
+fn behaviour(key: &libp2p::identity::Keypair, config: &NetConfig) -> Result<Behaviour, NetError> {
+    let peer = key.public().to_peer_id();
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP)
+        .heartbeat_interval(Duration::from_millis(700))
+        // The same bytes are the same message, whoever published them.
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+        })
+        .build()
+        .map_err(|e| NetError::Transport(e.to_string()))?;
+    let gossip =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
+            .map_err(|e| NetError::Transport(e.to_string()))?;
+    let mut kad = kad::Behaviour::with_config(
+        peer,
+        kad::store::MemoryStore::new(peer),
+        kad::Config::new(StreamProtocol::new(KAD_PROTOCOL)),
+    );
+    kad.set_mode(Some(kad::Mode::Server));
+    let sync = request_response::Behaviour::with_codec(
+        Framed,
+        [(
+            StreamProtocol::new(SYNC_PROTOCOL),
+            request_response::ProtocolSupport::Full,
+        )],
+        request_response::Config::default().with_request_timeout(config.request_timeout),
+    );
+    Ok(Behaviour {
+        blocked: Default::default(),
+        identify: identify::Behaviour::new(identify::Config::new(
+            IDENTIFY_PROTOCOL.into(),
+            key.public(),
+        )),
+        kad,
+        gossip,
+        sync,
+    })
+}
+
+/// Starts listening, dials the bootnodes and runs the swarm in a task.
+pub async fn start(config: NetConfig) -> Result<NetHandle, NetError> {
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Transport(e.to_string()))?
+        .with_behaviour(|key| behaviour(key, &config).map_err(|e| e.to_string().into()))
+        .map_err(|e| NetError::Transport(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    let topics: Vec<gossipsub::IdentTopic> = config
+        .topics
+        .iter()
+        .map(|t| gossipsub::IdentTopic::new(t.clone()))
+        .collect();
+    for topic in &topics {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .subscribe(topic)
+            .map_err(|e| NetError::Transport(e.to_string()))?;
+    }
+    swarm
+        .listen_on(config.listen.clone())
+        .map_err(|e| NetError::Listen {
+            addr: config.listen.clone(),
+            reason: e.to_string(),
+        })?;
+    for addr in &config.bootnodes {
+        let peer = peer_of(addr).ok_or_else(|| NetError::BootnodeWithoutId(addr.clone()))?;
+        swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+        let _ = swarm.dial(addr.clone());
+    }
+    let local_peer_id = *swarm.local_peer_id();
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, events) = mpsc::channel(4096);
+    let task = tokio::spawn(
+        Task {
+            swarm,
+            topics,
+            events: event_tx,
+            target_peers: config.target_peers,
+            outbound: HashMap::new(),
+            inbound: HashMap::new(),
+            next_inbound: 0,
+            bans: BTreeMap::new(),
+        }
+        .run(command_rx),
+    );
+    Ok(NetHandle {
+        local_peer_id,
+        commands,
+        events,
+        task,
+    })
+}
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    topics: Vec<gossipsub::IdentTopic>,
+    events: mpsc::Sender<NetEvent>,
+    target_peers: usize,
+    outbound: HashMap<request_response::OutboundRequestId, u64>,
+    inbound: HashMap<u64, request_response::ResponseChannel<Vec<u8>>>,
+    next_inbound: u64,
+    bans: BTreeMap<Instant, Vec<libp2p::PeerId>>,
+}
+
+impl Task {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<NetCommand>) {
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        let mut discovery = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => {
+                    if self.on_swarm(event).await.is_err() {
+                        return; // the node stopped listening
+                    }
+                }
+                command = commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => return,
+                },
+                _ = housekeeping.tick() => self.lift_bans(),
+                _ = discovery.tick() => {
+                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
+                }
+            }
+        }
+    }
+
+    async fn emit(&mut self, event: NetEvent) -> Result<(), ()> {
+        self.events.send(event).await.map_err(|_| ())
+    }
+
+    async fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) -> Result<(), ()> {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                self.emit(NetEvent::Listening(address)).await?;
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } if num_established.get() == 1 => {
+                self.emit(NetEvent::Connected(peer_id)).await?;
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.emit(NetEvent::Disconnected(peer_id)).await?;
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour(event).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_behaviour(&mut self, event: BehaviourEvent) -> Result<(), ()> {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, addresses, ..
+            }) => {
+                let connected = self.swarm.connected_peers().count();
+                if connected < self.target_peers && !self.swarm.is_connected(&peer) {
+                    let _ = self.swarm.dial(addresses.first().clone());
+                }
+            }
+            BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
+                if let Some(topic) = self.topics.iter().position(|t| t.hash() == message.topic) {
+                    self.emit(NetEvent::Gossip {
+                        from: propagation_source,
+                        topic,
+                        id: message_id,
+                        data: message.data,
+                    })
+                    .await?;
+                }
+            }
+            BehaviourEvent::Sync(event) => self.on_sync(event).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_sync(
+        &mut self,
+        event: request_response::Event<Vec<u8>, Vec<u8>>,
+    ) -> Result<(), ()> {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message: Message::Request {
+                    request, channel, ..
+                },
+                ..
+            } => {
+                self.next_inbound += 1;
+                let id = self.next_inbound;
+                self.inbound.insert(id, channel);
+                self.emit(NetEvent::Request {
+                    from: peer,
+                    id,
+                    data: request,
+                })
+                .await?;
+            }
+            Event::Message {
+                peer,
+                message: Message::Response {
+                    request_id,
+                    response,
+                },
+                ..
+            } => {
+                if let Some(id) = self.outbound.remove(&request_id) {
+                    self.emit(NetEvent::Response {
+                        from: peer,
+                        id,
+                        data: Some(response),
+                    })
+                    .await?;
+                }
+            }
+            Event::OutboundFailure {
+                peer, request_id, ..
+            } => {
+                if let Some(id) = self.outbound.remove(&request_id) {
+                    self.emit(NetEvent::Response {
+                        from: peer,
+                        id,
+                        data: None,
+                    })
+                    .await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_command(&mut self, command: NetCommand) {
+        let behaviour = self.swarm.behaviour_mut();
+        match command {
+            NetCommand::Publish { topic, data } => {
+                if let Some(t) = self.topics.get(topic) {
+                    // No peers yet, or a duplicate: nothing to do either way.
+                    let _ = behaviour.gossip.publish(t.clone(), data);
+                }
+            }
+            NetCommand::Verdict {
+                id,
+                from,
+                acceptance,
+            } => {
+                let acceptance = match acceptance {
+                    Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+                    Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+                    Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
+                };
+                behaviour
+                    .gossip
+                    .report_message_validation_result(&id, &from, acceptance);
+            }
+            NetCommand::Request { peer, id, data } => {
+                let request_id = behaviour.sync.send_request(&peer, data);
+                self.outbound.insert(request_id, id);
+            }
+            NetCommand::Respond { id, data } => {
+                if let (Some(channel), Some(data)) = (self.inbound.remove(&id), data) {
+                    let _ = behaviour.sync.send_response(channel, data);
+                }
+            }
+            NetCommand::Ban { peer, duration } => {
+                behaviour.blocked.block_peer(peer);
+                self.bans
+                    .entry(Instant::now() + duration)
+                    .or_default()
+                    .push(peer);
+            }
+        }
+    }
+
+    fn lift_bans(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.bans.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            for peer in entry.remove() {
+                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+            }
+        }
+    }
+}

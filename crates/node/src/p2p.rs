@@ -1,0 +1,131 @@
+//! The edge between the peer handler and libp2p: one task feeds the handler the network's
+//! events with the wall clock, carries out its actions, and publishes what this node sealed or
+//! was sent.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use metamesh_net::{Acceptance, NetCommand, NetEvent, NetHandle, PeerId};
+use tokio::sync::watch;
+
+use crate::{
+    Action, Announcement, Handler, HandlerConfig, NodeService, Verdict, protocol::Topic,
+};
+
+/// Gossip topic names in the order the network numbers them.
+pub fn topic_names(genesis: &metamesh_primitives::Hash) -> Vec<String> {
+    vec![
+        Topic::Blocks.name(genesis),
+        Topic::Transactions.name(genesis),
+    ]
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn acceptance(v: Verdict) -> Acceptance {
+    match v {
+        Verdict::Accept => Acceptance::Accept,
+        Verdict::Ignore => Acceptance::Ignore,
+        Verdict::Reject => Acceptance::Reject,
+    }
+}
+
+/// Runs until `shutdown` turns true or the network stops.
+pub async fn run_network(
+    node: Arc<NodeService>,
+    mut net: NetHandle,
+    config: HandlerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut handler: Handler<PeerId> = Handler::new(node.clone(), config);
+    let mut news = node.announcements();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let commands = net.commands.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => handler.tick(now_ms()),
+            event = net.events.recv() => match event {
+                Some(event) => on_event(&mut handler, &commands, event),
+                None => break,
+            },
+            Some(news) = news.recv() => {
+                let (topic, data) = match news {
+                    Announcement::Block(block) => (0, block.to_rlp()),
+                    Announcement::Transaction(raw) => (1, raw),
+                };
+                let _ = commands.send(NetCommand::Publish { topic, data });
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+        for action in handler.take_actions() {
+            let command = match action {
+                Action::Send { peer, id, request } => NetCommand::Request {
+                    peer,
+                    id,
+                    data: request.encode(),
+                },
+                Action::Ban {
+                    peer,
+                    until_ms,
+                    reason,
+                } => {
+                    tracing::warn!(%peer, %reason, "peer banned");
+                    NetCommand::Ban {
+                        peer,
+                        duration: Duration::from_millis(until_ms.saturating_sub(now_ms())),
+                    }
+                }
+            };
+            let _ = commands.send(command);
+        }
+    }
+    net.task.abort();
+}
+
+fn on_event(
+    handler: &mut Handler<PeerId>,
+    commands: &tokio::sync::mpsc::UnboundedSender<NetCommand>,
+    event: NetEvent,
+) {
+    let now = now_ms();
+    match event {
+        NetEvent::Listening(addr) => tracing::info!(%addr, "listening"),
+        NetEvent::Connected(peer) => {
+            tracing::info!(%peer, "peer connected");
+            handler.connected(peer, now);
+        }
+        NetEvent::Disconnected(peer) => {
+            tracing::info!(%peer, "peer disconnected");
+            handler.disconnected(peer);
+        }
+        NetEvent::Gossip {
+            from,
+            topic,
+            id,
+            data,
+        } => {
+            let verdict = match topic {
+                0 => handler.gossip_block(from, &data, now),
+                _ => handler.gossip_transaction(from, &data, now),
+            };
+            let _ = commands.send(NetCommand::Verdict {
+                id,
+                from,
+                acceptance: acceptance(verdict),
+            });
+        }
+        NetEvent::Request { from, id, data } => {
+            let data = handler.request(from, &data, now);
+            let _ = commands.send(NetCommand::Respond { id, data });
+        }
+        NetEvent::Response { from, id, data } => handler.response(from, id, data.as_deref(), now),
+    }
+}
