@@ -93,8 +93,21 @@ fn default_data_dir() -> PathBuf {
         .join(".metamesh")
 }
 
+/// Logs go to stderr; `METAMESH_LOG` (tracing's filter syntax) chooses what, e.g.
+/// `METAMESH_LOG=debug` or `METAMESH_LOG=metamesh_node=debug,libp2p_gossipsub=info`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("METAMESH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,metamesh_node=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let ctx = Context {
         data_dir_given: cli.data_dir.is_some(),
         data_dir: cli.data_dir.unwrap_or_else(default_data_dir),

@@ -65,7 +65,8 @@ fn start(s: &Scratch, port: u16, p2p: u16) -> Devnet {
 
 /// A client command against the devnet, with its data dir (keystore) and password.
 fn client(s: &Scratch, devnet: &Devnet, args: &[&str]) -> common::Run {
-    let password = std::fs::read_to_string(s.path("devnet/node-0/password.txt")).unwrap_or_default();
+    let password =
+        std::fs::read_to_string(s.path("devnet/node-0/password.txt")).unwrap_or_default();
     let out = Command::new(env!("CARGO_BIN_EXE_metamesh"))
         .args(["--data-dir", &s.p("devnet/node-0")])
         .args(args)
@@ -97,9 +98,10 @@ fn devnet_walkthrough_survives_sigkill() {
     std::thread::sleep(Duration::from_millis(2_500));
     assert!(head(&s, &devnet) > first, "blocks appear every period");
 
-    let genesis: Value =
-        serde_json::from_str(&std::fs::read_to_string(s.path("devnet/node-0/genesis.json")).unwrap())
-            .unwrap();
+    let genesis: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.path("devnet/node-0/genesis.json")).unwrap(),
+    )
+    .unwrap();
     let from = genesis["grants"][0]["address"].as_str().unwrap().to_owned();
     let to = genesis["grants"][1]["address"].as_str().unwrap().to_owned();
     let sent = client(

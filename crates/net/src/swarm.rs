@@ -44,9 +44,11 @@ fn behaviour(key: &libp2p::identity::Keypair, config: &NetConfig) -> Result<Beha
         })
         .build()
         .map_err(|e| NetError::Transport(e.to_string()))?;
-    let gossip =
-        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)
-            .map_err(|e| NetError::Transport(e.to_string()))?;
+    let gossip = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossip_config,
+    )
+    .map_err(|e| NetError::Transport(e.to_string()))?;
     let mut kad = kad::Behaviour::with_config(
         peer,
         kad::store::MemoryStore::new(peer),
@@ -123,6 +125,9 @@ pub async fn start(config: NetConfig) -> Result<NetHandle, NetError> {
             inbound: HashMap::new(),
             next_inbound: 0,
             bans: BTreeMap::new(),
+            bootnodes: config.bootnodes.clone(),
+            known: HashMap::new(),
+            ticks: 0,
         }
         .run(command_rx),
     );
@@ -143,6 +148,10 @@ struct Task {
     inbound: HashMap<u64, request_response::ResponseChannel<Vec<u8>>>,
     next_inbound: u64,
     bans: BTreeMap<Instant, Vec<libp2p::PeerId>>,
+    bootnodes: Vec<libp2p::Multiaddr>,
+    /// Where peers said they listen (identify), to dial them again after they went away.
+    known: HashMap<libp2p::PeerId, libp2p::Multiaddr>,
+    ticks: u64,
 }
 
 impl Task {
@@ -160,7 +169,13 @@ impl Task {
                     Some(c) => self.on_command(c),
                     None => return,
                 },
-                _ = housekeeping.tick() => self.lift_bans(),
+                _ = housekeeping.tick() => {
+                    self.lift_bans();
+                    self.ticks += 1;
+                    if self.ticks.is_multiple_of(5) {
+                        self.redial();
+                    }
+                }
                 _ = discovery.tick() => {
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
@@ -200,6 +215,9 @@ impl Task {
     async fn on_behaviour(&mut self, event: BehaviourEvent) -> Result<(), ()> {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if let Some(addr) = info.listen_addrs.first() {
+                    self.known.insert(peer_id, addr.clone());
+                }
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
@@ -241,9 +259,10 @@ impl Task {
         match event {
             Event::Message {
                 peer,
-                message: Message::Request {
-                    request, channel, ..
-                },
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
                 ..
             } => {
                 self.next_inbound += 1;
@@ -258,10 +277,11 @@ impl Task {
             }
             Event::Message {
                 peer,
-                message: Message::Response {
-                    request_id,
-                    response,
-                },
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
                 ..
             } => {
                 if let Some(id) = self.outbound.remove(&request_id) {
@@ -329,6 +349,28 @@ impl Task {
                     .or_default()
                     .push(peer);
             }
+        }
+    }
+
+    /// Below the target, dial the bootnodes and the peers we knew that are not connected (a
+    /// restarted node finds its way back without waiting for discovery).
+    fn redial(&mut self) {
+        if self.swarm.connected_peers().count() >= self.target_peers {
+            return;
+        }
+        let mut targets: Vec<libp2p::Multiaddr> = self
+            .bootnodes
+            .iter()
+            .filter(|a| peer_of(a).is_some_and(|p| !self.swarm.is_connected(&p)))
+            .cloned()
+            .collect();
+        for (peer, addr) in &self.known {
+            if !self.swarm.is_connected(peer) {
+                targets.push(addr.clone().with_p2p(*peer).unwrap_or_else(|a| a));
+            }
+        }
+        for addr in targets {
+            let _ = self.swarm.dial(addr);
         }
     }
 

@@ -24,7 +24,7 @@ pub mod protocol;
 mod service;
 
 pub use chain::{Built, Chain, ImportError, Imported};
-pub use p2p::{run_network, topic_names};
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
+pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};
 pub use service::{Announcement, NodeService, SealPlan, SubmitError, unix_now};

@@ -8,9 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use metamesh_net::{Acceptance, NetCommand, NetEvent, NetHandle, PeerId};
 use tokio::sync::watch;
 
-use crate::{
-    Action, Announcement, Handler, HandlerConfig, NodeService, Verdict, protocol::Topic,
-};
+use crate::{Action, Announcement, Handler, HandlerConfig, NodeService, Verdict, protocol::Topic};
 
 /// Gossip topic names in the order the network numbers them.
 pub fn topic_names(genesis: &metamesh_primitives::Hash) -> Vec<String> {

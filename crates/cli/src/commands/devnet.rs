@@ -64,7 +64,10 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
     for i in 0..args.nodes {
         let dir = node_dir(root, i);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        super::write_private(&dir.join("password.txt"), format!("{password}\n").as_bytes())?;
+        super::write_private(
+            &dir.join("password.txt"),
+            format!("{password}\n").as_bytes(),
+        )?;
         let keystore = metamesh_crypto::keystore::Keystore::open(dir.join("keystore"))?;
         let key = SecretKey::generate(Suite::Sm)?;
         signers.push(
@@ -167,7 +170,10 @@ fn banner(root: &Path, genesis: &Genesis, head: u64) -> anyhow::Result<String> {
 
 pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
     if !(1..=MAX_NODES).contains(&args.nodes) {
-        bail!("--nodes {}: a devnet has 1 to {MAX_NODES} nodes", args.nodes);
+        bail!(
+            "--nodes {}: a devnet has 1 to {MAX_NODES} nodes",
+            args.nodes
+        );
     }
     // Without an explicit data dir the devnet keeps to its own corner of ~/.metamesh.
     let root = if ctx.data_dir_given {
@@ -194,7 +200,10 @@ pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
         let settings = settings_for(&node_ctx)?;
         let root_text = banner(&root, &genesis, 0)?;
         return run_node(&dir, settings, |chain, _| {
-            root_text.replace("block 0 on start", &format!("block {} on start", chain.head().number))
+            root_text.replace(
+                "block 0 on start",
+                &format!("block {} on start", chain.head().number),
+            )
         });
     }
     eprintln!("{}", banner(&root, &genesis, 0)?);

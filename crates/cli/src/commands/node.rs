@@ -183,6 +183,25 @@ impl Settings {
     }
 }
 
+/// `<data-dir>/node.pid` while the node runs, for scripts and supervisors; removed on a clean
+/// stop (a stale one after a crash is simply overwritten).
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join("node.pid");
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Runs a node until Ctrl-C or SIGTERM.
 pub fn run_node(
     data_dir: &Path,
@@ -190,7 +209,11 @@ pub fn run_node(
     banner: impl FnOnce(&Chain, &str) -> String,
 ) -> anyhow::Result<ExitCode> {
     let genesis = genesis_of(data_dir)?;
-    let chain = Chain::open(&data_dir.join("chain.redb"), genesis, ChainDbConfig::default())?;
+    let chain = Chain::open(
+        &data_dir.join("chain.redb"),
+        genesis,
+        ChainDbConfig::default(),
+    )?;
     if let Some(key) = &settings.signer
         && key.suite() != chain.suite()
     {
@@ -201,7 +224,12 @@ pub fn run_node(
         );
     }
     let keypair = node_key(data_dir)?;
-    let me = format!("{}/p2p/{}", settings.p2p_addr, keypair.public().to_peer_id());
+    let _pid = PidFile::write(data_dir)?;
+    let me = format!(
+        "{}/p2p/{}",
+        settings.p2p_addr,
+        keypair.public().to_peer_id()
+    );
     eprintln!("{}", banner(&chain, &me));
     let topics = metamesh_node::topic_names(&chain.genesis_hash());
     let node = NodeService::new(chain, settings.signer, PoolConfig::default());

@@ -49,7 +49,10 @@ pub fn run(ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
     }
     let blocks: u64 = reports.iter().map(|r| r.head).sum();
     let crashes: u64 = reports.iter().map(|r| r.crashes).sum();
-    let byzantine = reports.iter().filter(|r| r.attacks + r.equivocations > 0).count();
+    let byzantine = reports
+        .iter()
+        .filter(|r| r.attacks + r.equivocations > 0)
+        .count();
     let summary = serde_json::json!({
         "seeds": args.seeds,
         "from": args.from,

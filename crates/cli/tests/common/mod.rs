@@ -17,7 +17,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Self {
+    pub fn from_output(out: Output) -> Self {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -70,7 +70,7 @@ impl Scratch {
             .current_dir(self.dir.path())
             .output()
             .expect("run metamesh");
-        Run::from(out)
+        Run::from_output(out)
     }
 
     pub fn openssl(&self, args: &[&str]) -> Run {
@@ -79,6 +79,6 @@ impl Scratch {
             .current_dir(self.dir.path())
             .output()
             .expect("openssl (3.x) must be installed: run scripts/install-deps.sh");
-        Run::from(out)
+        Run::from_output(out)
     }
 }

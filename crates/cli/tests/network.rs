@@ -1,0 +1,359 @@
+//! Real processes on loopback: `metamesh devnet --nodes 4` and single `metamesh node run`s
+//! talking libp2p. Transfers through different nodes, a SIGKILL and a resync, and a fifth signer
+//! voted in and out with `clique_propose`.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::Scratch;
+use serde_json::{Value, json};
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// SIGTERM, then wait: the clean stop.
+    fn stop(mut self) {
+        // SAFETY: kill(2) on our own child with SIGTERM.
+        unsafe {
+            libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A run of `n` consecutive free loopback ports.
+fn free_ports(n: u16) -> u16 {
+    loop {
+        let base = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > 65_000 {
+            continue;
+        }
+        let all_free = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+}
+
+fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let text = ureq::post(&format!("http://127.0.0.1:{port}"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("result").cloned()
+}
+
+fn head(port: u16) -> Option<u64> {
+    rpc(port, "mm_blockNumber", json!([]))?.as_u64()
+}
+
+fn block(port: u16, number: u64) -> Option<Value> {
+    rpc(port, "mm_getBlockByNumber", json!([number]))
+}
+
+fn signers(port: u16) -> Vec<String> {
+    rpc(port, "clique_getSigners", json!([]))
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_lowercase))
+        .collect()
+}
+
+#[track_caller]
+fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out after {secs} s waiting until {what}");
+}
+
+/// The canonical hash every node has at the same height (one below the lowest head).
+fn agree(ports: &[u16]) -> bool {
+    let Some(low) = ports.iter().map(|p| head(*p)).collect::<Option<Vec<u64>>>() else {
+        return false;
+    };
+    let h = low.into_iter().min().unwrap_or(0).saturating_sub(1);
+    let hashes: Vec<Option<Value>> = ports
+        .iter()
+        .map(|p| block(*p, h).map(|b| b["hash"].clone()))
+        .collect();
+    hashes.iter().all(|x| x.is_some() && *x == hashes[0])
+}
+
+struct Net {
+    root: PathBuf,
+    rpc: u16,
+    supervisor: Option<Proc>,
+}
+
+impl Net {
+    fn start(s: &Scratch, name: &str) -> Net {
+        let rpc = free_ports(5);
+        let p2p = free_ports(5);
+        let root = s.path(name);
+        let child = Command::new(env!("CARGO_BIN_EXE_metamesh"))
+            .arg("--data-dir")
+            .arg(&root)
+            .args(["devnet", "--nodes", "4", "--period", "1"])
+            .args([
+                "--rpc-port",
+                &rpc.to_string(),
+                "--p2p-port",
+                &p2p.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let net = Net {
+            root,
+            rpc,
+            supervisor: Some(Proc(child)),
+        };
+        wait_for("all four nodes seal a shared chain", 60, || {
+            net.ports().iter().all(|p| head(*p).is_some_and(|h| h >= 3)) && agree(&net.ports())
+        });
+        net
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        (0..4).map(|i| self.rpc + i).collect()
+    }
+
+    fn dir(&self, i: usize) -> PathBuf {
+        self.root.join(format!("node-{i}"))
+    }
+
+    fn password(&self) -> String {
+        std::fs::read_to_string(self.dir(0).join("password.txt"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// A CLI command run with node 0's keystore against node `via`'s RPC.
+    fn client(&self, via: u16, args: &[&str]) -> common::Run {
+        common::Run::from_output(
+            Command::new(env!("CARGO_BIN_EXE_metamesh"))
+                .arg("--data-dir")
+                .arg(self.dir(0))
+                .args(args)
+                .env("METAMESH_RPC", format!("http://127.0.0.1:{via}"))
+                .env("METAMESH_PASSWORD", self.password())
+                .output()
+                .unwrap(),
+        )
+    }
+
+    fn genesis(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir(0).join("genesis.json")).unwrap())
+            .unwrap()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Some(p) = self.supervisor.take() {
+            p.stop();
+        }
+    }
+}
+
+fn node_run(dir: &Path, extra: &[&str]) -> Proc {
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_metamesh"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["node", "run"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn sealer_of(port: u16, number: u64) -> Option<String> {
+    block(port, number)?["sealer"]
+        .as_str()
+        .map(str::to_lowercase)
+}
+
+/// Waits until some block above `after` on `port`'s chain is sealed by `signer`.
+fn wait_sealed_by(port: u16, signer: &str, after: u64, secs: u64) {
+    let signer = signer.to_lowercase();
+    let mut next = after + 1;
+    wait_for(&format!("{signer} seals a block"), secs, || {
+        while head(port).is_some_and(|h| h >= next) {
+            if sealer_of(port, next).as_deref() == Some(signer.as_str()) {
+                return true;
+            }
+            next += 1;
+        }
+        false
+    });
+}
+
+#[test]
+fn four_nodes_agree_survive_a_sigkill_and_resync() {
+    let s = Scratch::new();
+    let net = Net::start(&s, "net");
+    let ports = net.ports();
+    let genesis = net.genesis();
+    let funded: Vec<String> = (0..3)
+        .map(|i| genesis["grants"][i]["address"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Transfers submitted to three different nodes are all included, and every node has them.
+    let mut hashes = Vec::new();
+    for (i, from) in funded.iter().enumerate() {
+        let to = &funded[(i + 1) % 3];
+        let sent = net
+            .client(
+                ports[i + 1],
+                &[
+                    "--json", "tx", "transfer", "--from", from, "--to", to, "--amount", "2MMT",
+                ],
+            )
+            .ok()
+            .json();
+        assert_eq!(sent["status"], "applied", "{sent}");
+        hashes.push(sent["transactionHash"].as_str().unwrap().to_owned());
+    }
+    for port in &ports {
+        for hash in &hashes {
+            wait_for("every node has every receipt", 20, || {
+                rpc(*port, "mm_getTransactionReceipt", json!([hash])).is_some_and(|r| !r.is_null())
+            });
+        }
+    }
+
+    // SIGKILL node 2: the other three keep sealing.
+    let pid: i32 = std::fs::read_to_string(net.dir(2).join("node.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) with SIGKILL on the node process the devnet started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let alive = [ports[0], ports[1], ports[3]];
+    let before = head(ports[0]).unwrap();
+    wait_for("the other three seal on", 30, || {
+        head(ports[0]).is_some_and(|h| h >= before + 4) && agree(&alive)
+    });
+
+    // Restarted alone from its directory, it catches up and seals in its turn again.
+    let restarted = node_run(&net.dir(2), &[]);
+    wait_for("the restarted node answers", 30, || {
+        head(ports[2]).is_some()
+    });
+    wait_for("the restarted node catches up", 60, || agree(&ports));
+    let signer = genesis["clique"]["signers"][2].as_str().unwrap().to_owned();
+    let caught_up = head(ports[2]).unwrap();
+    wait_sealed_by(ports[2], &signer, caught_up, 60);
+    wait_for("all four heads agree", 30, || agree(&ports));
+    restarted.stop();
+}
+
+#[test]
+fn a_fifth_signer_is_voted_in_then_out() {
+    let s = Scratch::new();
+    let net = Net::start(&s, "vote");
+    let ports = net.ports();
+    let password_file = net.dir(0).join("password.txt");
+    let pw = password_file.to_str().unwrap();
+
+    // A fifth node: the same genesis, its own key, node 0 as bootnode.
+    let fifth = net.root.join("node-4");
+    let genesis_file = net.dir(0).join("genesis.json");
+    let run = |args: &[&str]| {
+        common::Run::from_output(
+            Command::new(env!("CARGO_BIN_EXE_metamesh"))
+                .arg("--data-dir")
+                .arg(&fifth)
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    run(&["init", "--genesis", genesis_file.to_str().unwrap()]).ok();
+    let created = run(&["--json", "account", "new", "--password-file", pw])
+        .ok()
+        .json();
+    let address = created["address"].as_str().unwrap().to_lowercase();
+    let boot: toml::Value =
+        toml::from_str(&std::fs::read_to_string(net.dir(1).join("config.toml")).unwrap()).unwrap();
+    let bootnode = boot["bootnodes"][0].as_str().unwrap().to_owned();
+    let rpc5 = net.rpc + 4;
+    let p2p5 = free_ports(1);
+    let node5 = node_run(
+        &fifth,
+        &[
+            "--signer",
+            &address,
+            "--password-file",
+            pw,
+            "--rpc-addr",
+            &format!("127.0.0.1:{rpc5}"),
+            "--p2p-addr",
+            &format!("/ip4/127.0.0.1/tcp/{p2p5}"),
+            "--bootnodes",
+            &bootnode,
+        ],
+    );
+    let all: Vec<u16> = ports.iter().copied().chain([rpc5]).collect();
+    wait_for("the fifth node syncs", 60, || agree(&all));
+
+    // Three of four signers vote it in.
+    for port in &ports[..3] {
+        assert!(rpc(*port, "clique_propose", json!([address, true])).is_some());
+    }
+    wait_for("every node lists five signers", 90, || {
+        all.iter().all(|p| signers(*p).contains(&address))
+    });
+    let joined = head(rpc5).unwrap();
+    wait_sealed_by(rpc5, &address, joined, 60);
+
+    // And out again: more than half of five is three.
+    for port in &ports[..3] {
+        assert!(rpc(*port, "clique_propose", json!([address, false])).is_some());
+    }
+    wait_for("every node is back to four signers", 90, || {
+        all.iter()
+            .all(|p| signers(*p).len() == 4 && !signers(*p).contains(&address))
+    });
+    node5.stop();
+}
