@@ -357,3 +357,48 @@ fn a_fifth_signer_is_voted_in_then_out() {
     });
     node5.stop();
 }
+
+#[test]
+fn a_two_two_split_stalls_both_halves_then_heals() {
+    let s = Scratch::new();
+    let net = Net::start(&s, "split");
+    let ports = net.ports();
+    let ids: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            rpc(*p, "admin_nodeInfo", json!([])).unwrap()["peerId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let cut = [(0, 2), (0, 3), (1, 2), (1, 3)];
+    for (a, b) in cut {
+        assert_eq!(
+            rpc(ports[a], "admin_blockPeer", json!([ids[b], 600])),
+            Some(json!(true))
+        );
+        assert_eq!(
+            rpc(ports[b], "admin_blockPeer", json!([ids[a], 600])),
+            Some(json!(true))
+        );
+    }
+    let split = ports.iter().filter_map(|p| head(*p)).max().unwrap();
+    // Two of four signers may seal one block each, then the recently-signed rule stops them.
+    std::thread::sleep(Duration::from_secs(8));
+    for side in [[0, 1], [2, 3]] {
+        let top = side.iter().filter_map(|i| head(ports[*i])).max().unwrap();
+        assert!(top <= split + 2, "side {side:?} went from {split} to {top}");
+    }
+    let stalled: Vec<Option<u64>> = ports.iter().map(|p| head(*p)).collect();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(stalled, ports.iter().map(|p| head(*p)).collect::<Vec<_>>());
+
+    for (a, b) in cut {
+        rpc(ports[a], "admin_unblockPeer", json!([ids[b]]));
+        rpc(ports[b], "admin_unblockPeer", json!([ids[a]]));
+    }
+    wait_for("the halves reconnect, converge and seal on", 60, || {
+        agree(&ports) && head(ports[0]).is_some_and(|h| h >= split + 5)
+    });
+}

@@ -102,6 +102,10 @@ pub enum NetCommand {
         peer: PeerId,
         duration: Duration,
     },
+    /// Lift a ban early.
+    Unban {
+        peer: PeerId,
+    },
 }
 
 /// The running network: send commands, receive events.

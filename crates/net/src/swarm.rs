@@ -342,6 +342,12 @@ impl Task {
                     let _ = behaviour.sync.send_response(channel, data);
                 }
             }
+            NetCommand::Unban { peer } => {
+                behaviour.blocked.unblock_peer(peer);
+                for peers in self.bans.values_mut() {
+                    peers.retain(|p| *p != peer);
+                }
+            }
             NetCommand::Ban { peer, duration } => {
                 behaviour.blocked.block_peer(peer);
                 self.bans

@@ -213,6 +213,33 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         self.peers.len()
     }
 
+    /// Connected peers with their last status and score.
+    pub fn peer_list(&self) -> Vec<(P, Option<Status>, i64)> {
+        self.peers
+            .iter()
+            .map(|(id, p)| (*id, p.status, p.score))
+            .collect()
+    }
+
+    /// Banned peers and when their bans end.
+    pub fn banned(&self, now: u64) -> Vec<(P, u64)> {
+        self.banned
+            .iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(p, until)| (*p, *until))
+            .collect()
+    }
+
+    /// An operator's ban (`admin_blockPeer`).
+    pub fn ban_for(&mut self, peer: P, ms: u64, now: u64) {
+        self.ban_until(peer, now + ms, "blocked by the operator".into());
+    }
+
+    /// Lifts a ban; the transport reconnects when it next dials the peer.
+    pub fn unban(&mut self, peer: P) {
+        self.banned.remove(&peer);
+    }
+
     /// Whether a sync is running.
     pub fn syncing(&self) -> bool {
         !matches!(self.sync, Sync::Idle)
@@ -708,7 +735,10 @@ impl<P: Copy + Ord + Debug> Handler<P> {
     }
 
     fn ban(&mut self, peer: P, reason: String, now: u64) {
-        let until_ms = now + self.config.ban_ms;
+        self.ban_until(peer, now + self.config.ban_ms, reason);
+    }
+
+    fn ban_until(&mut self, peer: P, until_ms: u64, reason: String) {
         self.disconnected(peer);
         self.banned.insert(peer, until_ms);
         self.actions.push(Action::Ban {

@@ -27,4 +27,6 @@ pub use chain::{Built, Chain, ImportError, Imported};
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};
-pub use service::{Announcement, NodeService, SealPlan, SubmitError, unix_now};
+pub use service::{
+    Announcement, NetControl, NetView, NodeService, PeerView, SealPlan, SubmitError, unix_now,
+};

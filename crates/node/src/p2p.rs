@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use metamesh_net::{Acceptance, NetCommand, NetEvent, NetHandle, PeerId};
 use tokio::sync::watch;
 
-use crate::{Action, Announcement, Handler, HandlerConfig, NodeService, Verdict, protocol::Topic};
+use crate::{
+    Action, Announcement, Handler, HandlerConfig, NetControl, NetView, NodeService, PeerView,
+    Verdict, protocol::Topic,
+};
 
 /// Gossip topic names in the order the network numbers them.
 pub fn topic_names(genesis: &metamesh_primitives::Hash) -> Vec<String> {
@@ -41,15 +44,25 @@ pub async fn run_network(
 ) {
     let mut handler: Handler<PeerId> = Handler::new(node.clone(), config);
     let mut news = node.announcements();
+    let mut control = node.net_control();
+    let mut listening = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let commands = net.commands.clone();
     loop {
         tokio::select! {
-            _ = tick.tick() => handler.tick(now_ms()),
+            _ = tick.tick() => {
+                handler.tick(now_ms());
+                node.set_net_view(view(&handler, &net.local_peer_id, &listening));
+            }
             event = net.events.recv() => match event {
+                Some(NetEvent::Listening(addr)) => {
+                    tracing::info!(%addr, "listening");
+                    listening.push(format!("{addr}/p2p/{}", net.local_peer_id));
+                }
                 Some(event) => on_event(&mut handler, &commands, event),
                 None => break,
             },
+            Some(request) = control.recv() => operator(&mut handler, &commands, request),
             Some(news) = news.recv() => {
                 let (topic, data) = match news {
                     Announcement::Block(block) => (0, block.to_rlp()),
@@ -88,6 +101,48 @@ pub async fn run_network(
     net.task.abort();
 }
 
+fn view(handler: &Handler<PeerId>, me: &PeerId, listening: &[String]) -> NetView {
+    let now = now_ms();
+    NetView {
+        peer_id: me.to_string(),
+        listening: listening.to_vec(),
+        peers: handler
+            .peer_list()
+            .into_iter()
+            .map(|(id, status, score)| PeerView {
+                id: id.to_string(),
+                status,
+                score,
+            })
+            .collect(),
+        banned: handler
+            .banned(now)
+            .into_iter()
+            .map(|(id, until)| (id.to_string(), until - now))
+            .collect(),
+    }
+}
+
+fn operator(
+    handler: &mut Handler<PeerId>,
+    commands: &tokio::sync::mpsc::UnboundedSender<NetCommand>,
+    request: NetControl,
+) {
+    match request {
+        NetControl::Block { peer, seconds } => {
+            if let Ok(peer) = peer.parse::<PeerId>() {
+                handler.ban_for(peer, seconds.saturating_mul(1000), now_ms());
+            }
+        }
+        NetControl::Unblock { peer } => {
+            if let Ok(peer) = peer.parse::<PeerId>() {
+                handler.unban(peer);
+                let _ = commands.send(NetCommand::Unban { peer });
+            }
+        }
+    }
+}
+
 fn on_event(
     handler: &mut Handler<PeerId>,
     commands: &tokio::sync::mpsc::UnboundedSender<NetCommand>,
@@ -95,7 +150,7 @@ fn on_event(
 ) {
     let now = now_ms();
     match event {
-        NetEvent::Listening(addr) => tracing::info!(%addr, "listening"),
+        NetEvent::Listening(_) => {}
         NetEvent::Connected(peer) => {
             tracing::info!(%peer, "peer connected");
             handler.connected(peer, now);

@@ -19,6 +19,37 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protocol::Status};
 
+/// An operator's request to the network task (from the admin RPC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetControl {
+    /// Disconnect the peer and refuse it for `seconds`.
+    Block {
+        peer: String,
+        seconds: u64,
+    },
+    Unblock {
+        peer: String,
+    },
+}
+
+/// One connected peer as the node sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerView {
+    pub id: String,
+    pub status: Option<Status>,
+    pub score: i64,
+}
+
+/// The network as last reported by its task.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetView {
+    pub peer_id: String,
+    pub listening: Vec<String>,
+    pub peers: Vec<PeerView>,
+    /// Banned peers with the milliseconds their ban has left.
+    pub banned: Vec<(String, u64)>,
+}
+
 /// What this node has to tell its peers: blocks it sealed, transactions submitted to it.
 #[derive(Clone, Debug)]
 pub enum Announcement {
@@ -61,6 +92,8 @@ pub struct NodeService {
     announcer: Mutex<Option<mpsc::UnboundedSender<Announcement>>>,
     /// Set while the node catches up with a peer that is ahead: sealing waits.
     syncing: AtomicBool,
+    net_view: Mutex<Option<NetView>>,
+    control: Mutex<Option<mpsc::UnboundedSender<NetControl>>>,
 }
 
 /// Seconds since the Unix epoch.
@@ -91,6 +124,8 @@ impl NodeService {
             heads,
             announcer: Mutex::new(None),
             syncing: AtomicBool::new(false),
+            net_view: Mutex::new(None),
+            control: Mutex::new(None),
         })
     }
 
@@ -156,6 +191,31 @@ impl NodeService {
         let (tx, rx) = mpsc::unbounded_channel();
         *lock(&self.announcer) = Some(tx);
         rx
+    }
+
+    /// The network's last report; `None` when the node runs without one.
+    pub fn net_view(&self) -> Option<NetView> {
+        lock(&self.net_view).clone()
+    }
+
+    pub fn set_net_view(&self, view: NetView) {
+        *lock(&self.net_view) = Some(view);
+    }
+
+    /// From now on, operator requests for the network arrive here.
+    pub fn net_control(&self) -> mpsc::UnboundedReceiver<NetControl> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *lock(&self.control) = Some(tx);
+        rx
+    }
+
+    /// Passes an operator request to the network task.
+    pub fn control_network(&self, request: NetControl) -> Result<(), String> {
+        lock(&self.control)
+            .as_ref()
+            .ok_or_else(|| "this node runs without a network".to_owned())?
+            .send(request)
+            .map_err(|_| "the network task has stopped".to_owned())
     }
 
     fn announce(&self, what: Announcement) {

@@ -2,7 +2,7 @@
 //! Every parameter problem is an `invalid params` error naming it; nothing here panics on input.
 
 use metamesh_crypto::Address;
-use metamesh_node::{Chain, NodeService};
+use metamesh_node::{Chain, NetControl, NodeService};
 use metamesh_primitives::{Block, Hash, Header};
 use metamesh_state::{Receipt, StateKey};
 use serde_json::{Value, json};
@@ -175,7 +175,7 @@ fn state_key(p: &Params, i: usize) -> Result<StateKey> {
 
 /// Is this method one that changes what the node does (loopback or token only)?
 pub fn is_admin(method: &str) -> bool {
-    matches!(method, "clique_propose" | "clique_discard")
+    matches!(method, "clique_propose" | "clique_discard") || method.starts_with("admin_")
 }
 
 /// Runs one method.
@@ -225,7 +225,74 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
                 })
             })
         }
+        "net_peerCount" | "mm_syncing" | "admin_peers" | "admin_nodeInfo" | "admin_blockPeer"
+        | "admin_unblockPeer" => network_method(node, method, &p),
         _ => node.with_chain(|chain| chain_method(chain, method, &p)),
+    }
+}
+
+/// The peer-to-peer side: what the network task last reported, and operator controls.
+fn network_method(node: &NodeService, method: &str, p: &Params) -> Result<Value> {
+    let view = node.net_view().unwrap_or_default();
+    match method {
+        "net_peerCount" => Ok(json!(view.peers.len())),
+        "mm_syncing" => {
+            if !node.is_syncing() {
+                return Ok(json!(false));
+            }
+            let status = node.status();
+            let best = view
+                .peers
+                .iter()
+                .filter_map(|p| p.status)
+                .max_by_key(|s| s.total_difficulty);
+            Ok(json!({
+                "currentBlock": status.head_number,
+                "highestBlock": best.map_or(status.head_number, |s| s.head_number.max(status.head_number)),
+            }))
+        }
+        "admin_nodeInfo" => Ok(json!({
+            "peerId": view.peer_id,
+            "listening": view.listening,
+        })),
+        "admin_peers" => Ok(json!({
+            "peers": view.peers.iter().map(|peer| json!({
+                "id": peer.id,
+                "score": peer.score,
+                "head": peer.status.map(|s| s.head_number),
+                "headHash": peer.status.map(|s| j::hex0x(&s.head_hash)),
+                "totalDifficulty": peer.status.map(|s| s.total_difficulty.to_string()),
+            })).collect::<Vec<_>>(),
+            "banned": view.banned.iter().map(|(id, ms)| json!({"id": id, "remainingMs": ms})).collect::<Vec<_>>(),
+        })),
+        "admin_blockPeer" | "admin_unblockPeer" => {
+            let peer = p.str(0, "peer id")?;
+            if peer.parse::<metamesh_net::PeerId>().is_err() {
+                return Err(RpcError::params(format!("{peer:?} is not a peer id")));
+            }
+            let request = if method == "admin_blockPeer" {
+                let seconds = match p.get(1) {
+                    None => 3600,
+                    Some(v) => v
+                        .as_u64()
+                        .ok_or_else(|| RpcError::params("seconds must be a whole number"))?,
+                };
+                NetControl::Block {
+                    peer: peer.to_owned(),
+                    seconds,
+                }
+            } else {
+                NetControl::Unblock {
+                    peer: peer.to_owned(),
+                }
+            };
+            node.control_network(request).map_err(RpcError::rejected)?;
+            Ok(json!(true))
+        }
+        _ => Err(RpcError::new(
+            RpcError::METHOD_NOT_FOUND,
+            format!("method `{method}` does not exist"),
+        )),
     }
 }
 
