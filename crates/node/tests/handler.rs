@@ -1,0 +1,251 @@
+//! The peer handler on its own, without a network: a late node catches up through requests and
+//! answers; a peer on another chain, one that sends garbage or an invalid block, and one that
+//! floods are each dealt with; nothing it sends changes what is stored.
+
+use std::sync::Arc;
+
+use metamesh_crypto::{Address, SecretKey, Suite};
+use metamesh_db::{ChainDb, ChainDbConfig, MemoryBackend};
+use metamesh_node::{
+    Action, Chain, Handler, HandlerConfig, NodeService, PoolConfig, Verdict,
+    protocol::{Request, Response, Status},
+};
+use metamesh_primitives::{Action as TxAction, Amount, Block, Transaction};
+use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+
+const T0: u64 = 1_700_000_000;
+
+fn key(i: u8) -> SecretKey {
+    SecretKey::from_bytes(Suite::Sm, &Suite::Sm.hash(&[b'h', i])).unwrap()
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: 9,
+        suite: Suite::Sm,
+        timestamp: T0,
+        clique: CliqueParams {
+            period: 1,
+            epoch: 30_000,
+            signers: vec![key(0).public_key().address()],
+        },
+        params: Params::default(),
+        grants: vec![Grant {
+            address: key(1).public_key().address(),
+            amount: Amount::from_mmt(100),
+            pool: Pool::Airdrops,
+        }],
+    }
+}
+
+fn node(g: &Genesis) -> Arc<NodeService> {
+    let db = ChainDb::open_in(MemoryBackend::new(), ChainDbConfig::default()).unwrap();
+    NodeService::new(
+        Chain::from_db(db, g.clone()).unwrap(),
+        Some(key(0)),
+        PoolConfig::default(),
+    )
+}
+
+/// Seals `n` blocks on `node`, one a second.
+fn seal_blocks(node: &NodeService, n: u64) {
+    for _ in 0..n {
+        let head = node.status();
+        let now = T0 + head.head_number + 1;
+        node.seal(head.head_hash, now).unwrap().unwrap();
+    }
+}
+
+fn transfer(nonce: u64) -> Vec<u8> {
+    Transaction {
+        chain_id: 9,
+        nonce,
+        fee: Params::default().min_fee,
+        action: TxAction::Transfer {
+            to: Address([7; 20]),
+            amount: Amount::from_mmt(1),
+        },
+    }
+    .sign(&key(1))
+    .unwrap()
+    .to_rlp()
+}
+
+/// Delivers every request between two handlers until both are quiet.
+fn pump(a: &mut Handler<u8>, b: &mut Handler<u8>, now: u64) -> usize {
+    let mut exchanged = 0;
+    loop {
+        let mut quiet = true;
+        for (from, to) in [(0u8, 1u8), (1, 0)] {
+            let (src, dst) = if from == 0 {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            for action in src.take_actions() {
+                quiet = false;
+                if let Action::Send { id, request, .. } = action {
+                    exchanged += 1;
+                    let answer = dst.request(from, &request.encode(), now);
+                    src.response(to, id, answer.as_deref(), now);
+                }
+            }
+        }
+        if quiet {
+            return exchanged;
+        }
+    }
+}
+
+#[test]
+fn a_late_node_catches_up_headers_first() {
+    let g = genesis();
+    let ahead = node(&g);
+    seal_blocks(&ahead, 300);
+    let late = node(&g);
+    let now = (T0 + 400) * 1000;
+    let mut a = Handler::new(ahead.clone(), HandlerConfig::default());
+    let mut b = Handler::new(late.clone(), HandlerConfig::default());
+    a.connected(1, now);
+    b.connected(0, now);
+    assert!(late.status().head_number == 0);
+    let exchanged = pump(&mut a, &mut b, now);
+    assert_eq!(late.status(), ahead.status());
+    assert!(!b.syncing() && !late.is_syncing());
+    // 300 blocks: two header batches of 256, ten body batches of 32, statuses.
+    assert!(exchanged < 30, "{exchanged} requests");
+}
+
+#[test]
+fn a_peer_on_another_chain_is_banned() {
+    let g = genesis();
+    let mut h = Handler::new(node(&g), HandlerConfig::default());
+    h.connected(5, 0);
+    h.take_actions();
+    let mut theirs = h.node().status();
+    theirs.genesis = [9; 32];
+    let answer = h.request(5, &Request::Status(theirs).encode(), 10);
+    assert!(answer.is_some());
+    let bans: Vec<_> = h
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Ban { peer, reason, .. } => Some((peer, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bans.len(), 1);
+    assert!(bans[0].1.contains("another chain"), "{}", bans[0].1);
+    assert!(h.is_banned(&5, 20));
+    // Reconnecting while banned is refused again.
+    h.connected(5, 30);
+    assert!(matches!(h.take_actions()[..], [Action::Ban { .. }]));
+    assert_eq!(h.peer_count(), 0);
+}
+
+#[test]
+fn garbage_requests_are_refused_then_the_peer_is_banned() {
+    let g = genesis();
+    let mut h = Handler::new(node(&g), HandlerConfig::default());
+    h.connected(3, 0);
+    h.take_actions();
+    assert_eq!(h.request(3, b"\xff\x00garbage", 1), None);
+    assert!(!h.is_banned(&3, 2));
+    assert_eq!(h.request(3, &[0xc0], 2), None);
+    assert!(h.is_banned(&3, 3), "two malformed requests reach the ban score");
+}
+
+#[test]
+fn an_invalid_block_is_rejected_and_its_sender_banned() {
+    let g = genesis();
+    let source = node(&g);
+    seal_blocks(&source, 1);
+    let block_hash = source.status().head_hash;
+    let mut block = source.with_chain(|c| {
+        let header = c.header(&block_hash).unwrap();
+        Block {
+            header,
+            transactions: vec![],
+        }
+    });
+    block.header.timestamp += 1; // the seal no longer covers the header
+    let target = node(&g);
+    let mut h = Handler::new(target.clone(), HandlerConfig::default());
+    h.connected(4, 0);
+    h.take_actions();
+    let now = (T0 + 10) * 1000;
+    assert_eq!(h.gossip_block(4, &block.to_rlp(), now), Verdict::Reject);
+    assert!(h.is_banned(&4, now + 1));
+    assert_eq!(target.status().head_number, 0, "nothing was stored");
+    // Garbage on the block topic is rejected too, from a fresh peer, without a panic.
+    h.connected(6, now);
+    assert_eq!(h.gossip_block(6, b"\x01\x02", now), Verdict::Reject);
+}
+
+#[test]
+fn a_future_block_waits_for_its_time() {
+    let g = genesis();
+    let source = node(&g);
+    seal_blocks(&source, 1);
+    let hash = source.status().head_hash;
+    let block = source.with_chain(|c| Block {
+        header: c.header(&hash).unwrap(),
+        transactions: vec![],
+    });
+    let target = node(&g);
+    let mut h = Handler::new(target.clone(), HandlerConfig::default());
+    h.connected(2, 0);
+    let early = (block.header.timestamp - 1) * 1000;
+    assert_eq!(h.gossip_block(2, &block.to_rlp(), early), Verdict::Ignore);
+    assert!(!h.is_banned(&2, early), "a slightly fast clock is no offence");
+    h.tick(block.header.timestamp * 1000);
+    assert_eq!(target.status().head_hash, hash);
+}
+
+#[test]
+fn a_flood_is_rate_limited() {
+    let g = genesis();
+    let target = node(&g);
+    let config = HandlerConfig {
+        gossip_per_second: 1,
+        gossip_burst: 5,
+        ..HandlerConfig::default()
+    };
+    let mut h = Handler::new(target.clone(), config);
+    h.connected(8, 0);
+    let verdicts: Vec<Verdict> = (0..12)
+        .map(|n| h.gossip_transaction(8, &transfer(n), 1))
+        .collect();
+    assert_eq!(verdicts[..5], [Verdict::Accept; 5]);
+    assert!(verdicts[5..].iter().all(|v| *v == Verdict::Ignore));
+    assert_eq!(target.pool_len(), 5, "over the rate, nothing is processed");
+    // A second later one more is allowed.
+    assert_eq!(h.gossip_transaction(8, &transfer(5), 1_001), Verdict::Accept);
+}
+
+#[test]
+fn answers_stay_within_the_protocol_limits() {
+    let g = genesis();
+    let source = node(&g);
+    seal_blocks(&source, 5);
+    let mut h = Handler::new(source.clone(), HandlerConfig::default());
+    h.connected(1, 0);
+    let ask = Request::Headers {
+        start: 2,
+        count: 256,
+    };
+    let raw = h.request(1, &ask.encode(), 1).unwrap();
+    let Response::Headers(headers) = Response::decode(&raw).unwrap() else {
+        panic!("headers expected");
+    };
+    assert_eq!(
+        headers.iter().map(|h| h.number).collect::<Vec<_>>(),
+        [2, 3, 4, 5]
+    );
+    let unknown = Request::Bodies(vec![[1; 32]]);
+    let raw = h.request(1, &unknown.encode(), 2).unwrap();
+    assert_eq!(Response::decode(&raw).unwrap(), Response::Bodies(vec![]));
+    let status: Status = source.status();
+    let raw = h.request(1, &Request::Status(status).encode(), 3).unwrap();
+    assert_eq!(Response::decode(&raw).unwrap(), Response::Status(status));
+}
