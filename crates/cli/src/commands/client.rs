@@ -26,6 +26,10 @@ pub struct RpcArgs {
 }
 
 impl RpcArgs {
+    pub fn new(url: impl Into<String>) -> Self {
+        RpcArgs { url: url.into() }
+    }
+
     /// One JSON-RPC call; a JSON-RPC error becomes an error with its message.
     pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
         let body =

@@ -1,6 +1,7 @@
-//! `metamesh bench tps`: end-to-end throughput of one node — signature checks on entry, pool,
-//! block building, execution and the atomic write — beside the machine's signature-verification
-//! ceiling measured in the same run (verification is spread over all cores in both).
+//! `metamesh bench tps`: end-to-end throughput — signature checks on entry, pool, block
+//! building, execution and the atomic write — beside the machine's signature-verification
+//! ceiling measured in the same run (verification is spread over all cores in both). Either one
+//! node in this process, or a running network through its RPC (`--rpc`).
 
 use std::{
     process::ExitCode,
@@ -8,7 +9,6 @@ use std::{
 };
 
 use anyhow::Context as _;
-use clap::Subcommand;
 use metamesh_crypto::{SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, NodeService, PoolConfig, SealPlan};
@@ -17,21 +17,6 @@ use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
 use serde::Serialize;
 
 use crate::Context;
-
-#[derive(Subcommand, Debug)]
-pub enum BenchCommand {
-    /// Included transactions per second beside the signature-verification ceiling.
-    Tps {
-        /// Transfers to send.
-        #[arg(long, default_value_t = 10_000)]
-        txs: usize,
-        /// Distinct senders.
-        #[arg(long, default_value_t = 100)]
-        accounts: usize,
-        #[arg(long, default_value = "sm")]
-        suite: Suite,
-    },
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,12 +35,12 @@ struct TpsReport {
 /// Transactions per block under load (the pool hands out at most 2,000).
 const BLOCK_TXS: usize = 2_000;
 
-fn cores() -> usize {
+pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Verifies every signature, spread over all cores: the ceiling of any pipeline.
-fn verify_ceiling(txs: &[SignedTransaction]) -> f64 {
+pub(super) fn verify_ceiling(txs: &[SignedTransaction]) -> f64 {
     let chunk = txs.len().div_ceil(cores());
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -70,12 +55,8 @@ fn verify_ceiling(txs: &[SignedTransaction]) -> f64 {
     txs.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Tps {
-        txs: n,
-        accounts,
-        suite,
-    } = cmd;
+/// One node in this process, sealing as soon as a block's worth waits.
+pub fn local(ctx: &Context, n: usize, accounts: usize, suite: Suite) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         n > 0 && accounts > 0,
         "--txs and --accounts must be positive"
@@ -208,7 +189,7 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// A fresh directory under the system temp dir for the bench's chain.
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let mut suffix = [0u8; 8];
     getrandom::fill(&mut suffix).map_err(|_| anyhow::anyhow!("no randomness"))?;
     let dir = std::env::temp_dir().join(format!("metamesh-bench-{}", hex::encode(suffix)));
