@@ -357,8 +357,11 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// The answer to request `id`; `None` if the request failed (the peer went away, refused).
     pub fn response(&mut self, peer: P, id: u64, raw: Option<&[u8]>, now: u64) {
-        if self.inflight.remove(&id).is_none() {
-            return; // timed out already, or never ours
+        match self.inflight.get(&id) {
+            Some((asked, _)) if *asked == peer => {
+                self.inflight.remove(&id);
+            }
+            _ => return, // timed out already, or not this peer's to answer
         }
         let is_sync = self.sync.request() == Some((peer, id));
         let Some(raw) = raw else {

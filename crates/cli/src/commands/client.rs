@@ -34,7 +34,34 @@ impl RpcArgs {
     pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
         let body =
             json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let text = ureq::post(&self.url)
+        let reply: Value = serde_json::from_str(&self.post(body)?)
+            .context("the node's answer is not JSON")?;
+        if let Some(e) = reply.get("error") {
+            bail!("{method}: {}", e["message"].as_str().unwrap_or("error"));
+        }
+        Ok(reply["result"].clone())
+    }
+
+    /// A JSON-RPC batch; the first error in it becomes an error with its message.
+    pub fn batch(&self, calls: &[(&str, Value)]) -> anyhow::Result<Vec<Value>> {
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
+            .collect();
+        let replies: Vec<Value> = serde_json::from_str(&self.post(Value::Array(body).to_string())?)
+            .context("the node's answer is not a JSON array")?;
+        replies
+            .into_iter()
+            .map(|r| match r.get("error") {
+                Some(e) => bail!("{}", e["message"].as_str().unwrap_or("error")),
+                None => Ok(r["result"].clone()),
+            })
+            .collect()
+    }
+
+    fn post(&self, body: String) -> anyhow::Result<String> {
+        ureq::post(&self.url)
             .header("Content-Type", "application/json")
             .send(body)
             .with_context(|| {
@@ -45,12 +72,7 @@ impl RpcArgs {
             })?
             .body_mut()
             .read_to_string()
-            .context("reading the node's answer")?;
-        let reply: Value = serde_json::from_str(&text).context("the node's answer is not JSON")?;
-        if let Some(e) = reply.get("error") {
-            bail!("{method}: {}", e["message"].as_str().unwrap_or("error"));
-        }
-        Ok(reply["result"].clone())
+            .context("reading the node's answer")
     }
 }
 
