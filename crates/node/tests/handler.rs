@@ -152,7 +152,10 @@ fn garbage_requests_are_refused_then_the_peer_is_banned() {
     assert_eq!(h.request(3, b"\xff\x00garbage", 1), None);
     assert!(!h.is_banned(&3, 2));
     assert_eq!(h.request(3, &[0xc0], 2), None);
-    assert!(h.is_banned(&3, 3), "two malformed requests reach the ban score");
+    assert!(
+        h.is_banned(&3, 3),
+        "two malformed requests reach the ban score"
+    );
 }
 
 #[test]
@@ -197,7 +200,10 @@ fn a_future_block_waits_for_its_time() {
     h.connected(2, 0);
     let early = (block.header.timestamp - 1) * 1000;
     assert_eq!(h.gossip_block(2, &block.to_rlp(), early), Verdict::Ignore);
-    assert!(!h.is_banned(&2, early), "a slightly fast clock is no offence");
+    assert!(
+        !h.is_banned(&2, early),
+        "a slightly fast clock is no offence"
+    );
     h.tick(block.header.timestamp * 1000);
     assert_eq!(target.status().head_hash, hash);
 }
@@ -220,7 +226,10 @@ fn a_flood_is_rate_limited() {
     assert!(verdicts[5..].iter().all(|v| *v == Verdict::Ignore));
     assert_eq!(target.pool_len(), 5, "over the rate, nothing is processed");
     // A second later one more is allowed.
-    assert_eq!(h.gossip_transaction(8, &transfer(5), 1_001), Verdict::Accept);
+    assert_eq!(
+        h.gossip_transaction(8, &transfer(5), 1_001),
+        Verdict::Accept
+    );
 }
 
 #[test]

@@ -34,8 +34,8 @@ impl RpcArgs {
     pub fn call(&self, method: &str, params: Value) -> anyhow::Result<Value> {
         let body =
             json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let reply: Value = serde_json::from_str(&self.post(body)?)
-            .context("the node's answer is not JSON")?;
+        let reply: Value =
+            serde_json::from_str(&self.post(body)?).context("the node's answer is not JSON")?;
         if let Some(e) = reply.get("error") {
             bail!("{method}: {}", e["message"].as_str().unwrap_or("error"));
         }

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use metamesh_crypto::{Address, Suite};
 
-
 use crate::{Context, password::PasswordArgs};
 
 #[derive(Subcommand, Debug)]

@@ -43,7 +43,11 @@ async fn start_node(
     seal: bool,
 ) -> anyhow::Result<LocalNode> {
     std::fs::create_dir_all(dir)?;
-    let chain = Chain::open(&dir.join("chain.redb"), genesis.clone(), ChainDbConfig::default())?;
+    let chain = Chain::open(
+        &dir.join("chain.redb"),
+        genesis.clone(),
+        ChainDbConfig::default(),
+    )?;
     let topics = topic_names(&chain.genesis_hash());
     let service = NodeService::new(chain, signer, PoolConfig::default());
     let net = metamesh_net::start(NetConfig {
@@ -150,6 +154,9 @@ fn tcp_one_way_ms(size: usize) -> anyhow::Result<f64> {
     Ok(percentile(&samples, 0.5))
 }
 
+/// Per block: its sealer's index, and when each node first had it as its head.
+type Sightings = Arc<Mutex<HashMap<Hash, (usize, Vec<Option<Instant>>)>>>;
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PropagationReport {
@@ -171,13 +178,17 @@ pub fn propagation(ctx: &Context, nodes: usize, blocks: usize) -> anyhow::Result
     let g = genesis(&signers, &[], 1, metamesh_node::unix_now());
     let dir = tempfile_dir()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let seen: Arc<Mutex<HashMap<Hash, (usize, Vec<Option<Instant>>)>>> = Default::default();
+    let seen: Sightings = Default::default();
     let mut block_bytes = 0;
     let chain_blocks = runtime.block_on(async {
         let mut started: Vec<LocalNode> = Vec::new();
         for (i, k) in signers.iter().enumerate() {
-            let boot = started.first().map(|n| vec![n.addr.clone()]).unwrap_or_default();
-            let node = start_node(&dir.join(format!("n{i}")), &g, Some(k.clone()), boot, true).await?;
+            let boot = started
+                .first()
+                .map(|n| vec![n.addr.clone()])
+                .unwrap_or_default();
+            let node =
+                start_node(&dir.join(format!("n{i}")), &g, Some(k.clone()), boot, true).await?;
             started.push(node);
         }
         eprintln!("{nodes} nodes up; timing {blocks} blocks…");
@@ -218,9 +229,9 @@ pub fn propagation(ctx: &Context, nodes: usize, blocks: usize) -> anyhow::Result
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let head = started[0].service.status().head_hash;
-        block_bytes = started[0].service.with_chain(|c| {
-            c.header(&head).map(|h| h.to_rlp().len() + 1).unwrap_or(0)
-        });
+        block_bytes = started[0]
+            .service
+            .with_chain(|c| c.header(&head).map(|h| h.to_rlp().len() + 1).unwrap_or(0));
         let canonical = started[0].service.with_chain(|c| canonical_blocks(c));
         Ok::<_, anyhow::Error>(canonical)
     })?;
@@ -384,8 +395,14 @@ pub fn sync(ctx: &Context, blocks: u64, per_block: usize) -> anyhow::Result<Exit
         let source = start_node(&dir.join("source"), &g, None, vec![], false).await?;
         let target_head = source.service.status();
         let t = Instant::now();
-        let fresh =
-            start_node(&dir.join("fresh"), &g, None, vec![source.addr.clone()], false).await?;
+        let fresh = start_node(
+            &dir.join("fresh"),
+            &g,
+            None,
+            vec![source.addr.clone()],
+            false,
+        )
+        .await?;
         let deadline = Instant::now() + Duration::from_secs(1800);
         while fresh.service.status().head_hash != target_head.head_hash {
             if Instant::now() > deadline {

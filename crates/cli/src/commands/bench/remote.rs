@@ -47,7 +47,10 @@ fn nonce_of(rpc: &RpcArgs, a: &Address) -> anyhow::Result<u64> {
 
 fn wait_receipt(rpc: &RpcArgs, hash: &str, deadline: Instant) -> anyhow::Result<()> {
     while Instant::now() < deadline {
-        if !rpc.call("mm_getTransactionReceipt", json!([hash]))?.is_null() {
+        if !rpc
+            .call("mm_getTransactionReceipt", json!([hash]))?
+            .is_null()
+        {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -159,13 +162,19 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
         .collect();
     let lasts: Vec<String> = (0..r.accounts.min(r.n))
         .map(|a| {
-            let i = (0..r.n).rev().find(|i| i % r.accounts == a).expect("a sender's last");
+            let i = (0..r.n)
+                .rev()
+                .find(|i| i % r.accounts == a)
+                .expect("a sender's last");
             format!("0x{}", hex::encode(txs[i].hash(suite)))
         })
         .collect();
 
     eprintln!("submitting to {} node(s)…", rpcs.len());
-    let head_before = first.call("mm_blockNumber", json!([]))?.as_u64().unwrap_or(0);
+    let head_before = first
+        .call("mm_blockNumber", json!([]))?
+        .as_u64()
+        .unwrap_or(0);
     let start = Instant::now();
     std::thread::scope(|s| -> anyhow::Result<()> {
         let handles: Vec<_> = lanes
@@ -186,7 +195,8 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
             })
             .collect();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("a submitting thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a submitting thread panicked"))??;
         }
         Ok(())
     })?;
@@ -196,7 +206,10 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
         wait_receipt(first, hash, deadline)?;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let head_after = first.call("mm_blockNumber", json!([]))?.as_u64().unwrap_or(0);
+    let head_after = first
+        .call("mm_blockNumber", json!([]))?
+        .as_u64()
+        .unwrap_or(0);
     let tps = r.n as f64 / seconds;
     let report = RemoteReport {
         nodes: rpcs.len(),

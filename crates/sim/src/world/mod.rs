@@ -4,15 +4,17 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use metamesh_consensus::{Clique, CliqueConfig};
 use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::{ChainDb, ChainDbConfig, MemoryBackend};
 use metamesh_node::{
     Action, Announcement, Chain, Handler, HandlerConfig, NodeService, PoolConfig, SealPlan,
     Verdict, protocol::Topic,
 };
-use metamesh_primitives::{Action as TxAction, Amount, Block, Hash, Transaction};
+use metamesh_primitives::{Amount, Block, Hash};
 use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+
+mod byzantine;
+mod traffic;
 
 use crate::{
     invariants::Checker,
@@ -497,103 +499,6 @@ impl Sim {
         self.process(i);
     }
 
-    fn equivocate(&mut self, i: usize, block: &Block, twin: &Block) {
-        self.report.equivocations += 1;
-        let peers: Vec<usize> = (0..self.sc.nodes).filter(|j| *j != i).collect();
-        let half = peers.len() / 2;
-        for (n, peer) in peers.into_iter().enumerate() {
-            let data = if n < half { block } else { twin }.to_rlp();
-            let id = self.genesis.suite.hash(&data);
-            let msg = Msg::Gossip {
-                topic: Topic::Blocks,
-                id,
-                data: std::sync::Arc::new(data),
-            };
-            self.send(i, peer, msg);
-        }
-    }
-
-    /// A Byzantine signer's block that breaks a rule, sent to every peer.
-    fn attack(&mut self, i: usize, now_ms: u64) {
-        let Some(kind) = self.byzantine(i) else {
-            return;
-        };
-        let Some(live) = self.nodes[i].live.as_ref() else {
-            return;
-        };
-        let node = live.handler.node().clone();
-        let key = self.signers[i].clone();
-        let me = key.public_key().address();
-        let engine = Clique::new(CliqueConfig {
-            period: self.genesis.clique.period,
-            epoch: self.genesis.clique.epoch,
-            suite: self.genesis.suite,
-        })
-        .expect("valid Clique parameters");
-        let rogue = key_for_rogue(self.genesis.suite);
-        let block = node.with_chain(|c| -> Option<Block> {
-            let head = c.head().clone();
-            let snap = c.snapshot(&head.hash(c.suite())).ok()?;
-            let now = (now_ms / 1000).max(head.timestamp + c.genesis().clique.period);
-            let mut block = c.build_block(&key, &[], None, now).ok()?.block;
-            match kind {
-                Byzantine::SealsTooOften if snap.recently_signed(head.number + 1, &me) => {}
-                Byzantine::SealsTooOften | Byzantine::Equivocates => return None,
-                Byzantine::BadSeal => engine.seal(&mut block.header, &rogue).ok()?,
-                Byzantine::WrongDifficulty => {
-                    block.header.difficulty = 3 - block.header.difficulty;
-                    engine.seal(&mut block.header, &key).ok()?;
-                }
-            }
-            Some(block)
-        });
-        if let Some(block) = block {
-            self.report.attacks += 1;
-            self.gossip(i, Topic::Blocks, block.to_rlp(), None);
-        }
-    }
-
-    /// A user sends one MMT to another through a random live honest node.
-    fn transfer(&mut self) {
-        let live: Vec<usize> = (0..self.sc.nodes)
-            .filter(|i| self.nodes[*i].live.is_some() && self.sc.is_honest(*i))
-            .collect();
-        if live.is_empty() {
-            return;
-        }
-        let target = live[self.rng.below(live.len() as u64) as usize];
-        let from = self.rng.below(USERS as u64) as usize;
-        let to = (from + 1 + self.rng.below(USERS as u64 - 1) as usize) % USERS;
-        let node = self.nodes[target]
-            .live
-            .as_ref()
-            .expect("live")
-            .handler
-            .node()
-            .clone();
-        let sender = self.users[from].public_key().address();
-        let nonce = node.with_chain(|c| c.state().account(&sender).map(|a| a.nonce).unwrap_or(0));
-        let tx = Transaction {
-            chain_id: self.genesis.chain_id,
-            nonce,
-            fee: self.genesis.params.min_fee,
-            action: TxAction::Transfer {
-                to: self.users[to].public_key().address(),
-                amount: Amount::from_mmt(1),
-            },
-        }
-        .sign(&self.users[from])
-        .expect("signing");
-        match node.submit(&tx.to_rlp()) {
-            Ok(hash) => {
-                self.report.transfers_submitted += 1;
-                self.checker.submitted(hash);
-            }
-            Err(_) => self.report.transfers_refused += 1,
-        }
-        self.process(target);
-    }
-
     fn track_partitions(&mut self) {
         for n in 0..self.partition_heads.len() {
             let p = &self.sc.faults.partitions[n];
@@ -673,9 +578,4 @@ enum PartitionWatch {
     Pending,
     Running(Vec<Option<u64>>),
     Done,
-}
-
-/// A key no signer holds.
-fn key_for_rogue(suite: Suite) -> SecretKey {
-    key(suite, "rogue", 0)
 }
