@@ -25,6 +25,9 @@ pub struct Report {
     pub converged_checks: u64,
     pub bans: Vec<String>,
     pub partition_growth: Vec<String>,
+    /// Every node's head at each check, for reading a failing seed.
+    #[serde(skip)]
+    pub timeline: Vec<String>,
     pub violations: Vec<String>,
 }
 

@@ -221,12 +221,31 @@ fn settings_for(ctx: &Context) -> anyhow::Result<Settings> {
     Settings::resolve(ctx, wrap.run)
 }
 
+/// Even if the supervisor is killed outright, its nodes get SIGTERM rather than run on orphaned.
+#[cfg(target_os = "linux")]
+fn stop_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent(_: &mut Command) {}
+
 /// Starts one `metamesh node run` per node, prefixes their logs, and stops them all on Ctrl-C.
 fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the metamesh executable")?;
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..nodes {
-        let mut child = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        command
             .arg("--data-dir")
             .arg(node_dir(root, i))
             .args(["node", "run"])
@@ -234,7 +253,9 @@ fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
             .env_remove("METAMESH_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        stop_with_parent(&mut command);
+        let mut child = command
             .spawn()
             .with_context(|| format!("starting node-{i}"))?;
         if let Some(err) = child.stderr.take() {

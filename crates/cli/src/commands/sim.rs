@@ -16,6 +16,9 @@ pub struct SimArgs {
     /// First seed of the range.
     #[arg(long, default_value_t = 0)]
     from: u64,
+    /// With --seed: also print every node's head at each check.
+    #[arg(long, requires = "seed")]
+    timeline: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -30,6 +33,11 @@ pub fn run(ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
             println!("{}", report.summary());
             for line in report.bans.iter().chain(&report.partition_growth) {
                 println!("  {line}");
+            }
+            if args.timeline {
+                for line in &report.timeline {
+                    println!("  {line}");
+                }
             }
         }
         return Ok(if report.ok() {

@@ -340,10 +340,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                 Verdict::Ignore
             }
             Err(ImportError::Consensus(metamesh_consensus::CliqueError::FutureBlock)) => {
-                if self.future.len() < MAX_FUTURE {
-                    let key = (block.header.timestamp, block.hash(self.node.suite()));
-                    self.future.insert(key, (peer, block.clone()));
-                }
+                self.hold_future(peer, block.clone());
                 Verdict::Ignore
             }
             Err(e) => {
@@ -355,6 +352,14 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                 );
                 Verdict::Reject
             }
+        }
+    }
+
+    /// Keeps a block from a little ahead of our clock until its time (bounded, oldest first).
+    fn hold_future(&mut self, peer: P, block: Block) {
+        if self.future.len() < MAX_FUTURE {
+            let key = (block.header.timestamp, block.hash(self.node.suite()));
+            self.future.insert(key, (peer, block));
         }
     }
 

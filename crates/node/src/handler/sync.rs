@@ -220,8 +220,11 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             };
             match self.node.import(&block, now / 1000) {
                 Ok(_) => {}
-                Err(ImportError::Consensus(metamesh_consensus::CliqueError::FutureBlock))
-                | Err(ImportError::Db(_) | ImportError::State(_)) => return,
+                Err(ImportError::Consensus(metamesh_consensus::CliqueError::FutureBlock)) => {
+                    // Its time will come: held like a gossiped one, and the sync resumes after.
+                    return self.hold_future(peer, block);
+                }
+                Err(ImportError::Db(_) | ImportError::State(_)) => return,
                 Err(e) => {
                     let reason = format!("invalid block {} in sync: {e}", header.number);
                     return self.penalise(peer, penalty::INVALID_BLOCK, &reason, now);
