@@ -1,12 +1,13 @@
 //! The swarm task: one tokio task owns the libp2p swarm, turns its events into [`NetEvent`]s
 //! and carries out [`NetCommand`]s.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use libp2p::{
-    StreamProtocol, Swarm, allow_block_list, gossipsub, identify, kad, noise, request_response,
+    StreamProtocol, Swarm, allow_block_list, connection_limits, gossipsub, identify, kad, noise,
+    request_response,
     swarm::{NetworkBehaviour, SwarmEvent},
     tcp, yamux,
 };
@@ -22,8 +23,15 @@ const KAD_PROTOCOL: &str = "/metamesh/kad/1.0.0";
 const IDENTIFY_PROTOCOL: &str = "/metamesh/id/1.0.0";
 const MAX_GOSSIP: usize = 16 * 1024 * 1024;
 
+/// Inbound connections accepted at once, and connections to one peer.
+const MAX_INBOUND: u32 = 64;
+const MAX_PER_PEER: u32 = 2;
+/// Peers remembered for redialling.
+const MAX_KNOWN: usize = 256;
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     identify: identify::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
@@ -64,6 +72,11 @@ fn behaviour(key: &libp2p::identity::Keypair, config: &NetConfig) -> Result<Beha
         request_response::Config::default().with_request_timeout(config.request_timeout),
     );
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established_incoming(Some(MAX_INBOUND))
+                .with_max_established_per_peer(Some(MAX_PER_PEER)),
+        ),
         blocked: Default::default(),
         identify: identify::Behaviour::new(identify::Config::new(
             IDENTIFY_PROTOCOL.into(),
@@ -124,7 +137,7 @@ pub async fn start(config: NetConfig) -> Result<NetHandle, NetError> {
             outbound: HashMap::new(),
             inbound: HashMap::new(),
             next_inbound: 0,
-            bans: BTreeMap::new(),
+            bans: HashMap::new(),
             bootnodes: config.bootnodes.clone(),
             known: HashMap::new(),
             ticks: 0,
@@ -147,7 +160,8 @@ struct Task {
     outbound: HashMap<request_response::OutboundRequestId, u64>,
     inbound: HashMap<u64, request_response::ResponseChannel<Vec<u8>>>,
     next_inbound: u64,
-    bans: BTreeMap<Instant, Vec<libp2p::PeerId>>,
+    /// When each banned peer may come back.
+    bans: HashMap<libp2p::PeerId, Instant>,
     bootnodes: Vec<libp2p::Multiaddr>,
     /// Where peers said they listen (identify), to dial them again after they went away.
     known: HashMap<libp2p::PeerId, libp2p::Multiaddr>,
@@ -206,6 +220,13 @@ impl Task {
             } => {
                 self.emit(NetEvent::Disconnected(peer_id)).await?;
             }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                ..
+            } if !self.is_bootnode(&peer) => {
+                // Gone, or never there: stop redialling it (identify will tell us again).
+                self.known.remove(&peer);
+            }
             SwarmEvent::Behaviour(event) => self.on_behaviour(event).await?,
             _ => {}
         }
@@ -215,7 +236,9 @@ impl Task {
     async fn on_behaviour(&mut self, event: BehaviourEvent) -> Result<(), ()> {
         match event {
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if let Some(addr) = info.listen_addrs.first() {
+                if let Some(addr) = info.listen_addrs.first()
+                    && (self.known.len() < MAX_KNOWN || self.known.contains_key(&peer_id))
+                {
                     self.known.insert(peer_id, addr.clone());
                 }
                 for addr in info.listen_addrs {
@@ -344,18 +367,20 @@ impl Task {
             }
             NetCommand::Unban { peer } => {
                 behaviour.blocked.unblock_peer(peer);
-                for peers in self.bans.values_mut() {
-                    peers.retain(|p| *p != peer);
-                }
+                self.bans.remove(&peer);
             }
             NetCommand::Ban { peer, duration } => {
                 behaviour.blocked.block_peer(peer);
-                self.bans
-                    .entry(Instant::now() + duration)
-                    .or_default()
-                    .push(peer);
+                self.known.remove(&peer);
+                let until = Instant::now() + duration;
+                let entry = self.bans.entry(peer).or_insert(until);
+                *entry = (*entry).max(until);
             }
         }
+    }
+
+    fn is_bootnode(&self, peer: &libp2p::PeerId) -> bool {
+        self.bootnodes.iter().any(|a| peer_of(a) == Some(*peer))
     }
 
     /// Below the target, dial the bootnodes and the peers we knew that are not connected (a
@@ -382,13 +407,15 @@ impl Task {
 
     fn lift_bans(&mut self) {
         let now = Instant::now();
-        while let Some(entry) = self.bans.first_entry() {
-            if *entry.key() > now {
-                break;
-            }
-            for peer in entry.remove() {
-                self.swarm.behaviour_mut().blocked.unblock_peer(peer);
-            }
+        let over: Vec<libp2p::PeerId> = self
+            .bans
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in over {
+            self.bans.remove(&peer);
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
     }
 }

@@ -37,6 +37,8 @@ pub enum ImportError {
     ReceiptsRoot { header: Hash, computed: Hash },
     #[error("this data directory holds another chain (genesis 0x{}), not 0x{}", hex::encode(.stored), hex::encode(.ours))]
     OtherChain { stored: Hash, ours: Hash },
+    #[error("a block body of {bytes} bytes is over the {max}-byte limit")]
+    TooLarge { bytes: usize, max: usize },
     #[error("the signing key is an {key} key but the chain uses the {chain} suite")]
     WrongSuite { key: Suite, chain: Suite },
 }
@@ -54,6 +56,10 @@ pub enum Imported {
         receipts: Vec<Receipt>,
     },
 }
+
+/// Largest block body (its transactions' RLP): a chain rule, so every block fits one gossip
+/// message and one sync answer.
+pub const MAX_BLOCK_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Headers for the consensus engine, read from the database.
 struct DbHeaders<'a>(&'a ChainDb);
@@ -292,6 +298,13 @@ impl Chain {
         let parent = self
             .header(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        let bytes = block.body_rlp().len();
+        if bytes > MAX_BLOCK_BODY_BYTES {
+            return Err(ImportError::TooLarge {
+                bytes,
+                max: MAX_BLOCK_BODY_BYTES,
+            });
+        }
         let computed = transactions_root(suite, &block.transactions);
         if computed != header.transactions_root {
             return Err(ImportError::TransactionsRoot {
@@ -402,6 +415,30 @@ impl Chain {
         })
     }
 
+    /// Every header rule except the time (the block is ahead of our clock), and the transactions
+    /// root; nothing is stored.
+    pub fn check_ahead(&mut self, block: &Block) -> Result<(), ImportError> {
+        let header = &block.header;
+        if self.db.block_info(&header.parent_hash)?.is_none() {
+            return Err(ImportError::UnknownParent(header.parent_hash));
+        }
+        self.engine.verify_header(
+            &DbHeaders(&self.db),
+            &mut DbSnapshots(&self.db),
+            header,
+            &[],
+            header.timestamp,
+        )?;
+        let computed = transactions_root(self.suite(), &block.transactions);
+        if computed != header.transactions_root {
+            return Err(ImportError::TransactionsRoot {
+                header: header.transactions_root,
+                computed,
+            });
+        }
+        Ok(())
+    }
+
     /// Stores a block this node built (see [`Self::build_block`]) without executing it again:
     /// its header is still checked against every consensus rule.
     pub fn import_built(&mut self, built: Built, now: u64) -> Result<Imported, ImportError> {
@@ -449,6 +486,19 @@ impl Chain {
         self.engine.prepare(&snap, &mut header, &signer, vote);
         let env = self.env(&header, signer);
 
+        // As many candidates as the size limit allows (a list header of up to 5 bytes aside).
+        let mut room = MAX_BLOCK_BODY_BYTES - 5;
+        let candidates: Vec<VerifiedTx> = candidates
+            .iter()
+            .take_while(|t| {
+                let size = t.tx.to_rlp().len();
+                let fits = size <= room;
+                room = room.saturating_sub(size);
+                fits
+            })
+            .cloned()
+            .collect();
+        let candidates = &candidates[..];
         // Which candidates apply, in order; run again without the rejected ones if any were.
         let mut state = State::open(suite, &*self.db, parent.state_root);
         let mut outcome = apply_block(&mut state, &env, candidates)?;

@@ -23,10 +23,11 @@ mod pool;
 pub mod protocol;
 mod service;
 
-pub use chain::{Built, Chain, ImportError, Imported};
+pub use chain::{Built, Chain, ImportError, Imported, MAX_BLOCK_BODY_BYTES};
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};
 pub use service::{
-    Announcement, NetControl, NetView, NodeService, PeerView, SealPlan, SubmitError, unix_now,
+    Announcement, MAX_TRANSACTION_BYTES, NetControl, NetView, NodeService, PeerView, SealPlan,
+    SubmitError, unix_now,
 };

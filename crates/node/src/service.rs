@@ -19,6 +19,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protocol::Status};
 
+/// Largest signed transaction accepted (a transfer is ~200 bytes; attestations carry metadata).
+pub const MAX_TRANSACTION_BYTES: usize = 128 * 1024;
+
 /// An operator's request to the network task (from the admin RPC).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetControl {
@@ -243,6 +246,12 @@ impl NodeService {
     /// Decodes, verifies and pools a raw transaction. The signature is checked before any lock
     /// is taken, so concurrent callers verify on all cores; it is never checked again.
     pub fn receive(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
+        if raw.len() > MAX_TRANSACTION_BYTES {
+            return Err(SubmitError::Malformed(format!(
+                "a transaction of {} bytes is over the {MAX_TRANSACTION_BYTES}-byte limit",
+                raw.len()
+            )));
+        }
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         let verified = VerifiedTx::new(tx, self.suite);
@@ -269,6 +278,17 @@ impl NodeService {
             Err(reason) if !reason.starts_with("nonce too high") => {
                 Err(SubmitError::WouldFail(reason))
             }
+            // A later nonce waits in the pool only if its sender could pay for it: otherwise
+            // fresh keys could fill the pool with transactions that never run.
+            Err(_)
+                if verified.sender.is_some_and(|a| {
+                    state.account(&a).unwrap_or_default().balance < verified.tx.tx.fee
+                }) =>
+            {
+                Err(SubmitError::WouldFail(
+                    "nonce too high, and the sender cannot pay the fee".into(),
+                ))
+            }
             _ => Ok(pool.add_verified(verified, |a| state.account(a).unwrap_or_default())?),
         }
     }
@@ -283,6 +303,12 @@ impl NodeService {
 
     pub fn proposals(&self) -> BTreeMap<Address, bool> {
         lock(&self.proposals).list().clone()
+    }
+
+    /// Checks a block that is ahead of our clock as far as can be done before its time: every
+    /// header rule but the time, and its transactions root.
+    pub fn check_ahead(&self, block: &Block) -> Result<(), ImportError> {
+        lock(&self.chain).check_ahead(block)
     }
 
     /// Imports a block from elsewhere; transactions of retracted blocks go back to the pool.
@@ -354,11 +380,15 @@ impl NodeService {
         Ok(SealPlan::Seal { parent, delay })
     }
 
-    /// Seals a block on `parent` if it is still the head, imports it and announces it.
+    /// Seals a block on `parent` if it is still the head (and no peer is known to be ahead),
+    /// imports it and announces it.
     pub fn seal(&self, parent: Hash, now: u64) -> Result<Option<Block>, ImportError> {
         let Some(key) = &self.signer else {
             return Ok(None);
         };
+        if self.is_syncing() {
+            return Ok(None);
+        }
         let block = {
             let mut chain = lock(&self.chain);
             if chain.head().hash(chain.suite()) != parent {

@@ -199,13 +199,29 @@ fn a_future_block_waits_for_its_time() {
     let mut h = Handler::new(target.clone(), HandlerConfig::default());
     h.connected(2, 0);
     let early = (block.header.timestamp - 1) * 1000;
-    assert_eq!(h.gossip_block(2, &block.to_rlp(), early), Verdict::Ignore);
+    assert_eq!(h.gossip_block(2, &block.to_rlp(), early), Verdict::Accept);
     assert!(
         !h.is_banned(&2, early),
         "a slightly fast clock is no offence"
     );
+    assert_eq!(
+        target.status().head_number,
+        0,
+        "not imported before its time"
+    );
     h.tick(block.header.timestamp * 1000);
     assert_eq!(target.status().head_hash, hash);
+
+    // A forged block from the future is rejected at once, not held.
+    let mut forged = block.clone();
+    forged.header.timestamp += 5;
+    h.connected(3, early);
+    assert_eq!(h.gossip_block(3, &forged.to_rlp(), early), Verdict::Reject);
+    // So is one too far ahead for any clock to excuse.
+    let mut far = block;
+    far.header.timestamp += 3_600;
+    h.connected(4, early);
+    assert_eq!(h.gossip_block(4, &far.to_rlp(), early), Verdict::Reject);
 }
 
 #[test]
@@ -257,4 +273,102 @@ fn answers_stay_within_the_protocol_limits() {
     let status: Status = source.status();
     let raw = h.request(1, &Request::Status(status).encode(), 3).unwrap();
     assert_eq!(Response::decode(&raw).unwrap(), Response::Status(status));
+}
+
+#[test]
+fn a_hollow_claim_to_be_ahead_does_not_stop_sealing_for_long() {
+    let g = genesis();
+    let node = node(&g);
+    let mut h = Handler::new(node.clone(), HandlerConfig::default());
+    let mut now = 1_000;
+    h.connected(7, now);
+    let liar = Status {
+        head_number: 1_000,
+        total_difficulty: 2_001,
+        ..node.status()
+    };
+    // For two minutes it claims a heavy chain every 2 s, then has nothing to show for it.
+    let mut held = 0;
+    for _ in 0..60 {
+        if h.is_banned(&7, now) {
+            break;
+        }
+        h.tick(now);
+        h.request(7, &Request::Status(liar).encode(), now);
+        if node.is_syncing() {
+            held += 1;
+        }
+        for action in h.take_actions() {
+            if let Action::Send {
+                id,
+                request: Request::Headers { .. },
+                ..
+            } = action
+            {
+                h.response(7, id, Some(&Response::Headers(vec![]).encode()), now);
+            }
+        }
+        assert!(!node.is_syncing(), "the hollow claim is set aside at once");
+        now += 2_000;
+    }
+    assert!(held <= 8, "sealing was held in {held} of 60 rounds");
+}
+
+#[test]
+fn an_answer_of_the_wrong_kind_ends_the_sync() {
+    let g = genesis();
+    let node = node(&g);
+    let mut h = Handler::new(node.clone(), HandlerConfig::default());
+    h.connected(9, 0);
+    h.take_actions();
+    let ahead = Status {
+        head_number: 5,
+        total_difficulty: 11,
+        ..node.status()
+    };
+    h.request(9, &Request::Status(ahead).encode(), 1);
+    let probe = h
+        .take_actions()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Send {
+                id,
+                request: Request::Headers { start, .. },
+                ..
+            } => Some((id, start)),
+            _ => None,
+        })
+        .expect("a probe for headers");
+    assert_eq!(probe.1, 1);
+    assert!(h.syncing());
+    h.response(9, probe.0, Some(&Response::Status(ahead).encode()), 2);
+    assert!(
+        !h.syncing(),
+        "a status where headers were asked ends the sync"
+    );
+}
+
+#[test]
+fn an_oversized_or_unpayable_transaction_is_refused() {
+    let g = genesis();
+    let node = node(&g);
+    let huge = vec![0u8; metamesh_node::MAX_TRANSACTION_BYTES + 1];
+    let err = node.submit(&huge).unwrap_err().to_string();
+    assert!(err.contains("limit"), "{err}");
+    // A transfer from a key with no MMT and a future nonce is not kept either.
+    let raw = Transaction {
+        chain_id: 9,
+        nonce: 3,
+        fee: Params::default().min_fee,
+        action: TxAction::Transfer {
+            to: Address([7; 20]),
+            amount: Amount::from_mmt(1),
+        },
+    }
+    .sign(&key(50))
+    .unwrap()
+    .to_rlp();
+    let err = node.submit(&raw).unwrap_err().to_string();
+    assert!(err.contains("cannot pay"), "{err}");
+    assert_eq!(node.pool_len(), 0);
 }

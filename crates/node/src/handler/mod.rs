@@ -31,6 +31,10 @@ use crate::{
 const BODIES_PER_REQUEST: usize = 32;
 /// Future blocks held back until their time comes.
 const MAX_FUTURE: usize = 64;
+/// How far ahead of our clock a block may be and still be held (geth allows the same 15 s).
+const MAX_DRIFT_S: u64 = 15;
+/// Most body bytes one answer carries.
+const MAX_BODIES_BYTES: usize = 16 * 1024 * 1024;
 
 /// Tuning of a [`Handler`].
 #[derive(Clone, Debug)]
@@ -99,6 +103,8 @@ pub struct Handler<P> {
     /// Blocks from a little ahead of our clock, with the peer that sent them.
     future: BTreeMap<(u64, Hash), (P, Block)>,
     actions: Vec<Action<P>>,
+    /// The latest time any event brought (for decisions made outside an event's own time).
+    clock: u64,
 }
 
 impl<P: Copy + Ord + Debug> Handler<P> {
@@ -113,6 +119,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             sync: Sync::Idle,
             future: BTreeMap::new(),
             actions: Vec::new(),
+            clock: 0,
         }
     }
 
@@ -152,7 +159,11 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// An operator's ban (`admin_blockPeer`).
     pub fn ban_for(&mut self, peer: P, ms: u64, now: u64) {
-        self.ban_until(peer, now + ms, "blocked by the operator".into());
+        self.ban_until(
+            peer,
+            now.saturating_add(ms),
+            "blocked by the operator".into(),
+        );
     }
 
     /// Lifts a ban; the transport reconnects when it next dials the peer.
@@ -166,6 +177,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
     }
 
     pub fn connected(&mut self, peer: P, now: u64) {
+        self.clock = self.clock.max(now);
         if let Some(until) = self.banned.get(&peer).copied() {
             if until > now {
                 self.actions.push(Action::Ban {
@@ -186,6 +198,8 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             requests: Bucket::full(c.requests_burst, now),
             next_status_ms: now,
             status_request: None,
+            failed_syncs: 0,
+            doubted_until: 0,
         });
         self.poll_status(peer, now);
     }
@@ -201,6 +215,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// Time passes: requests time out, statuses are polled, held-back blocks come due.
     pub fn tick(&mut self, now: u64) {
+        self.clock = self.clock.max(now);
         let expired: Vec<(u64, P)> = self
             .inflight
             .iter()
@@ -209,11 +224,17 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             .collect();
         for (id, peer) in expired {
             self.inflight.remove(&id);
-            self.penalise(peer, penalty::TIMEOUT, "request timed out", now);
             if self.sync.request() == Some((peer, id)) {
+                // A peer that claims to be ahead but does not deliver loses the claim (until its
+                // next status) and more score than a slow status answer would.
                 self.sync = Sync::Idle;
+                self.sync_failed(peer, now);
+                self.penalise(peer, penalty::SYNC_TIMEOUT, "sync request timed out", now);
+            } else {
+                self.penalise(peer, penalty::TIMEOUT, "request timed out", now);
             }
         }
+        self.banned.retain(|_, until| *until > now);
         let due: Vec<P> = self
             .peers
             .iter()
@@ -239,6 +260,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// A request from `peer`: the encoded response, or `None` (malformed or over its rate).
     pub fn request(&mut self, peer: P, raw: &[u8], now: u64) -> Option<Vec<u8>> {
+        self.clock = self.clock.max(now);
         let c = self.config.clone();
         let allowed = self.peers.get_mut(&peer).is_some_and(|p| {
             p.requests
@@ -266,9 +288,17 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                     .collect()
             })),
             Request::Bodies(hashes) => Response::Bodies(self.node.with_chain(|c| {
+                // Stop at a byte budget well inside the transport's frame limit; the asker
+                // takes a short answer and asks again for the rest.
+                let mut bytes = 0;
                 hashes
                     .iter()
                     .map_while(|h| c.db().body(h).ok().flatten())
+                    .take_while(|b| {
+                        let first = bytes == 0;
+                        bytes += b.len();
+                        first || bytes <= MAX_BODIES_BYTES
+                    })
                     .collect()
             })),
         };
@@ -277,6 +307,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// The answer to request `id`; `None` if the request failed (the peer went away, refused).
     pub fn response(&mut self, peer: P, id: u64, raw: Option<&[u8]>, now: u64) {
+        self.clock = self.clock.max(now);
         match self.inflight.get(&id) {
             Some((asked, _)) if *asked == peer => {
                 self.inflight.remove(&id);
@@ -291,13 +322,19 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             self.update_gate();
             return;
         };
+        let asked_headers = matches!(self.sync, Sync::Probe { .. } | Sync::Headers { .. });
         match Response::decode(raw) {
             Err(e) => {
                 self.bad_response(peer, &e.to_string(), now);
             }
-            Ok(Response::Status(theirs)) => self.learn_status(peer, theirs, now),
-            Ok(Response::Headers(headers)) if is_sync => self.on_headers(peer, headers, now),
-            Ok(Response::Bodies(bodies)) if is_sync => self.on_bodies(peer, bodies, now),
+            Ok(Response::Status(theirs)) if !is_sync => self.learn_status(peer, theirs, now),
+            Ok(Response::Headers(headers)) if is_sync && asked_headers => {
+                self.on_headers(peer, headers, now)
+            }
+            Ok(Response::Bodies(bodies)) if is_sync && !asked_headers => {
+                self.on_bodies(peer, bodies, now)
+            }
+            // bad_response also ends the sync it was meant for.
             Ok(_) => self.bad_response(peer, "an answer of the wrong kind", now),
         }
         self.maybe_sync(now);
@@ -305,6 +342,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
 
     /// A gossiped block from `peer`.
     pub fn gossip_block(&mut self, peer: P, raw: &[u8], now: u64) -> Verdict {
+        self.clock = self.clock.max(now);
         if !self.take_gossip(peer, now) {
             return Verdict::Ignore;
         }
@@ -340,8 +378,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                 Verdict::Ignore
             }
             Err(ImportError::Consensus(metamesh_consensus::CliqueError::FutureBlock)) => {
-                self.hold_future(peer, block.clone());
-                Verdict::Ignore
+                self.judge_future(peer, block, now)
             }
             Err(e) => {
                 self.penalise(
@@ -355,16 +392,58 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         }
     }
 
-    /// Keeps a block from a little ahead of our clock until its time (bounded, oldest first).
-    fn hold_future(&mut self, peer: P, block: Block) {
-        if self.future.len() < MAX_FUTURE {
-            let key = (block.header.timestamp, block.hash(self.node.suite()));
-            self.future.insert(key, (peer, block));
+    /// A block from ahead of our clock: within the drift, and with a seal and transactions that
+    /// check out, it is held until its time and relayed now (so a slow clock does not stop it
+    /// spreading); further ahead, or forged, it counts against the sender.
+    fn judge_future(&mut self, peer: P, block: &Block, now: u64) -> Verdict {
+        if block.header.timestamp > now / 1000 + MAX_DRIFT_S {
+            let reason = format!(
+                "a block {} s in the future",
+                block.header.timestamp - now / 1000
+            );
+            self.penalise(peer, penalty::MALFORMED, &reason, now);
+            return Verdict::Reject;
         }
+        match self.node.check_ahead(block) {
+            Ok(()) => {
+                self.hold_future(peer, block.clone());
+                Verdict::Accept
+            }
+            Err(ImportError::UnknownParent(_)) => {
+                self.poll_status(peer, now);
+                Verdict::Ignore
+            }
+            Err(ImportError::Db(_) | ImportError::State(_)) => Verdict::Ignore,
+            Err(e) => {
+                self.penalise(
+                    peer,
+                    penalty::INVALID_BLOCK,
+                    &format!("invalid block: {e}"),
+                    now,
+                );
+                Verdict::Reject
+            }
+        }
+    }
+
+    /// Keeps a block until its time. When full, the block furthest ahead makes way.
+    fn hold_future(&mut self, peer: P, block: Block) {
+        let key = (block.header.timestamp, block.hash(self.node.suite()));
+        if self.future.len() >= MAX_FUTURE {
+            match self.future.last_key_value() {
+                Some((last, _)) if *last > key => {
+                    let last = *last;
+                    self.future.remove(&last);
+                }
+                _ => return,
+            }
+        }
+        self.future.insert(key, (peer, block));
     }
 
     /// A gossiped transaction from `peer`.
     pub fn gossip_transaction(&mut self, peer: P, raw: &[u8], now: u64) -> Verdict {
+        self.clock = self.clock.max(now);
         if !self.take_gossip(peer, now) {
             return Verdict::Ignore;
         }

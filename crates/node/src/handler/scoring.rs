@@ -11,6 +11,8 @@ pub(super) mod penalty {
     pub const MALFORMED: i64 = 50;
     pub const BAD_RESPONSE: i64 = 50;
     pub const INVALID_TX: i64 = 25;
+    pub const STALE_CLAIM: i64 = 20;
+    pub const SYNC_TIMEOUT: i64 = 5;
     pub const TIMEOUT: i64 = 2;
     pub const FLOOD: i64 = 1;
 }
@@ -54,9 +56,35 @@ pub(super) struct Peer {
     pub(super) next_status_ms: u64,
     /// The outstanding status request, so a silent peer is not asked again and again.
     pub(super) status_request: Option<u64>,
+    /// Syncs from this peer that failed in a row, and until when its claims to be ahead are
+    /// not acted on (2 s doubling per failure, at most a minute): a peer that claims a heavier
+    /// chain and does not deliver cannot hold our sealing for long, and an honest one on a
+    /// lossy link is not punished for it.
+    pub(super) failed_syncs: u32,
+    pub(super) doubted_until: u64,
 }
 
 impl<P: Copy + Ord + Debug> Handler<P> {
+    /// A sync from `peer` failed: its claim is set aside for a while, longer each time.
+    pub(super) fn sync_failed(&mut self, peer: P, now: u64) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.status = None;
+            p.failed_syncs = p.failed_syncs.saturating_add(1);
+            let backoff = 2_000u64
+                .saturating_mul(1 << p.failed_syncs.min(5))
+                .min(60_000);
+            p.doubted_until = now + backoff;
+        }
+    }
+
+    /// A sync from `peer` delivered a block.
+    pub(super) fn sync_delivered(&mut self, peer: P) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.failed_syncs = 0;
+            p.doubted_until = 0;
+        }
+    }
+
     pub(super) fn bad_response(&mut self, peer: P, reason: &str, now: u64) {
         if self.sync.request().is_some_and(|(p, _)| p == peer) {
             self.sync = Sync::Idle;
@@ -85,6 +113,11 @@ impl<P: Copy + Ord + Debug> Handler<P> {
     }
 
     pub(super) fn ban_until(&mut self, peer: P, until_ms: u64, reason: String) {
+        // One ban per peer: the later end wins.
+        let until_ms = self
+            .banned
+            .get(&peer)
+            .map_or(until_ms, |u| (*u).max(until_ms));
         self.disconnected(peer);
         self.banned.insert(peer, until_ms);
         self.actions.push(Action::Ban {

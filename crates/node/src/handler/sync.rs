@@ -15,16 +15,19 @@ use crate::{
 #[derive(Clone, Debug)]
 pub(super) enum Sync<P> {
     Idle,
-    /// Asked for headers after `probe` to find where the peer's chain meets ours.
+    /// Asked for headers from `start` (`back` below our head) to find where the peer's chain
+    /// meets ours.
     Probe {
         peer: P,
         id: u64,
         back: u64,
+        start: u64,
     },
-    /// Asked for the next headers, which must build on `parent`.
+    /// Asked for the next headers from `start`, which must build on `parent`.
     Headers {
         peer: P,
         id: u64,
+        start: u64,
         parent: Hash,
     },
     /// Asked for the bodies of `asked`; `queue` holds the headers after them.
@@ -54,6 +57,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         let ours = self.node.status();
         self.peers
             .iter()
+            .filter(|(_, p)| p.doubted_until <= self.clock)
             .filter_map(|(id, p)| p.status.map(|s| (id, s)))
             .filter(|(_, s)| {
                 s.total_difficulty > ours.total_difficulty
@@ -94,15 +98,21 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             .head_number
             .min(theirs.head_number.saturating_sub(1))
             .saturating_sub(back);
+        let start = from + 1;
         let id = self.send(
             peer,
             Request::Headers {
-                start: from + 1,
+                start,
                 count: MAX_HEADERS,
             },
             now,
         );
-        self.sync = Sync::Probe { peer, id, back };
+        self.sync = Sync::Probe {
+            peer,
+            id,
+            back,
+            start,
+        };
     }
 
     pub(super) fn on_headers(&mut self, peer: P, headers: Vec<Header>, now: u64) {
@@ -114,19 +124,43 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         if !linked {
             return self.bad_response(peer, "headers that do not form a chain", now);
         }
+        let (start, claimed) = match &sync {
+            Sync::Probe { start, .. } | Sync::Headers { start, .. } => (
+                *start,
+                self.peers
+                    .get(&peer)
+                    .and_then(|p| p.status)
+                    .map_or(0, |s| s.head_number),
+            ),
+            _ => return,
+        };
         let Some(first) = headers.first() else {
-            // Nothing after our probe: the peer moved (or claimed too much). Ask again later.
-            if let Some(p) = self.peers.get_mut(&peer) {
-                p.status = None;
+            // Nothing from where we asked. Past the head it claimed, that claim was hollow (or
+            // it reorganised onto a shorter chain): either way, set it aside for a while.
+            self.sync_failed(peer, now);
+            if claimed >= start {
+                self.penalise(
+                    peer,
+                    penalty::STALE_CLAIM,
+                    "claimed blocks it did not send",
+                    now,
+                );
             }
             return;
         };
+        if first.number != start {
+            return self.bad_response(peer, "headers from another height than asked", now);
+        }
         match sync {
             Sync::Probe { back, .. } if !self.node.knows(&first.parent_hash) => {
-                if first.number <= 1 {
+                if start <= 1 {
                     return self.bad_response(peer, "a chain not rooted in our genesis", now);
                 }
-                let back = if back == 0 { 16 } else { back * 8 };
+                let back = if back == 0 {
+                    16
+                } else {
+                    back.saturating_mul(8)
+                };
                 return self.probe(peer, back, now);
             }
             Sync::Headers { parent, .. } if first.parent_hash != parent => {
@@ -172,6 +206,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
             self.sync = Sync::Headers {
                 peer,
                 id,
+                start: last_number + 1,
                 parent: last_hash,
             };
         } else {
@@ -209,6 +244,9 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         }
         let suite = self.node.suite();
         let got = bodies.len();
+        // Where the next headers continue: after the last block of this answer, which may be on
+        // a branch still lighter than our head.
+        let last = (asked[got - 1].number, asked[got - 1].hash(suite));
         for (header, body) in asked.iter().zip(bodies) {
             let transactions = match Block::decode_body(&body, suite) {
                 Ok(t) => t,
@@ -219,7 +257,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                 transactions,
             };
             match self.node.import(&block, now / 1000) {
-                Ok(_) => {}
+                Ok(_) => self.sync_delivered(peer),
                 Err(ImportError::Consensus(metamesh_consensus::CliqueError::FutureBlock)) => {
                     // Its time will come: held like a gossiped one, and the sync resumes after.
                     return self.hold_future(peer, block);
@@ -234,12 +272,10 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         for header in asked.into_iter().skip(got).rev() {
             queue.push_front(header);
         }
-        match queue.back().cloned() {
-            Some(_) => self.request_bodies(peer, queue, now),
-            None => {
-                let last = &self.node.status();
-                self.continue_headers(peer, last.head_number, last.head_hash, now);
-            }
+        if queue.is_empty() {
+            self.continue_headers(peer, last.0, last.1, now);
+        } else {
+            self.request_bodies(peer, queue, now);
         }
     }
 }
