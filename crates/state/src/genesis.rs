@@ -123,6 +123,39 @@ pub struct Genesis {
 }
 
 impl Genesis {
+    /// A chain with default parameters (epoch 30,000, default fees) where `signers` seal every
+    /// `period` seconds and each `funded` address gets `amount` from the airdrop pool: what
+    /// devnets, benchmarks and the simulator start from.
+    pub fn dev(
+        chain_id: u64,
+        suite: Suite,
+        timestamp: u64,
+        period: u64,
+        signers: Vec<Address>,
+        funded: &[Address],
+        amount: Amount,
+    ) -> Genesis {
+        Genesis {
+            chain_id,
+            suite,
+            timestamp,
+            clique: CliqueParams {
+                period,
+                epoch: 30_000,
+                signers,
+            },
+            params: Params::default(),
+            grants: funded
+                .iter()
+                .map(|a| Grant {
+                    address: *a,
+                    amount,
+                    pool: Pool::Airdrops,
+                })
+                .collect(),
+        }
+    }
+
     pub fn from_json(text: &str) -> Result<Self, StateError> {
         let genesis: Genesis =
             serde_json::from_str(text).map_err(|e| StateError::Genesis(e.to_string()))?;

@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context as _, bail};
 use metamesh_crypto::{SecretKey, Suite, keystore::ScryptParams};
 use metamesh_primitives::Amount;
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+use metamesh_state::Genesis;
 
 use super::node::{NodeConfig, Settings, genesis_of, node_key, run_node};
 use crate::Context;
@@ -86,25 +86,15 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
                 .address,
         );
     }
-    let genesis = Genesis {
-        chain_id: 1337,
-        suite: Suite::Sm,
-        timestamp: metamesh_node::unix_now(),
-        clique: CliqueParams {
-            period: args.period,
-            epoch: 30_000,
-            signers: signers.clone(),
-        },
-        params: Params::default(),
-        grants: funded
-            .iter()
-            .map(|a| Grant {
-                address: *a,
-                amount: Amount::from_mmt(1_000_000),
-                pool: Pool::Airdrops,
-            })
-            .collect(),
-    };
+    let genesis = Genesis::dev(
+        1337,
+        Suite::Sm,
+        metamesh_node::unix_now(),
+        args.period,
+        signers.clone(),
+        &funded,
+        Amount::from_mmt(1_000_000),
+    );
     let genesis_json = serde_json::to_vec_pretty(&genesis)?;
     let boot = format!(
         "/ip4/127.0.0.1/tcp/{}/p2p/{}",

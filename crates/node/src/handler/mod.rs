@@ -409,20 +409,8 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                 self.hold_future(peer, block.clone());
                 Verdict::Accept
             }
-            Err(ImportError::UnknownParent(_)) => {
-                self.poll_status(peer, now);
-                Verdict::Ignore
-            }
-            Err(ImportError::Db(_) | ImportError::State(_)) => Verdict::Ignore,
-            Err(e) => {
-                self.penalise(
-                    peer,
-                    penalty::INVALID_BLOCK,
-                    &format!("invalid block: {e}"),
-                    now,
-                );
-                Verdict::Reject
-            }
+            // Checked at its own time, so never "future" again: judged like any import error.
+            Err(e) => self.judge(peer, block, Err(e), now),
         }
     }
 

@@ -11,7 +11,7 @@ use metamesh_node::{
     Verdict, protocol::Topic,
 };
 use metamesh_primitives::{Amount, Block, Hash};
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+use metamesh_state::Genesis;
 
 mod byzantine;
 mod traffic;
@@ -107,25 +107,16 @@ impl Sim {
         let mut rng = Rng::new(sc.seed ^ 0x5eed);
         let signers: Vec<SecretKey> = (0..sc.nodes).map(|i| key(suite, "signer", i)).collect();
         let users: Vec<SecretKey> = (0..USERS).map(|i| key(suite, "user", i)).collect();
-        let genesis = Genesis {
-            chain_id: 4242,
+        let address = |k: &SecretKey| k.public_key().address();
+        let genesis = Genesis::dev(
+            4242,
             suite,
-            timestamp: GENESIS_TIME,
-            clique: CliqueParams {
-                period: sc.period_s,
-                epoch: 30_000,
-                signers: signers.iter().map(|k| k.public_key().address()).collect(),
-            },
-            params: Params::default(),
-            grants: users
-                .iter()
-                .map(|k| Grant {
-                    address: k.public_key().address(),
-                    amount: Amount::from_mmt(1_000),
-                    pool: Pool::Airdrops,
-                })
-                .collect(),
-        };
+            GENESIS_TIME,
+            sc.period_s,
+            signers.iter().map(address).collect(),
+            &users.iter().map(address).collect::<Vec<_>>(),
+            Amount::from_mmt(1_000),
+        );
         let max_skew = sc.faults.max_skew_ms as i64;
         let nodes = (0..sc.nodes)
             .map(|_| SimNode {

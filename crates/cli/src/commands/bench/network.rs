@@ -21,7 +21,7 @@ use metamesh_db::ChainDbConfig;
 use metamesh_net::{Multiaddr, NetConfig};
 use metamesh_node::{Chain, HandlerConfig, NodeService, PoolConfig, run_network, topic_names};
 use metamesh_primitives::{Action, Address, Amount, Block, Hash, Transaction};
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool, VerifiedTx};
+use metamesh_state::{Genesis, VerifiedTx};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -96,25 +96,16 @@ fn key(i: u64) -> anyhow::Result<SecretKey> {
 }
 
 fn genesis(signers: &[SecretKey], users: &[SecretKey], period: u64, timestamp: u64) -> Genesis {
-    Genesis {
-        chain_id: 7_001,
-        suite: Suite::Sm,
+    let address = |k: &SecretKey| k.public_key().address();
+    Genesis::dev(
+        7_001,
+        Suite::Sm,
         timestamp,
-        clique: CliqueParams {
-            period,
-            epoch: 30_000,
-            signers: signers.iter().map(|k| k.public_key().address()).collect(),
-        },
-        params: Params::default(),
-        grants: users
-            .iter()
-            .map(|k| Grant {
-                address: k.public_key().address(),
-                amount: Amount::from_mmt(1_000_000),
-                pool: Pool::Airdrops,
-            })
-            .collect(),
-    }
+        period,
+        signers.iter().map(address).collect(),
+        &users.iter().map(address).collect::<Vec<_>>(),
+        Amount::from_mmt(1_000_000),
+    )
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

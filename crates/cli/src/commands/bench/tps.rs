@@ -13,7 +13,7 @@ use metamesh_crypto::{SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, NodeService, PoolConfig, SealPlan};
 use metamesh_primitives::{Action, Address, Amount, SignedTransaction, Transaction};
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
+use metamesh_state::Genesis;
 use serde::Serialize;
 
 use crate::Context;
@@ -70,25 +70,18 @@ pub fn local(ctx: &Context, n: usize, accounts: usize, suite: Suite) -> anyhow::
     let senders: Vec<SecretKey> = (0..accounts)
         .map(|_| SecretKey::generate(suite))
         .collect::<Result<_, _>>()?;
-    let genesis = Genesis {
-        chain_id: 7_000,
+    let genesis = Genesis::dev(
+        7_000,
         suite,
-        timestamp: 1,
-        clique: CliqueParams {
-            period: 1,
-            epoch: 30_000,
-            signers: vec![signer.public_key().address()],
-        },
-        params: Params::default(),
-        grants: senders
+        1,
+        1,
+        vec![signer.public_key().address()],
+        &senders
             .iter()
-            .map(|k| Grant {
-                address: k.public_key().address(),
-                amount: Amount::from_mmt(1_000),
-                pool: Pool::Airdrops,
-            })
-            .collect(),
-    };
+            .map(|k| k.public_key().address())
+            .collect::<Vec<_>>(),
+        Amount::from_mmt(1_000),
+    );
     let fee = genesis.params.min_fee;
     let chain = Chain::open(&dir.join("chain.redb"), genesis, ChainDbConfig::default())?;
     let node = NodeService::new(chain, Some(signer), PoolConfig::default());
