@@ -56,10 +56,10 @@ pub(super) struct Peer {
     pub(super) next_status_ms: u64,
     /// The outstanding status request, so a silent peer is not asked again and again.
     pub(super) status_request: Option<u64>,
-    /// Syncs from this peer that failed in a row, and until when its claims to be ahead are
-    /// not acted on (2 s doubling per failure, at most a minute): a peer that claims a heavier
-    /// chain and does not deliver cannot hold our sealing for long, and an honest one on a
-    /// lossy link is not punished for it.
+    /// Syncs from this peer that failed since it last delivered a block, and until when its
+    /// claims to be ahead are not acted on (2 s, doubling per failure, at most 8 s). After a
+    /// failure its claims no longer hold our sealing; an honest peer on a lossy link is simply
+    /// asked again a little later.
     pub(super) failed_syncs: u32,
     pub(super) doubted_until: u64,
 }
@@ -70,9 +70,7 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.status = None;
             p.failed_syncs = p.failed_syncs.saturating_add(1);
-            let backoff = 2_000u64
-                .saturating_mul(1 << p.failed_syncs.min(5))
-                .min(60_000);
+            let backoff = 1_000u64 << p.failed_syncs.min(3);
             p.doubted_until = now + backoff;
         }
     }

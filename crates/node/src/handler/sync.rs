@@ -53,11 +53,16 @@ impl<P: Copy> Sync<P> {
 impl<P: Copy + Ord + Debug> Handler<P> {
     /// The peer whose chain we should fetch, if any: more total difficulty than ours, or as
     /// much on a head we do not have (fork choice then settles the tie the same way everywhere).
+    /// A peer whose last syncs failed is asked again only after its backoff.
     pub(super) fn sync_target(&self) -> Option<P> {
+        self.best_claim(|p| p.doubted_until <= self.clock)
+    }
+
+    fn best_claim(&self, usable: impl Fn(&super::Peer) -> bool) -> Option<P> {
         let ours = self.node.status();
         self.peers
             .iter()
-            .filter(|(_, p)| p.doubted_until <= self.clock)
+            .filter(|(_, p)| usable(p))
             .filter_map(|(id, p)| p.status.map(|s| (id, s)))
             .filter(|(_, s)| {
                 s.total_difficulty > ours.total_difficulty
@@ -82,9 +87,16 @@ impl<P: Copy + Ord + Debug> Handler<P> {
         self.update_gate();
     }
 
-    /// Sealing waits while we catch up, or while a peer is known to be ahead.
+    /// Sealing waits while we catch up, or while a peer is known to be ahead — but only on the
+    /// word of peers that have not failed a sync since they last delivered: a peer that claims
+    /// a heavier chain and cannot show it holds our sealing once, not again and again.
     pub(super) fn update_gate(&self) {
-        let behind = self.syncing() || self.sync_target().is_some();
+        let trusted = |p: &super::Peer| p.failed_syncs == 0;
+        let fetching = self
+            .sync
+            .request()
+            .is_some_and(|(peer, _)| self.peers.get(&peer).is_some_and(trusted));
+        let behind = fetching || self.best_claim(trusted).is_some();
         self.node.set_syncing(behind);
     }
 
