@@ -298,10 +298,10 @@ impl Chain {
         let parent = self
             .header(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        let bytes = block.body_rlp().len();
-        if bytes > MAX_BLOCK_BODY_BYTES {
+        let body = block.body_rlp();
+        if body.len() > MAX_BLOCK_BODY_BYTES {
             return Err(ImportError::TooLarge {
-                bytes,
+                bytes: body.len(),
                 max: MAX_BLOCK_BODY_BYTES,
             });
         }
@@ -332,12 +332,15 @@ impl Chain {
         }
         let commit = state.commit();
         self.store(
-            block,
             hash,
             parent_info.total_difficulty,
-            &commit,
-            outcome.receipts,
-            &txs,
+            Executed {
+                block,
+                body,
+                commit: &commit,
+                receipts: outcome.receipts,
+                txs: &txs,
+            },
         )
     }
 
@@ -369,13 +372,17 @@ impl Chain {
     /// Fork choice and the one atomic write of an executed block.
     fn store(
         &mut self,
-        block: &Block,
         hash: Hash,
         parent_td: u128,
-        commit: &metamesh_trie::TrieCommit,
-        receipts: Vec<Receipt>,
-        txs: &[VerifiedTx],
+        executed: Executed,
     ) -> Result<Imported, ImportError> {
+        let Executed {
+            block,
+            body,
+            commit,
+            receipts,
+            txs,
+        } = executed;
         let suite = self.suite();
         let header = &block.header;
         let td = parent_td + header.difficulty as u128;
@@ -396,7 +403,7 @@ impl Chain {
                 number: header.number,
                 parent: header.parent_hash,
                 header: &header.to_rlp(),
-                body: &block.body_rlp(),
+                body: &body,
                 receipts: &receipts_rlp,
                 tx_hashes: &tx_hashes,
                 total_difficulty: td,
@@ -447,12 +454,15 @@ impl Chain {
             return Ok(Imported::Known);
         };
         self.store(
-            &built.block,
             hash,
             parent_info.total_difficulty,
-            &built.commit,
-            built.receipts,
-            &built.txs,
+            Executed {
+                block: &built.block,
+                body: built.block.body_rlp(),
+                commit: &built.commit,
+                receipts: built.receipts,
+                txs: &built.txs,
+            },
         )
     }
 
@@ -528,6 +538,15 @@ impl Chain {
             txs: included,
         })
     }
+}
+
+/// An executed block on its way to the database (its body encoded once).
+struct Executed<'a> {
+    block: &'a Block,
+    body: Vec<u8>,
+    commit: &'a metamesh_trie::TrieCommit,
+    receipts: Vec<Receipt>,
+    txs: &'a [VerifiedTx],
 }
 
 /// A block built by this node with the result of executing it.

@@ -55,6 +55,8 @@ pub enum PoolError {
     SenderFull(usize),
     #[error("the pool is full")]
     PoolFull,
+    #[error("the sender cannot pay the fee {fee} (balance {balance}) for a queued transaction")]
+    CannotPay { balance: Amount, fee: Amount },
 }
 
 /// Pending transactions.
@@ -156,6 +158,15 @@ impl TxPool {
                 got: t.nonce,
             });
         }
+        // A later nonce waits only if its sender could pay for it; otherwise fresh keys could
+        // fill the pool with transactions that never run. (The next nonce meets the full
+        // balance check of the state transition on entry.)
+        if t.nonce > account.nonce && account.balance < t.fee {
+            return Err(PoolError::CannotPay {
+                balance: account.balance,
+                fee: t.fee,
+            });
+        }
         let queue = self.by_sender.get(&sender);
         match queue.and_then(|q| q.get(&t.nonce)) {
             Some(existing) if t.fee <= existing.tx.tx.fee => {
@@ -248,7 +259,23 @@ mod tests {
         TxPool::new(config, 1, "0.001".parse().unwrap(), Suite::Sm)
     }
 
-    const FRESH: fn(&Address) -> Account = |_| Account::default();
+    /// A funded account at nonce 0.
+    const FRESH: fn(&Address) -> Account = |_| Account {
+        nonce: 0,
+        balance: Amount::from_mmt(1_000),
+    };
+    const EMPTY: fn(&Address) -> Account = |_| Account::default();
+
+    #[test]
+    fn a_queued_nonce_needs_a_sender_that_can_pay() {
+        let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let mut p = pool();
+        assert!(matches!(
+            p.add(tx(&key, 1, 1), EMPTY),
+            Err(PoolError::CannotPay { .. })
+        ));
+        assert!(p.add(tx(&key, 1, 1), FRESH).is_ok());
+    }
 
     #[test]
     fn entry_checks_name_their_reason() {

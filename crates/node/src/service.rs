@@ -278,17 +278,6 @@ impl NodeService {
             Err(reason) if !reason.starts_with("nonce too high") => {
                 Err(SubmitError::WouldFail(reason))
             }
-            // A later nonce waits in the pool only if its sender could pay for it: otherwise
-            // fresh keys could fill the pool with transactions that never run.
-            Err(_)
-                if verified.sender.is_some_and(|a| {
-                    state.account(&a).unwrap_or_default().balance < verified.tx.tx.fee
-                }) =>
-            {
-                Err(SubmitError::WouldFail(
-                    "nonce too high, and the sender cannot pay the fee".into(),
-                ))
-            }
             _ => Ok(pool.add_verified(verified, |a| state.account(a).unwrap_or_default())?),
         }
     }
