@@ -42,9 +42,11 @@ pub mod keystore;
 pub mod pem;
 pub mod sm;
 mod suite;
+mod wrap;
 
 pub use address::Address;
 pub use aead::AeadAlgorithm;
 pub use error::{CryptoError, Result};
 pub use keys::{PublicKey, SecretKey, Signature};
 pub use suite::{Digest32, Suite, SuiteHasher};
+pub use wrap::{ECIES_SCHEME, unwrap_key, wrap_key};

@@ -1,0 +1,236 @@
+//! The UnixFS exporter: a root CID and a block source in, file bytes or a directory tree out.
+//! Every block is checked against its CID before it is read, and a file's declared sizes
+//! against what its leaves hold, so a wrong block can never become wrong output.
+
+use std::{fs, io::Write, path::Path};
+
+use cid::Cid;
+use prost::Message as _;
+
+use crate::{
+    StorageError,
+    block::{DAG_PB, RAW, decode_node, link_cid, verify},
+    pb::{DataType, UnixFsData},
+};
+
+/// Anything that can hand out blocks by CID (the store, a CAR file read into memory, …).
+pub trait BlockSource {
+    fn block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StorageError>;
+}
+
+impl BlockSource for std::collections::HashMap<Cid, Vec<u8>> {
+    fn block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.get(cid).cloned())
+    }
+}
+
+/// A block checked against its CID, or an error naming the missing one.
+pub fn fetch(source: &dyn BlockSource, cid: &Cid) -> Result<Vec<u8>, StorageError> {
+    let data = source
+        .block(cid)?
+        .ok_or_else(|| StorageError::Missing(cid.to_string()))?;
+    verify(cid, &data)?;
+    Ok(data)
+}
+
+/// What a UnixFS node is.
+#[derive(Debug)]
+pub enum Node {
+    /// A raw leaf.
+    Raw(Vec<u8>),
+    /// A dag-pb node with its decoded UnixFS data and links (name, CID, tsize).
+    Pb {
+        data: UnixFsData,
+        links: Vec<(String, Cid, u64)>,
+    },
+}
+
+/// Reads and decodes one node.
+pub fn node(source: &dyn BlockSource, cid: &Cid) -> Result<Node, StorageError> {
+    let bytes = fetch(source, cid)?;
+    parse_node(cid, bytes)
+}
+
+pub(crate) fn parse_node(cid: &Cid, bytes: Vec<u8>) -> Result<Node, StorageError> {
+    match cid.codec() {
+        RAW => Ok(Node::Raw(bytes)),
+        DAG_PB => {
+            let pb = decode_node(cid, &bytes)?;
+            let malformed = |reason: String| StorageError::Malformed {
+                cid: cid.to_string(),
+                reason,
+            };
+            let raw = pb
+                .data
+                .ok_or_else(|| malformed("a dag-pb node without UnixFS data".into()))?;
+            let data = UnixFsData::decode(raw.as_slice())
+                .map_err(|e| malformed(format!("unreadable UnixFS data: {e}")))?;
+            let links = pb
+                .links
+                .iter()
+                .map(|l| {
+                    Ok((
+                        l.name.clone().unwrap_or_default(),
+                        link_cid(cid, l.hash.as_deref())?,
+                        l.tsize.unwrap_or(0),
+                    ))
+                })
+                .collect::<Result<_, StorageError>>()?;
+            Ok(Node::Pb { data, links })
+        }
+        other => Err(StorageError::UnsupportedCodec {
+            cid: cid.to_string(),
+            codec: other,
+        }),
+    }
+}
+
+/// Writes the file under `root` to `out`; returns its size.
+pub fn export_file(
+    source: &dyn BlockSource,
+    root: &Cid,
+    out: &mut dyn Write,
+) -> Result<u64, StorageError> {
+    let mut written = 0;
+    write_file(source, root, None, out, &mut written)?;
+    Ok(written)
+}
+
+fn write_file(
+    source: &dyn BlockSource,
+    cid: &Cid,
+    expected: Option<u64>,
+    out: &mut dyn Write,
+    written: &mut u64,
+) -> Result<(), StorageError> {
+    let start = *written;
+    let malformed = |reason: String| StorageError::Malformed {
+        cid: cid.to_string(),
+        reason,
+    };
+    let declared = match node(source, cid)? {
+        Node::Raw(bytes) => {
+            out.write_all(&bytes).map_err(StorageError::io)?;
+            *written += bytes.len() as u64;
+            bytes.len() as u64
+        }
+        Node::Pb { data, links } => {
+            match data.kind() {
+                Some(DataType::File | DataType::Raw) => {}
+                Some(DataType::Directory | DataType::HamtShard) => {
+                    return Err(StorageError::IsDirectory(cid.to_string()));
+                }
+                other => return Err(malformed(format!("unsupported UnixFS type {other:?}"))),
+            }
+            if !links.is_empty() && data.blocksizes.len() != links.len() {
+                return Err(malformed(format!(
+                    "{} links but {} block sizes",
+                    links.len(),
+                    data.blocksizes.len()
+                )));
+            }
+            let inline = data.data.unwrap_or_default();
+            out.write_all(&inline).map_err(StorageError::io)?;
+            *written += inline.len() as u64;
+            for ((_, child, _), size) in links.iter().zip(&data.blocksizes) {
+                write_file(source, child, Some(*size), out, written)?;
+            }
+            data.filesize.unwrap_or(*written - start)
+        }
+    };
+    let got = *written - start;
+    if got != declared || expected.is_some_and(|e| e != got) {
+        return Err(malformed(format!(
+            "declares {} bytes but holds {got}",
+            expected.unwrap_or(declared)
+        )));
+    }
+    Ok(())
+}
+
+/// One entry of a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub cid: Cid,
+    pub tsize: u64,
+}
+
+/// The entries of a directory node, or `None` when `cid` is a file.
+pub fn list_dir(
+    source: &dyn BlockSource,
+    cid: &Cid,
+) -> Result<Option<Vec<DirEntry>>, StorageError> {
+    match node(source, cid)? {
+        Node::Pb { data, links } if data.kind() == Some(DataType::Directory) => Ok(Some(
+            links
+                .into_iter()
+                .map(|(name, cid, tsize)| DirEntry { name, cid, tsize })
+                .collect(),
+        )),
+        Node::Pb { data, .. } if data.kind() == Some(DataType::HamtShard) => {
+            Err(StorageError::Malformed {
+                cid: cid.to_string(),
+                reason: "HAMT-sharded directories are not supported yet".into(),
+            })
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Writes a file or a directory tree under `root` to `path` (which must not exist).
+pub fn export_path(
+    source: &dyn BlockSource,
+    root: &Cid,
+    path: &Path,
+) -> Result<u64, StorageError> {
+    let io = |e: std::io::Error| StorageError::Io(format!("{}: {e}", path.display()));
+    match list_dir(source, root)? {
+        Some(entries) => {
+            fs::create_dir(path).map_err(io)?;
+            let mut total = 0;
+            for entry in entries {
+                let safe = !entry.name.is_empty()
+                    && entry.name != "."
+                    && entry.name != ".."
+                    && !entry.name.contains('/')
+                    && !entry.name.contains('\0');
+                if !safe {
+                    return Err(StorageError::Malformed {
+                        cid: root.to_string(),
+                        reason: format!("unsafe entry name {:?}", entry.name),
+                    });
+                }
+                total += export_path(source, &entry.cid, &path.join(&entry.name))?;
+            }
+            Ok(total)
+        }
+        None => {
+            let mut file = fs::File::create_new(path).map_err(io)?;
+            let n = export_file(source, root, &mut file)?;
+            file.flush().map_err(io)?;
+            Ok(n)
+        }
+    }
+}
+
+/// Visits every block of the DAG under `root` once, depth first in link order (the order of
+/// `ipfs dag export`).
+pub fn walk(
+    source: &dyn BlockSource,
+    root: &Cid,
+    visit: &mut dyn FnMut(&Cid, &[u8]) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![*root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        let data = fetch(source, &cid)?;
+        let links = crate::block::links(&cid, &data)?;
+        visit(&cid, &data)?;
+        stack.extend(links.into_iter().rev());
+    }
+    Ok(())
+}
