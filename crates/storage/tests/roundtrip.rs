@@ -1,0 +1,238 @@
+//! Round trips through the store, CAR files and the encrypted envelope; GC beside adds; proofs.
+
+use std::io::Write as _;
+
+use metamesh_crypto::{AeadAlgorithm, SecretKey, Suite, unwrap_key, wrap_key};
+use metamesh_storage::{
+    BlockStore, Cid, DirOptions, FileImporter, PinInfo, Profile, StorageProof, build_proof,
+    car::{CarReader, CarWriter},
+    envelope::{Decryptor, Encryptor, Header, from_io},
+    export_file, export_path, import_dir, verify_proof, walk,
+};
+
+const SIZES: [usize; 7] = [0, 1, 262_143, 262_144, 262_145, 3 << 20, (5 << 20) + 17];
+
+fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn store() -> (tempfile::TempDir, BlockStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlockStore::open(dir.path().join("blocks.redb")).unwrap();
+    (dir, store)
+}
+
+fn add(store: &BlockStore, profile: Profile, bytes: &[u8]) -> Cid {
+    let mut importer = FileImporter::new(profile, store.session());
+    importer.write(bytes).unwrap();
+    let (root, session) = importer.finish().unwrap();
+    session.commit(&root.cid, &PinInfo::default()).unwrap();
+    root.cid
+}
+
+fn get(store: &BlockStore, cid: &Cid) -> Vec<u8> {
+    let mut out = Vec::new();
+    export_file(store, cid, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn files_come_back_byte_identical_through_store_and_car() {
+    let (_d, a) = store();
+    let (_e, b) = store();
+    for profile in [Profile::KUBO_DEFAULT, Profile::KUBO_CIDV1, Profile::UNIXFS_V1_2025] {
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let bytes = random(size, i as u64);
+            let cid = add(&a, profile, &bytes);
+            assert_eq!(get(&a, &cid), bytes, "{profile} {size}");
+            let mut car = CarWriter::new(Vec::new(), &[cid]).unwrap();
+            walk(&a, &cid, &mut |c, d| car.write(c, d)).unwrap();
+            let car = car.finish().unwrap();
+            let reader = CarReader::new(car.as_slice()).unwrap();
+            assert_eq!(reader.roots(), &[cid]);
+            let blocks = reader.collect::<Result<Vec<_>, _>>().unwrap();
+            b.put_many(&blocks).unwrap();
+            b.pin(&cid, &PinInfo::default()).unwrap();
+            assert_eq!(get(&b, &cid), bytes, "{profile} {size} via CAR");
+        }
+    }
+}
+
+#[test]
+fn nested_directory_round_trip() {
+    let (_d, store) = store();
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("data");
+    std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::fs::write(root.join("top.txt"), b"top").unwrap();
+    std::fs::write(root.join("a/one.bin"), random(300_000, 1)).unwrap();
+    std::fs::write(root.join("a/b/c/deep.bin"), random(1 << 20, 2)).unwrap();
+    std::fs::write(root.join("a/b/zero"), b"").unwrap();
+    let mut session = store.session();
+    let linked = import_dir(Profile::KUBO_DEFAULT, &root, DirOptions::default(), &mut session, &mut |_| {}).unwrap();
+    session.commit(&linked.cid, &PinInfo::default()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("copy");
+    export_path(&store, &linked.cid, &dest).unwrap();
+    for rel in ["top.txt", "a/one.bin", "a/b/c/deep.bin", "a/b/zero"] {
+        assert_eq!(std::fs::read(root.join(rel)).unwrap(), std::fs::read(dest.join(rel)).unwrap(), "{rel}");
+    }
+    assert!(dest.join("empty").is_dir());
+    let mut sink = Vec::new();
+    assert!(matches!(
+        export_file(&store, &linked.cid, &mut sink),
+        Err(metamesh_storage::StorageError::IsDirectory(_))
+    ));
+}
+
+fn encrypt(alg: AeadAlgorithm, profile: Profile, key: &[u8], plain: &[u8]) -> Vec<u8> {
+    let header = Header::new(alg, profile.chunk_size).unwrap();
+    let mut enc = Encryptor::new(header, key, Vec::new()).unwrap();
+    enc.write_all(plain).map_err(from_io).unwrap();
+    enc.finish().unwrap()
+}
+
+fn decrypt(key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, metamesh_storage::StorageError> {
+    let mut dec = Decryptor::new(key, Vec::new());
+    // Odd pieces, so segment boundaries never line up with writes.
+    for piece in sealed.chunks(100_003) {
+        dec.write_all(piece).map_err(from_io)?;
+    }
+    dec.finish()
+}
+
+#[test]
+fn encrypted_share_decrypt_by_a_second_key() {
+    for (suite, alg) in [(Suite::Sm, AeadAlgorithm::Sm4Gcm), (Suite::Eth, AeadAlgorithm::Aes256Gcm)] {
+        let (_d, store) = store();
+        let owner = SecretKey::generate(suite).unwrap();
+        let friend = SecretKey::generate(suite).unwrap();
+        let stranger = SecretKey::generate(suite).unwrap();
+        for (i, size) in SIZES.into_iter().enumerate() {
+            let plain = random(size, 100 + i as u64);
+            let key = metamesh_storage::envelope::data_key(alg).unwrap();
+            let sealed = encrypt(alg, Profile::KUBO_DEFAULT, &key, &plain);
+            let header = Header::new(alg, 262_144).unwrap();
+            assert_eq!(sealed.len() as u64, header.sealed_len(size as u64));
+            let cid = add(&store, Profile::KUBO_DEFAULT, &sealed);
+            // Every full leaf is exactly one segment.
+            let stored = get(&store, &cid);
+            assert_eq!(stored, sealed);
+            let wrapped_owner = wrap_key(&owner.public_key(), &key).unwrap();
+            // Sharing wraps the same key again: the data is not touched.
+            let shared = unwrap_key(&owner, &wrapped_owner).unwrap();
+            let wrapped_friend = wrap_key(&friend.public_key(), &shared).unwrap();
+            let friend_key = unwrap_key(&friend, &wrapped_friend).unwrap();
+            assert_eq!(decrypt(&friend_key, &stored).unwrap(), plain, "{suite} {size}");
+            assert!(unwrap_key(&stranger, &wrapped_friend).is_err());
+            // A wrong key or a flipped byte anywhere: an error, never other plaintext.
+            let wrong = metamesh_storage::envelope::data_key(alg).unwrap();
+            let err = decrypt(&wrong, &stored).unwrap_err().to_string();
+            assert!(err.contains("does not authenticate"), "{err}");
+            for at in [17, stored.len() / 2, stored.len() - 1] {
+                let mut bad = stored.clone();
+                bad[at] ^= 0x40;
+                assert!(decrypt(&friend_key, &bad).is_err(), "flip at {at}");
+            }
+            if size > 262_144 {
+                let cut = &stored[..262_144];
+                let err = decrypt(&friend_key, cut).unwrap_err().to_string();
+                assert!(err.contains("truncated"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gc_never_removes_pinned_or_in_use_blocks() {
+    let (_d, store) = store();
+    let kept = add(&store, Profile::KUBO_DEFAULT, &random(1 << 20, 7));
+    let dropped = add(&store, Profile::KUBO_DEFAULT, &random(600_000, 8));
+    assert!(store.unpin(&dropped).unwrap());
+    let report = store.gc().unwrap();
+    assert!(report.removed_blocks >= 3, "{report:?}");
+    assert!(store.missing(&kept).unwrap().is_empty());
+    assert!(!store.missing(&dropped).unwrap().is_empty());
+
+    // Adds and collections at the same time: every add's DAG is whole when it ends.
+    let adders: Vec<_> = (0..3)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..6)
+                    .map(|i| {
+                        let bytes = random(200_000 + 150_000 * i, 1000 * t + i as u64);
+                        let mut importer = FileImporter::new(Profile::KUBO_DEFAULT, store.session());
+                        for piece in bytes.chunks(65_536) {
+                            importer.write(piece).unwrap();
+                            std::thread::yield_now();
+                        }
+                        let (root, session) = importer.finish().unwrap();
+                        session.commit(&root.cid, &PinInfo::default()).unwrap();
+                        (root.cid, bytes)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let collector = {
+        let store = store.clone();
+        std::thread::spawn(move || (0..40).map(|_| store.gc().unwrap().removed_blocks).sum::<u64>())
+    };
+    let added: Vec<_> = adders.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    collector.join().unwrap();
+    store.gc().unwrap();
+    for (cid, bytes) in added {
+        assert_eq!(get(&store, &cid), bytes);
+    }
+    assert_eq!(get(&store, &kept), random(1 << 20, 7));
+}
+
+#[test]
+fn storage_proofs_check_every_step() {
+    let (_d, store) = store();
+    for profile in [Profile::KUBO_DEFAULT, Profile::KUBO_CIDV1, Profile { max_links: 3, ..Profile::KUBO_DEFAULT }] {
+        let size = 262_144 * 11 + 5;
+        let cid = add(&store, profile, &random(size, 3));
+        for offset in [0, 262_143, 262_144, 1_000_000, size as u64 - 1] {
+            let proof = build_proof(&store, &cid, offset).unwrap();
+            verify_proof(&cid, offset, &proof).unwrap();
+            // The same proof does not answer another leaf's offset.
+            let other = (offset + 262_144 * 2) % size as u64;
+            if other / 262_144 != offset / 262_144 {
+                assert!(verify_proof(&cid, other, &proof).is_err());
+            }
+            let mut bad = proof.clone();
+            bad.leaf[0] ^= 1;
+            assert!(verify_proof(&cid, offset, &bad).unwrap_err().contains("leaf"));
+            if !proof.path.is_empty() {
+                let mut bad = proof.clone();
+                bad.path.pop();
+                assert!(verify_proof(&cid, offset, &bad).is_err());
+            }
+        }
+        assert!(build_proof(&store, &cid, size as u64).is_err());
+        assert!(verify_proof(&cid, 0, &StorageProof::default()).is_err());
+    }
+    // A one-leaf file proves with the leaf alone.
+    let small = add(&store, Profile::KUBO_DEFAULT, b"hello world\n");
+    let proof = build_proof(&store, &small, 3).unwrap();
+    assert!(proof.path.is_empty());
+    verify_proof(&small, 3, &proof).unwrap();
+    // A lost block: the proof cannot be built.
+    let cid = add(&store, Profile::KUBO_DEFAULT, &random(600_000, 4));
+    let proof = build_proof(&store, &cid, 300_000).unwrap();
+    let leaf = metamesh_storage::Block::new(cid::Version::V0, 0x70, proof.leaf.clone()).cid;
+    assert!(store.delete(&leaf).unwrap());
+    let err = build_proof(&store, &cid, 300_000).unwrap_err().to_string();
+    assert!(err.contains("not available"), "{err}");
+}
