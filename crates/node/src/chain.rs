@@ -249,6 +249,7 @@ impl Chain {
             chain_id: self.genesis.chain_id,
             number: header.number,
             timestamp: header.timestamp,
+            parent_hash: header.parent_hash,
             sealer,
             params: self.genesis.params.clone(),
         }

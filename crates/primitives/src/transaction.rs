@@ -4,8 +4,14 @@
 //! unsigned  = rlp([chain_id, nonce, fee, action])        signing hash = H(unsigned)
 //! signed    = rlp([chain_id, nonce, fee, action, signature])   tx hash = H(signed)
 //! action    = rlp([type, …fields])   0 Transfer [to, amount]
-//!                                    1 RegisterData [digest, size, cid, title, licence, metadata]
+//!                                    1 RegisterData [digest, size, cid, encrypted, profile,
+//!                                                    title, licence, metadata]
 //!                                    2 Attest [digest, kind, metadata]
+//!                                    3 ShareKey [cid, recipient, wrapped]
+//!                                    4 StorageOffer [capacity, price]
+//!                                    5 StorageDeal [cid, size, replicas, duration, price]
+//!                                    6 AcceptDeal [deal]
+//!                                    7 ProveStorage [deal, epoch, [node, …], leaf]
 //! ```
 //! New domains add action types; an unknown type is a decoding error that names it.
 
@@ -74,12 +80,17 @@ pub enum Action {
         to: Address,
         amount: Amount,
     },
-    /// Registers a dataset by the digest of its content (first registration wins).
+    /// Registers a dataset by the digest of its plaintext (first registration wins).
     RegisterData {
+        /// Suite hash of the plaintext: proves later what the (possibly encrypted) CID held.
         digest: Hash,
+        /// Plaintext bytes.
         size: u64,
-        /// IPFS CID, empty when the data is not (yet) in the content store.
+        /// IPFS CID of what is stored (the ciphertext when encrypted); empty if not stored.
         cid: String,
+        encrypted: bool,
+        /// The import profile that gives `cid` from the stored bytes (`unixfs-v0-2015`, …).
+        profile: String,
         title: String,
         licence: String,
         metadata: Vec<u8>,
@@ -90,12 +101,48 @@ pub enum Action {
         kind: WorkKind,
         metadata: Vec<u8>,
     },
+    /// Records a data key wrapped for `recipient` (SEC1 public key) of encrypted data.
+    ShareKey {
+        cid: String,
+        recipient: Vec<u8>,
+        wrapped: Vec<u8>,
+    },
+    /// Registers or updates a storage node: bytes it offers and its price per GiB per epoch.
+    StorageOffer {
+        capacity: u64,
+        price: Amount,
+    },
+    /// Asks for `replicas` copies of the file `cid` (`size` stored bytes) for `duration`
+    /// blocks at `price` per replica per epoch, paid into escrow now.
+    StorageDeal {
+        cid: String,
+        size: u64,
+        replicas: u64,
+        duration: u64,
+        price: Amount,
+    },
+    /// A registered storage node takes one replica of a deal.
+    AcceptDeal {
+        deal: Hash,
+    },
+    /// Answers an epoch's challenge: the challenged leaf and its DAG path from the root.
+    ProveStorage {
+        deal: Hash,
+        epoch: u64,
+        path: Vec<Vec<u8>>,
+        leaf: Vec<u8>,
+    },
 }
 
 impl Action {
     pub const TRANSFER: u8 = 0;
     pub const REGISTER_DATA: u8 = 1;
     pub const ATTEST: u8 = 2;
+    pub const SHARE_KEY: u8 = 3;
+    pub const STORAGE_OFFER: u8 = 4;
+    pub const STORAGE_DEAL: u8 = 5;
+    pub const ACCEPT_DEAL: u8 = 6;
+    pub const PROVE_STORAGE: u8 = 7;
 
     fn payload(&self) -> Vec<u8> {
         let mut p = Vec::new();
@@ -109,6 +156,8 @@ impl Action {
                 digest,
                 size,
                 cid,
+                encrypted,
+                profile,
                 title,
                 licence,
                 metadata,
@@ -117,6 +166,8 @@ impl Action {
                 digest.encode(&mut p);
                 size.encode(&mut p);
                 cid.as_bytes().encode(&mut p);
+                encrypted.encode(&mut p);
+                profile.as_bytes().encode(&mut p);
                 title.as_bytes().encode(&mut p);
                 licence.as_bytes().encode(&mut p);
                 metadata.as_slice().encode(&mut p);
@@ -130,6 +181,55 @@ impl Action {
                 digest.encode(&mut p);
                 (*kind as u8).encode(&mut p);
                 metadata.as_slice().encode(&mut p);
+            }
+            Action::ShareKey {
+                cid,
+                recipient,
+                wrapped,
+            } => {
+                Self::SHARE_KEY.encode(&mut p);
+                cid.as_bytes().encode(&mut p);
+                recipient.as_slice().encode(&mut p);
+                wrapped.as_slice().encode(&mut p);
+            }
+            Action::StorageOffer { capacity, price } => {
+                Self::STORAGE_OFFER.encode(&mut p);
+                capacity.encode(&mut p);
+                price.0.encode(&mut p);
+            }
+            Action::StorageDeal {
+                cid,
+                size,
+                replicas,
+                duration,
+                price,
+            } => {
+                Self::STORAGE_DEAL.encode(&mut p);
+                cid.as_bytes().encode(&mut p);
+                size.encode(&mut p);
+                replicas.encode(&mut p);
+                duration.encode(&mut p);
+                price.0.encode(&mut p);
+            }
+            Action::AcceptDeal { deal } => {
+                Self::ACCEPT_DEAL.encode(&mut p);
+                deal.encode(&mut p);
+            }
+            Action::ProveStorage {
+                deal,
+                epoch,
+                path,
+                leaf,
+            } => {
+                Self::PROVE_STORAGE.encode(&mut p);
+                deal.encode(&mut p);
+                epoch.encode(&mut p);
+                let mut nodes = Vec::new();
+                for node in path {
+                    node.as_slice().encode(&mut nodes);
+                }
+                list(&nodes, &mut p);
+                leaf.as_slice().encode(&mut p);
             }
         }
         p
@@ -154,6 +254,8 @@ impl Decodable for Action {
                 digest: Decodable::decode(&mut p)?,
                 size: u64::decode(&mut p)?,
                 cid: text(&mut p)?,
+                encrypted: bool::decode(&mut p)?,
+                profile: text(&mut p)?,
                 title: text(&mut p)?,
                 licence: text(&mut p)?,
                 metadata: bytes(&mut p)?,
@@ -164,6 +266,40 @@ impl Decodable for Action {
                     .ok_or(alloy_rlp::Error::Custom("unknown attestation kind"))?,
                 metadata: bytes(&mut p)?,
             },
+            Self::SHARE_KEY => Action::ShareKey {
+                cid: text(&mut p)?,
+                recipient: bytes(&mut p)?,
+                wrapped: bytes(&mut p)?,
+            },
+            Self::STORAGE_OFFER => Action::StorageOffer {
+                capacity: u64::decode(&mut p)?,
+                price: Amount(u128::decode(&mut p)?),
+            },
+            Self::STORAGE_DEAL => Action::StorageDeal {
+                cid: text(&mut p)?,
+                size: u64::decode(&mut p)?,
+                replicas: u64::decode(&mut p)?,
+                duration: u64::decode(&mut p)?,
+                price: Amount(u128::decode(&mut p)?),
+            },
+            Self::ACCEPT_DEAL => Action::AcceptDeal {
+                deal: Decodable::decode(&mut p)?,
+            },
+            Self::PROVE_STORAGE => {
+                let deal = Decodable::decode(&mut p)?;
+                let epoch = u64::decode(&mut p)?;
+                let mut nodes = open_list(&mut p)?;
+                let mut path = Vec::new();
+                while !nodes.is_empty() {
+                    path.push(bytes(&mut nodes)?);
+                }
+                Action::ProveStorage {
+                    deal,
+                    epoch,
+                    path,
+                    leaf: bytes(&mut p)?,
+                }
+            }
             _ => return Err(alloy_rlp::Error::Custom("unknown action type")),
         };
         finish(p)?;
@@ -279,6 +415,8 @@ mod tests {
                     Action::RegisterData {
                         digest,
                         size,
+                        encrypted: size % 2 == 0,
+                        profile: licence.clone(),
                         cid,
                         title,
                         licence,
@@ -297,6 +435,15 @@ mod tests {
                         metadata,
                     }
                 }),
+            (".{0,20}", prop::collection::vec(any::<u8>(), 0..70), prop::collection::vec(any::<u8>(), 0..130))
+                .prop_map(|(cid, recipient, wrapped)| Action::ShareKey { cid, recipient, wrapped }),
+            (any::<u64>(), any::<u128>()).prop_map(|(capacity, p)| Action::StorageOffer { capacity, price: Amount(p) }),
+            (".{0,20}", any::<u64>(), any::<u64>(), any::<u64>(), any::<u128>()).prop_map(
+                |(cid, size, replicas, duration, p)| Action::StorageDeal { cid, size, replicas, duration, price: Amount(p) }
+            ),
+            any::<[u8; 32]>().prop_map(|deal| Action::AcceptDeal { deal }),
+            (any::<[u8; 32]>(), any::<u64>(), prop::collection::vec(prop::collection::vec(any::<u8>(), 0..60), 0..4), prop::collection::vec(any::<u8>(), 0..100))
+                .prop_map(|(deal, epoch, path, leaf)| Action::ProveStorage { deal, epoch, path, leaf }),
         ]
     }
 

@@ -3,7 +3,10 @@
 
 use metamesh_crypto::Suite;
 use metamesh_primitives::{Action, Amount, Hash, Header, SignedTransaction, rlp::RlpError};
-use metamesh_state::{Account, Attestation, DataRecord, Event, Receipt, StateKey};
+use metamesh_state::{
+    Account, Attestation, DataRecord, Deal, DealIndex, Event, KeyGrants, Provider, Receipt, Record,
+    StateKey,
+};
 use serde_json::{Value, json};
 
 pub fn hex0x(bytes: &[u8]) -> String {
@@ -48,12 +51,45 @@ pub fn action(a: &Action) -> Value {
             digest,
             size,
             cid,
+            encrypted,
+            profile,
             title,
             licence,
             metadata,
         } => json!({
             "type": "registerData", "digest": hex0x(digest), "size": size, "cid": cid,
+            "encrypted": encrypted, "profile": profile,
             "title": title, "licence": licence, "metadata": hex0x(metadata),
+        }),
+        Action::ShareKey {
+            cid,
+            recipient,
+            wrapped,
+        } => json!({
+            "type": "shareKey", "cid": cid, "recipient": hex0x(recipient), "wrapped": hex0x(wrapped),
+        }),
+        Action::StorageOffer { capacity, price } => json!({
+            "type": "storageOffer", "capacity": capacity, "price": price.to_string(),
+        }),
+        Action::StorageDeal {
+            cid,
+            size,
+            replicas,
+            duration,
+            price,
+        } => json!({
+            "type": "storageDeal", "cid": cid, "size": size, "replicas": replicas,
+            "duration": duration, "price": price.to_string(),
+        }),
+        Action::AcceptDeal { deal } => json!({"type": "acceptDeal", "deal": hex0x(deal)}),
+        Action::ProveStorage {
+            deal,
+            epoch,
+            path,
+            leaf,
+        } => json!({
+            "type": "proveStorage", "deal": hex0x(deal), "epoch": epoch,
+            "pathNodes": path.len(), "leafBytes": leaf.len(),
         }),
         Action::Attest {
             digest,
@@ -114,6 +150,42 @@ pub fn event(e: &Event) -> Value {
         Event::SealReward { sealer, amount: a } => {
             json!({"type": "sealReward", "sealer": sealer.to_string(), "amount": a.to_string()})
         }
+        Event::KeyShared { granter, recipient } => {
+            json!({"type": "keyShared", "granter": granter.to_string(), "recipient": recipient.to_string()})
+        }
+        Event::StorageOffered { provider } => {
+            json!({"type": "storageOffered", "provider": provider.to_string()})
+        }
+        Event::DealOpened {
+            deal,
+            owner,
+            escrow,
+        } => {
+            json!({"type": "dealOpened", "deal": hex0x(deal), "owner": owner.to_string(), "escrow": escrow.to_string()})
+        }
+        Event::DealAccepted { deal, provider } => {
+            json!({"type": "dealAccepted", "deal": hex0x(deal), "provider": provider.to_string()})
+        }
+        Event::StorageProved {
+            deal,
+            provider,
+            epoch,
+            paid,
+            reward,
+        } => json!({
+            "type": "storageProved", "deal": hex0x(deal), "provider": provider.to_string(),
+            "epoch": epoch, "paid": paid.to_string(), "reward": reward.to_string(),
+        }),
+        Event::ChallengeMissed {
+            deal,
+            provider,
+            epoch,
+        } => json!({
+            "type": "challengeMissed", "deal": hex0x(deal), "provider": provider.to_string(), "epoch": epoch,
+        }),
+        Event::DealEnded { deal, refund } => {
+            json!({"type": "dealEnded", "deal": hex0x(deal), "refund": refund.to_string()})
+        }
     }
 }
 
@@ -141,7 +213,7 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             let r = DataRecord::decode(raw).map_err(err)?;
             json!({
                 "type": "data", "digest": hex0x(d), "owner": r.owner.to_string(), "block": r.block, "time": r.time,
-                "size": r.size, "cid": r.cid, "title": r.title, "licence": r.licence, "metadata": hex0x(&r.metadata),
+                "size": r.size, "cid": r.cid, "encrypted": r.encrypted, "profile": r.profile, "title": r.title, "licence": r.licence, "metadata": hex0x(&r.metadata),
             })
         }
         StateKey::Attestation(d) => {
@@ -151,5 +223,40 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
                 "time": r.time, "kind": r.kind.name(), "metadata": hex0x(&r.metadata),
             })
         }
+        StateKey::Provider(a) => provider(a, &Provider::decode(raw).map_err(err)?),
+        StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),
+        StateKey::KeyGrants(_) => {
+            let g = KeyGrants::decode(raw).map_err(err)?;
+            json!({"type": "keyGrants", "grants": g.0.iter().map(|g| json!({
+                "granter": g.granter.to_string(), "block": g.block,
+                "recipient": hex0x(&g.recipient), "wrapped": hex0x(&g.wrapped),
+            })).collect::<Vec<_>>()})
+        }
+        StateKey::DealIndex => {
+            let i = DealIndex::decode(raw).map_err(err)?;
+            json!({"type": "dealIndex", "deals": i.0.iter().map(|d| hex0x(d)).collect::<Vec<_>>()})
+        }
+    })
+}
+
+pub fn provider(address: &metamesh_crypto::Address, p: &Provider) -> Value {
+    let judged = p.passes + p.misses;
+    json!({
+        "type": "provider", "address": address.to_string(), "capacity": p.capacity,
+        "price": p.price.to_string(), "committed": p.committed, "passes": p.passes,
+        "misses": p.misses,
+        "quality": if judged == 0 { None } else { Some(p.passes as f64 / judged as f64) },
+    })
+}
+
+pub fn deal(id: &Hash, d: &Deal) -> Value {
+    json!({
+        "type": "deal", "id": hex0x(id), "owner": d.owner.to_string(), "cid": d.cid, "size": d.size,
+        "replicas": d.replicas, "price": d.price.to_string(), "start": d.start, "end": d.end,
+        "escrow": d.escrow.to_string(),
+        "holders": d.holders.iter().map(|h| json!({
+            "provider": h.provider.to_string(), "passes": h.passes, "misses": h.misses,
+            "challenge": h.challenge.map(|c| json!({"epoch": c.epoch, "offset": c.offset, "deadline": c.deadline})),
+        })).collect::<Vec<_>>(),
     })
 }

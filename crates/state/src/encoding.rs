@@ -25,6 +25,13 @@ impl Event {
     pub const DATA_REGISTERED: u8 = 2;
     pub const ATTESTED: u8 = 3;
     pub const SEAL_REWARD: u8 = 4;
+    pub const KEY_SHARED: u8 = 5;
+    pub const STORAGE_OFFERED: u8 = 6;
+    pub const DEAL_OPENED: u8 = 7;
+    pub const DEAL_ACCEPTED: u8 = 8;
+    pub const STORAGE_PROVED: u8 = 9;
+    pub const CHALLENGE_MISSED: u8 = 10;
+    pub const DEAL_ENDED: u8 = 11;
 
     pub fn encode(&self, out: &mut Vec<u8>) {
         let mut p = Vec::new();
@@ -65,6 +72,59 @@ impl Event {
                 sealer.0.encode(&mut p);
                 amount.0.encode(&mut p);
             }
+            Event::KeyShared { granter, recipient } => {
+                Self::KEY_SHARED.encode(&mut p);
+                granter.0.encode(&mut p);
+                recipient.0.encode(&mut p);
+            }
+            Event::StorageOffered { provider } => {
+                Self::STORAGE_OFFERED.encode(&mut p);
+                provider.0.encode(&mut p);
+            }
+            Event::DealOpened {
+                deal,
+                owner,
+                escrow,
+            } => {
+                Self::DEAL_OPENED.encode(&mut p);
+                deal.encode(&mut p);
+                owner.0.encode(&mut p);
+                escrow.0.encode(&mut p);
+            }
+            Event::DealAccepted { deal, provider } => {
+                Self::DEAL_ACCEPTED.encode(&mut p);
+                deal.encode(&mut p);
+                provider.0.encode(&mut p);
+            }
+            Event::StorageProved {
+                deal,
+                provider,
+                epoch,
+                paid,
+                reward,
+            } => {
+                Self::STORAGE_PROVED.encode(&mut p);
+                deal.encode(&mut p);
+                provider.0.encode(&mut p);
+                epoch.encode(&mut p);
+                paid.0.encode(&mut p);
+                reward.0.encode(&mut p);
+            }
+            Event::ChallengeMissed {
+                deal,
+                provider,
+                epoch,
+            } => {
+                Self::CHALLENGE_MISSED.encode(&mut p);
+                deal.encode(&mut p);
+                provider.0.encode(&mut p);
+                epoch.encode(&mut p);
+            }
+            Event::DealEnded { deal, refund } => {
+                Self::DEAL_ENDED.encode(&mut p);
+                deal.encode(&mut p);
+                refund.0.encode(&mut p);
+            }
         }
         list(&p, out);
     }
@@ -100,6 +160,38 @@ impl Event {
             Self::SEAL_REWARD => Event::SealReward {
                 sealer: address(&mut p)?,
                 amount: amount(&mut p)?,
+            },
+            Self::KEY_SHARED => Event::KeyShared {
+                granter: address(&mut p)?,
+                recipient: address(&mut p)?,
+            },
+            Self::STORAGE_OFFERED => Event::StorageOffered {
+                provider: address(&mut p)?,
+            },
+            Self::DEAL_OPENED => Event::DealOpened {
+                deal: Decodable::decode(&mut p)?,
+                owner: address(&mut p)?,
+                escrow: amount(&mut p)?,
+            },
+            Self::DEAL_ACCEPTED => Event::DealAccepted {
+                deal: Decodable::decode(&mut p)?,
+                provider: address(&mut p)?,
+            },
+            Self::STORAGE_PROVED => Event::StorageProved {
+                deal: Decodable::decode(&mut p)?,
+                provider: address(&mut p)?,
+                epoch: u64::decode(&mut p)?,
+                paid: amount(&mut p)?,
+                reward: amount(&mut p)?,
+            },
+            Self::CHALLENGE_MISSED => Event::ChallengeMissed {
+                deal: Decodable::decode(&mut p)?,
+                provider: address(&mut p)?,
+                epoch: u64::decode(&mut p)?,
+            },
+            Self::DEAL_ENDED => Event::DealEnded {
+                deal: Decodable::decode(&mut p)?,
+                refund: amount(&mut p)?,
             },
             _ => return Err(alloy_rlp::Error::Custom("unknown event type")),
         };

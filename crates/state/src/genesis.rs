@@ -88,6 +88,27 @@ pub struct Params {
     pub min_fee: Amount,
     /// Paid to each block's sealer from the community pool while it lasts.
     pub sealing_reward: Amount,
+    /// Blocks between storage challenges.
+    #[serde(default = "default_storage_epoch")]
+    pub storage_epoch: u64,
+    /// Blocks a storage node has to answer a challenge (at most `storage_epoch`).
+    #[serde(default = "default_proof_window")]
+    pub proof_window: u64,
+    /// Paid from the community pool for each passed challenge, beside the deal's price.
+    #[serde(default = "default_storage_reward")]
+    pub storage_reward: Amount,
+}
+
+fn default_storage_epoch() -> u64 {
+    10
+}
+
+fn default_proof_window() -> u64 {
+    5
+}
+
+fn default_storage_reward() -> Amount {
+    "0.5".parse().expect("constant")
 }
 
 impl Default for Params {
@@ -95,6 +116,9 @@ impl Default for Params {
         Params {
             min_fee: "0.001".parse().expect("constant"),
             sealing_reward: Amount::from_mmt(2),
+            storage_epoch: default_storage_epoch(),
+            proof_window: default_proof_window(),
+            storage_reward: default_storage_reward(),
         }
     }
 }
@@ -170,6 +194,13 @@ impl Genesis {
         }
         if self.clique.epoch == 0 || self.clique.period == 0 {
             return bad("clique.period and clique.epoch must be at least 1".into());
+        }
+        let p = &self.params;
+        if p.storage_epoch == 0 || p.proof_window == 0 || p.proof_window > p.storage_epoch {
+            return bad(format!(
+                "params.proofWindow ({}) must be 1..=params.storageEpoch ({})",
+                p.proof_window, p.storage_epoch
+            ));
         }
         self.balances().map(|_| ())
     }

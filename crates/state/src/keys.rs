@@ -16,18 +16,34 @@ pub enum StateKey {
     Data(Hash),
     /// `0x03 ‖ work digest (32)` → [`crate::Attestation`].
     Attestation(Hash),
+    /// `0x04 ‖ address (20)` → [`crate::Provider`], a storage node.
+    Provider(Address),
+    /// `0x05 ‖ H(cid ‖ recipient public key)` → [`crate::KeyGrants`].
+    KeyGrants(Hash),
+    /// `0x06 ‖ deal id (32)` → [`crate::Deal`].
+    Deal(Hash),
+    /// `0x07` → [`crate::DealIndex`], the deals still running.
+    DealIndex,
 }
 
 impl StateKey {
     pub const ACCOUNT: u8 = 0x01;
     pub const DATA: u8 = 0x02;
     pub const ATTESTATION: u8 = 0x03;
+    pub const PROVIDER: u8 = 0x04;
+    pub const KEY_GRANTS: u8 = 0x05;
+    pub const DEAL: u8 = 0x06;
+    pub const DEAL_INDEX: u8 = 0x07;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let (tag, id): (u8, &[u8]) = match self {
             StateKey::Account(a) => (Self::ACCOUNT, &a.0),
             StateKey::Data(d) => (Self::DATA, d),
             StateKey::Attestation(d) => (Self::ATTESTATION, d),
+            StateKey::Provider(a) => (Self::PROVIDER, &a.0),
+            StateKey::KeyGrants(h) => (Self::KEY_GRANTS, h),
+            StateKey::Deal(h) => (Self::DEAL, h),
+            StateKey::DealIndex => (Self::DEAL_INDEX, &[]),
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
@@ -50,8 +66,16 @@ impl StateKey {
             (Some(&Self::ATTESTATION), 33) => {
                 Ok(StateKey::Attestation(bytes[1..].try_into().expect("32")))
             }
+            (Some(&Self::PROVIDER), 21) => Ok(StateKey::Provider(Address(
+                bytes[1..].try_into().expect("20"),
+            ))),
+            (Some(&Self::KEY_GRANTS), 33) => {
+                Ok(StateKey::KeyGrants(bytes[1..].try_into().expect("32")))
+            }
+            (Some(&Self::DEAL), 33) => Ok(StateKey::Deal(bytes[1..].try_into().expect("32"))),
+            (Some(&Self::DEAL_INDEX), 1) => Ok(StateKey::DealIndex),
             _ => Err(format!(
-                "not a state key: expected an address (20 bytes), 0x01‖address, 0x02‖digest or 0x03‖digest, got {} bytes",
+                "not a state key: expected an address (20 bytes) or tag ‖ id (0x01‖address, 0x02‖digest, 0x03‖digest, 0x04‖address, 0x05‖hash, 0x06‖deal, 0x07), got {} bytes",
                 bytes.len()
             )),
         }

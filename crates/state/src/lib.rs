@@ -20,6 +20,8 @@ mod genesis;
 mod keys;
 mod records;
 mod state;
+mod storage;
+mod storage_records;
 mod transition;
 
 pub use encoding::{receipts_root, transactions_root};
@@ -27,4 +29,6 @@ pub use genesis::{CliqueParams, Genesis, Grant, Params, Pool};
 pub use keys::StateKey;
 pub use records::{Account, Attestation, DataRecord};
 pub use state::{State, StateError};
+pub use storage::{deal_id, escrow_for, grants_key};
+pub use storage_records::{Challenge, Deal, DealIndex, KeyGrant, KeyGrants, Provider, Record, Replica};
 pub use transition::{BlockEnv, BlockOutcome, Event, Receipt, VerifiedTx, apply_block, precheck};

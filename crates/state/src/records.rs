@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Account      [nonce, balance]
-//! DataRecord   [owner, block, time, size, cid, title, licence, metadata]
+//! DataRecord   [owner, block, time, size, cid, encrypted, profile, title, licence, metadata]
 //! Attestation  [owner, block, time, kind, metadata]
 //! ```
 
@@ -13,12 +13,12 @@ use metamesh_primitives::{
     rlp::{self, decode_bytes as bytes, decode_text as text, finish_list as done},
 };
 
-fn list(payload: Vec<u8>) -> Vec<u8> {
+pub(crate) fn list(payload: Vec<u8>) -> Vec<u8> {
     rlp::list(&payload)
 }
 
 /// The payload of a value that must be exactly one list.
-fn open(raw: &[u8]) -> alloy_rlp::Result<&[u8]> {
+pub(crate) fn open(raw: &[u8]) -> alloy_rlp::Result<&[u8]> {
     let mut buf = raw;
     let payload = rlp::decode_list(&mut buf)?;
     if !buf.is_empty() {
@@ -61,6 +61,8 @@ pub struct DataRecord {
     pub time: u64,
     pub size: u64,
     pub cid: String,
+    pub encrypted: bool,
+    pub profile: String,
     pub title: String,
     pub licence: String,
     pub metadata: Vec<u8>,
@@ -74,6 +76,8 @@ impl DataRecord {
         self.time.encode(&mut p);
         self.size.encode(&mut p);
         self.cid.as_bytes().encode(&mut p);
+        self.encrypted.encode(&mut p);
+        self.profile.as_bytes().encode(&mut p);
         self.title.as_bytes().encode(&mut p);
         self.licence.as_bytes().encode(&mut p);
         self.metadata.as_slice().encode(&mut p);
@@ -88,6 +92,8 @@ impl DataRecord {
             time: u64::decode(&mut p)?,
             size: u64::decode(&mut p)?,
             cid: text(&mut p)?,
+            encrypted: bool::decode(&mut p)?,
+            profile: text(&mut p)?,
             title: text(&mut p)?,
             licence: text(&mut p)?,
             metadata: bytes(&mut p)?,

@@ -127,6 +127,17 @@ impl<S: NodeStore> State<S> {
         self.set(&StateKey::Attestation(*digest), &record.encode())
     }
 
+    /// A storage-market record under `key`.
+    pub fn record<T: crate::Record>(&self, key: &StateKey) -> Result<Option<T>, StateError> {
+        self.get(key)?
+            .map(|raw| T::decode(&raw).map_err(|e| Self::corrupt(T::WHAT, key, e)))
+            .transpose()
+    }
+
+    pub fn set_record<T: crate::Record>(&mut self, key: &StateKey, value: &T) -> Result<(), StateError> {
+        self.set(key, &value.encode())
+    }
+
     /// The root the state would commit to now.
     pub fn root(&self) -> Hash {
         each!(self, t => t.root_hash())

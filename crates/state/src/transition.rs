@@ -36,6 +36,8 @@ pub struct BlockEnv {
     pub chain_id: u64,
     pub number: u64,
     pub timestamp: u64,
+    /// The parent block's hash: the randomness of storage challenges.
+    pub parent_hash: Hash,
     pub sealer: Address,
     pub params: Params,
 }
@@ -66,6 +68,38 @@ pub enum Event {
         sealer: Address,
         amount: Amount,
     },
+    KeyShared {
+        granter: Address,
+        recipient: Address,
+    },
+    StorageOffered {
+        provider: Address,
+    },
+    DealOpened {
+        deal: Hash,
+        owner: Address,
+        escrow: Amount,
+    },
+    DealAccepted {
+        deal: Hash,
+        provider: Address,
+    },
+    StorageProved {
+        deal: Hash,
+        provider: Address,
+        epoch: u64,
+        paid: Amount,
+        reward: Amount,
+    },
+    ChallengeMissed {
+        deal: Hash,
+        provider: Address,
+        epoch: u64,
+    },
+    DealEnded {
+        deal: Hash,
+        refund: Amount,
+    },
 }
 
 /// What happened to one transaction.
@@ -92,7 +126,10 @@ pub fn apply_block<S: NodeStore>(
     env: &BlockEnv,
     txs: &[VerifiedTx],
 ) -> Result<BlockOutcome, StateError> {
-    let mut outcome = BlockOutcome::default();
+    let mut outcome = BlockOutcome {
+        events: crate::storage::epoch_boundary(state, env)?,
+        ..BlockOutcome::default()
+    };
     for tx in txs {
         let receipt = match precheck(state, env, tx)? {
             Err(reason) => Receipt {
@@ -170,7 +207,10 @@ pub fn precheck<S: NodeStore>(
     }
     let amount = match &t.action {
         Action::Transfer { amount, .. } => *amount,
-        _ => Amount::ZERO,
+        other => match crate::storage::cost(env, other) {
+            Ok(a) => a,
+            Err(reason) => return Ok(Err(reason)),
+        },
     };
     let cost = t.fee.checked_add(amount);
     if cost.is_none_or(|c| c > account.balance) {
@@ -180,7 +220,15 @@ pub fn precheck<S: NodeStore>(
         )));
     }
     match &t.action {
-        Action::RegisterData { digest, .. } => {
+        Action::RegisterData {
+            digest,
+            cid,
+            profile,
+            ..
+        } => {
+            if let Err(reason) = crate::storage::check_registration(cid, profile) {
+                return Ok(Err(reason));
+            }
             if let Some(existing) = state.data(digest)? {
                 return Ok(Err(format!(
                     "digest already registered by {} at block {}",
@@ -197,6 +245,11 @@ pub fn precheck<S: NodeStore>(
             }
         }
         Action::Transfer { .. } => {}
+        storage => {
+            if let Err(reason) = crate::storage::check(state, env, &sender, storage)? {
+                return Ok(Err(reason));
+            }
+        }
     }
     Ok(Ok(sender))
 }
@@ -244,6 +297,8 @@ fn execute<S: NodeStore>(
             digest,
             size,
             cid,
+            encrypted,
+            profile,
             title,
             licence,
             metadata,
@@ -255,6 +310,8 @@ fn execute<S: NodeStore>(
                 time: env.timestamp,
                 size: *size,
                 cid: cid.clone(),
+                encrypted: *encrypted,
+                profile: profile.clone(),
                 title: title.clone(),
                 licence: licence.clone(),
                 metadata: metadata.clone(),
@@ -284,6 +341,10 @@ fn execute<S: NodeStore>(
                 owner: sender,
                 kind: *kind,
             });
+        }
+        storage => {
+            state.set_account(&sender, &account)?;
+            events.extend(crate::storage::apply(state, env, sender, t.nonce, storage)?);
         }
     }
     credit(state, &env.sealer, t.fee)?;

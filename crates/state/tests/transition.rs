@@ -78,6 +78,7 @@ impl World {
             params: Params {
                 min_fee: "0.001".parse().unwrap(),
                 sealing_reward: Amount::from_mmt(2),
+                ..Params::default()
             },
         }
     }
@@ -186,6 +187,8 @@ fn build(w: &World, model: &Model, spec: &TxSpec) -> SignedTransaction {
             digest: digest(d),
             size: 1,
             cid: String::new(),
+            encrypted: false,
+            profile: String::new(),
             title: "t".into(),
             licence: "CC-BY-4.0".into(),
             metadata: vec![],
@@ -232,6 +235,7 @@ fn run(eth: bool, blocks: Vec<Vec<TxSpec>>) -> Result<(), TestCaseError> {
             chain_id: CHAIN_ID,
             number: n as u64 + 1,
             timestamp: 100 + n as u64,
+            parent_hash: [n as u8; 32],
             sealer: w.sealer,
             params: w.params.clone(),
         };
@@ -302,6 +306,7 @@ fn a_rejected_transaction_changes_nothing() {
             chain_id: CHAIN_ID,
             number: 1,
             timestamp: 1,
+            parent_hash: [0; 32],
             sealer: w.sealer,
             params: Params {
                 sealing_reward: Amount::ZERO,
@@ -403,6 +408,7 @@ fn first_registration_wins_and_proves_against_the_root() {
         chain_id: CHAIN_ID,
         number,
         timestamp: 1_000 + number,
+        parent_hash: [0; 32],
         sealer: w.sealer,
         params: w.params.clone(),
     };
