@@ -1,8 +1,9 @@
 //! # metamesh-net
 //!
 //! The libp2p transport of a node: TCP + Noise + Yamux, identify, Kademlia (peer discovery),
-//! gossipsub (blocks and transactions) and one request-response protocol (status, header and
-//! body ranges). It moves bytes and carries out decisions; it decides nothing about validity —
+//! gossipsub (blocks and transactions), a request-response protocol for sync (status, header
+//! and body ranges), Kademlia provider records for content routing, and a block-exchange
+//! request-response protocol (want-list in, blocks out). It moves bytes and carries out decisions; it decides nothing about validity —
 //! every gossip message waits for the node's verdict before it is relayed, and bans come from
 //! the node's peer scoring.
 //!
@@ -73,6 +74,26 @@ pub enum NetEvent {
         id: u64,
         data: Option<Vec<u8>>,
     },
+    /// A peer's want-list on the block-exchange protocol; answer with
+    /// [`NetCommand::SendBlocks`] and the same `id`.
+    Wanted {
+        from: PeerId,
+        id: u64,
+        data: Vec<u8>,
+    },
+    /// Blocks answering our want-list `id`; `None` if the request failed.
+    Blocks {
+        from: PeerId,
+        id: u64,
+        data: Option<Vec<u8>>,
+    },
+    /// Providers found for the content-routing query `id` (several events; the last has
+    /// `done`).
+    Providers {
+        id: u64,
+        peers: Vec<PeerId>,
+        done: bool,
+    },
 }
 
 /// What the node asks of the network.
@@ -105,6 +126,26 @@ pub enum NetCommand {
     /// Lift a ban early.
     Unban {
         peer: PeerId,
+    },
+    /// Sends a want-list on the block-exchange protocol.
+    Want {
+        peer: PeerId,
+        id: u64,
+        data: Vec<u8>,
+    },
+    /// Answers a want-list (`None` refuses it).
+    SendBlocks {
+        id: u64,
+        data: Option<Vec<u8>>,
+    },
+    /// Announces in the DHT that this node provides `key` (a CID's bytes).
+    Provide {
+        key: Vec<u8>,
+    },
+    /// Looks up providers of `key` in the DHT.
+    FindProviders {
+        id: u64,
+        key: Vec<u8>,
     },
 }
 

@@ -19,6 +19,7 @@ use crate::{
 };
 
 const SYNC_PROTOCOL: &str = "/metamesh/sync/1";
+const EXCHANGE_PROTOCOL: &str = "/metamesh/blocks/1";
 const KAD_PROTOCOL: &str = "/metamesh/kad/1.0.0";
 const IDENTIFY_PROTOCOL: &str = "/metamesh/id/1.0.0";
 const MAX_GOSSIP: usize = 16 * 1024 * 1024;
@@ -37,6 +38,7 @@ struct Behaviour {
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossip: gossipsub::Behaviour,
     sync: request_response::Behaviour<Framed>,
+    exchange: request_response::Behaviour<Framed>,
 }
 
 fn behaviour(key: &libp2p::identity::Keypair, config: &NetConfig) -> Result<Behaviour, NetError> {
@@ -71,7 +73,16 @@ fn behaviour(key: &libp2p::identity::Keypair, config: &NetConfig) -> Result<Beha
         )],
         request_response::Config::default().with_request_timeout(config.request_timeout),
     );
+    let exchange = request_response::Behaviour::with_codec(
+        Framed,
+        [(
+            StreamProtocol::new(EXCHANGE_PROTOCOL),
+            request_response::ProtocolSupport::Full,
+        )],
+        request_response::Config::default().with_request_timeout(config.request_timeout * 3),
+    );
     Ok(Behaviour {
+        exchange,
         limits: connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established_incoming(Some(MAX_INBOUND))
@@ -136,6 +147,9 @@ pub async fn start(config: NetConfig) -> Result<NetHandle, NetError> {
             target_peers: config.target_peers,
             outbound: HashMap::new(),
             inbound: HashMap::new(),
+            wants_out: HashMap::new(),
+            wants_in: HashMap::new(),
+            queries: HashMap::new(),
             next_inbound: 0,
             bans: HashMap::new(),
             bootnodes: config.bootnodes.clone(),
@@ -159,6 +173,11 @@ struct Task {
     target_peers: usize,
     outbound: HashMap<request_response::OutboundRequestId, u64>,
     inbound: HashMap<u64, request_response::ResponseChannel<Vec<u8>>>,
+    /// The same two maps for the block exchange.
+    wants_out: HashMap<request_response::OutboundRequestId, u64>,
+    wants_in: HashMap<u64, request_response::ResponseChannel<Vec<u8>>>,
+    /// Provider lookups in flight.
+    queries: HashMap<kad::QueryId, u64>,
     next_inbound: u64,
     /// When each banned peer may come back.
     bans: HashMap<libp2p::PeerId, Instant>,
@@ -269,6 +288,30 @@ impl Task {
                 }
             }
             BehaviourEvent::Sync(event) => self.on_sync(event).await?,
+            BehaviourEvent::Exchange(event) => self.on_exchange(event).await?,
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            }) => {
+                if let kad::QueryResult::GetProviders(found) = result
+                    && let Some(&ours) = self.queries.get(&id)
+                {
+                    let peers = match found {
+                        Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
+                            providers.into_iter().collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    if step.last {
+                        self.queries.remove(&id);
+                    }
+                    self.emit(NetEvent::Providers {
+                        id: ours,
+                        peers,
+                        done: step.last,
+                    })
+                    .await?;
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -333,6 +376,65 @@ impl Task {
         Ok(())
     }
 
+    async fn on_exchange(
+        &mut self,
+        event: request_response::Event<Vec<u8>, Vec<u8>>,
+    ) -> Result<(), ()> {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                self.next_inbound += 1;
+                let id = self.next_inbound;
+                self.wants_in.insert(id, channel);
+                self.emit(NetEvent::Wanted {
+                    from: peer,
+                    id,
+                    data: request,
+                })
+                .await?;
+            }
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(id) = self.wants_out.remove(&request_id) {
+                    self.emit(NetEvent::Blocks {
+                        from: peer,
+                        id,
+                        data: Some(response),
+                    })
+                    .await?;
+                }
+            }
+            Event::OutboundFailure {
+                peer, request_id, ..
+            } => {
+                if let Some(id) = self.wants_out.remove(&request_id) {
+                    self.emit(NetEvent::Blocks {
+                        from: peer,
+                        id,
+                        data: None,
+                    })
+                    .await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn on_command(&mut self, command: NetCommand) {
         let behaviour = self.swarm.behaviour_mut();
         match command {
@@ -364,6 +466,22 @@ impl Task {
                 if let (Some(channel), Some(data)) = (self.inbound.remove(&id), data) {
                     let _ = behaviour.sync.send_response(channel, data);
                 }
+            }
+            NetCommand::Want { peer, id, data } => {
+                let request_id = behaviour.exchange.send_request(&peer, data);
+                self.wants_out.insert(request_id, id);
+            }
+            NetCommand::SendBlocks { id, data } => {
+                if let (Some(channel), Some(data)) = (self.wants_in.remove(&id), data) {
+                    let _ = behaviour.exchange.send_response(channel, data);
+                }
+            }
+            NetCommand::Provide { key } => {
+                let _ = behaviour.kad.start_providing(kad::RecordKey::new(&key));
+            }
+            NetCommand::FindProviders { id, key } => {
+                let query = behaviour.kad.get_providers(kad::RecordKey::new(&key));
+                self.queries.insert(query, id);
             }
             NetCommand::Unban { peer } => {
                 behaviour.blocked.unblock_peer(peer);

@@ -48,6 +48,10 @@ pub async fn run_network(
     let mut listening = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let commands = net.commands.clone();
+    let content = node.content().cloned();
+    if let Some(c) = &content {
+        c.attach(commands.clone());
+    }
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -59,7 +63,11 @@ pub async fn run_network(
                     tracing::info!(%addr, "listening");
                     listening.push(format!("{addr}/p2p/{}", net.local_peer_id));
                 }
-                Some(event) => on_event(&mut handler, &commands, event),
+                Some(event) => {
+                    if let Some(event) = on_content(content.as_deref(), &commands, event) {
+                        on_event(&mut handler, &commands, event);
+                    }
+                }
                 None => break,
             },
             Some(request) = control.recv() => operator(&mut handler, &commands, request),
@@ -99,6 +107,47 @@ pub async fn run_network(
         }
     }
     net.task.abort();
+}
+
+/// Takes the content events (exchange, routing) and passes everything else on; peer
+/// arrivals and departures go to both.
+fn on_content(
+    content: Option<&crate::Content>,
+    commands: &tokio::sync::mpsc::UnboundedSender<NetCommand>,
+    event: NetEvent,
+) -> Option<NetEvent> {
+    match event {
+        NetEvent::Wanted { id, data, .. } => {
+            let answer = content.and_then(|c| c.answer(&data));
+            let _ = commands.send(NetCommand::SendBlocks { id, data: answer });
+            None
+        }
+        NetEvent::Blocks { from, id, data } => {
+            if let Some(c) = content {
+                c.on_blocks(from, id, data);
+            }
+            None
+        }
+        NetEvent::Providers { id, peers, done } => {
+            if let Some(c) = content {
+                c.on_providers(id, peers, done);
+            }
+            None
+        }
+        NetEvent::Connected(peer) => {
+            if let Some(c) = content {
+                c.peer_connected(peer);
+            }
+            Some(NetEvent::Connected(peer))
+        }
+        NetEvent::Disconnected(peer) => {
+            if let Some(c) = content {
+                c.peer_gone(&peer);
+            }
+            Some(NetEvent::Disconnected(peer))
+        }
+        other => Some(other),
+    }
 }
 
 fn view(handler: &Handler<PeerId>, me: &PeerId, listening: &[String]) -> NetView {
@@ -180,5 +229,7 @@ fn on_event(
             let _ = commands.send(NetCommand::Respond { id, data });
         }
         NetEvent::Response { from, id, data } => handler.response(from, id, data.as_deref(), now),
+        // Taken by `on_content` first.
+        NetEvent::Wanted { .. } | NetEvent::Blocks { .. } | NetEvent::Providers { .. } => {}
     }
 }

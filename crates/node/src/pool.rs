@@ -90,6 +90,17 @@ impl TxPool {
         self.by_hash.is_empty()
     }
 
+    /// The first nonce of `sender` neither in the state (`account_nonce`) nor pending here.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        let mut next = account_nonce;
+        if let Some(queue) = self.by_sender.get(sender) {
+            while queue.contains_key(&next) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     pub fn get(&self, hash: &Hash) -> Option<&VerifiedTx> {
         let (sender, nonce) = self.by_hash.get(hash)?;
         self.by_sender.get(sender)?.get(nonce)

@@ -21,6 +21,8 @@ use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protoco
 
 /// Largest signed transaction accepted (a transfer is ~200 bytes; attestations carry metadata).
 pub const MAX_TRANSACTION_BYTES: usize = 128 * 1024;
+/// A storage proof carries a whole leaf (up to 1 MiB) and its DAG path.
+pub const MAX_PROOF_TRANSACTION_BYTES: usize = 1280 * 1024;
 
 /// An operator's request to the network task (from the admin RPC).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +99,9 @@ pub struct NodeService {
     syncing: AtomicBool,
     net_view: Mutex<Option<NetView>>,
     control: Mutex<Option<mpsc::UnboundedSender<NetControl>>>,
+    content: std::sync::OnceLock<Arc<crate::Content>>,
+    /// Serializes the node's own submissions, so two never take the same nonce.
+    own: Mutex<()>,
 }
 
 /// Seconds since the Unix epoch.
@@ -129,7 +134,47 @@ impl NodeService {
             syncing: AtomicBool::new(false),
             net_view: Mutex::new(None),
             control: Mutex::new(None),
+            content: std::sync::OnceLock::new(),
+            own: Mutex::new(()),
         })
+    }
+
+    /// Gives the node its content store (once, at start).
+    pub fn attach_content(&self, content: Arc<crate::Content>) {
+        let _ = self.content.set(content);
+    }
+
+    /// The content store, when the node keeps one.
+    pub fn content(&self) -> Option<&Arc<crate::Content>> {
+        self.content.get()
+    }
+
+    /// Signs `action` with the node's signer key at its next free nonce and submits it.
+    pub fn submit_own(&self, action: metamesh_primitives::Action) -> Result<Hash, SubmitError> {
+        let key = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| SubmitError::Malformed("this node has no signer key".into()))?;
+        let me = key.public_key().address();
+        let _one_at_a_time = lock(&self.own);
+        let (chain_id, fee, account) = {
+            let chain = lock(&self.chain);
+            let account = chain
+                .state()
+                .account(&me)
+                .map_err(|e| SubmitError::State(e.to_string()))?;
+            (chain.genesis().chain_id, chain.genesis().params.min_fee, account)
+        };
+        let nonce = lock(&self.pool).next_nonce(&me, account.nonce);
+        let tx = metamesh_primitives::Transaction {
+            chain_id,
+            nonce,
+            fee,
+            action,
+        }
+        .sign(key)
+        .map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        self.submit(&tx.to_rlp())
     }
 
     /// Runs `f` with the chain (the lock is held meanwhile: keep it short).
@@ -246,14 +291,21 @@ impl NodeService {
     /// Decodes, verifies and pools a raw transaction. The signature is checked before any lock
     /// is taken, so concurrent callers verify on all cores; it is never checked again.
     pub fn receive(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
-        if raw.len() > MAX_TRANSACTION_BYTES {
+        if raw.len() > MAX_PROOF_TRANSACTION_BYTES {
             return Err(SubmitError::Malformed(format!(
-                "a transaction of {} bytes is over the {MAX_TRANSACTION_BYTES}-byte limit",
+                "a transaction of {} bytes is over the {MAX_PROOF_TRANSACTION_BYTES}-byte limit",
                 raw.len()
             )));
         }
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        let is_proof = matches!(tx.tx.action, metamesh_primitives::Action::ProveStorage { .. });
+        if raw.len() > MAX_TRANSACTION_BYTES && !is_proof {
+            return Err(SubmitError::Malformed(format!(
+                "a transaction of {} bytes is over the {MAX_TRANSACTION_BYTES}-byte limit",
+                raw.len()
+            )));
+        }
         let verified = VerifiedTx::new(tx, self.suite);
         let chain = lock(&self.chain);
         let state = chain.state();

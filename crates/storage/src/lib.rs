@@ -26,7 +26,7 @@ mod proof;
 mod store;
 
 pub use block::{Block, DAG_PB, RAW, SHA2_256, links, parse_cid, verify};
-pub use cid::Cid;
+pub use cid::{Cid, Version as CidVersion};
 pub use exporter::{
     BlockSource, DirEntry, Node, export_file, export_path, fetch, list_dir, node, walk,
 };
