@@ -60,6 +60,12 @@ enum Command {
     Query(commands::client::QueryCommand),
     /// Create (or check) this node's chain database from a genesis file.
     Init(commands::init::InitArgs),
+    /// Research data: add (IPFS-compatible CIDs, optional encryption), get, share, pin, CAR files.
+    #[command(subcommand)]
+    Data(commands::data::DataCommand),
+    /// The storage market: offer space, ask for replicas, see deals and challenges.
+    #[command(subcommand)]
+    Storage(commands::storage::StorageCommand),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
     Hash(commands::hash::HashArgs),
     /// End-to-end measurements.
@@ -118,6 +124,8 @@ fn main() -> ExitCode {
         Command::Account(cmd) => commands::account::run(&ctx, cmd),
         Command::Key(cmd) => commands::key::run(&ctx, cmd),
         Command::Hash(args) => commands::hash::run(&ctx, args),
+        Command::Data(cmd) => commands::data::run(&ctx, cmd),
+        Command::Storage(cmd) => commands::storage::run(&ctx, cmd),
         Command::Init(args) => commands::init::run(&ctx, args),
         Command::Node(cmd) => commands::node::run(&ctx, cmd),
         Command::Tx(cmd) => commands::client::tx(&ctx, cmd),

@@ -14,10 +14,12 @@
 //! method, -32602 params, -32000 refused by the node, -32001 admin only); the server keeps
 //! serving. Admin methods (`clique_propose`, `clique_discard`) answer on loopback or with a token.
 
+mod content;
 mod error;
 pub mod json;
 mod methods;
 mod server;
+mod storage_methods;
 
 pub use error::RpcError;
 pub use methods::{dispatch, is_admin};

@@ -12,25 +12,25 @@ use crate::{RpcError, json as j};
 type Result<T> = std::result::Result<T, RpcError>;
 
 /// Positional parameters.
-struct Params<'a>(&'a [Value]);
+pub(crate) struct Params<'a>(pub(crate) &'a [Value]);
 
 impl<'a> Params<'a> {
     fn get(&self, i: usize) -> Option<&'a Value> {
         self.0.get(i).filter(|v| !v.is_null())
     }
 
-    fn need(&self, i: usize, name: &str) -> Result<&'a Value> {
+    pub(crate) fn need(&self, i: usize, name: &str) -> Result<&'a Value> {
         self.get(i)
             .ok_or_else(|| RpcError::params(format!("missing parameter {} ({name})", i + 1)))
     }
 
-    fn str(&self, i: usize, name: &str) -> Result<&'a str> {
+    pub(crate) fn str(&self, i: usize, name: &str) -> Result<&'a str> {
         self.need(i, name)?
             .as_str()
             .ok_or_else(|| RpcError::params(format!("{name} must be a string")))
     }
 
-    fn bytes(&self, i: usize, name: &str) -> Result<Vec<u8>> {
+    pub(crate) fn bytes(&self, i: usize, name: &str) -> Result<Vec<u8>> {
         let s = self.str(i, name)?;
         let digits = s
             .strip_prefix("0x")
@@ -38,13 +38,13 @@ impl<'a> Params<'a> {
         hex::decode(digits).map_err(|_| RpcError::params(format!("{name} is not hex")))
     }
 
-    fn hash(&self, i: usize, name: &str) -> Result<Hash> {
+    pub(crate) fn hash(&self, i: usize, name: &str) -> Result<Hash> {
         self.bytes(i, name)?
             .try_into()
             .map_err(|_| RpcError::params(format!("{name} must be 32 bytes")))
     }
 
-    fn address(&self, i: usize, name: &str) -> Result<Address> {
+    pub(crate) fn address(&self, i: usize, name: &str) -> Result<Address> {
         self.str(i, name)?
             .parse()
             .map_err(|e: metamesh_crypto::CryptoError| RpcError::params(format!("{name}: {e}")))
@@ -175,7 +175,10 @@ fn state_key(p: &Params, i: usize) -> Result<StateKey> {
 
 /// Is this method one that changes what the node does (loopback or token only)?
 pub fn is_admin(method: &str) -> bool {
-    matches!(method, "clique_propose" | "clique_discard") || method.starts_with("admin_")
+    matches!(
+        method,
+        "clique_propose" | "clique_discard" | "data_unpin" | "data_gc"
+    ) || method.starts_with("admin_")
 }
 
 /// Runs one method.
@@ -227,6 +230,7 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
         }
         "net_peerCount" | "mm_syncing" | "admin_peers" | "admin_nodeInfo" | "admin_blockPeer"
         | "admin_unblockPeer" => network_method(node, method, &p),
+        m if crate::storage_methods::is_storage(m) => crate::storage_methods::dispatch(node, m, &p),
         _ => node.with_chain(|chain| chain_method(chain, method, &p)),
     }
 }

@@ -33,7 +33,52 @@ struct Shared {
 pub fn router(node: Arc<NodeService>, config: RpcConfig) -> Router {
     Router::new()
         .route("/", get(websocket).post(http))
+        .route("/content/car", axum::routing::post(car_in))
+        .route("/content/car/{cid}", get(car_out))
+        .route("/content/fetch/{cid}", axum::routing::post(fetch))
         .with_state(Shared { node, config })
+}
+
+fn forbidden() -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        "content writes answer only on loopback or with the admin token",
+    )
+        .into_response()
+}
+
+async fn car_in(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<crate::content::AddQuery>,
+    body: axum::body::Body,
+) -> Response {
+    if !admin_allowed(&shared, &peer, &headers) {
+        return forbidden();
+    }
+    crate::content::add_car(shared.node, query, body).await
+}
+
+async fn car_out(
+    State(shared): State<Shared>,
+    cid: axum::extract::Path<String>,
+) -> Response {
+    crate::content::export_car(shared.node, crate::content::path_of(cid)).await
+}
+
+async fn fetch(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    cid: axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<crate::content::AddQuery>,
+) -> Response {
+    if !admin_allowed(&shared, &peer, &headers) {
+        return forbidden();
+    }
+    crate::content::fetch(shared.node, crate::content::path_of(cid), query)
+        .await
 }
 
 /// Serves on `listener` until `shutdown` resolves.

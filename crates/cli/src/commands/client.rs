@@ -22,7 +22,7 @@ pub struct RpcArgs {
         env = "METAMESH_RPC",
         default_value = "http://127.0.0.1:8545"
     )]
-    url: String,
+    pub(crate) url: String,
 }
 
 impl RpcArgs {
@@ -81,10 +81,10 @@ impl RpcArgs {
 pub struct SenderArgs {
     /// Keystore account that signs (default: the first one).
     #[arg(long)]
-    from: Option<Address>,
+    pub(crate) from: Option<Address>,
     /// Fee paid to the sealer.
     #[arg(long, default_value = "0.001MMT")]
-    fee: Amount,
+    pub(crate) fee: Amount,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -164,7 +164,7 @@ pub enum QueryCommand {
     },
 }
 
-fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<SecretKey> {
+pub(crate) fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<SecretKey> {
     let keystore = ctx.keystore()?;
     let address = match args.from {
         Some(a) => a,
@@ -180,7 +180,7 @@ fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<SecretKey> {
 }
 
 /// Signs `action`, sends it, and waits for its receipt.
-fn send_and_wait(
+pub(crate) fn send_and_wait(
     ctx: &Context,
     rpc: &RpcArgs,
     sender: &SenderArgs,

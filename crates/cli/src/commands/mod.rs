@@ -3,12 +3,14 @@
 pub mod account;
 pub mod bench;
 pub mod client;
+pub mod data;
 pub mod devnet;
 pub mod hash;
 pub mod init;
 pub mod key;
 pub mod node;
 pub mod sim;
+pub mod storage;
 pub mod tools;
 
 use std::path::Path;

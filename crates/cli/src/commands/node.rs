@@ -233,6 +233,9 @@ pub fn run_node(
     eprintln!("{}", banner(&chain, &me));
     let topics = metamesh_node::topic_names(&chain.genesis_hash());
     let node = NodeService::new(chain, settings.signer, PoolConfig::default());
+    let blocks = metamesh_storage::BlockStore::open(data_dir.join("blocks.redb"))
+        .with_context(|| format!("opening the block store in {}", data_dir.display()))?;
+    node.attach_content(Arc::new(metamesh_node::Content::new(blocks)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -288,6 +291,7 @@ async fn serve(
         stopped.clone(),
     ));
     let sealer = tokio::spawn(node.clone().run_sealer(stopped.clone()));
+    let agent = tokio::spawn(metamesh_node::run_storage_agent(node.clone(), stopped.clone()));
     let mut rpc_stopped = stopped.clone();
     let rpc = tokio::spawn(metamesh_rpc::serve(listener, node, config, async move {
         let _ = rpc_stopped.wait_for(|s| *s).await;
@@ -296,6 +300,7 @@ async fn serve(
     eprintln!("stopping");
     let _ = stop.send(true);
     let _ = sealer.await;
+    let _ = agent.await;
     let _ = p2p.await;
     rpc.await.context("RPC task")??;
     Ok(())

@@ -1,0 +1,148 @@
+//! `metamesh storage …`: the storage market — offer space as a storage node, ask for replicas
+//! of a file, and see providers, deals and challenges.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use metamesh_crypto::Address;
+use metamesh_primitives::{Action, Amount};
+use metamesh_storage::parse_cid;
+use serde_json::{Value, json};
+
+use super::client::{RpcArgs, SenderArgs, send_and_wait};
+use crate::{Context, output::table};
+
+#[derive(Subcommand, Debug)]
+pub enum StorageCommand {
+    /// Register (or update) this account as a storage node: space offered and price asked.
+    /// A node running with this account as its signer then takes matching deals itself.
+    Offer {
+        /// Bytes offered: `500GiB`, `2TB`, `1048576`.
+        #[arg(long)]
+        capacity: String,
+        /// MMT per GiB (rounded up) per epoch.
+        #[arg(long)]
+        price: Amount,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Ask for replicas of a file the node holds; the escrow is paid now.
+    Deal {
+        cid: String,
+        #[arg(long, default_value_t = 1)]
+        replicas: u64,
+        /// Blocks the data must be kept.
+        #[arg(long)]
+        duration: u64,
+        /// MMT per replica per epoch.
+        #[arg(long)]
+        price: Amount,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// A storage node's record and the deals an account takes part in (default: the first
+    /// keystore account).
+    Status {
+        address: Option<Address>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+/// Bytes from `123`, `10KiB`, `5MiB`, `2GiB`, `1TiB`, `10KB`, `5MB`, `2GB`, `1TB`.
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| anyhow!("`{text}` is not a size"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => bail!("unknown size unit `{other}` (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"),
+    };
+    n.checked_mul(mult).ok_or_else(|| anyhow!("`{text}` is too large"))
+}
+
+pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StorageCommand::Offer { capacity, price, sender, rpc } => {
+            let capacity = parse_size(&capacity)?;
+            let receipt = send_and_wait(ctx, &rpc, &sender, Action::StorageOffer { capacity, price })?;
+            let view = json!({"capacity": capacity, "price": price.to_string(), "block": receipt["blockNumber"]});
+            ctx.out.emit(&view, || format!("offering {capacity} bytes at {price} per GiB per epoch (block {})", receipt["blockNumber"]));
+        }
+        StorageCommand::Deal { cid, replicas, duration, price, sender, rpc } => {
+            let cid = parse_cid(&cid)?;
+            let has = rpc.call("data_has", json!([cid.to_string()]))?;
+            if has["complete"] != json!(true) {
+                bail!("the node does not hold all of {cid}: add or pin it first");
+            }
+            let size = has["size"].as_u64().filter(|s| *s > 0).ok_or_else(|| anyhow!("{cid} is not a non-empty file"))?;
+            let receipt = send_and_wait(ctx, &rpc, &sender, Action::StorageDeal {
+                cid: cid.to_string(), size, replicas, duration, price,
+            })?;
+            let opened = receipt["events"].as_array().and_then(|e| e.iter().find(|e| e["type"] == "dealOpened")).cloned().unwrap_or(Value::Null);
+            let view = json!({"deal": opened["deal"], "cid": cid.to_string(), "size": size, "escrow": opened["escrow"], "block": receipt["blockNumber"]});
+            ctx.out.emit(&view, || format!("deal {} for {cid}: {replicas} replicas, {duration} blocks, escrow {}", view["deal"].as_str().unwrap_or("?"), view["escrow"].as_str().unwrap_or("?")));
+        }
+        StorageCommand::Status { address, rpc } => {
+            let address = match address {
+                Some(a) => a,
+                None => sender_key_address(ctx)?,
+            };
+            let provider = rpc.call("storage_provider", json!([address.to_string()]))?;
+            let deals = rpc.call("storage_deals", json!([address.to_string()]))?;
+            let view = json!({"address": address.to_string(), "provider": provider, "deals": deals});
+            ctx.out.emit(&view, || {
+                let mut text = if provider.is_null() {
+                    format!("{address} is not a storage node")
+                } else {
+                    format!(
+                        "storage node {address}: {} of {} bytes committed, price {}; {} passed, {} missed",
+                        provider["committed"], provider["capacity"], provider["price"].as_str().unwrap_or("?"),
+                        provider["passes"], provider["misses"]
+                    )
+                };
+                let rows: Vec<Vec<String>> = deals.as_array().map(|a| a.iter().map(|d| {
+                    let holders = d["holders"].as_array().cloned().unwrap_or_default();
+                    vec![
+                        d["id"].as_str().unwrap_or("").chars().take(18).collect(),
+                        d["cid"].as_str().unwrap_or("").to_string(),
+                        format!("{}/{}", holders.len(), d["replicas"]),
+                        format!("{}..{}", d["start"], d["end"]),
+                        d["escrow"].as_str().unwrap_or("").to_string(),
+                        holders.iter().map(|h| format!("{}:{}✓/{}✗", &h["provider"].as_str().unwrap_or("")[..10.min(h["provider"].as_str().unwrap_or("").len())], h["passes"], h["misses"])).collect::<Vec<_>>().join(" "),
+                    ]
+                }).collect()).unwrap_or_default();
+                if !rows.is_empty() {
+                    text.push('\n');
+                    text.push_str(&table(&["DEAL", "CID", "HELD", "BLOCKS", "ESCROW", "HOLDERS"], &rows));
+                }
+                text
+            });
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sender_key_address(ctx: &Context) -> anyhow::Result<Address> {
+    let keystore = ctx.keystore()?;
+    keystore
+        .list()?
+        .first()
+        .map(|e| e.address)
+        .ok_or_else(|| anyhow!("no account in the keystore: give an address"))
+}
+

@@ -1,0 +1,224 @@
+//! Content over HTTP, beside JSON-RPC on the same port: CAR files in and out, and fetches from
+//! the network. Bodies stream in both directions, so a file of any size passes through a fixed
+//! amount of memory.
+//!
+//! ```text
+//! POST /content/car?pin=roots|last|none&name=N&size=S&profile=P&encrypted=true
+//!                                      body: CAR v1 → stored and pinned
+//! GET  /content/car/{cid}              → CAR v1 of the DAG (fetched from providers if missing)
+//! POST /content/fetch/{cid}?pin=true   → fetched from providers, optionally pinned
+//! ```
+//! Writes (POST) are admin calls: loopback or the admin token.
+
+use std::{io::Write, sync::Arc};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::Path,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures_util::TryStreamExt as _;
+use metamesh_node::{Content, NodeService};
+use metamesh_storage::{Cid, PinInfo, car::{CarReader, CarWriter}, parse_cid, walk};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AddQuery {
+    /// `roots` (the CAR header's, the default), `last` (the stream's last block: the root a
+    /// UnixFS importer writes last) or `none`; for fetches, `true` or `false`.
+    pub pin: Option<String>,
+    pub name: Option<String>,
+    pub size: Option<u64>,
+    pub profile: Option<String>,
+    pub encrypted: Option<bool>,
+}
+
+fn error(status: StatusCode, message: impl ToString) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({"error": message.to_string()}).to_string(),
+    )
+        .into_response()
+}
+
+fn content(node: &NodeService) -> Result<Arc<Content>, Response> {
+    node.content()
+        .cloned()
+        .ok_or_else(|| error(StatusCode::SERVICE_UNAVAILABLE, "this node keeps no content store"))
+}
+
+fn cid_of(text: &str) -> Result<Cid, Response> {
+    parse_cid(text).map_err(|e| error(StatusCode::BAD_REQUEST, e))
+}
+
+/// Stores a CAR stream in one add session and pins what `pin` says (complete DAGs only).
+pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Response {
+    let content = match content(&node) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let store = content.store().clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(Vec<Cid>, u64, u64), String> {
+        let mut car = CarReader::new(std::io::BufReader::with_capacity(1 << 20, reader))
+            .map_err(|e| e.to_string())?;
+        let roots = car.roots().to_vec();
+        let mut session = store.session();
+        let (mut blocks, mut bytes) = (0u64, 0u64);
+        let mut last = None;
+        for block in car.by_ref() {
+            let block = block.map_err(|e| e.to_string())?;
+            blocks += 1;
+            last = Some(block.cid);
+            bytes += block.data.len() as u64;
+            metamesh_storage::BlockSink::put(&mut session, block).map_err(|e| e.to_string())?;
+        }
+        let info = PinInfo {
+            name: query.name.unwrap_or_default(),
+            size: query.size.unwrap_or(bytes),
+            profile: query.profile.unwrap_or_default(),
+            encrypted: query.encrypted.unwrap_or(false),
+        };
+        let pinned = match query.pin.as_deref() {
+            None | Some("roots") => roots.clone(),
+            Some("last") => last.into_iter().collect(),
+            Some("none") => Vec::new(),
+            Some(other) => return Err(format!("pin={other}: use roots, last or none")),
+        };
+        match pinned.split_last() {
+            Some((final_root, rest)) => {
+                for root in rest {
+                    store.pin(root, &info).map_err(|e| e.to_string())?;
+                }
+                session.commit(final_root, &info).map_err(|e| e.to_string())?;
+            }
+            None if query.pin.as_deref() == Some("none") => {
+                session.finish_unpinned().map_err(|e| e.to_string())?
+            }
+            None => return Err("nothing to pin: the CAR file names no root".into()),
+        }
+        Ok((pinned, blocks, bytes))
+    })
+    .await;
+    match result {
+        Ok(Ok((roots, blocks, bytes))) => {
+            for root in &roots {
+                content.provide(root);
+            }
+            let roots: Vec<String> = roots.iter().map(Cid::to_string).collect();
+            axum::Json(json!({"pinned": roots, "blocks": blocks, "bytes": bytes})).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Makes the DAG complete locally (from the network when needed) and pins it when asked.
+pub async fn fetch(node: Arc<NodeService>, cid: String, query: AddQuery) -> Response {
+    let content = match content(&node) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let root = match cid_of(&cid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let fetched = match content.fetch(&root).await {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::NOT_FOUND, e),
+    };
+    let pin = matches!(query.pin.as_deref(), Some("true" | "1"));
+    if pin {
+        let info = content
+            .store()
+            .pin_info(&root)
+            .ok()
+            .flatten()
+            .unwrap_or(PinInfo {
+                name: query.name.unwrap_or_default(),
+                size: query.size.unwrap_or(0),
+                profile: query.profile.unwrap_or_default(),
+                encrypted: query.encrypted.unwrap_or(false),
+            });
+        if let Err(e) = content.store().pin(&root, &info) {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, e);
+        }
+        content.provide(&root);
+    }
+    axum::Json(json!({
+        "cid": root.to_string(), "fetchedBlocks": fetched.blocks, "fetchedBytes": fetched.bytes,
+        "peers": fetched.peers, "pinned": pin,
+    }))
+    .into_response()
+}
+
+/// Adapts a channel of byte chunks to `Write` for the blocking CAR writer.
+struct ChunkSender {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChunkSender {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 20 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let chunk = Bytes::from(std::mem::take(&mut self.buf));
+            self.tx
+                .blocking_send(Ok(chunk))
+                .map_err(|_| std::io::Error::other("the client went away"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Streams the DAG under `cid` as a CAR file, root first.
+pub async fn export_car(node: Arc<NodeService>, cid: String) -> Response {
+    let content = match content(&node) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let root = match cid_of(&cid) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = content.fetch(&root).await {
+        return error(StatusCode::NOT_FOUND, e);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let store = content.store().clone();
+    tokio::task::spawn_blocking(move || {
+        let sender = ChunkSender {
+            tx: tx.clone(),
+            buf: Vec::new(),
+        };
+        let result = CarWriter::new(sender, &[root]).and_then(|mut car| {
+            walk(&store, &root, &mut |c, d| car.write(c, d))?;
+            car.finish().map(|_| ())
+        });
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (
+        [("content-type", "application/vnd.ipld.car; version=1")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+pub fn path_of(p: Path<String>) -> String {
+    p.0
+}
