@@ -1,6 +1,8 @@
 //! Running the real `metamesh` binary and OpenSSL in a scratch directory.
 #![allow(dead_code)] // each test binary uses part of these helpers
 
+pub mod net;
+
 use std::{
     path::PathBuf,
     process::{Command, Output},
