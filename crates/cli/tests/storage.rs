@@ -63,21 +63,38 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
         .collect();
 
     // Plain round trips through add/get, and through export/import onto another node.
-    for (i, size) in [0usize, 1, 262_143, 262_144, 262_145, (3 << 20) + 5].into_iter().enumerate() {
+    for (i, size) in [0usize, 1, 262_143, 262_144, 262_145, (3 << 20) + 5]
+        .into_iter()
+        .enumerate()
+    {
         let file = s.write(&format!("f{i}"), &random(size, i as u64));
-        let only = net.client(ports[0], &["--json", "data", "add", "--only-hash", &file]).ok().json();
+        let only = net
+            .client(ports[0], &["--json", "data", "add", "--only-hash", &file])
+            .ok()
+            .json();
         let cid = add(&net, ports[0], Path::new(&file), &[]);
         assert_eq!(only["cid"], cid);
         let back = s.path(&format!("f{i}.back"));
         get(&net, ports[0], &cid, &back, &[]).ok();
-        assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&file).unwrap(), "size {size}");
+        assert_eq!(
+            std::fs::read(&back).unwrap(),
+            std::fs::read(&file).unwrap(),
+            "size {size}"
+        );
         let car = s.p(&format!("f{i}.car"));
-        net.client(ports[0], &["data", "export", &cid, "-o", &car]).ok();
-        let imported = net.client(ports[1], &["--json", "data", "import", &car]).ok().json();
+        net.client(ports[0], &["data", "export", &cid, "-o", &car])
+            .ok();
+        let imported = net
+            .client(ports[1], &["--json", "data", "import", &car])
+            .ok()
+            .json();
         assert_eq!(imported["pinned"][0], cid);
         let via_car = s.path(&format!("f{i}.car.back"));
         get(&net, ports[1], &cid, &via_car, &[]).ok();
-        assert_eq!(std::fs::read(&via_car).unwrap(), std::fs::read(&file).unwrap());
+        assert_eq!(
+            std::fs::read(&via_car).unwrap(),
+            std::fs::read(&file).unwrap()
+        );
     }
     let dir = s.path("tree");
     std::fs::create_dir_all(dir.join("a/b")).unwrap();
@@ -87,7 +104,10 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     assert!(tree.starts_with("bafy"), "{tree}");
     let tree_back = s.path("tree.back");
     get(&net, ports[0], &tree, &tree_back, &[]).ok();
-    assert_eq!(std::fs::read(tree_back.join("a/b/deep.bin")).unwrap(), random(700_000, 9));
+    assert_eq!(
+        std::fs::read(tree_back.join("a/b/deep.bin")).unwrap(),
+        random(700_000, 9)
+    );
 
     // A file added on node 0 is fetched by CID on node 3 (through the DHT and block exchange).
     let shared_file = s.write("for-node-3", &random(1_500_000, 77));
@@ -99,7 +119,21 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     // Encrypted: the owner and a recipient it shares with decrypt; a third key cannot.
     let secret = s.write("secret", &random(600_000, 5));
     let sealed = net
-        .client(ports[0], &["--json", "data", "add", &secret, "--encrypt", "--from", &funded[0], "--register", "--title", "t"])
+        .client(
+            ports[0],
+            &[
+                "--json",
+                "data",
+                "add",
+                &secret,
+                "--encrypt",
+                "--from",
+                &funded[0],
+                "--register",
+                "--title",
+                "t",
+            ],
+        )
         .ok()
         .json();
     let scid = sealed["cid"].as_str().unwrap().to_owned();
@@ -108,34 +142,89 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     get(&net, ports[2], &scid, &raw, &["--raw"]).ok();
     assert_ne!(std::fs::read(&raw).unwrap()[..64], random(600_000, 5)[..64]);
     let pem = s.p("friend.pem");
-    net.client(ports[0], &["account", "export", &funded[1], "--public", "--out", &pem]).ok();
-    let refused = get(&net, ports[0], &scid, &s.path("secret.friend0"), &["--from", &funded[1]]);
+    net.client(
+        ports[0],
+        &["account", "export", &funded[1], "--public", "--out", &pem],
+    )
+    .ok();
+    let refused = get(
+        &net,
+        ports[0],
+        &scid,
+        &s.path("secret.friend0"),
+        &["--from", &funded[1]],
+    );
     assert_ne!(refused.code, 0);
-    assert!(refused.stderr.contains("no key was shared"), "{}", refused.stderr);
-    net.client(ports[0], &["data", "share", &scid, "--to", &pem, "--from", &funded[0]]).ok();
+    assert!(
+        refused.stderr.contains("no key was shared"),
+        "{}",
+        refused.stderr
+    );
+    net.client(
+        ports[0],
+        &["data", "share", &scid, "--to", &pem, "--from", &funded[0]],
+    )
+    .ok();
     for (who, port) in [(&funded[0], ports[0]), (&funded[1], ports[3])] {
         let out = s.path(&format!("secret.{port}"));
         get(&net, port, &scid, &out, &["--from", who]).ok();
         assert_eq!(std::fs::read(&out).unwrap(), random(600_000, 5));
     }
-    let stranger = get(&net, ports[0], &scid, &s.path("secret.stranger"), &["--from", &funded[2]]);
+    let stranger = get(
+        &net,
+        ports[0],
+        &scid,
+        &s.path("secret.stranger"),
+        &["--from", &funded[2]],
+    );
     assert_ne!(stranger.code, 0);
     assert!(!s.path("secret.stranger").exists());
 
     // Storage: nodes 2 and 3 offer space; a deal for two replicas is taken by both agents.
-    let node_address = |i: usize| -> String {
-        genesis["clique"]["signers"][i].as_str().unwrap().to_owned()
-    };
+    let node_address =
+        |i: usize| -> String { genesis["clique"]["signers"][i].as_str().unwrap().to_owned() };
     let keeper = node_address(3);
     let loser = node_address(2);
     for (i, who) in [(2, &loser), (3, &keeper)] {
         wait_for("the storage node has MMT for fees", 60, || {
-            rpc(ports[i], "mm_getBalance", json!([who])).is_some_and(|b| b["wei"].as_str() != Some("0"))
+            rpc(ports[i], "mm_getBalance", json!([who]))
+                .is_some_and(|b| b["wei"].as_str() != Some("0"))
         });
-        as_node(&net, i, ports[i], &["storage", "offer", "--capacity", "1GiB", "--price", "0.01", "--from", who]).ok();
+        as_node(
+            &net,
+            i,
+            ports[i],
+            &[
+                "storage",
+                "offer",
+                "--capacity",
+                "1GiB",
+                "--price",
+                "0.01",
+                "--from",
+                who,
+            ],
+        )
+        .ok();
     }
     let deal = net
-        .client(ports[0], &["--json", "storage", "deal", &cid, "--replicas", "2", "--duration", "200", "--price", "1", "--from", &funded[0]])
+        .client(
+            ports[0],
+            &[
+                "--json",
+                "storage",
+                "deal",
+                &cid,
+                "--replicas",
+                "2",
+                "--duration",
+                "200",
+                "--price",
+                "1",
+                "--from",
+                &funded[0],
+            ],
+        )
         .ok()
         .json();
     let deal_id = deal["deal"].as_str().unwrap().to_owned();
@@ -145,17 +234,32 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     });
     // Node 2 deletes the data; node 3 keeps it.
     as_node(&net, 2, ports[2], &["data", "unpin", &cid]).ok();
-    let gc = as_node(&net, 2, ports[2], &["--json", "data", "gc"]).ok().json();
+    let gc = as_node(&net, 2, ports[2], &["--json", "data", "gc"])
+        .ok()
+        .json();
     assert!(gc["removedBlocks"].as_u64().unwrap() >= 1, "{gc}");
     let start = rpc(ports[0], "mm_getBalance", json!([keeper])).unwrap();
-    wait_for("the keeper passes a challenge and the loser misses one", 120, || {
-        provider(ports[0], &keeper)["passes"].as_u64() >= Some(1)
-            && provider(ports[0], &loser)["misses"].as_u64() >= Some(1)
-    });
+    wait_for(
+        "the keeper passes a challenge and the loser misses one",
+        120,
+        || {
+            provider(ports[0], &keeper)["passes"].as_u64() >= Some(1)
+                && provider(ports[0], &loser)["misses"].as_u64() >= Some(1)
+        },
+    );
     let after = rpc(ports[0], "mm_getBalance", json!([keeper])).unwrap();
     let wei = |v: &Value| v["wei"].as_str().unwrap().parse::<u128>().unwrap();
     assert!(wei(&after) > wei(&start), "the keeper was paid");
     assert_eq!(provider(ports[0], &loser)["passes"], 0);
-    let status = net.client(ports[0], &["--json", "storage", "status", &keeper]).ok().json();
-    assert!(status["deals"].as_array().unwrap().iter().any(|d| d["id"] == deal_id));
+    let status = net
+        .client(ports[0], &["--json", "storage", "status", &keeper])
+        .ok()
+        .json();
+    assert!(
+        status["deals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == deal_id)
+    );
 }

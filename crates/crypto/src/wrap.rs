@@ -59,13 +59,18 @@ pub fn unwrap_key(secret: &SecretKey, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8
     let e_pub = k256::PublicKey::from_sec1_bytes(e_bytes).map_err(|_| {
         CryptoError::Decrypt("the wrapped key's ephemeral point is not on secp256k1".into())
     })?;
-    let shared = k256::elliptic_curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), e_pub.as_affine());
+    let shared =
+        k256::elliptic_curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), e_pub.as_affine());
     let r_pub = secret.public_key().to_compressed();
     let (aes_key, nonce) = derive(shared.raw_secret_bytes(), e_bytes, &r_pub)?;
     AeadAlgorithm::Aes256Gcm
         .open(aes_key.as_slice(), &nonce, &[], sealed)
         .map(Zeroizing::new)
-        .map_err(|_| CryptoError::Decrypt("the data key was not wrapped for this key, or it was altered".into()))
+        .map_err(|_| {
+            CryptoError::Decrypt(
+                "the data key was not wrapped for this key, or it was altered".into(),
+            )
+        })
 }
 
 fn derive(shared: &[u8], e_pub: &[u8], r_pub: &[u8]) -> Result<(Zeroizing<[u8; 32]>, [u8; 12])> {

@@ -144,7 +144,9 @@ impl Content {
 
     /// Tells the DHT this node holds `cid`.
     pub fn provide(&self, cid: &Cid) {
-        self.send(NetCommand::Provide { key: cid.to_bytes() });
+        self.send(NetCommand::Provide {
+            key: cid.to_bytes(),
+        });
     }
 
     /// Answers a peer's want-list from the store (`None` for a malformed list).
@@ -183,7 +185,10 @@ impl Content {
         }
     }
 
-    fn ask(&self, command: impl FnOnce(u64) -> NetCommand) -> Option<(u64, oneshot::Receiver<Reply>)> {
+    fn ask(
+        &self,
+        command: impl FnOnce(u64) -> NetCommand,
+    ) -> Option<(u64, oneshot::Receiver<Reply>)> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("lock").insert(id, tx);
@@ -205,7 +210,11 @@ impl Content {
             Ok(Ok(Reply::Providers(p))) => p,
             _ => {
                 self.pending.lock().expect("lock").remove(&id);
-                self.found.lock().expect("lock").remove(&id).unwrap_or_default()
+                self.found
+                    .lock()
+                    .expect("lock")
+                    .remove(&id)
+                    .unwrap_or_default()
             }
         }
     }
@@ -282,8 +291,7 @@ impl Content {
                 if idle >= PATIENCE {
                     return Err(StorageError::Missing(format!(
                         "{} (no peer of {} asked has it)",
-                        frontier[0],
-                        done.peers
+                        frontier[0], done.peers
                     )));
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -301,7 +309,11 @@ mod tests {
 
     #[test]
     fn exchange_messages_round_trip_and_check_hashes() {
-        let block = Block::new(metamesh_storage::CidVersion::V1, metamesh_storage::RAW, b"abc".to_vec());
+        let block = Block::new(
+            metamesh_storage::CidVersion::V1,
+            metamesh_storage::RAW,
+            b"abc".to_vec(),
+        );
         let want = encode_want(&[block.cid]);
         assert_eq!(decode_want(&want).unwrap(), vec![block.cid]);
         let raw = encode_blocks(std::slice::from_ref(&block));
@@ -310,7 +322,11 @@ mod tests {
             cid: block.cid,
             data: b"abd".to_vec(),
         }]);
-        assert!(decode_blocks(&forged).unwrap_err().contains("does not hash"));
+        assert!(
+            decode_blocks(&forged)
+                .unwrap_err()
+                .contains("does not hash")
+        );
         assert!(decode_want(&[0xc1, 0x80]).is_err());
         let too_many = encode_want(&vec![block.cid; MAX_WANT + 1]);
         assert!(decode_want(&too_many).is_err());

@@ -163,7 +163,11 @@ impl NodeService {
                 .state()
                 .account(&me)
                 .map_err(|e| SubmitError::State(e.to_string()))?;
-            (chain.genesis().chain_id, chain.genesis().params.min_fee, account)
+            (
+                chain.genesis().chain_id,
+                chain.genesis().params.min_fee,
+                account,
+            )
         };
         let nonce = lock(&self.pool).next_nonce(&me, account.nonce);
         let tx = metamesh_primitives::Transaction {
@@ -299,7 +303,10 @@ impl NodeService {
         }
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
-        let is_proof = matches!(tx.tx.action, metamesh_primitives::Action::ProveStorage { .. });
+        let is_proof = matches!(
+            tx.tx.action,
+            metamesh_primitives::Action::ProveStorage { .. }
+        );
         if raw.len() > MAX_TRANSACTION_BYTES && !is_proof {
             return Err(SubmitError::Malformed(format!(
                 "a transaction of {} bytes is over the {MAX_TRANSACTION_BYTES}-byte limit",

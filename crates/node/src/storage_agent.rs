@@ -3,11 +3,7 @@
 //! first), and answers each challenge to it with a proof built from its own store. If the data
 //! is gone it cannot answer, and the chain records the miss.
 
-use std::{
-    collections::HashSet,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use metamesh_crypto::Address;
 use metamesh_primitives::{Action, Hash};
@@ -49,11 +45,19 @@ fn view(node: &NodeService) -> Option<View> {
 
 /// Whether this node would take a replica of `deal` now.
 fn wants(view: &View, deal: &Deal) -> bool {
-    let asks = view.provider.price.0.saturating_mul(u128::from(deal.size.div_ceil(GIB)));
+    let asks = view
+        .provider
+        .price
+        .0
+        .saturating_mul(u128::from(deal.size.div_ceil(GIB)));
     (deal.holders.len() as u64) < deal.replicas
         && view.head < deal.end
         && !deal.holders.iter().any(|h| h.provider == view.me)
-        && view.provider.capacity.saturating_sub(view.provider.committed) >= deal.size
+        && view
+            .provider
+            .capacity
+            .saturating_sub(view.provider.committed)
+            >= deal.size
         && deal.price.0 >= asks
 }
 
@@ -78,7 +82,9 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
                 if !answered.insert((*id, ch.epoch)) {
                     continue;
                 }
-                let Ok(root) = parse_cid(&deal.cid) else { continue };
+                let Ok(root) = parse_cid(&deal.cid) else {
+                    continue;
+                };
                 match build_proof(content.store(), &root, ch.offset) {
                     Ok(proof) => {
                         let action = Action::ProveStorage {
@@ -88,8 +94,12 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
                             leaf: proof.leaf,
                         };
                         match node.submit_own(action) {
-                            Ok(_) => tracing::info!(deal = %hex::encode(id), epoch = ch.epoch, "storage proof sent"),
-                            Err(e) => tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}"),
+                            Ok(_) => {
+                                tracing::info!(deal = %hex::encode(id), epoch = ch.epoch, "storage proof sent")
+                            }
+                            Err(e) => {
+                                tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}")
+                            }
                         }
                     }
                     Err(e) => tracing::warn!(
@@ -97,9 +107,17 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
                         "cannot answer the storage challenge: {e}"
                     ),
                 }
-            } else if mine.is_none() && wants(&view, deal) && taking.lock().expect("lock").insert(*id) {
-                let (node, content, taking, id, deal) =
-                    (node.clone(), content.clone(), taking.clone(), *id, deal.clone());
+            } else if mine.is_none()
+                && wants(&view, deal)
+                && taking.lock().expect("lock").insert(*id)
+            {
+                let (node, content, taking, id, deal) = (
+                    node.clone(),
+                    content.clone(),
+                    taking.clone(),
+                    *id,
+                    deal.clone(),
+                );
                 tokio::spawn(async move {
                     let taken = take(&node, &content, &id, &deal).await;
                     if let Err(e) = &taken {
@@ -131,7 +149,10 @@ async fn take(
         profile: String::new(),
         encrypted: false,
     };
-    content.store().pin(&root, &info).map_err(|e| e.to_string())?;
+    content
+        .store()
+        .pin(&root, &info)
+        .map_err(|e| e.to_string())?;
     content.provide(&root);
     node.submit_own(Action::AcceptDeal { deal: *id })
         .map_err(|e| e.to_string())?;

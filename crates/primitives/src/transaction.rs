@@ -435,15 +435,47 @@ mod tests {
                         metadata,
                     }
                 }),
-            (".{0,20}", prop::collection::vec(any::<u8>(), 0..70), prop::collection::vec(any::<u8>(), 0..130))
-                .prop_map(|(cid, recipient, wrapped)| Action::ShareKey { cid, recipient, wrapped }),
-            (any::<u64>(), any::<u128>()).prop_map(|(capacity, p)| Action::StorageOffer { capacity, price: Amount(p) }),
-            (".{0,20}", any::<u64>(), any::<u64>(), any::<u64>(), any::<u128>()).prop_map(
-                |(cid, size, replicas, duration, p)| Action::StorageDeal { cid, size, replicas, duration, price: Amount(p) }
-            ),
+            (
+                ".{0,20}",
+                prop::collection::vec(any::<u8>(), 0..70),
+                prop::collection::vec(any::<u8>(), 0..130)
+            )
+                .prop_map(|(cid, recipient, wrapped)| Action::ShareKey {
+                    cid,
+                    recipient,
+                    wrapped
+                }),
+            (any::<u64>(), any::<u128>()).prop_map(|(capacity, p)| Action::StorageOffer {
+                capacity,
+                price: Amount(p)
+            }),
+            (
+                ".{0,20}",
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u128>()
+            )
+                .prop_map(|(cid, size, replicas, duration, p)| Action::StorageDeal {
+                    cid,
+                    size,
+                    replicas,
+                    duration,
+                    price: Amount(p)
+                }),
             any::<[u8; 32]>().prop_map(|deal| Action::AcceptDeal { deal }),
-            (any::<[u8; 32]>(), any::<u64>(), prop::collection::vec(prop::collection::vec(any::<u8>(), 0..60), 0..4), prop::collection::vec(any::<u8>(), 0..100))
-                .prop_map(|(deal, epoch, path, leaf)| Action::ProveStorage { deal, epoch, path, leaf }),
+            (
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..60), 0..4),
+                prop::collection::vec(any::<u8>(), 0..100)
+            )
+                .prop_map(|(deal, epoch, path, leaf)| Action::ProveStorage {
+                    deal,
+                    epoch,
+                    path,
+                    leaf
+                }),
         ]
     }
 

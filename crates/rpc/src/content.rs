@@ -20,7 +20,11 @@ use axum::{
 };
 use futures_util::TryStreamExt as _;
 use metamesh_node::{Content, NodeService};
-use metamesh_storage::{Cid, PinInfo, car::{CarReader, CarWriter}, parse_cid, walk};
+use metamesh_storage::{
+    Cid, PinInfo,
+    car::{CarReader, CarWriter},
+    parse_cid, walk,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,21 +49,33 @@ fn error(status: StatusCode, message: impl ToString) -> Response {
         .into_response()
 }
 
-fn content(node: &NodeService) -> Result<Arc<Content>, Response> {
-    node.content()
-        .cloned()
-        .ok_or_else(|| error(StatusCode::SERVICE_UNAVAILABLE, "this node keeps no content store"))
+/// A refusal, turned into a response at the handler's edge.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
 }
 
-fn cid_of(text: &str) -> Result<Cid, Response> {
-    parse_cid(text).map_err(|e| error(StatusCode::BAD_REQUEST, e))
+fn content(node: &NodeService) -> Result<Arc<Content>, Refusal> {
+    node.content().cloned().ok_or_else(|| {
+        Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this node keeps no content store".into(),
+        )
+    })
+}
+
+fn cid_of(text: &str) -> Result<Cid, Refusal> {
+    parse_cid(text).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// Stores a CAR stream in one add session and pins what `pin` says (complete DAGs only).
 pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Response {
     let content = match content(&node) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
@@ -95,7 +111,9 @@ pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Res
                 for root in rest {
                     store.pin(root, &info).map_err(|e| e.to_string())?;
                 }
-                session.commit(final_root, &info).map_err(|e| e.to_string())?;
+                session
+                    .commit(final_root, &info)
+                    .map_err(|e| e.to_string())?;
             }
             None if query.pin.as_deref() == Some("none") => {
                 session.finish_unpinned().map_err(|e| e.to_string())?
@@ -122,11 +140,11 @@ pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Res
 pub async fn fetch(node: Arc<NodeService>, cid: String, query: AddQuery) -> Response {
     let content = match content(&node) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let root = match cid_of(&cid) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let fetched = match content.fetch(&root).await {
         Ok(f) => f,
@@ -187,11 +205,11 @@ impl Write for ChunkSender {
 pub async fn export_car(node: Arc<NodeService>, cid: String) -> Response {
     let content = match content(&node) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let root = match cid_of(&cid) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if let Err(e) = content.fetch(&root).await {
         return error(StatusCode::NOT_FOUND, e);

@@ -60,10 +60,7 @@ async fn car_in(
     crate::content::add_car(shared.node, query, body).await
 }
 
-async fn car_out(
-    State(shared): State<Shared>,
-    cid: axum::extract::Path<String>,
-) -> Response {
+async fn car_out(State(shared): State<Shared>, cid: axum::extract::Path<String>) -> Response {
     crate::content::export_car(shared.node, crate::content::path_of(cid)).await
 }
 
@@ -77,8 +74,7 @@ async fn fetch(
     if !admin_allowed(&shared, &peer, &headers) {
         return forbidden();
     }
-    crate::content::fetch(shared.node, crate::content::path_of(cid), query)
-        .await
+    crate::content::fetch(shared.node, crate::content::path_of(cid), query).await
 }
 
 /// Serves on `listener` until `shutdown` resolves.

@@ -73,7 +73,8 @@ fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
         }
         "storage_provider" => {
             let address = p.address(0, "address")?;
-            let provider: Option<Provider> = state.record(&StateKey::Provider(address)).map_err(read)?;
+            let provider: Option<Provider> =
+                state.record(&StateKey::Provider(address)).map_err(read)?;
             Ok(provider.map_or(Value::Null, |pr| j::provider(&address, &pr)))
         }
         "storage_deal" => {
@@ -86,13 +87,17 @@ fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
                 Some(Value::String(_)) => Some(p.address(0, "address")?),
                 _ => None,
             };
-            let index: DealIndex = state.record(&StateKey::DealIndex).map_err(read)?.unwrap_or_default();
+            let index: DealIndex = state
+                .record(&StateKey::DealIndex)
+                .map_err(read)?
+                .unwrap_or_default();
             let mut out = Vec::new();
             for id in index.0 {
                 let Some(d) = state.record::<Deal>(&StateKey::Deal(id)).map_err(read)? else {
                     continue;
                 };
-                let involved = who.is_none_or(|w| d.owner == w || d.holders.iter().any(|h| h.provider == w));
+                let involved =
+                    who.is_none_or(|w| d.owner == w || d.holders.iter().any(|h| h.provider == w));
                 if involved {
                     out.push(j::deal(&id, &d));
                 }

@@ -30,5 +30,7 @@ pub use keys::StateKey;
 pub use records::{Account, Attestation, DataRecord};
 pub use state::{State, StateError};
 pub use storage::{deal_id, escrow_for, grants_key};
-pub use storage_records::{Challenge, Deal, DealIndex, KeyGrant, KeyGrants, Provider, Record, Replica};
+pub use storage_records::{
+    Challenge, Deal, DealIndex, KeyGrant, KeyGrants, Provider, Record, Replica,
+};
 pub use transition::{BlockEnv, BlockOutcome, Event, Receipt, VerifiedTx, apply_block, precheck};

@@ -134,7 +134,11 @@ impl<S: NodeStore> State<S> {
             .transpose()
     }
 
-    pub fn set_record<T: crate::Record>(&mut self, key: &StateKey, value: &T) -> Result<(), StateError> {
+    pub fn set_record<T: crate::Record>(
+        &mut self,
+        key: &StateKey,
+        value: &T,
+    ) -> Result<(), StateError> {
         self.set(key, &value.encode())
     }
 

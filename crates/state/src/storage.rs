@@ -54,7 +54,10 @@ pub fn escrow_for(
     price: Amount,
 ) -> Option<Amount> {
     let epochs = boundaries(params.storage_epoch, start, start.checked_add(duration)?);
-    price.0.checked_mul(u128::from(replicas) * u128::from(epochs)).map(Amount)
+    price
+        .0
+        .checked_mul(u128::from(replicas) * u128::from(epochs))
+        .map(Amount)
 }
 
 fn check_cid(text: &str) -> Result<(), String> {
@@ -125,7 +128,10 @@ pub(crate) fn check<S: NodeStore>(
                 .unwrap_or_default();
             let mine = grants.0.iter().any(|g| g.granter == *sender);
             if !mine && grants.0.len() >= KeyGrants::MAX {
-                return Err(format!("{cid} already has {} grants for this recipient", KeyGrants::MAX));
+                return Err(format!(
+                    "{cid} already has {} grants for this recipient",
+                    KeyGrants::MAX
+                ));
             }
             Ok(())
         }),
@@ -134,7 +140,9 @@ pub(crate) fn check<S: NodeStore>(
                 .record::<Provider>(&StateKey::Provider(*sender))?
                 .map_or(0, |p| p.committed);
             if *capacity < committed {
-                Err(format!("capacity {capacity} is below the {committed} bytes held under deals"))
+                Err(format!(
+                    "capacity {capacity} is below the {committed} bytes held under deals"
+                ))
             } else {
                 Ok(())
             }
@@ -160,7 +168,10 @@ pub(crate) fn check<S: NodeStore>(
                 } else if *price == Amount::ZERO {
                     Err("a deal must pay something".into())
                 } else if index.0.len() >= DealIndex::MAX {
-                    Err(format!("{} deals are running, the most the chain holds", DealIndex::MAX))
+                    Err(format!(
+                        "{} deals are running, the most the chain holds",
+                        DealIndex::MAX
+                    ))
                 } else {
                     Ok(())
                 }
@@ -171,7 +182,9 @@ pub(crate) fn check<S: NodeStore>(
             let p: Option<Provider> = state.record(&StateKey::Provider(*sender))?;
             match (d, p) {
                 (None, _) => Err(format!("no deal 0x{}", hex::encode(deal))),
-                (_, None) => Err("only a registered storage node (storage offer) can accept".into()),
+                (_, None) => {
+                    Err("only a registered storage node (storage offer) can accept".into())
+                }
                 (Some(d), Some(p)) => {
                     let asks = p.price.0.saturating_mul(u128::from(d.size.div_ceil(GIB)));
                     if env.number >= d.end {
@@ -181,9 +194,17 @@ pub(crate) fn check<S: NodeStore>(
                     } else if d.holders.iter().any(|h| h.provider == *sender) {
                         Err("already holds a replica of this deal".into())
                     } else if p.capacity.saturating_sub(p.committed) < d.size {
-                        Err(format!("{} free bytes cannot hold {}", p.capacity - p.committed, d.size))
+                        Err(format!(
+                            "{} free bytes cannot hold {}",
+                            p.capacity - p.committed,
+                            d.size
+                        ))
                     } else if d.price.0 < asks {
-                        Err(format!("the deal pays {} per epoch; this node asks {}", d.price, Amount(asks)))
+                        Err(format!(
+                            "the deal pays {} per epoch; this node asks {}",
+                            d.price,
+                            Amount(asks)
+                        ))
                     } else {
                         Ok(())
                     }
@@ -199,13 +220,18 @@ pub(crate) fn check<S: NodeStore>(
             None => Err(format!("no deal 0x{}", hex::encode(deal))),
             Some(d) => match d.holders.iter().find(|h| h.provider == *sender) {
                 None => Err("not a holder of this deal".into()),
-                Some(Replica { challenge: None, .. }) => Err("no open challenge".into()),
+                Some(Replica {
+                    challenge: None, ..
+                }) => Err("no open challenge".into()),
                 Some(Replica {
                     challenge: Some(ch),
                     ..
                 }) => {
                     if ch.epoch != *epoch {
-                        Err(format!("the open challenge is of epoch {}, not {epoch}", ch.epoch))
+                        Err(format!(
+                            "the open challenge is of epoch {}, not {epoch}",
+                            ch.epoch
+                        ))
                     } else if env.number > ch.deadline {
                         Err(format!("the challenge closed at block {}", ch.deadline))
                     } else {
@@ -231,10 +257,16 @@ fn move_mmt<S: NodeStore>(
     amount: Amount,
 ) -> Result<(), StateError> {
     let mut a = state.account(from)?;
-    a.balance = a.balance.checked_sub(amount).expect("checked by the caller");
+    a.balance = a
+        .balance
+        .checked_sub(amount)
+        .expect("checked by the caller");
     state.set_account(from, &a)?;
     let mut b = state.account(to)?;
-    b.balance = b.balance.checked_add(amount).expect("bounded by the supply");
+    b.balance = b
+        .balance
+        .checked_add(amount)
+        .expect("bounded by the supply");
     state.set_account(to, &b)
 }
 
@@ -264,7 +296,9 @@ pub(crate) fn apply<S: NodeStore>(
                 wrapped: wrapped.clone(),
             });
             state.set_record(&key, &grants)?;
-            let to = PublicKey::from_sec1(suite, recipient).expect("checked").address();
+            let to = PublicKey::from_sec1(suite, recipient)
+                .expect("checked")
+                .address();
             events.push(Event::KeyShared {
                 granter: sender,
                 recipient: to,
@@ -339,7 +373,9 @@ pub(crate) fn apply<S: NodeStore>(
             holder.passes += 1;
             let paid = d.price.min(d.escrow);
             d.escrow = d.escrow.checked_sub(paid).expect("min");
-            let mut p: Provider = state.record(&StateKey::Provider(sender))?.expect("a holder");
+            let mut p: Provider = state
+                .record(&StateKey::Provider(sender))?
+                .expect("a holder");
             p.passes += 1;
             state.set_record(&StateKey::Provider(sender), &p)?;
             state.set_record(&StateKey::Deal(*deal), &d)?;
@@ -369,7 +405,7 @@ pub(crate) fn epoch_boundary<S: NodeStore>(
     env: &BlockEnv,
 ) -> Result<Vec<Event>, StateError> {
     let epoch_len = env.params.storage_epoch;
-    if env.number == 0 || env.number % epoch_len != 0 {
+    if env.number == 0 || !env.number.is_multiple_of(epoch_len) {
         return Ok(Vec::new());
     }
     let suite = state.suite();

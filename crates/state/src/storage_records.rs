@@ -12,7 +12,9 @@ use alloy_rlp::{Decodable, Encodable};
 use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
-    rlp::{self as prlp, decode_bytes as bytes, decode_list, decode_text as text, finish_list as done},
+    rlp::{
+        self as prlp, decode_bytes as bytes, decode_list, decode_text as text, finish_list as done,
+    },
 };
 
 use crate::records::{list, open};

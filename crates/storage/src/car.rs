@@ -108,8 +108,7 @@ fn bad(offset: u64, reason: impl Into<String>) -> StorageError {
 
 impl<R: Read> CarReader<R> {
     pub fn new(mut input: R) -> Result<Self, StorageError> {
-        let len = read_varint(&mut input, 0)?
-            .ok_or_else(|| bad(0, "empty file: no CAR header"))?;
+        let len = read_varint(&mut input, 0)?.ok_or_else(|| bad(0, "empty file: no CAR header"))?;
         if len == 0 || len > MAX_HEADER {
             return Err(bad(0, format!("header of {len} bytes")));
         }
@@ -149,8 +148,8 @@ impl<R: Read> CarReader<R> {
             .len() as u64
             + len;
         let mut cursor = std::io::Cursor::new(&section);
-        let cid = Cid::read_bytes(&mut cursor)
-            .map_err(|e| bad(at, format!("unreadable CID: {e}")))?;
+        let cid =
+            Cid::read_bytes(&mut cursor).map_err(|e| bad(at, format!("unreadable CID: {e}")))?;
         let data = section[cursor.position() as usize..].to_vec();
         Block::checked(cid, data)
             .map(Some)

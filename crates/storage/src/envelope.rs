@@ -119,7 +119,9 @@ pub struct Encryptor<W: Write> {
 impl<W: Write> Encryptor<W> {
     pub fn new(header: Header, key: &[u8], mut out: W) -> Result<Self, StorageError> {
         if key.len() != header.algorithm.key_len() {
-            return Err(StorageError::Envelope("data key of the wrong length".into()));
+            return Err(StorageError::Envelope(
+                "data key of the wrong length".into(),
+            ));
         }
         out.write_all(&header.encode()).map_err(StorageError::io)?;
         Ok(Encryptor {
@@ -199,7 +201,8 @@ impl<W: Write> Decryptor<W> {
     }
 
     fn segment_len(&self) -> usize {
-        self.header.map_or(usize::MAX, |h| h.plain_len(self.index) + TAG)
+        self.header
+            .map_or(usize::MAX, |h| h.plain_len(self.index) + TAG)
     }
 
     fn push(&mut self, buf: &[u8]) -> Result<(), StorageError> {
@@ -224,7 +227,9 @@ impl<W: Write> Decryptor<W> {
 
     pub fn finish(mut self) -> Result<W, StorageError> {
         if self.header.is_none() {
-            return Err(StorageError::Envelope("not encrypted data: too short".into()));
+            return Err(StorageError::Envelope(
+                "not encrypted data: too short".into(),
+            ));
         }
         let len = self.pending.len();
         self.open(len, true)?;

@@ -179,11 +179,7 @@ pub fn list_dir(
 }
 
 /// Writes a file or a directory tree under `root` to `path` (which must not exist).
-pub fn export_path(
-    source: &dyn BlockSource,
-    root: &Cid,
-    path: &Path,
-) -> Result<u64, StorageError> {
+pub fn export_path(source: &dyn BlockSource, root: &Cid, path: &Path) -> Result<u64, StorageError> {
     let io = |e: std::io::Error| StorageError::Io(format!("{}: {e}", path.display()));
     match list_dir(source, root)? {
         Some(entries) => {
@@ -214,12 +210,15 @@ pub fn export_path(
     }
 }
 
+/// Called with each block of a walk.
+pub type Visit<'a> = dyn FnMut(&Cid, &[u8]) -> Result<(), StorageError> + 'a;
+
 /// Visits every block of the DAG under `root` once, depth first in link order (the order of
 /// `ipfs dag export`).
 pub fn walk(
     source: &dyn BlockSource,
     root: &Cid,
-    visit: &mut dyn FnMut(&Cid, &[u8]) -> Result<(), StorageError>,
+    visit: &mut Visit<'_>,
 ) -> Result<(), StorageError> {
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![*root];

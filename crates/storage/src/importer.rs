@@ -83,10 +83,8 @@ impl<S: BlockSink> FileImporter<S> {
             self.chunk.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.chunk.len() == self.profile.chunk_size {
-                let chunk = std::mem::replace(
-                    &mut self.chunk,
-                    Vec::with_capacity(self.profile.chunk_size),
-                );
+                let chunk =
+                    std::mem::replace(&mut self.chunk, Vec::with_capacity(self.profile.chunk_size));
                 self.leaf(chunk)?;
             }
         }
@@ -239,7 +237,10 @@ pub fn import_dir(
     for entry in fs::read_dir(path).map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name().into_string().map_err(|n| {
-            StorageError::Io(format!("{}: a name that is not UTF-8: {n:?}", path.display()))
+            StorageError::Io(format!(
+                "{}: a name that is not UTF-8: {n:?}",
+                path.display()
+            ))
         })?;
         if name.starts_with('.') && !options.hidden {
             continue;
@@ -273,8 +274,8 @@ pub fn import_file(
     sink: &mut dyn BlockSink,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Linked, StorageError> {
-    let mut file = fs::File::open(path)
-        .map_err(|e| StorageError::Io(format!("{}: {e}", path.display())))?;
+    let mut file =
+        fs::File::open(path).map_err(|e| StorageError::Io(format!("{}: {e}", path.display())))?;
     let mut importer = FileImporter::new(profile, sink);
     let mut buf = vec![0u8; 1 << 20];
     loop {

@@ -86,11 +86,7 @@ impl fmt::Display for Profile {
             Version::V1 => 1,
         };
         let leaves = if self.raw_leaves { "raw" } else { "pb" };
-        write!(
-            f,
-            "cidv{v}-{leaves}-{}-{}",
-            self.chunk_size, self.max_links
-        )
+        write!(f, "cidv{v}-{leaves}-{}-{}", self.chunk_size, self.max_links)
     }
 }
 

@@ -54,7 +54,9 @@ fn descend(cid: &Cid, node: Node, offset: u64) -> Result<Step, StorageError> {
         }
         at -= size;
     }
-    Err(malformed(format!("offset {offset} is past the end of the file")))
+    Err(malformed(format!(
+        "offset {offset} is past the end of the file"
+    )))
 }
 
 enum Step {

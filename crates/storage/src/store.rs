@@ -16,7 +16,10 @@ use std::{
 };
 
 use cid::Cid;
-use redb::{Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _, TableDefinition};
+use redb::{
+    Database, ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _,
+    TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{Block, BlockSource, StorageError, block, importer::BlockSink};
@@ -101,7 +104,10 @@ impl BlockStore {
     pub fn has(&self, cid: &Cid) -> Result<bool, StorageError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(BLOCKS).map_err(db_err)?;
-        Ok(table.get(cid.to_bytes().as_slice()).map_err(db_err)?.is_some())
+        Ok(table
+            .get(cid.to_bytes().as_slice())
+            .map_err(db_err)?
+            .is_some())
     }
 
     /// Stores checked blocks in one transaction (blocks from a peer or a CAR file). They stay
@@ -126,7 +132,11 @@ impl BlockStore {
         let id = self
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.in_use.lock().expect("lock").sessions.insert(id, HashSet::new());
+        self.in_use
+            .lock()
+            .expect("lock")
+            .sessions
+            .insert(id, HashSet::new());
         AddSession {
             store: self.clone(),
             id,
@@ -193,7 +203,8 @@ impl BlockStore {
         let mut out = Vec::new();
         for entry in table.iter().map_err(db_err)? {
             let (k, v) = entry.map_err(db_err)?;
-            let cid = Cid::try_from(k.value()).map_err(|e| StorageError::Db(format!("stored pin: {e}")))?;
+            let cid = Cid::try_from(k.value())
+                .map_err(|e| StorageError::Db(format!("stored pin: {e}")))?;
             out.push((cid, serde_json::from_slice(v.value()).unwrap_or_default()));
         }
         Ok(out)
@@ -209,7 +220,11 @@ impl BlockStore {
         Ok(StoreStats {
             blocks: blocks.len().map_err(db_err)?,
             bytes,
-            pins: txn.open_table(PINS).map_err(db_err)?.len().map_err(db_err)?,
+            pins: txn
+                .open_table(PINS)
+                .map_err(db_err)?
+                .len()
+                .map_err(db_err)?,
         })
     }
 
@@ -224,7 +239,12 @@ impl BlockStore {
             // was marked before its commit, so it is in this snapshot.
             let mut live: HashSet<Vec<u8>> = {
                 let in_use = self.in_use.lock().expect("lock");
-                in_use.sessions.values().flatten().map(|c| c.to_bytes()).collect()
+                in_use
+                    .sessions
+                    .values()
+                    .flatten()
+                    .map(|c| c.to_bytes())
+                    .collect()
             };
             let mut stack = Vec::new();
             for entry in pins.iter().map_err(db_err)? {

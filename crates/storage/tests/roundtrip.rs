@@ -48,7 +48,11 @@ fn get(store: &BlockStore, cid: &Cid) -> Vec<u8> {
 fn files_come_back_byte_identical_through_store_and_car() {
     let (_d, a) = store();
     let (_e, b) = store();
-    for profile in [Profile::KUBO_DEFAULT, Profile::KUBO_CIDV1, Profile::UNIXFS_V1_2025] {
+    for profile in [
+        Profile::KUBO_DEFAULT,
+        Profile::KUBO_CIDV1,
+        Profile::UNIXFS_V1_2025,
+    ] {
         for (i, size) in SIZES.into_iter().enumerate() {
             let bytes = random(size, i as u64);
             let cid = add(&a, profile, &bytes);
@@ -78,13 +82,24 @@ fn nested_directory_round_trip() {
     std::fs::write(root.join("a/b/c/deep.bin"), random(1 << 20, 2)).unwrap();
     std::fs::write(root.join("a/b/zero"), b"").unwrap();
     let mut session = store.session();
-    let linked = import_dir(Profile::KUBO_DEFAULT, &root, DirOptions::default(), &mut session, &mut |_| {}).unwrap();
+    let linked = import_dir(
+        Profile::KUBO_DEFAULT,
+        &root,
+        DirOptions::default(),
+        &mut session,
+        &mut |_| {},
+    )
+    .unwrap();
     session.commit(&linked.cid, &PinInfo::default()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("copy");
     export_path(&store, &linked.cid, &dest).unwrap();
     for rel in ["top.txt", "a/one.bin", "a/b/c/deep.bin", "a/b/zero"] {
-        assert_eq!(std::fs::read(root.join(rel)).unwrap(), std::fs::read(dest.join(rel)).unwrap(), "{rel}");
+        assert_eq!(
+            std::fs::read(root.join(rel)).unwrap(),
+            std::fs::read(dest.join(rel)).unwrap(),
+            "{rel}"
+        );
     }
     assert!(dest.join("empty").is_dir());
     let mut sink = Vec::new();
@@ -112,7 +127,10 @@ fn decrypt(key: &[u8], sealed: &[u8]) -> Result<Vec<u8>, metamesh_storage::Stora
 
 #[test]
 fn encrypted_share_decrypt_by_a_second_key() {
-    for (suite, alg) in [(Suite::Sm, AeadAlgorithm::Sm4Gcm), (Suite::Eth, AeadAlgorithm::Aes256Gcm)] {
+    for (suite, alg) in [
+        (Suite::Sm, AeadAlgorithm::Sm4Gcm),
+        (Suite::Eth, AeadAlgorithm::Aes256Gcm),
+    ] {
         let (_d, store) = store();
         let owner = SecretKey::generate(suite).unwrap();
         let friend = SecretKey::generate(suite).unwrap();
@@ -132,7 +150,11 @@ fn encrypted_share_decrypt_by_a_second_key() {
             let shared = unwrap_key(&owner, &wrapped_owner).unwrap();
             let wrapped_friend = wrap_key(&friend.public_key(), &shared).unwrap();
             let friend_key = unwrap_key(&friend, &wrapped_friend).unwrap();
-            assert_eq!(decrypt(&friend_key, &stored).unwrap(), plain, "{suite} {size}");
+            assert_eq!(
+                decrypt(&friend_key, &stored).unwrap(),
+                plain,
+                "{suite} {size}"
+            );
             assert!(unwrap_key(&stranger, &wrapped_friend).is_err());
             // A wrong key or a flipped byte anywhere: an error, never other plaintext.
             let wrong = metamesh_storage::envelope::data_key(alg).unwrap();
@@ -171,7 +193,8 @@ fn gc_never_removes_pinned_or_in_use_blocks() {
                 (0..6)
                     .map(|i| {
                         let bytes = random(200_000 + 150_000 * i, 1000 * t + i as u64);
-                        let mut importer = FileImporter::new(Profile::KUBO_DEFAULT, store.session());
+                        let mut importer =
+                            FileImporter::new(Profile::KUBO_DEFAULT, store.session());
                         for piece in bytes.chunks(65_536) {
                             importer.write(piece).unwrap();
                             std::thread::yield_now();
@@ -186,7 +209,11 @@ fn gc_never_removes_pinned_or_in_use_blocks() {
         .collect();
     let collector = {
         let store = store.clone();
-        std::thread::spawn(move || (0..40).map(|_| store.gc().unwrap().removed_blocks).sum::<u64>())
+        std::thread::spawn(move || {
+            (0..40)
+                .map(|_| store.gc().unwrap().removed_blocks)
+                .sum::<u64>()
+        })
     };
     let added: Vec<_> = adders.into_iter().flat_map(|h| h.join().unwrap()).collect();
     collector.join().unwrap();
@@ -200,7 +227,14 @@ fn gc_never_removes_pinned_or_in_use_blocks() {
 #[test]
 fn storage_proofs_check_every_step() {
     let (_d, store) = store();
-    for profile in [Profile::KUBO_DEFAULT, Profile::KUBO_CIDV1, Profile { max_links: 3, ..Profile::KUBO_DEFAULT }] {
+    for profile in [
+        Profile::KUBO_DEFAULT,
+        Profile::KUBO_CIDV1,
+        Profile {
+            max_links: 3,
+            ..Profile::KUBO_DEFAULT
+        },
+    ] {
         let size = 262_144 * 11 + 5;
         let cid = add(&store, profile, &random(size, 3));
         for offset in [0, 262_143, 262_144, 1_000_000, size as u64 - 1] {
@@ -213,7 +247,11 @@ fn storage_proofs_check_every_step() {
             }
             let mut bad = proof.clone();
             bad.leaf[0] ^= 1;
-            assert!(verify_proof(&cid, offset, &bad).unwrap_err().contains("leaf"));
+            assert!(
+                verify_proof(&cid, offset, &bad)
+                    .unwrap_err()
+                    .contains("leaf")
+            );
             if !proof.path.is_empty() {
                 let mut bad = proof.clone();
                 bad.path.pop();

@@ -75,8 +75,16 @@ fn every_vector_gives_kubos_cid() {
             "input {id} regenerated wrongly"
         );
         let (root, Counting(blocks)) = importer.finish().unwrap();
-        assert_eq!(root.cid.to_string(), row["cid"].as_str().unwrap(), "{id} / {setting}");
-        assert_eq!(blocks, row["blocks_emitted"].as_u64().unwrap(), "{id} / {setting}");
+        assert_eq!(
+            root.cid.to_string(),
+            row["cid"].as_str().unwrap(),
+            "{id} / {setting}"
+        );
+        assert_eq!(
+            blocks,
+            row["blocks_emitted"].as_u64().unwrap(),
+            "{id} / {setting}"
+        );
         assert_eq!(root.filesize, input["size"].as_u64().unwrap());
         checked += 1;
     }
@@ -90,12 +98,18 @@ fn exact_block_bytes() {
     let v = vector_json("unixfs_cids.json");
     let bb = &v["block_bytes"];
     let mut blocks = Vec::new();
-    let pattern: Vec<u8> = (0..262_145usize).map(|i| ((i * 31 + 7) % 251) as u8).collect();
-    let root = metamesh_storage::import_bytes(Profile::KUBO_DEFAULT, &pattern, &mut blocks).unwrap();
+    let pattern: Vec<u8> = (0..262_145usize)
+        .map(|i| ((i * 31 + 7) % 251) as u8)
+        .collect();
+    let root =
+        metamesh_storage::import_bytes(Profile::KUBO_DEFAULT, &pattern, &mut blocks).unwrap();
     let case = &bb["pattern-262145|kubo-default"];
     assert_eq!(root.cid.to_string(), case["root"].as_str().unwrap());
     let root_block = blocks.iter().find(|b| b.cid == root.cid).unwrap();
-    assert_eq!(hex::encode(&root_block.data), case["root_block_hex"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(&root_block.data),
+        case["root_block_hex"].as_str().unwrap()
+    );
     for (link, want) in metamesh_storage::links(&root.cid, &root_block.data)
         .unwrap()
         .iter()
@@ -108,7 +122,10 @@ fn exact_block_bytes() {
     let case = &bb["pattern-262145|kubo-cidv1"];
     assert_eq!(root.cid.to_string(), case["root"].as_str().unwrap());
     let root_block = blocks.iter().find(|b| b.cid == root.cid).unwrap();
-    assert_eq!(hex::encode(&root_block.data), case["root_block_hex"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(&root_block.data),
+        case["root_block_hex"].as_str().unwrap()
+    );
 }
 
 #[test]
@@ -124,7 +141,10 @@ fn directories_match_kubo() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(root.cid.to_string(), v["other_known"][0]["cid"].as_str().unwrap());
+    assert_eq!(
+        root.cid.to_string(),
+        v["other_known"][0]["cid"].as_str().unwrap()
+    );
     let root = import_dir(
         Profile::KUBO_CIDV1,
         empty.path(),
@@ -133,7 +153,10 @@ fn directories_match_kubo() {
         &mut |_| {},
     )
     .unwrap();
-    assert_eq!(root.cid.to_string(), v["other_known"][1]["cid"].as_str().unwrap());
+    assert_eq!(
+        root.cid.to_string(),
+        v["other_known"][1]["cid"].as_str().unwrap()
+    );
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "hello world\n").unwrap();
@@ -172,9 +195,17 @@ fn car_files_read_and_written_byte_for_byte() {
             .iter()
             .map(|r| r.as_str().unwrap().to_string())
             .collect();
-        assert_eq!(roots.iter().map(Cid::to_string).collect::<Vec<_>>(), want_roots);
+        assert_eq!(
+            roots.iter().map(Cid::to_string).collect::<Vec<_>>(),
+            want_roots
+        );
         let got: Vec<String> = blocks.iter().map(|b| b.cid.to_string()).collect();
-        let want: Vec<&str> = car["blocks"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+        let want: Vec<&str> = car["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
         assert_eq!(got, want);
         // Written back root-first, the file is identical.
         let source: HashMap<Cid, Vec<u8>> =

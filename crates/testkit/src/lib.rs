@@ -59,7 +59,8 @@ pub fn unixfs_input(input: &serde_json::Value, out: &mut dyn FnMut(&[u8])) -> bo
             }
         }
         "chacha20" => {
-            let key: [u8; 32] = sha2::Sha256::digest(rule["seed"].as_str().expect("seed").as_bytes()).into();
+            let key: [u8; 32] =
+                sha2::Sha256::digest(rule["seed"].as_str().expect("seed").as_bytes()).into();
             let mut cipher = chacha20::ChaCha20::new(&key.into(), &[0u8; 12].into());
             let mut left = size;
             let mut buf = vec![0u8; PIECE];

@@ -11,11 +11,13 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
-use metamesh_crypto::{AeadAlgorithm, PublicKey, SecretKey, Suite, SuiteHasher, unwrap_key, wrap_key};
+use metamesh_crypto::{
+    AeadAlgorithm, PublicKey, SecretKey, Suite, SuiteHasher, unwrap_key, wrap_key,
+};
 use metamesh_primitives::Action;
 use metamesh_storage::{
-    BlockSink, BlockStore, Cid, DirOptions, FileImporter, HashOnly, Linked, Profile, car::CarReader,
-    car::CarWriter, envelope, import_dir, parse_cid,
+    BlockSink, BlockStore, Cid, DirOptions, FileImporter, HashOnly, Linked, Profile,
+    car::CarReader, car::CarWriter, envelope, import_dir, parse_cid,
 };
 use serde_json::{Value, json};
 
@@ -138,7 +140,9 @@ pub(crate) fn content_url(rpc: &RpcArgs, path: &str) -> String {
 fn encode_query(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -175,7 +179,10 @@ pub(crate) fn parse_public(text: &str, suite: Suite) -> anyhow::Result<PublicKey
             metamesh_crypto::pem::PemKey::Secret(k) => k.public_key(),
         };
         if key.suite() != suite {
-            bail!("{text} holds an {} key; this chain uses {suite}", key.suite());
+            bail!(
+                "{text} holds an {} key; this chain uses {suite}",
+                key.suite()
+            );
         }
         return Ok(key);
     }
@@ -214,7 +221,8 @@ fn import(
     suite: Suite,
     sink: &mut dyn BlockSink,
 ) -> anyhow::Result<Imported> {
-    let meta = fs::metadata(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    let meta =
+        fs::metadata(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     let started = std::time::Instant::now();
     if meta.is_dir() {
         if args.encrypt {
@@ -222,15 +230,29 @@ fn import(
         }
         let bar = progress(0, "adding");
         let mut done = 0;
-        let root = import_dir(profile, &args.path, DirOptions { hidden: args.hidden }, sink, &mut |n| {
-            done += n;
-            bar.set_position(done);
-            show_after_a_second(&bar, started);
-        })?;
+        let root = import_dir(
+            profile,
+            &args.path,
+            DirOptions {
+                hidden: args.hidden,
+            },
+            sink,
+            &mut |n| {
+                done += n;
+                bar.set_position(done);
+                show_after_a_second(&bar, started);
+            },
+        )?;
         bar.finish_and_clear();
-        return Ok(Imported { root, plain_size: done, digest: None, key: None });
+        return Ok(Imported {
+            root,
+            plain_size: done,
+            digest: None,
+            key: None,
+        });
     }
-    let mut file = fs::File::open(&args.path).with_context(|| format!("opening {}", args.path.display()))?;
+    let mut file =
+        fs::File::open(&args.path).with_context(|| format!("opening {}", args.path.display()))?;
     let bar = progress(meta.len(), "adding");
     let mut hasher: Option<SuiteHasher> = args.register.then(|| suite.hasher());
     let importer = FileImporter::new(profile, sink);
@@ -244,7 +266,9 @@ fn import(
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
         loop {
-            let n = file.read(&mut buf).with_context(|| format!("reading {}", args.path.display()))?;
+            let n = file
+                .read(&mut buf)
+                .with_context(|| format!("reading {}", args.path.display()))?;
             if n == 0 {
                 return Ok(total);
             }
@@ -294,10 +318,16 @@ fn upload<T>(
             .send(ureq::SendBody::from_owned_reader(reader))
             .with_context(|| format!("no node answers at {url}"))?;
         let status = response.status();
-        let text = response.body_mut().read_to_string().context("reading the node's answer")?;
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .context("reading the node's answer")?;
         let body: Value = serde_json::from_str(&text).unwrap_or(json!({"error": text}));
         if !status.is_success() {
-            bail!("the node refused the data: {}", body["error"].as_str().unwrap_or("?"));
+            bail!(
+                "the node refused the data: {}",
+                body["error"].as_str().unwrap_or("?")
+            );
         }
         Ok(body)
     });
@@ -307,14 +337,17 @@ fn upload<T>(
         Ok(v)
     });
     drop(out);
-    let answer = sender.join().map_err(|_| anyhow!("the upload thread failed"))?;
+    let answer = sender
+        .join()
+        .map_err(|_| anyhow!("the upload thread failed"))?;
     // The node's refusal explains a broken pipe better than the pipe does.
     let answer = answer?;
     Ok((written?, answer))
 }
 
 fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
-    let profile = Profile::from_flags(args.cid_version, args.profile.as_deref()).map_err(|e| anyhow!(e))?;
+    let profile =
+        Profile::from_flags(args.cid_version, args.profile.as_deref()).map_err(|e| anyhow!(e))?;
     profile.check().map_err(|e| anyhow!(e))?;
     let needs_key = args.encrypt || args.register;
     let key = if needs_key && !args.only_hash {
@@ -366,11 +399,16 @@ fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
         let mut shared = Vec::new();
         for to in std::iter::once(k.public_key()).chain(recipients) {
             let wrapped = wrap_key(&to, data_key)?;
-            send_and_wait(ctx, &args.rpc, &args.sender, Action::ShareKey {
-                cid: cid.clone(),
-                recipient: to.to_uncompressed().to_vec(),
-                wrapped,
-            })?;
+            send_and_wait(
+                ctx,
+                &args.rpc,
+                &args.sender,
+                Action::ShareKey {
+                    cid: cid.clone(),
+                    recipient: to.to_uncompressed().to_vec(),
+                    wrapped,
+                },
+            )?;
             shared.push(to.address().to_string());
         }
         view["sharedWith"] = json!(shared);
@@ -379,23 +417,33 @@ fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
         let digest = imported
             .digest
             .ok_or_else(|| anyhow!("--register takes a file: a directory has no single digest"))?;
-        let metadata = serde_json::to_vec(&json!({"title": args.title.clone().unwrap_or_else(|| name.clone())}))?;
-        let receipt = send_and_wait(ctx, &args.rpc, &args.sender, Action::RegisterData {
-            digest,
-            size: imported.plain_size,
-            cid: cid.clone(),
-            encrypted: args.encrypt,
-            profile: profile.to_string(),
-            title: args.title.clone().unwrap_or(name.clone()),
-            licence: args.licence.clone(),
-            metadata,
-        })?;
+        let metadata = serde_json::to_vec(
+            &json!({"title": args.title.clone().unwrap_or_else(|| name.clone())}),
+        )?;
+        let receipt = send_and_wait(
+            ctx,
+            &args.rpc,
+            &args.sender,
+            Action::RegisterData {
+                digest,
+                size: imported.plain_size,
+                cid: cid.clone(),
+                encrypted: args.encrypt,
+                profile: profile.to_string(),
+                title: args.title.clone().unwrap_or(name.clone()),
+                licence: args.licence.clone(),
+                metadata,
+            },
+        )?;
         view["registered"] = json!({"digest": format!("0x{}", hex::encode(digest)), "block": receipt["blockNumber"]});
     }
     ctx.out.emit(&view, || {
         let mut text = format!("added {cid} {name}");
         if let Some(s) = view.get("sharedWith") {
-            text.push_str(&format!("\nencrypted; key shared with {}", s.as_array().map_or(0, Vec::len)));
+            text.push_str(&format!(
+                "\nencrypted; key shared with {}",
+                s.as_array().map_or(0, Vec::len)
+            ));
         }
         if let Some(r) = view.get("registered") {
             text.push_str(&format!("\nregistered in block {}", r["block"]));
@@ -416,7 +464,9 @@ impl Scratch {
         let dir = std::env::temp_dir().join(format!(
             "metamesh-get-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
         ));
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let store = BlockStore::open(dir.join("blocks.redb"))?;
@@ -431,7 +481,11 @@ impl Drop for Scratch {
 }
 
 /// Downloads the DAG under `cid` from the node as a CAR stream, checking every block.
-fn download(rpc: &RpcArgs, cid: &Cid, mut each: impl FnMut(&metamesh_storage::Block) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn download(
+    rpc: &RpcArgs,
+    cid: &Cid,
+    mut each: impl FnMut(&metamesh_storage::Block) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let url = content_url(rpc, &format!("car/{cid}"));
     let mut response = ureq::get(&url)
         .config()
@@ -520,7 +574,8 @@ fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
             return Err(e);
         }
     };
-    let view = json!({"cid": cid.to_string(), "path": args.output, "size": size, "decrypted": encrypted});
+    let view =
+        json!({"cid": cid.to_string(), "path": args.output, "size": size, "decrypted": encrypted});
     ctx.out.emit(&view, || {
         format!(
             "wrote {} ({size} bytes{})",
@@ -532,15 +587,25 @@ fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The data key of `cid` wrapped for `key`, from the grants on chain.
-fn shared_key(rpc: &RpcArgs, cid: &Cid, key: &SecretKey) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+fn shared_key(
+    rpc: &RpcArgs,
+    cid: &Cid,
+    key: &SecretKey,
+) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
     let me = key.public_key();
     let grants = rpc.call(
         "data_grants",
-        json!([cid.to_string(), format!("0x{}", hex::encode(me.to_uncompressed()))]),
+        json!([
+            cid.to_string(),
+            format!("0x{}", hex::encode(me.to_uncompressed()))
+        ]),
     )?;
     let grants = grants.as_array().cloned().unwrap_or_default();
     if grants.is_empty() {
-        bail!("{cid} is encrypted and no key was shared with {} (use --raw for the ciphertext)", me.address());
+        bail!(
+            "{cid} is encrypted and no key was shared with {} (use --raw for the ciphertext)",
+            me.address()
+        );
     }
     for g in &grants {
         let wrapped = hex::decode(g["wrapped"].as_str().unwrap_or("").trim_start_matches("0x"))?;
@@ -548,16 +613,23 @@ fn shared_key(rpc: &RpcArgs, cid: &Cid, key: &SecretKey) -> anyhow::Result<zeroi
             return Ok(k);
         }
     }
-    bail!("none of the {} keys shared with {} for {cid} opens with this key", grants.len(), me.address())
+    bail!(
+        "none of the {} keys shared with {} for {cid} opens with this key",
+        grants.len(),
+        me.address()
+    )
 }
 
 fn decrypt_to(ctx: &Context, args: &GetArgs, cid: &Cid, store: &BlockStore) -> anyhow::Result<u64> {
     let key = sender_key(ctx, &args.sender)?;
     let data_key = shared_key(&args.rpc, cid, &key)?;
-    let file = fs::File::create_new(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    let file = fs::File::create_new(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
     let mut dec = envelope::Decryptor::new(&data_key, BufWriter::new(file));
     metamesh_storage::export_file(store, cid, &mut dec).map_err(|e| match e {
-        metamesh_storage::StorageError::Io(_) => anyhow!("decrypting {cid}: wrong key, or the data was altered"),
+        metamesh_storage::StorageError::Io(_) => {
+            anyhow!("decrypting {cid}: wrong key, or the data was altered")
+        }
         other => other.into(),
     })?;
     let mut out = dec.finish()?;
@@ -570,19 +642,31 @@ fn share(ctx: &Context, args: ShareArgs) -> anyhow::Result<ExitCode> {
     let key = sender_key(ctx, &args.sender)?;
     let to = parse_public(&args.to, key.suite())?;
     let data_key = shared_key(&args.rpc, &cid, &key)?;
-    let receipt = send_and_wait(ctx, &args.rpc, &args.sender, Action::ShareKey {
-        cid: cid.to_string(),
-        recipient: to.to_uncompressed().to_vec(),
-        wrapped: wrap_key(&to, &data_key)?,
-    })?;
+    let receipt = send_and_wait(
+        ctx,
+        &args.rpc,
+        &args.sender,
+        Action::ShareKey {
+            cid: cid.to_string(),
+            recipient: to.to_uncompressed().to_vec(),
+            wrapped: wrap_key(&to, &data_key)?,
+        },
+    )?;
     let view = json!({"cid": cid.to_string(), "recipient": to.address().to_string(), "block": receipt["blockNumber"]});
-    ctx.out.emit(&view, || format!("shared {cid} with {} in block {}", to.address(), receipt["blockNumber"]));
+    ctx.out.emit(&view, || {
+        format!(
+            "shared {cid} with {} in block {}",
+            to.address(),
+            receipt["blockNumber"]
+        )
+    });
     Ok(ExitCode::SUCCESS)
 }
 
 fn export(ctx: &Context, cid: &str, output: &Path, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     let cid = parse_cid(cid)?;
-    let file = fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    let file =
+        fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
     let mut car = CarWriter::new(BufWriter::with_capacity(1 << 20, file), &[cid])?;
     let (mut blocks, mut bytes) = (0u64, 0u64);
     let result = download(rpc, &cid, |b| {
@@ -596,14 +680,20 @@ fn export(ctx: &Context, cid: &str, output: &Path, rpc: &RpcArgs) -> anyhow::Res
         return Err(e);
     }
     let view = json!({"cid": cid.to_string(), "path": output, "blocks": blocks, "bytes": bytes});
-    ctx.out.emit(&view, || format!("wrote {} ({blocks} blocks, {bytes} bytes)", output.display()));
+    ctx.out.emit(&view, || {
+        format!(
+            "wrote {} ({blocks} blocks, {bytes} bytes)",
+            output.display()
+        )
+    });
     Ok(ExitCode::SUCCESS)
 }
 
 fn import_car(ctx: &Context, file: &Path, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     let mut input = fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
     // Read the header here first: a file that is not CAR gets a clear error before any upload.
-    CarReader::new(fs::File::open(file)?).with_context(|| format!("{} is not a CAR v1 file", file.display()))?;
+    CarReader::new(fs::File::open(file)?)
+        .with_context(|| format!("{} is not a CAR v1 file", file.display()))?;
     let (_, answer) = upload(content_url(rpc, "car?pin=roots"), |out| {
         std::io::copy(&mut input, out).context("sending the CAR file")?;
         Ok(())
@@ -613,7 +703,14 @@ fn import_car(ctx: &Context, file: &Path, rpc: &RpcArgs) -> anyhow::Result<ExitC
             "imported {} blocks ({} bytes); pinned {}",
             answer["blocks"],
             answer["bytes"],
-            answer["pinned"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+            answer["pinned"]
+                .as_array()
+                .map(|r| r
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
         )
     });
     Ok(ExitCode::SUCCESS)
@@ -634,7 +731,9 @@ fn pin(ctx: &Context, cid: &str, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     if !ok {
         bail!("pinning {cid}: {}", v["error"].as_str().unwrap_or("?"));
     }
-    ctx.out.emit(&v, || format!("pinned {cid} ({} blocks fetched)", v["fetchedBlocks"]));
+    ctx.out.emit(&v, || {
+        format!("pinned {cid} ({} blocks fetched)", v["fetchedBlocks"])
+    });
     Ok(ExitCode::SUCCESS)
 }
 
@@ -649,15 +748,25 @@ pub fn run(ctx: &Context, cmd: DataCommand) -> anyhow::Result<ExitCode> {
         DataCommand::Unpin { cid, rpc } => {
             let cid = parse_cid(&cid)?;
             let removed = rpc.call("data_unpin", json!([cid.to_string()]))?;
-            ctx.out.emit(&json!({"cid": cid.to_string(), "unpinned": removed}), || {
-                if removed == json!(true) { format!("unpinned {cid}") } else { format!("{cid} was not pinned") }
-            });
+            ctx.out.emit(
+                &json!({"cid": cid.to_string(), "unpinned": removed}),
+                || {
+                    if removed == json!(true) {
+                        format!("unpinned {cid}")
+                    } else {
+                        format!("{cid} was not pinned")
+                    }
+                },
+            );
             Ok(ExitCode::SUCCESS)
         }
         DataCommand::Gc { rpc } => {
             let report = rpc.call("data_gc", json!([]))?;
             ctx.out.emit(&report, || {
-                format!("removed {} blocks ({} bytes); kept {}", report["removedBlocks"], report["removedBytes"], report["keptBlocks"])
+                format!(
+                    "removed {} blocks ({} bytes); kept {}",
+                    report["removedBlocks"], report["removedBytes"], report["keptBlocks"]
+                )
             });
             Ok(ExitCode::SUCCESS)
         }
@@ -666,13 +775,23 @@ pub fn run(ctx: &Context, cmd: DataCommand) -> anyhow::Result<ExitCode> {
             ctx.out.emit(&pins, || {
                 let rows: Vec<Vec<String>> = pins
                     .as_array()
-                    .map(|a| a.iter().map(|p| vec![
-                        p["cid"].as_str().unwrap_or("").to_string(),
-                        p["size"].to_string(),
-                        p["profile"].as_str().unwrap_or("").to_string(),
-                        if p["encrypted"] == json!(true) { "yes".into() } else { "no".into() },
-                        p["name"].as_str().unwrap_or("").to_string(),
-                    ]).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|p| {
+                                vec![
+                                    p["cid"].as_str().unwrap_or("").to_string(),
+                                    p["size"].to_string(),
+                                    p["profile"].as_str().unwrap_or("").to_string(),
+                                    if p["encrypted"] == json!(true) {
+                                        "yes".into()
+                                    } else {
+                                        "no".into()
+                                    },
+                                    p["name"].as_str().unwrap_or("").to_string(),
+                                ]
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 table(&["CID", "SIZE", "PROFILE", "ENCRYPTED", "NAME"], &rows)
             });

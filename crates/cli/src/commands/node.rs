@@ -291,7 +291,10 @@ async fn serve(
         stopped.clone(),
     ));
     let sealer = tokio::spawn(node.clone().run_sealer(stopped.clone()));
-    let agent = tokio::spawn(metamesh_node::run_storage_agent(node.clone(), stopped.clone()));
+    let agent = tokio::spawn(metamesh_node::run_storage_agent(
+        node.clone(),
+        stopped.clone(),
+    ));
     let mut rpc_stopped = stopped.clone();
     let rpc = tokio::spawn(metamesh_rpc::serve(listener, node, config, async move {
         let _ = rpc_stopped.wait_for(|s| *s).await;

@@ -72,30 +72,71 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
         "TB" => 1_000_000_000_000,
         other => bail!("unknown size unit `{other}` (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"),
     };
-    n.checked_mul(mult).ok_or_else(|| anyhow!("`{text}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| anyhow!("`{text}` is too large"))
 }
 
 pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StorageCommand::Offer { capacity, price, sender, rpc } => {
+        StorageCommand::Offer {
+            capacity,
+            price,
+            sender,
+            rpc,
+        } => {
             let capacity = parse_size(&capacity)?;
-            let receipt = send_and_wait(ctx, &rpc, &sender, Action::StorageOffer { capacity, price })?;
+            let receipt =
+                send_and_wait(ctx, &rpc, &sender, Action::StorageOffer { capacity, price })?;
             let view = json!({"capacity": capacity, "price": price.to_string(), "block": receipt["blockNumber"]});
-            ctx.out.emit(&view, || format!("offering {capacity} bytes at {price} per GiB per epoch (block {})", receipt["blockNumber"]));
+            ctx.out.emit(&view, || {
+                format!(
+                    "offering {capacity} bytes at {price} per GiB per epoch (block {})",
+                    receipt["blockNumber"]
+                )
+            });
         }
-        StorageCommand::Deal { cid, replicas, duration, price, sender, rpc } => {
+        StorageCommand::Deal {
+            cid,
+            replicas,
+            duration,
+            price,
+            sender,
+            rpc,
+        } => {
             let cid = parse_cid(&cid)?;
             let has = rpc.call("data_has", json!([cid.to_string()]))?;
             if has["complete"] != json!(true) {
                 bail!("the node does not hold all of {cid}: add or pin it first");
             }
-            let size = has["size"].as_u64().filter(|s| *s > 0).ok_or_else(|| anyhow!("{cid} is not a non-empty file"))?;
-            let receipt = send_and_wait(ctx, &rpc, &sender, Action::StorageDeal {
-                cid: cid.to_string(), size, replicas, duration, price,
-            })?;
-            let opened = receipt["events"].as_array().and_then(|e| e.iter().find(|e| e["type"] == "dealOpened")).cloned().unwrap_or(Value::Null);
+            let size = has["size"]
+                .as_u64()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| anyhow!("{cid} is not a non-empty file"))?;
+            let receipt = send_and_wait(
+                ctx,
+                &rpc,
+                &sender,
+                Action::StorageDeal {
+                    cid: cid.to_string(),
+                    size,
+                    replicas,
+                    duration,
+                    price,
+                },
+            )?;
+            let opened = receipt["events"]
+                .as_array()
+                .and_then(|e| e.iter().find(|e| e["type"] == "dealOpened"))
+                .cloned()
+                .unwrap_or(Value::Null);
             let view = json!({"deal": opened["deal"], "cid": cid.to_string(), "size": size, "escrow": opened["escrow"], "block": receipt["blockNumber"]});
-            ctx.out.emit(&view, || format!("deal {} for {cid}: {replicas} replicas, {duration} blocks, escrow {}", view["deal"].as_str().unwrap_or("?"), view["escrow"].as_str().unwrap_or("?")));
+            ctx.out.emit(&view, || {
+                format!(
+                    "deal {} for {cid}: {replicas} replicas, {duration} blocks, escrow {}",
+                    view["deal"].as_str().unwrap_or("?"),
+                    view["escrow"].as_str().unwrap_or("?")
+                )
+            });
         }
         StorageCommand::Status { address, rpc } => {
             let address = match address {
@@ -104,7 +145,8 @@ pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
             };
             let provider = rpc.call("storage_provider", json!([address.to_string()]))?;
             let deals = rpc.call("storage_deals", json!([address.to_string()]))?;
-            let view = json!({"address": address.to_string(), "provider": provider, "deals": deals});
+            let view =
+                json!({"address": address.to_string(), "provider": provider, "deals": deals});
             ctx.out.emit(&view, || {
                 let mut text = if provider.is_null() {
                     format!("{address} is not a storage node")
@@ -145,4 +187,3 @@ fn sender_key_address(ctx: &Context) -> anyhow::Result<Address> {
         .map(|e| e.address)
         .ok_or_else(|| anyhow!("no account in the keystore: give an address"))
 }
-

@@ -223,4 +223,3 @@ pub fn wait_sealed_by(port: u16, signer: &str, after: u64, secs: u64) {
         false
     });
 }
-
