@@ -20,3 +20,17 @@ if ! python3 -c 'import eth_keyfile' 2>/dev/null; then
     eth-keyfile==0.10.0
 fi
 python3 -c 'import eth_keyfile; print("eth-keyfile ready")'
+
+# Node.js and the JS IPFS tools the storage interop test and benchmark run against
+# (tools/js/package-lock.json pins them).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+js=tools/js
+if ! cmp -s "$js/package-lock.json" "$js/node_modules/.metamesh-installed-lock"; then
+  npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$js/package-lock.json" "$js/node_modules/.metamesh-installed-lock"
+fi
+echo "node $(node --version), JS IPFS tools ready"

@@ -352,9 +352,37 @@ fn an_answer_of_the_wrong_kind_ends_the_sync() {
 fn an_oversized_or_unpayable_transaction_is_refused() {
     let g = genesis();
     let node = node(&g);
-    let huge = vec![0u8; metamesh_node::MAX_TRANSACTION_BYTES + 1];
+    let huge = vec![0u8; metamesh_node::MAX_PROOF_TRANSACTION_BYTES + 1];
     let err = node.submit(&huge).unwrap_err().to_string();
     assert!(err.contains("limit"), "{err}");
+    // Only a storage proof (which carries a whole leaf) may pass the ordinary limit.
+    let big = |action| {
+        Transaction {
+            chain_id: 9,
+            nonce: 0,
+            fee: Params::default().min_fee,
+            action,
+        }
+        .sign(&key(0))
+        .unwrap()
+        .to_rlp()
+    };
+    let attest = big(TxAction::Attest {
+        digest: [1; 32],
+        kind: metamesh_primitives::WorkKind::Paper,
+        metadata: vec![0; metamesh_node::MAX_TRANSACTION_BYTES],
+    });
+    let err = node.submit(&attest).unwrap_err().to_string();
+    assert!(err.contains("limit"), "{err}");
+    let proof = big(TxAction::ProveStorage {
+        deal: [2; 32],
+        epoch: 1,
+        path: vec![],
+        leaf: vec![0; 300_000],
+    });
+    // Past the size check, it fails on its merits (here: an unfunded sender, no such deal).
+    let err = node.submit(&proof).unwrap_err().to_string();
+    assert!(!err.contains("limit"), "{err}");
     // A transfer from a key with no MMT and a future nonce is not kept either.
     let raw = Transaction {
         chain_id: 9,

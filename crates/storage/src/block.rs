@@ -13,6 +13,15 @@ pub const RAW: u64 = 0x55;
 /// Multihash code of sha2-256, the only hash the importer writes and the store accepts.
 pub const SHA2_256: u64 = 0x12;
 
+/// sha2-256 as the importer computes it (the reference rate of `metamesh bench storage`).
+pub fn sha2_256(data: &[u8]) -> [u8; 32] {
+    Code::Sha2_256
+        .digest(data)
+        .digest()
+        .try_into()
+        .expect("32 bytes")
+}
+
 /// A block: bytes and the CID that names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {

@@ -25,7 +25,7 @@ mod profile;
 mod proof;
 mod store;
 
-pub use block::{Block, DAG_PB, RAW, SHA2_256, links, parse_cid, verify};
+pub use block::{Block, DAG_PB, RAW, SHA2_256, links, parse_cid, sha2_256, verify};
 pub use cid::{Cid, Version as CidVersion};
 pub use exporter::{
     BlockSource, DirEntry, Node, export_file, export_path, fetch, list_dir, node, walk,

@@ -2,6 +2,7 @@
 
 mod network;
 mod remote;
+mod storage;
 mod tps;
 
 use std::process::ExitCode;
@@ -41,6 +42,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100)]
         blocks: usize,
     },
+    /// `data add` throughput on one file beside raw SHA-256 and the JS UnixFS importer;
+    /// encrypted add beside raw SM4-GCM and AES-256-GCM.
+    Storage {
+        /// File size in MiB.
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        /// Where to write the file (default: the temporary directory).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Sync speed of a fresh node over libp2p beside the local import rate of the same blocks.
     Sync {
         #[arg(long, default_value_t = 10_000)]
@@ -76,6 +87,7 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             )
         }
         BenchCommand::Propagation { nodes, blocks } => network::propagation(ctx, nodes, blocks),
+        BenchCommand::Storage { size_mib, dir } => storage::storage(ctx, size_mib, dir),
         BenchCommand::Sync {
             blocks,
             txs_per_block,

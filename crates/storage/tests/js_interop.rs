@@ -1,0 +1,82 @@
+//! Against the JS IPFS tools from npm (installed by `scripts/install-deps.sh` into
+//! `tools/js`): the JS UnixFS importer gives our CIDs on data of our choosing, and a CAR file
+//! we write is read back by `@ipld/car` and `ipfs-unixfs-exporter` byte for byte.
+
+use std::{collections::HashMap, path::PathBuf, process::Command};
+
+use metamesh_storage::{Cid, Profile, car::CarWriter, import_bytes, walk};
+
+fn tools() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/js");
+    assert!(
+        dir.join("node_modules/ipfs-unixfs-importer").is_dir(),
+        "the JS tools are not installed: run scripts/install-deps.sh"
+    );
+    dir
+}
+
+fn node(script: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new("node")
+        .arg(tools().join(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn js_importer_agrees_and_js_reads_our_car_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, size) in [1usize, 262_145, 3_000_000, 174 * 262_144 + 7]
+        .into_iter()
+        .enumerate()
+    {
+        let bytes = data(size, i as u64 + 1);
+        let file = dir.path().join(format!("in{i}"));
+        std::fs::write(&file, &bytes).unwrap();
+        for (profile, version) in [(Profile::KUBO_DEFAULT, "0"), (Profile::KUBO_CIDV1, "1")] {
+            let mut blocks = Vec::new();
+            let root = import_bytes(profile, &bytes, &mut blocks).unwrap();
+            let js = node("add.mjs", &[file.to_str().unwrap(), version]);
+            assert_eq!(js[0], root.cid.to_string(), "size {size}, CIDv{version}");
+
+            let source: HashMap<Cid, Vec<u8>> =
+                blocks.into_iter().map(|b| (b.cid, b.data)).collect();
+            let car = dir.path().join(format!("in{i}-{version}.car"));
+            let mut writer =
+                CarWriter::new(std::fs::File::create(&car).unwrap(), &[root.cid]).unwrap();
+            walk(&source, &root.cid, &mut |c, d| writer.write(c, d)).unwrap();
+            writer.finish().unwrap();
+            let out = dir.path().join(format!("out{i}-{version}"));
+            let read = node(
+                "car-cat.mjs",
+                &[car.to_str().unwrap(), out.to_str().unwrap()],
+            );
+            assert_eq!(read[0], root.cid.to_string());
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                bytes,
+                "size {size}, CIDv{version}"
+            );
+        }
+    }
+}
