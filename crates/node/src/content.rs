@@ -20,7 +20,7 @@ use std::{
 use alloy_rlp::Encodable;
 use metamesh_net::{NetCommand, PeerId};
 use metamesh_primitives::rlp::{decode_bytes, decode_list, encode_list};
-use metamesh_storage::{Block, BlockStore, Cid, StorageError};
+use metamesh_storage::{AddSession, Block, BlockSink as _, BlockStore, Cid, PinInfo, StorageError};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 /// CIDs in one want-list.
@@ -44,7 +44,12 @@ pub struct Content {
     found: Mutex<HashMap<u64, Vec<PeerId>>>,
     next: AtomicU64,
     peers: Mutex<HashSet<PeerId>>,
+    /// Want-lists being answered, per peer.
+    serving: Mutex<HashMap<PeerId, usize>>,
 }
+
+/// Want-lists answered at once for one peer; more are refused until one is done.
+const MAX_SERVING: usize = 2;
 
 /// How a fetch went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -115,6 +120,28 @@ impl Content {
             found: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             peers: Mutex::new(HashSet::new()),
+            serving: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one of `peer`'s answer slots; `false` when it has too many want-lists open.
+    pub fn begin_serving(&self, peer: PeerId) -> bool {
+        let mut serving = self.serving.lock().expect("lock");
+        let n = serving.entry(peer).or_default();
+        if *n >= MAX_SERVING {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub fn end_serving(&self, peer: &PeerId) {
+        let mut serving = self.serving.lock().expect("lock");
+        if let Some(n) = serving.get_mut(peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                serving.remove(peer);
+            }
         }
     }
 
@@ -151,7 +178,9 @@ impl Content {
 
     /// Answers a peer's want-list from the store (`None` for a malformed list).
     pub fn answer(&self, want: &[u8]) -> Option<Vec<u8>> {
-        let cids = decode_want(want).ok()?;
+        let mut cids = decode_want(want).ok()?;
+        let mut seen = HashSet::new();
+        cids.retain(|c| seen.insert(*c));
         let mut blocks = Vec::new();
         let mut size = 0;
         for cid in cids {
@@ -235,8 +264,34 @@ impl Content {
     }
 
     /// Makes the DAG under `root` complete in the store, asking DHT providers of the root
-    /// and connected peers. The fetched blocks stay unpinned (pin them to keep them).
-    pub async fn fetch(&self, root: &Cid) -> Result<Fetched, StorageError> {
+    /// and connected peers, and pins it with `pin` when given. Fetched blocks are held by an
+    /// add session until then, so a collection meanwhile does not remove them.
+    pub async fn fetch(&self, root: &Cid, pin: Option<PinInfo>) -> Result<Fetched, StorageError> {
+        self.fetch_bounded(root, pin, u64::MAX).await
+    }
+
+    /// [`Self::fetch`] that gives up once more than `max_bytes` have arrived.
+    pub async fn fetch_bounded(
+        &self,
+        root: &Cid,
+        pin: Option<PinInfo>,
+        max_bytes: u64,
+    ) -> Result<Fetched, StorageError> {
+        let mut session = self.store.session();
+        let done = self.fetch_into(root, &mut session, max_bytes).await?;
+        match pin {
+            Some(info) => session.commit(root, &info)?,
+            None => session.finish_unpinned()?,
+        }
+        Ok(done)
+    }
+
+    async fn fetch_into(
+        &self,
+        root: &Cid,
+        session: &mut AddSession,
+        max_bytes: u64,
+    ) -> Result<Fetched, StorageError> {
         let mut done = Fetched::default();
         let mut frontier: VecDeque<Cid> = self.store.missing(root)?.into();
         if frontier.is_empty() {
@@ -268,19 +323,32 @@ impl Content {
                     if blocks.is_empty() {
                         break;
                     }
-                    self.store.put_many(&blocks)?;
                     let got: HashSet<Cid> = blocks.iter().map(|b| b.cid).collect();
+                    let links = blocks
+                        .iter()
+                        .map(|b| Ok((b.data.len() as u64, b.links()?)))
+                        .collect::<Result<Vec<_>, StorageError>>()?;
+                    for b in blocks {
+                        session.put(b)?;
+                    }
+                    session.flush_now()?;
                     frontier.retain(|c| !got.contains(c));
-                    for b in &blocks {
+                    for (len, links) in links {
                         done.blocks += 1;
-                        done.bytes += b.data.len() as u64;
-                        for link in b.links()? {
+                        done.bytes += len;
+                        for link in links {
                             if !self.store.has(&link)? && !frontier.contains(&link) {
                                 frontier.push_back(link);
                             }
                         }
                     }
                     progress = true;
+                    if done.bytes > max_bytes {
+                        return Err(StorageError::Malformed {
+                            cid: root.to_string(),
+                            reason: format!("more than the {max_bytes} bytes expected"),
+                        });
+                    }
                 }
                 if frontier.is_empty() {
                     break;

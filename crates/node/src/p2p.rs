@@ -64,7 +64,7 @@ pub async fn run_network(
                     listening.push(format!("{addr}/p2p/{}", net.local_peer_id));
                 }
                 Some(event) => {
-                    if let Some(event) = on_content(content.as_deref(), &commands, event) {
+                    if let Some(event) = on_content(content.as_ref(), &commands, event) {
                         on_event(&mut handler, &commands, event);
                     }
                 }
@@ -110,16 +110,28 @@ pub async fn run_network(
 }
 
 /// Takes the content events (exchange, routing) and passes everything else on; peer
-/// arrivals and departures go to both.
+/// arrivals and departures go to both. Want-lists are answered off this loop (store reads),
+/// at most two at a time per peer.
 fn on_content(
-    content: Option<&crate::Content>,
+    content: Option<&Arc<crate::Content>>,
     commands: &tokio::sync::mpsc::UnboundedSender<NetCommand>,
     event: NetEvent,
 ) -> Option<NetEvent> {
     match event {
-        NetEvent::Wanted { id, data, .. } => {
-            let answer = content.and_then(|c| c.answer(&data));
-            let _ = commands.send(NetCommand::SendBlocks { id, data: answer });
+        NetEvent::Wanted { from, id, data } => {
+            match content {
+                Some(c) if c.begin_serving(from) => {
+                    let (c, commands) = (c.clone(), commands.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let answer = c.answer(&data);
+                        c.end_serving(&from);
+                        let _ = commands.send(NetCommand::SendBlocks { id, data: answer });
+                    });
+                }
+                _ => {
+                    let _ = commands.send(NetCommand::SendBlocks { id, data: None });
+                }
+            }
             None
         }
         NetEvent::Blocks { from, id, data } => {

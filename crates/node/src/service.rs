@@ -337,6 +337,11 @@ impl NodeService {
             Err(reason) if !reason.starts_with("nonce too high") => {
                 Err(SubmitError::WouldFail(reason))
             }
+            // A proof over the ordinary size must be checkable now: no queue of big unchecked
+            // transactions behind a nonce gap.
+            Err(_) if raw.len() > MAX_TRANSACTION_BYTES => Err(SubmitError::WouldFail(
+                "a storage proof must use the sender's next nonce".into(),
+            )),
             _ => Ok(pool.add_verified(verified, |a| state.account(a).unwrap_or_default())?),
         }
     }

@@ -3,7 +3,11 @@
 //! first), and answers each challenge to it with a proof built from its own store. If the data
 //! is gone it cannot answer, and the chain records the miss.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use metamesh_crypto::Address;
 use metamesh_primitives::{Action, Hash};
@@ -67,7 +71,10 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
         return;
     };
     let mut heads = node.subscribe_heads();
-    let mut answered: HashSet<(Hash, u64)> = HashSet::new();
+    // Challenges answered, with the head when the proof went out: resent if still open two
+    // blocks later (a proof can be dropped or crowded out of blocks).
+    let mut answered: HashMap<(Hash, u64), u64> = HashMap::new();
+    let mut unanswerable: HashSet<(Hash, u64)> = HashSet::new();
     let taking: Arc<std::sync::Mutex<HashSet<Hash>>> = Default::default();
     loop {
         tokio::select! {
@@ -79,9 +86,12 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
         for (id, deal) in &view.deals {
             let mine = deal.holders.iter().find(|h| h.provider == view.me);
             if let Some(ch) = mine.and_then(|h| h.challenge) {
-                if !answered.insert((*id, ch.epoch)) {
+                let key = (*id, ch.epoch);
+                let recent = answered.get(&key).is_some_and(|at| view.head < at + 2);
+                if recent || unanswerable.contains(&key) || view.head > ch.deadline {
                     continue;
                 }
+                answered.insert(key, view.head);
                 let Ok(root) = parse_cid(&deal.cid) else {
                     continue;
                 };
@@ -102,10 +112,13 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(
-                        deal = %hex::encode(id), epoch = ch.epoch,
-                        "cannot answer the storage challenge: {e}"
-                    ),
+                    Err(e) => {
+                        unanswerable.insert(key);
+                        tracing::warn!(
+                            deal = %hex::encode(id), epoch = ch.epoch,
+                            "cannot answer the storage challenge: {e}"
+                        )
+                    }
                 }
             } else if mine.is_none()
                 && wants(&view, deal)
@@ -139,10 +152,27 @@ async fn take(
     deal: &Deal,
 ) -> Result<(), String> {
     let root = parse_cid(&deal.cid).map_err(|e| e.to_string())?;
-    let fetched = tokio::time::timeout(Duration::from_secs(300), content.fetch(&root))
-        .await
-        .map_err(|_| "fetching the data took over 5 minutes".to_string())?
-        .map_err(|e| e.to_string())?;
+    // Internal nodes add well under 1/64 of a file; anything bigger is not the declared file.
+    let bound = deal.size + deal.size / 64 + (1 << 20);
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(300),
+        content.fetch_bounded(&root, None, bound),
+    )
+    .await
+    .map_err(|_| "fetching the data took over 5 minutes".to_string())?
+    .map_err(|e| e.to_string())?;
+    // The owner's declared size decides where challenges fall: take only a deal that tells
+    // the truth about the file.
+    let actual = match metamesh_storage::node(content.store(), &root).map_err(|e| e.to_string())? {
+        metamesh_storage::Node::Raw(bytes) => bytes.len() as u64,
+        metamesh_storage::Node::Pb { data, .. } => data.filesize.unwrap_or(0),
+    };
+    if actual != deal.size {
+        return Err(format!(
+            "the deal says {} bytes but the file holds {actual}",
+            deal.size
+        ));
+    }
     let info = PinInfo {
         name: format!("deal 0x{}", hex::encode(id)),
         size: deal.size,

@@ -106,7 +106,7 @@ pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Res
             Some("none") => Vec::new(),
             Some(other) => return Err(format!("pin={other}: use roots, last or none")),
         };
-        match pinned.split_last() {
+        match pinned.split_first() {
             Some((final_root, rest)) => {
                 for root in rest {
                     store.pin(root, &info).map_err(|e| e.to_string())?;
@@ -146,26 +146,22 @@ pub async fn fetch(node: Arc<NodeService>, cid: String, query: AddQuery) -> Resp
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    let fetched = match content.fetch(&root).await {
+    let pin = matches!(query.pin.as_deref(), Some("true" | "1"));
+    // A pin already there keeps what it says (name, size, profile).
+    let known = content.store().pin_info(&root).ok().flatten();
+    let info = pin.then(|| {
+        known.unwrap_or(PinInfo {
+            name: query.name.unwrap_or_default(),
+            size: query.size.unwrap_or(0),
+            profile: query.profile.unwrap_or_default(),
+            encrypted: query.encrypted.unwrap_or(false),
+        })
+    });
+    let fetched = match content.fetch(&root, info).await {
         Ok(f) => f,
         Err(e) => return error(StatusCode::NOT_FOUND, e),
     };
-    let pin = matches!(query.pin.as_deref(), Some("true" | "1"));
     if pin {
-        let info = content
-            .store()
-            .pin_info(&root)
-            .ok()
-            .flatten()
-            .unwrap_or(PinInfo {
-                name: query.name.unwrap_or_default(),
-                size: query.size.unwrap_or(0),
-                profile: query.profile.unwrap_or_default(),
-                encrypted: query.encrypted.unwrap_or(false),
-            });
-        if let Err(e) = content.store().pin(&root, &info) {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, e);
-        }
         content.provide(&root);
     }
     axum::Json(json!({
@@ -201,8 +197,9 @@ impl Write for ChunkSender {
     }
 }
 
-/// Streams the DAG under `cid` as a CAR file, root first.
-pub async fn export_car(node: Arc<NodeService>, cid: String) -> Response {
+/// Streams the DAG under `cid` as a CAR file, root first. Only an admin caller makes the node
+/// fetch what it lacks; anyone else gets what is already here.
+pub async fn export_car(node: Arc<NodeService>, cid: String, admin: bool) -> Response {
     let content = match content(&node) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
@@ -211,8 +208,23 @@ pub async fn export_car(node: Arc<NodeService>, cid: String) -> Response {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    if let Err(e) = content.fetch(&root).await {
-        return error(StatusCode::NOT_FOUND, e);
+    let missing = match content.store().missing(&root) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if !missing.is_empty() {
+        if !admin {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "{root} is not complete on this node ({} blocks missing)",
+                    missing.len()
+                ),
+            );
+        }
+        if let Err(e) = content.fetch(&root, None).await {
+            return error(StatusCode::NOT_FOUND, e);
+        }
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let store = content.store().clone();

@@ -177,7 +177,7 @@ fn state_key(p: &Params, i: usize) -> Result<StateKey> {
 pub fn is_admin(method: &str) -> bool {
     matches!(
         method,
-        "clique_propose" | "clique_discard" | "data_unpin" | "data_gc"
+        "clique_propose" | "clique_discard" | "data_unpin" | "data_gc" | "data_stat"
     ) || method.starts_with("admin_")
 }
 

@@ -60,8 +60,14 @@ async fn car_in(
     crate::content::add_car(shared.node, query, body).await
 }
 
-async fn car_out(State(shared): State<Shared>, cid: axum::extract::Path<String>) -> Response {
-    crate::content::export_car(shared.node, crate::content::path_of(cid)).await
+async fn car_out(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    cid: axum::extract::Path<String>,
+) -> Response {
+    let admin = admin_allowed(&shared, &peer, &headers);
+    crate::content::export_car(shared.node, crate::content::path_of(cid), admin).await
 }
 
 async fn fetch(

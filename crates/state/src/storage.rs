@@ -41,8 +41,12 @@ pub fn grants_key(suite: Suite, cid: &str, recipient: &[u8]) -> StateKey {
     StateKey::KeyGrants(suite.hash(&b))
 }
 
+/// Epoch boundaries strictly inside `(start, end)`; none for an empty or inverted range.
 fn boundaries(epoch: u64, start: u64, end: u64) -> u64 {
-    (end - 1) / epoch - start / epoch
+    if end <= start + 1 {
+        return 0;
+    }
+    ((end - 1) / epoch).saturating_sub(start / epoch)
 }
 
 /// Escrow for a deal starting at `start`: replicas × challenged epochs × price.
@@ -60,8 +64,10 @@ pub fn escrow_for(
         .map(Amount)
 }
 
+/// Reasons end up in receipts (and so in `receipts_root`): they are our own words only, never
+/// a dependency's error text, which could change between versions of a crate.
 fn check_cid(text: &str) -> Result<(), String> {
-    let cid = parse_cid(text).map_err(|e| e.to_string())?;
+    let cid = parse_cid(text).map_err(|_| format!("`{text}` is not a CID"))?;
     if cid.hash().code() != metamesh_storage::SHA2_256 || ![DAG_PB, RAW].contains(&cid.codec()) {
         return Err(format!("{text} is not a sha2-256 dag-pb or raw CID"));
     }
@@ -81,7 +87,13 @@ pub(crate) fn check_registration(cid: &str, profile: &str) -> Result<(), String>
     profile
         .parse::<metamesh_storage::Profile>()
         .map(|_| ())
-        .map_err(|e| format!("import profile: {e}"))
+        .map_err(|_| format!("`{profile}` is not an import profile"))
+}
+
+/// The least escrow a deal may hold: 100 minimum fees, so the bounded list of running deals
+/// cannot be filled for almost nothing.
+fn min_escrow(env: &BlockEnv) -> Amount {
+    Amount(env.params.min_fee.0.saturating_mul(100))
 }
 
 /// MMT the action takes from the sender beyond the fee.
@@ -96,6 +108,12 @@ pub(crate) fn cost(env: &BlockEnv, action: &Action) -> Result<Amount, String> {
             .ok_or_else(|| "deal escrow overflows".to_string()),
         _ => Ok(Amount::ZERO),
     }
+}
+
+/// The storage reward of one passed challenge: `storage_reward` per GiB held (pro rata), so a
+/// tiny deal earns next to nothing from the pool.
+fn reward_for(env: &BlockEnv, size: u64) -> Amount {
+    Amount(env.params.storage_reward.0.saturating_mul(u128::from(size)) / u128::from(GIB))
 }
 
 /// The rules of the storage actions, checked before anything is written.
@@ -114,7 +132,7 @@ pub(crate) fn check<S: NodeStore>(
         } => (|| {
             check_cid(cid)?;
             PublicKey::from_sec1(suite, recipient)
-                .map_err(|e| format!("recipient is not a {suite} public key: {e}"))?;
+                .map_err(|_| format!("recipient is not a {suite} public key"))?;
             if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED {
                 return Err(format!("a wrapped key must be 1..={MAX_WRAPPED} bytes"));
             }
@@ -152,7 +170,7 @@ pub(crate) fn check<S: NodeStore>(
             size,
             replicas,
             duration,
-            price,
+            ..
         } => {
             let index: DealIndex = state.record(&StateKey::DealIndex)?.unwrap_or_default();
             check_cid(cid).and_then(|()| {
@@ -165,8 +183,11 @@ pub(crate) fn check<S: NodeStore>(
                         "duration must be {}..={MAX_DURATION} blocks",
                         env.params.storage_epoch
                     ))
-                } else if *price == Amount::ZERO {
-                    Err("a deal must pay something".into())
+                } else if cost(env, action).is_ok_and(|e| e < min_escrow(env)) {
+                    Err(format!(
+                        "a deal's escrow must be at least {}",
+                        min_escrow(env)
+                    ))
                 } else if index.0.len() >= DealIndex::MAX {
                     Err(format!(
                         "{} deals are running, the most the chain holds",
@@ -193,6 +214,8 @@ pub(crate) fn check<S: NodeStore>(
                         Err("every replica of the deal is taken".into())
                     } else if d.holders.iter().any(|h| h.provider == *sender) {
                         Err("already holds a replica of this deal".into())
+                    } else if d.owner == *sender {
+                        Err("the owner of a deal cannot hold it".into())
                     } else if p.capacity.saturating_sub(p.committed) < d.size {
                         Err(format!(
                             "{} free bytes cannot hold {}",
@@ -235,13 +258,15 @@ pub(crate) fn check<S: NodeStore>(
                     } else if env.number > ch.deadline {
                         Err(format!("the challenge closed at block {}", ch.deadline))
                     } else {
-                        let root = parse_cid(&d.cid).map_err(|e| e.to_string());
                         let proof = StorageProof {
                             path: path.clone(),
                             leaf: leaf.clone(),
                         };
-                        root.and_then(|root| verify_proof(&root, ch.offset, &proof))
-                            .map_err(|e| format!("proof rejected: {e}"))
+                        match parse_cid(&d.cid) {
+                            Ok(root) => verify_proof(&root, ch.offset, &proof)
+                                .map_err(|e| format!("proof rejected: {e}")),
+                            Err(_) => Err("the deal's CID is unreadable".into()),
+                        }
                     }
                 }
             },
@@ -383,7 +408,7 @@ pub(crate) fn apply<S: NodeStore>(
             me.balance = me.balance.checked_add(paid).expect("bounded");
             state.set_account(&sender, &me)?;
             let pool = Pool::Community.address(suite);
-            let reward = env.params.storage_reward.min(state.account(&pool)?.balance);
+            let reward = reward_for(env, d.size).min(state.account(&pool)?.balance);
             move_mmt(state, &pool, &sender, reward)?;
             events.push(Event::StorageProved {
                 deal: *deal,
@@ -476,4 +501,19 @@ pub(crate) fn epoch_boundary<S: NodeStore>(
     index.0 = running;
     state.set_record(&StateKey::DealIndex, &index)?;
     Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boundaries;
+
+    #[test]
+    fn boundaries_inside_a_range_never_underflow() {
+        assert_eq!(boundaries(10, 2, 37), 3);
+        assert_eq!(boundaries(10, 10, 10), 0);
+        assert_eq!(boundaries(10, 10, 9), 0);
+        assert_eq!(boundaries(10, 10, 11), 0);
+        assert_eq!(boundaries(10, 10, 21), 1);
+        assert_eq!(boundaries(10, u64::MAX - 1, u64::MAX), 0);
+    }
 }

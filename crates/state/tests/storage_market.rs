@@ -241,9 +241,10 @@ fn a_deal_pays_passes_counts_misses_and_refunds_the_rest() {
             let (r, events) = m.block(vec![(&keeper, prove(&m, &id, &k, &blocks))]);
             assert_eq!(r, vec![Ok(())]);
             assert!(events.iter().any(|e| matches!(e, Event::StorageProved { provider, paid, .. } if *provider == k && *paid == price)));
-            // Paid the price and the storage reward, less the fee.
+            // Paid the price and the storage reward (0.5 MMT per GiB held, pro rata), less the fee.
             let gained = m.balance(&k).0 + "0.01".parse::<Amount>().unwrap().0 - paid_before.0;
-            assert_eq!(Amount(gained), "1.5".parse().unwrap());
+            let reward = Amount::from_mmt(1).0 / 2 * size as u128 / (1u128 << 30);
+            assert_eq!(Amount(gained), Amount(price.0 + reward));
             // A second answer to the same challenge is refused.
             let (r, _) = m.block(vec![(&keeper, prove_again(&m, &id))]);
             assert!(
@@ -306,14 +307,26 @@ fn deals_and_offers_refuse_bad_terms() {
         (&owner, deal(&c, 10, 1, 3, "1")),
         (&owner, deal(&c, 10, 1, 20, "0")),
         (&owner, deal(&c, 10, 1, 20, "100000")),
+        (&owner, deal(&c, 10, 1, 0, "1")),
         (&owner, deal(&c, 1000, 1, 20, "0.1")),
     ]);
-    assert!(r[..6].iter().all(Result::is_err), "{r:?}");
+    assert!(r[..7].iter().all(Result::is_err), "{r:?}");
     assert!(r[5].as_ref().unwrap_err().contains("insufficient"), "{r:?}");
-    assert_eq!(r[6], Ok(()));
+    assert_eq!(r[7], Ok(()));
     let id = deal_id(suite, &owner.public_key().address(), 0);
-    let (r, _) = m.block(vec![(&node, Action::AcceptDeal { deal: id })]);
+    let (r, _) = m.block(vec![
+        (&node, Action::AcceptDeal { deal: id }),
+        (
+            &owner,
+            Action::StorageOffer {
+                capacity: 5000,
+                price: Amount::ZERO,
+            },
+        ),
+        (&owner, Action::AcceptDeal { deal: id }),
+    ]);
     assert!(r[0].as_ref().unwrap_err().contains("registered"), "{r:?}");
+    assert!(r[2].as_ref().unwrap_err().contains("owner"), "{r:?}");
     let (r, _) = m.block(vec![
         (
             &node,

@@ -119,12 +119,17 @@ impl FromStr for Profile {
         let profile = Profile {
             cid_version,
             raw_leaves,
-            chunk_size: chunk.parse().map_err(|_| bad())?,
-            max_links: links.parse().map_err(|_| bad())?,
+            chunk_size: parse_small(chunk).ok_or_else(bad)?,
+            max_links: parse_small(links).ok_or_else(bad)?,
         };
         profile.check()?;
         Ok(profile)
     }
+}
+
+/// A decimal that fits a u32, whatever the platform's word size.
+fn parse_small(text: &str) -> Option<usize> {
+    text.parse::<u32>().ok().map(|n| n as usize)
 }
 
 #[cfg(test)]

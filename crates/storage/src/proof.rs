@@ -95,12 +95,14 @@ pub fn build_proof(
     }
 }
 
-/// Checks a proof for `offset` under `root`; the error says which step failed.
+/// Checks a proof for `offset` under `root`; the error says which step failed, in words of
+/// this crate only (they end up in receipts, which every node must hash alike).
 pub fn verify_proof(root: &Cid, offset: u64, proof: &StorageProof) -> Result<(), String> {
     let (mut cid, mut at) = (*root, offset);
     for (depth, bytes) in proof.path.iter().enumerate() {
         verify(&cid, bytes).map_err(|_| format!("path node {depth} does not hash to {cid}"))?;
-        let node = parse_node(&cid, bytes.clone()).map_err(|e| e.to_string())?;
+        let node = parse_node(&cid, bytes.clone())
+            .map_err(|_| format!("path node {depth} is not a UnixFS node"))?;
         match descend(&cid, node, at).map_err(|e| e.to_string())? {
             Step::Child(child, rest) => {
                 cid = child;
@@ -110,7 +112,8 @@ pub fn verify_proof(root: &Cid, offset: u64, proof: &StorageProof) -> Result<(),
         }
     }
     verify(&cid, &proof.leaf).map_err(|_| format!("the leaf does not hash to {cid}"))?;
-    let node = parse_node(&cid, proof.leaf.clone()).map_err(|e| e.to_string())?;
+    let node = parse_node(&cid, proof.leaf.clone())
+        .map_err(|_| "the leaf is not a UnixFS node".to_string())?;
     match descend(&cid, node, at).map_err(|e| e.to_string())? {
         Step::Leaf(len) if at < len => Ok(()),
         Step::Leaf(len) => Err(format!("the leaf holds {len} bytes, not offset {at}")),

@@ -162,17 +162,30 @@ impl BlockStore {
         Ok(missing)
     }
 
-    /// Pins a complete DAG.
+    /// Pins a complete DAG. Completeness is checked inside the pin's write transaction, so a
+    /// collection cannot remove a block between the check and the pin.
     pub fn pin(&self, root: &Cid, info: &PinInfo) -> Result<(), StorageError> {
-        if let Some(first) = self.missing(root)?.first() {
-            return Err(StorageError::Missing(first.to_string()));
-        }
         let value = serde_json::to_vec(info).expect("plain struct");
         let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(PINS)
-            .map_err(db_err)?
-            .insert(root.to_bytes().as_slice(), value.as_slice())
-            .map_err(db_err)?;
+        {
+            let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+            let mut stack = vec![*root];
+            let mut seen = HashSet::new();
+            while let Some(cid) = stack.pop() {
+                if !seen.insert(cid) {
+                    continue;
+                }
+                let key = cid.to_bytes();
+                let Some(data) = blocks.get(key.as_slice()).map_err(db_err)? else {
+                    return Err(StorageError::Missing(cid.to_string()));
+                };
+                stack.extend(block::links(&cid, data.value())?);
+            }
+            txn.open_table(PINS)
+                .map_err(db_err)?
+                .insert(root.to_bytes().as_slice(), value.as_slice())
+                .map_err(db_err)?;
+        }
         txn.commit().map_err(db_err)
     }
 
@@ -336,6 +349,11 @@ impl AddSession {
     pub fn commit(mut self, root: &Cid, info: &PinInfo) -> Result<(), StorageError> {
         self.flush()?;
         self.store.pin(root, info)
+    }
+
+    /// Writes what is buffered now (the blocks stay protected while the session lasts).
+    pub fn flush_now(&mut self) -> Result<(), StorageError> {
+        self.flush()
     }
 
     /// Writes what is buffered without pinning (blocks stay collectable once the session ends).

@@ -303,12 +303,33 @@ fn import(
     })
 }
 
+/// The read end of the upload pipe: its end of input is an error unless the writer finished.
+struct Completed {
+    inner: std::io::PipeReader,
+    complete: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Read for Completed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.complete.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("the upload was abandoned"));
+        }
+        Ok(n)
+    }
+}
+
 /// Streams a CAR file to the node on another thread; what `write` produces is the body.
 fn upload<T>(
     url: String,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, Value)> {
     let (reader, writer) = std::io::pipe().context("creating a pipe")?;
+    let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = Completed {
+        inner: reader,
+        complete: complete.clone(),
+    };
     let sender = std::thread::spawn(move || -> anyhow::Result<Value> {
         let mut response = ureq::post(&url)
             .header("Content-Type", "application/vnd.ipld.car")
@@ -336,6 +357,9 @@ fn upload<T>(
         out.flush().context("sending to the node")?;
         Ok(v)
     });
+    // Only a finished stream ends cleanly; otherwise the upload is cut and the node stores
+    // nothing under a pin.
+    complete.store(written.is_ok(), std::sync::atomic::Ordering::SeqCst);
     drop(out);
     let answer = sender
         .join()
@@ -586,11 +610,41 @@ fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The data key of `cid` wrapped for `key`, from the grants on chain.
+/// Whether `key` opens the first segment of the encrypted file under `root`.
+fn opens(store: &BlockStore, root: &Cid, key: &[u8]) -> bool {
+    let Some(leaf_cid) = first_leaf(store, root) else {
+        return false;
+    };
+    let leaf = match metamesh_storage::node(store, &leaf_cid) {
+        Ok(metamesh_storage::Node::Raw(b)) => b,
+        Ok(metamesh_storage::Node::Pb { data, .. }) => data.data.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(header) = envelope::Header::decode(&leaf) else {
+        return false;
+    };
+    let last = leaf_cid == *root;
+    envelope::open_segment(&header, key, 0, &leaf[envelope::HEADER_LEN..], last).is_ok()
+}
+
+fn first_leaf(store: &BlockStore, root: &Cid) -> Option<Cid> {
+    let mut cid = *root;
+    loop {
+        let data = store.get(&cid).ok()??;
+        match metamesh_storage::links(&cid, &data).ok()?.first() {
+            Some(child) => cid = *child,
+            None => return Some(cid),
+        }
+    }
+}
+
+/// The data key of `cid` wrapped for `key`, from the grants on chain: the sender's own grants
+/// first, and with `store`, only a key that opens the data (anyone may post a grant).
 fn shared_key(
     rpc: &RpcArgs,
     cid: &Cid,
     key: &SecretKey,
+    store: Option<&BlockStore>,
 ) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
     let me = key.public_key();
     let grants = rpc.call(
@@ -600,7 +654,9 @@ fn shared_key(
             format!("0x{}", hex::encode(me.to_uncompressed()))
         ]),
     )?;
-    let grants = grants.as_array().cloned().unwrap_or_default();
+    let mut grants = grants.as_array().cloned().unwrap_or_default();
+    let mine = me.address().to_string();
+    grants.sort_by_key(|g| g["granter"].as_str() != Some(mine.as_str()));
     if grants.is_empty() {
         bail!(
             "{cid} is encrypted and no key was shared with {} (use --raw for the ciphertext)",
@@ -609,7 +665,9 @@ fn shared_key(
     }
     for g in &grants {
         let wrapped = hex::decode(g["wrapped"].as_str().unwrap_or("").trim_start_matches("0x"))?;
-        if let Ok(k) = unwrap_key(key, &wrapped) {
+        if let Ok(k) = unwrap_key(key, &wrapped)
+            && store.is_none_or(|s| opens(s, cid, &k))
+        {
             return Ok(k);
         }
     }
@@ -622,7 +680,7 @@ fn shared_key(
 
 fn decrypt_to(ctx: &Context, args: &GetArgs, cid: &Cid, store: &BlockStore) -> anyhow::Result<u64> {
     let key = sender_key(ctx, &args.sender)?;
-    let data_key = shared_key(&args.rpc, cid, &key)?;
+    let data_key = shared_key(&args.rpc, cid, &key, Some(store))?;
     let file = fs::File::create_new(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
     let mut dec = envelope::Decryptor::new(&data_key, BufWriter::new(file));
@@ -641,7 +699,7 @@ fn share(ctx: &Context, args: ShareArgs) -> anyhow::Result<ExitCode> {
     let cid = parse_cid(&args.cid)?;
     let key = sender_key(ctx, &args.sender)?;
     let to = parse_public(&args.to, key.suite())?;
-    let data_key = shared_key(&args.rpc, &cid, &key)?;
+    let data_key = shared_key(&args.rpc, &cid, &key, None)?;
     let receipt = send_and_wait(
         ctx,
         &args.rpc,
