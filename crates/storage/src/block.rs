@@ -72,8 +72,11 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), StorageError> {
 pub fn links(cid: &Cid, data: &[u8]) -> Result<Vec<Cid>, StorageError> {
     match cid.codec() {
         RAW => Ok(Vec::new()),
-        DAG_PB => decode_node(cid, data)?
-            .links
+        DAG_PB => crate::pb::links_only(data)
+            .map_err(|e| StorageError::Malformed {
+                cid: cid.to_string(),
+                reason: format!("not a dag-pb node: {e}"),
+            })?
             .iter()
             .map(|l| link_cid(cid, l.hash.as_deref()))
             .collect(),

@@ -148,6 +148,7 @@ impl<W: Write> Encryptor<W> {
 
     /// Ends the stream; the last segment (possibly empty) carries the final flag.
     pub fn finish(mut self) -> Result<W, StorageError> {
+        self.seal_ready()?;
         let len = self.pending.len();
         self.seal(len, true)?;
         self.out.flush().map_err(StorageError::io)?;
@@ -155,13 +156,64 @@ impl<W: Write> Encryptor<W> {
     }
 }
 
+impl<W: Write> Encryptor<W> {
+    /// Seals every full segment that has a byte after it (so is not the last), segments in
+    /// parallel on all cores (each has its own nonce), written in order.
+    fn seal_ready(&mut self) -> Result<(), StorageError> {
+        if self.pending.len() <= self.header.plain_len(self.index) {
+            return Ok(());
+        }
+        // Segment 0 is shorter; seal it alone so the rest are all the same length.
+        if self.index == 0 {
+            let len = self.header.plain_len(0);
+            return self.seal(len, false).and_then(|()| self.seal_ready());
+        }
+        let len = self.header.plain_len(1);
+        let count = (self.pending.len() - 1) / len;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count);
+        let (key, aad, alg, first) = (&self.key, self.header.encode(), self.header.algorithm, self.index);
+        let pieces: Vec<&[u8]> = self.pending[..count * len].chunks(len).collect();
+        let per = count.div_ceil(threads.max(1));
+        let sealed: Vec<Result<Vec<u8>, metamesh_crypto::CryptoError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .chunks(per)
+                .enumerate()
+                .map(|(g, group)| {
+                    let aad = &aad;
+                    scope.spawn(move || {
+                        group
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| {
+                                let index = first + (g * per + i) as u64;
+                                alg.seal(key, &nonce(index, false), aad, p)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("sealing does not panic"))
+                .collect()
+        });
+        for s in sealed {
+            self.out.write_all(&s?).map_err(StorageError::io)?;
+        }
+        self.pending.drain(..count * len);
+        self.index += count as u64;
+        Ok(())
+    }
+}
+
 impl<W: Write> Write for Encryptor<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.pending.extend_from_slice(buf);
         // A segment is sealed only once a byte beyond it exists: only then is it not the last.
-        while self.pending.len() > self.header.plain_len(self.index) {
-            let len = self.header.plain_len(self.index);
-            self.seal(len, false).map_err(std::io::Error::other)?;
+        // Sealing waits for a few segments so they can be sealed side by side.
+        let batch = self.header.plain_len(1) * 8;
+        if self.index == 0 || self.pending.len() > batch {
+            self.seal_ready().map_err(std::io::Error::other)?;
         }
         Ok(buf.len())
     }

@@ -54,11 +54,18 @@ pub struct Linked {
     pub filesize: u64,
 }
 
+/// Full chunks hashed together, spread over the cores: leaves are independent, so hashing is
+/// the one part of an import that parallelises; links and order stay sequential.
+const LEAF_BATCH: usize = 16;
+
 /// Streams one file into blocks.
 pub struct FileImporter<S: BlockSink> {
     profile: Profile,
     sink: S,
     chunk: Vec<u8>,
+    /// Full chunks waiting to become leaves.
+    full: Vec<Vec<u8>>,
+    threads: usize,
     /// `levels[0]` holds leaves waiting for a parent, `levels[1]` their parents, …
     levels: Vec<Vec<Linked>>,
     blocks: u64,
@@ -70,6 +77,8 @@ impl<S: BlockSink> FileImporter<S> {
             profile,
             sink,
             chunk: Vec::with_capacity(profile.chunk_size),
+            full: Vec::with_capacity(LEAF_BATCH),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             levels: vec![Vec::new()],
             blocks: 0,
         }
@@ -107,6 +116,7 @@ impl<S: BlockSink> FileImporter<S> {
 
     /// Ends the file: the root and the sink back.
     pub fn finish(mut self) -> Result<(Linked, S), StorageError> {
+        self.leaves()?;
         let total_leaves = self.blocks;
         if !self.chunk.is_empty() || total_leaves == 0 {
             let chunk = std::mem::take(&mut self.chunk);
@@ -132,25 +142,53 @@ impl<S: BlockSink> FileImporter<S> {
         self.sink.put(block)
     }
 
-    fn leaf(&mut self, chunk: Vec<u8>) -> Result<(), StorageError> {
-        let filesize = chunk.len() as u64;
-        let block = if self.profile.raw_leaves {
-            Block::new(Version::V1, RAW, chunk)
+    /// Turns the waiting full chunks into leaves, hashed on all cores, linked in order.
+    fn leaves(&mut self) -> Result<(), StorageError> {
+        let chunks = std::mem::take(&mut self.full);
+        let profile = self.profile;
+        let threads = self.threads.min(chunks.len()).max(1);
+        let blocks: Vec<(Block, u64)> = if threads == 1 {
+            chunks.into_iter().map(|c| leaf_block(profile, c)).collect()
         } else {
-            let data = UnixFsData {
-                r#type: DataType::File as i32,
-                data: (!chunk.is_empty()).then_some(chunk),
-                filesize: Some(filesize),
-                blocksizes: Vec::new(),
-                hash_type: None,
-                fanout: None,
-            };
-            let node = PbNode {
-                links: Vec::new(),
-                data: Some(data.encode_to_vec()),
-            };
-            Block::new(self.profile.cid_version, DAG_PB, node.encode_to_vec())
+            let per = chunks.len().div_ceil(threads);
+            let mut groups: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut rest = chunks.into_iter();
+            loop {
+                let group: Vec<Vec<u8>> = rest.by_ref().take(per).collect();
+                if group.is_empty() {
+                    break;
+                }
+                groups.push(group);
+            }
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = groups
+                    .into_iter()
+                    .map(|g| {
+                        scope.spawn(move || {
+                            g.into_iter()
+                                .map(|c| leaf_block(profile, c))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("hashing does not panic"))
+                    .collect()
+            })
         };
+        for (block, filesize) in blocks {
+            self.linked_leaf(block, filesize)?;
+        }
+        Ok(())
+    }
+
+    fn leaf(&mut self, chunk: Vec<u8>) -> Result<(), StorageError> {
+        let (block, filesize) = leaf_block(self.profile, chunk);
+        self.linked_leaf(block, filesize)
+    }
+
+    fn linked_leaf(&mut self, block: Block, filesize: u64) -> Result<(), StorageError> {
         let linked = Linked {
             cid: block.cid,
             tsize: block.data.len() as u64,
@@ -195,6 +233,29 @@ impl<S: BlockSink> FileImporter<S> {
         self.emit(block)?;
         self.push(level + 1, linked)
     }
+}
+
+/// A leaf block of `chunk`: raw, or a dag-pb UnixFS File node; and the bytes it holds.
+fn leaf_block(profile: Profile, chunk: Vec<u8>) -> (Block, u64) {
+    let filesize = chunk.len() as u64;
+    let block = if profile.raw_leaves {
+        Block::new(Version::V1, RAW, chunk)
+    } else {
+        let data = UnixFsData {
+            r#type: DataType::File as i32,
+            data: (!chunk.is_empty()).then_some(chunk),
+            filesize: Some(filesize),
+            blocksizes: Vec::new(),
+            hash_type: None,
+            fanout: None,
+        };
+        let node = PbNode {
+            links: Vec::new(),
+            data: Some(data.encode_to_vec()),
+        };
+        Block::new(profile.cid_version, DAG_PB, node.encode_to_vec())
+    };
+    (block, filesize)
 }
 
 fn file_link(child: &Linked, name: &str) -> PbLink {

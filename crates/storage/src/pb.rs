@@ -70,6 +70,26 @@ impl Message for PbNode {
     }
 }
 
+/// A dag-pb node's links, skipping its data without copying it (the store's walks read every
+/// leaf; a leaf's data is most of its bytes).
+pub fn links_only(mut buf: &[u8]) -> Result<Vec<PbLink>, prost::DecodeError> {
+    let mut links = Vec::new();
+    while buf.has_remaining() {
+        let (tag, wire_type) = encoding::decode_key(&mut buf)?;
+        if tag == 2 && wire_type == WireType::LengthDelimited {
+            let len = encoding::decode_varint(&mut buf)? as usize;
+            if len > buf.len() {
+                return Err(prost::DecodeError::new("a link runs past the end of the node"));
+            }
+            links.push(PbLink::decode(&buf[..len])?);
+            buf.advance(len);
+        } else {
+            encoding::skip_field(wire_type, tag, &mut buf, DecodeContext::default())?;
+        }
+    }
+    Ok(links)
+}
+
 /// UnixFS node types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
 #[repr(i32)]
@@ -122,6 +142,8 @@ mod tests {
         let bytes = node.encode_to_vec();
         assert_eq!(hex::encode(&bytes), "12080a020102120018030a020802");
         assert_eq!(PbNode::decode(bytes.as_slice()).unwrap(), node);
+        assert_eq!(links_only(&bytes).unwrap(), node.links);
+        assert!(links_only(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

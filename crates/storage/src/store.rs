@@ -330,7 +330,10 @@ impl AddSession {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let txn = self.store.db.begin_write().map_err(db_err)?;
+        let mut txn = self.store.db.begin_write().map_err(db_err)?;
+        // Batches need not reach the disk on their own: the pin's commit is durable and makes
+        // them so; after a crash they would be unpinned garbage anyway.
+        txn.set_durability(redb::Durability::None).map_err(db_err)?;
         {
             let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
             for b in &self.batch {
@@ -356,9 +359,13 @@ impl AddSession {
         self.flush()
     }
 
-    /// Writes what is buffered without pinning (blocks stay collectable once the session ends).
+    /// Writes what is buffered without pinning (blocks stay collectable once the session ends),
+    /// durably.
     pub fn finish_unpinned(mut self) -> Result<(), StorageError> {
-        self.flush()
+        self.flush()?;
+        let mut txn = self.store.db.begin_write().map_err(db_err)?;
+        txn.set_durability(redb::Durability::Immediate).map_err(db_err)?;
+        txn.commit().map_err(db_err)
     }
 }
 
