@@ -140,6 +140,7 @@ impl BlockStore {
         AddSession {
             store: self.clone(),
             id,
+            links: HashMap::new(),
             batch: Vec::new(),
             batch_bytes: 0,
         }
@@ -165,6 +166,17 @@ impl BlockStore {
     /// Pins a complete DAG. Completeness is checked inside the pin's write transaction, so a
     /// collection cannot remove a block between the check and the pin.
     pub fn pin(&self, root: &Cid, info: &PinInfo) -> Result<(), StorageError> {
+        self.pin_knowing(root, info, &HashMap::new())
+    }
+
+    /// [`Self::pin`] where the links of some blocks are already known (an add session's own
+    /// blocks, which it holds): those are not read back.
+    fn pin_knowing(
+        &self,
+        root: &Cid,
+        info: &PinInfo,
+        known: &HashMap<Cid, Vec<Cid>>,
+    ) -> Result<(), StorageError> {
         let value = serde_json::to_vec(info).expect("plain struct");
         let txn = self.db.begin_write().map_err(db_err)?;
         {
@@ -173,6 +185,10 @@ impl BlockStore {
             let mut seen = HashSet::new();
             while let Some(cid) = stack.pop() {
                 if !seen.insert(cid) {
+                    continue;
+                }
+                if let Some(links) = known.get(&cid) {
+                    stack.extend(links.iter().copied());
                     continue;
                 }
                 let key = cid.to_bytes();
@@ -321,6 +337,8 @@ impl BlockSource for BlockStore {
 pub struct AddSession {
     store: BlockStore,
     id: u64,
+    /// The links of every block written through this session.
+    links: HashMap<Cid, Vec<Cid>>,
     batch: Vec<Block>,
     batch_bytes: usize,
 }
@@ -351,7 +369,7 @@ impl AddSession {
     /// Writes what is buffered and pins `root`; the session's blocks are then held by the pin.
     pub fn commit(mut self, root: &Cid, info: &PinInfo) -> Result<(), StorageError> {
         self.flush()?;
-        self.store.pin(root, info)
+        self.store.pin_knowing(root, info, &self.links)
     }
 
     /// Writes what is buffered now (the blocks stay protected while the session lasts).
@@ -371,6 +389,7 @@ impl AddSession {
 
 impl BlockSink for AddSession {
     fn put(&mut self, block: Block) -> Result<(), StorageError> {
+        self.links.insert(block.cid, block.links()?);
         self.store
             .in_use
             .lock()
