@@ -112,7 +112,20 @@ fn init_logging() {
         .try_init();
 }
 
+/// Content moves through 256 KiB–1 MiB buffers that live for microseconds. glibc serves
+/// allocations of that size with fresh `mmap`s (a page fault per 4 KiB, half a million per GiB
+/// added); keeping them on the heap makes `data add` about twice as fast.
+fn keep_large_buffers_on_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_large_buffers_on_the_heap();
     let cli = Cli::parse();
     init_logging();
     let ctx = Context {

@@ -170,33 +170,41 @@ impl<W: Write> Encryptor<W> {
         }
         let len = self.header.plain_len(1);
         let count = (self.pending.len() - 1) / len;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(count);
-        let (key, aad, alg, first) = (&self.key, self.header.encode(), self.header.algorithm, self.index);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(count);
+        let (key, aad, alg, first) = (
+            &self.key,
+            self.header.encode(),
+            self.header.algorithm,
+            self.index,
+        );
         let pieces: Vec<&[u8]> = self.pending[..count * len].chunks(len).collect();
         let per = count.div_ceil(threads.max(1));
-        let sealed: Vec<Result<Vec<u8>, metamesh_crypto::CryptoError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pieces
-                .chunks(per)
-                .enumerate()
-                .map(|(g, group)| {
-                    let aad = &aad;
-                    scope.spawn(move || {
-                        group
-                            .iter()
-                            .enumerate()
-                            .map(|(i, p)| {
-                                let index = first + (g * per + i) as u64;
-                                alg.seal(key, &nonce(index, false), aad, p)
-                            })
-                            .collect::<Vec<_>>()
+        let sealed: Vec<Result<Vec<u8>, metamesh_crypto::CryptoError>> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pieces
+                    .chunks(per)
+                    .enumerate()
+                    .map(|(g, group)| {
+                        let aad = &aad;
+                        scope.spawn(move || {
+                            group
+                                .iter()
+                                .enumerate()
+                                .map(|(i, p)| {
+                                    let index = first + (g * per + i) as u64;
+                                    alg.seal(key, &nonce(index, false), aad, p)
+                                })
+                                .collect::<Vec<_>>()
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("sealing does not panic"))
-                .collect()
-        });
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("sealing does not panic"))
+                    .collect()
+            });
         for s in sealed {
             self.out.write_all(&s?).map_err(StorageError::io)?;
         }

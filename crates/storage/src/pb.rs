@@ -72,19 +72,20 @@ impl Message for PbNode {
 
 /// A dag-pb node's links, skipping its data without copying it (the store's walks read every
 /// leaf; a leaf's data is most of its bytes).
-pub fn links_only(mut buf: &[u8]) -> Result<Vec<PbLink>, prost::DecodeError> {
+pub fn links_only(mut buf: &[u8]) -> Result<Vec<PbLink>, String> {
     let mut links = Vec::new();
     while buf.has_remaining() {
-        let (tag, wire_type) = encoding::decode_key(&mut buf)?;
+        let (tag, wire_type) = encoding::decode_key(&mut buf).map_err(|e| e.to_string())?;
         if tag == 2 && wire_type == WireType::LengthDelimited {
-            let len = encoding::decode_varint(&mut buf)? as usize;
+            let len = encoding::decode_varint(&mut buf).map_err(|e| e.to_string())? as usize;
             if len > buf.len() {
-                return Err(prost::DecodeError::new("a link runs past the end of the node"));
+                return Err("a link runs past the end of the node".into());
             }
-            links.push(PbLink::decode(&buf[..len])?);
+            links.push(PbLink::decode(&buf[..len]).map_err(|e| e.to_string())?);
             buf.advance(len);
         } else {
-            encoding::skip_field(wire_type, tag, &mut buf, DecodeContext::default())?;
+            encoding::skip_field(wire_type, tag, &mut buf, DecodeContext::default())
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(links)

@@ -80,7 +80,11 @@ pub struct BlockStore {
 
 impl BlockStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
-        let db = Database::create(path.as_ref()).map_err(db_err)?;
+        // Content is written once and read rarely: a small cache, not redb's default 1 GiB.
+        let db = Database::builder()
+            .set_cache_size(64 << 20)
+            .create(path.as_ref())
+            .map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(BLOCKS).map_err(db_err)?;
         txn.open_table(PINS).map_err(db_err)?;
@@ -382,7 +386,8 @@ impl AddSession {
     pub fn finish_unpinned(mut self) -> Result<(), StorageError> {
         self.flush()?;
         let mut txn = self.store.db.begin_write().map_err(db_err)?;
-        txn.set_durability(redb::Durability::Immediate).map_err(db_err)?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)
     }
 }

@@ -16,8 +16,8 @@ use metamesh_crypto::{
 };
 use metamesh_primitives::Action;
 use metamesh_storage::{
-    BlockSink, BlockStore, Cid, DirOptions, FileImporter, HashOnly, Linked, Profile,
-    car::CarReader, car::CarWriter, envelope, import_dir, parse_cid,
+    BlockSink, Cid, DirOptions, FileImporter, HashOnly, Linked, Profile, car::CarReader,
+    car::CarWriter, envelope, import_dir, parse_cid,
 };
 use serde_json::{Value, json};
 
@@ -477,30 +477,66 @@ fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A block store in a temporary directory, removed on drop.
+/// Downloaded blocks in a temporary file, indexed by CID (removed on drop): the exporter reads
+/// them back by position, with no database in between.
 struct Scratch {
-    dir: PathBuf,
-    store: BlockStore,
+    path: PathBuf,
+    file: fs::File,
+    index: std::collections::HashMap<Cid, (u64, usize)>,
+    end: u64,
 }
 
 impl Scratch {
     fn new() -> anyhow::Result<Scratch> {
-        let dir = std::env::temp_dir().join(format!(
+        let path = std::env::temp_dir().join(format!(
             "metamesh-get-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         ));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let store = BlockStore::open(dir.join("blocks.redb"))?;
-        Ok(Scratch { dir, store })
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        Ok(Scratch {
+            path,
+            file,
+            index: Default::default(),
+            end: 0,
+        })
+    }
+
+    fn add(&mut self, block: &metamesh_storage::Block) -> anyhow::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        self.file
+            .write_all_at(&block.data, self.end)
+            .context("writing the download")?;
+        self.index.insert(block.cid, (self.end, block.data.len()));
+        self.end += block.data.len() as u64;
+        Ok(())
+    }
+}
+
+impl metamesh_storage::BlockSource for Scratch {
+    fn block(&self, cid: &Cid) -> Result<Option<Vec<u8>>, metamesh_storage::StorageError> {
+        use std::os::unix::fs::FileExt as _;
+        let Some(&(at, len)) = self.index.get(cid) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut buf, at)
+            .map_err(|e| metamesh_storage::StorageError::Io(e.to_string()))?;
+        Ok(Some(buf))
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -533,30 +569,20 @@ fn download(
     Ok(())
 }
 
-fn fetch_into(rpc: &RpcArgs, cid: &Cid, store: &BlockStore) -> anyhow::Result<()> {
-    let mut batch = Vec::new();
-    let mut size = 0;
+fn fetch_into(rpc: &RpcArgs, cid: &Cid, scratch: &mut Scratch) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bar = progress(0, "fetching");
     download(rpc, cid, |b| {
-        size += b.data.len();
         bar.inc(b.data.len() as u64);
         show_after_a_second(&bar, started);
-        batch.push(b.clone());
-        if size > 32 << 20 {
-            store.put_many(&batch)?;
-            batch.clear();
-            size = 0;
-        }
-        Ok(())
+        scratch.add(b)
     })?;
-    store.put_many(&batch)?;
     bar.finish_and_clear();
     Ok(())
 }
 
 /// The first bytes of the file under `root` (empty for a directory): enough for the header.
-fn head_bytes(store: &BlockStore, root: &Cid) -> Vec<u8> {
+fn head_bytes(store: &dyn metamesh_storage::BlockSource, root: &Cid) -> Vec<u8> {
     struct Capture(Vec<u8>);
     impl Write for Capture {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -582,14 +608,14 @@ fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
     if args.output.exists() {
         bail!("{} exists; choose a new path", args.output.display());
     }
-    let scratch = Scratch::new()?;
-    fetch_into(&args.rpc, &cid, &scratch.store)?;
-    let head = head_bytes(&scratch.store, &cid);
+    let mut scratch = Scratch::new()?;
+    fetch_into(&args.rpc, &cid, &mut scratch)?;
+    let head = head_bytes(&scratch, &cid);
     let encrypted = !args.raw && envelope::Header::decode(&head).is_ok();
     let result = if encrypted {
-        decrypt_to(ctx, &args, &cid, &scratch.store)
+        decrypt_to(ctx, &args, &cid, &scratch)
     } else {
-        metamesh_storage::export_path(&scratch.store, &cid, &args.output).map_err(Into::into)
+        metamesh_storage::export_path(&scratch, &cid, &args.output).map_err(Into::into)
     };
     let size = match result {
         Ok(n) => n,
@@ -611,7 +637,7 @@ fn get(ctx: &Context, args: GetArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Whether `key` opens the first segment of the encrypted file under `root`.
-fn opens(store: &BlockStore, root: &Cid, key: &[u8]) -> bool {
+fn opens(store: &dyn metamesh_storage::BlockSource, root: &Cid, key: &[u8]) -> bool {
     let Some(leaf_cid) = first_leaf(store, root) else {
         return false;
     };
@@ -627,10 +653,10 @@ fn opens(store: &BlockStore, root: &Cid, key: &[u8]) -> bool {
     envelope::open_segment(&header, key, 0, &leaf[envelope::HEADER_LEN..], last).is_ok()
 }
 
-fn first_leaf(store: &BlockStore, root: &Cid) -> Option<Cid> {
+fn first_leaf(store: &dyn metamesh_storage::BlockSource, root: &Cid) -> Option<Cid> {
     let mut cid = *root;
     loop {
-        let data = store.get(&cid).ok()??;
+        let data = store.block(&cid).ok()??;
         match metamesh_storage::links(&cid, &data).ok()?.first() {
             Some(child) => cid = *child,
             None => return Some(cid),
@@ -644,7 +670,7 @@ fn shared_key(
     rpc: &RpcArgs,
     cid: &Cid,
     key: &SecretKey,
-    store: Option<&BlockStore>,
+    store: Option<&dyn metamesh_storage::BlockSource>,
 ) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
     let me = key.public_key();
     let grants = rpc.call(
@@ -678,7 +704,12 @@ fn shared_key(
     )
 }
 
-fn decrypt_to(ctx: &Context, args: &GetArgs, cid: &Cid, store: &BlockStore) -> anyhow::Result<u64> {
+fn decrypt_to(
+    ctx: &Context,
+    args: &GetArgs,
+    cid: &Cid,
+    store: &dyn metamesh_storage::BlockSource,
+) -> anyhow::Result<u64> {
     let key = sender_key(ctx, &args.sender)?;
     let data_key = shared_key(&args.rpc, cid, &key, Some(store))?;
     let file = fs::File::create_new(&args.output)
