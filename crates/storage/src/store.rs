@@ -80,9 +80,10 @@ pub struct BlockStore {
 
 impl BlockStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
-        // Content is written once and read rarely: a small cache, not redb's default 1 GiB.
+        // A bounded cache rather than redb's default 1 GiB: adds run at about half the speed
+        // (docs/BENCHMARKS.md) but a node's memory stays bounded whatever it stores.
         let db = Database::builder()
-            .set_cache_size(64 << 20)
+            .set_cache_size(256 << 20)
             .create(path.as_ref())
             .map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
