@@ -96,6 +96,18 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
             std::fs::read(&file).unwrap()
         );
     }
+    // Kubo's CAR file for `hello world\n`, byte for byte, from `data add` then `data export`.
+    let hello = s.write("hello", b"hello world\n");
+    let hello_cid = add(&net, ports[0], Path::new(&hello), &[]);
+    let car = s.p("hello.car");
+    net.client(ports[0], &["data", "export", &hello_cid, "-o", &car])
+        .ok();
+    let kubo = std::fs::read(
+        metamesh_testkit::vectors_dir().join("unixfs_hello-world-nl_kubo-default.car"),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&car).unwrap(), kubo);
+
     let dir = s.path("tree");
     std::fs::create_dir_all(dir.join("a/b")).unwrap();
     std::fs::write(dir.join("top.txt"), b"top").unwrap();
