@@ -70,6 +70,11 @@ impl Header {
             2 => AeadAlgorithm::Aes256Gcm,
             other => return bad(&format!("algorithm {other} is unknown")),
         };
+        if bytes[6..8] != [0, 0] || bytes[12..16] != [0; 4] {
+            // Reserved bytes are not in the AAD as sent: refuse any that are not zero, so one
+            // ciphertext has exactly one header.
+            return bad("reserved header bytes are not zero");
+        }
         let segment = u32::from_be_bytes(bytes[8..12].try_into().expect("4"));
         Header::new(algorithm, segment as usize)
     }
@@ -337,5 +342,26 @@ pub fn from_io(e: std::io::Error) -> StorageError {
     match e.downcast::<StorageError>() {
         Ok(inner) => inner,
         Err(e) => StorageError::Io(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_and_refuse_garbage() {
+        let h = Header::new(AeadAlgorithm::Sm4Gcm, 262_144).unwrap();
+        assert_eq!(Header::decode(&h.encode()).unwrap(), h);
+        let mut reserved = h.encode();
+        reserved[13] = 1;
+        assert!(Header::decode(&reserved).is_err());
+        let mut version = h.encode();
+        version[4] = 2;
+        assert!(Header::decode(&version).is_err());
+        assert!(Header::decode(b"MMEC").is_err());
+        assert!(Header::new(AeadAlgorithm::Aes256Gcm, 48).is_err());
+        assert_eq!(h.sealed_len(0), 32);
+        assert_eq!(h.plain_len(0), 262_144 - 32);
     }
 }
