@@ -77,6 +77,8 @@ async fn start() -> Fixture {
     )
     .unwrap();
     let node = NodeService::new(chain, Some(signer), PoolConfig::default());
+    let blocks = metamesh_storage::BlockStore::open(dir.path().join("blocks.redb")).unwrap();
+    node.attach_content(Arc::new(metamesh_node::Content::new(blocks)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -104,8 +106,17 @@ fn seal(node: &NodeService, now: u64) {
     node.seal(parent, now).unwrap().unwrap();
 }
 
-const METHODS: [&str; 18] = [
+const METHODS: [&str; 27] = [
     "mm_chainId",
+    "data_ls",
+    "data_has",
+    "data_stat",
+    "data_unpin",
+    "data_gc",
+    "data_grants",
+    "storage_provider",
+    "storage_deal",
+    "storage_deals",
     "mm_blockNumber",
     "mm_getBlockByNumber",
     "mm_getBlockByHash",
@@ -340,4 +351,99 @@ async fn websocket_subscribers_hear_new_heads() {
         serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
     assert_eq!(note["method"], "mm_subscription");
     assert_eq!(note["params"]["result"]["number"], 1);
+}
+
+/// A raw HTTP/1.1 request: the status code and the body.
+fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut rest = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        rest = dechunk(&rest);
+    }
+    (status, rest)
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..line]).unwrap().trim(), 16).unwrap();
+        raw = &raw[line + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_endpoints_store_serve_and_refuse_bad_input() {
+    let f = start().await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        let kubo = std::fs::read(
+            metamesh_testkit::vectors_dir().join("unixfs_hello-world-nl_kubo-default.car"),
+        )
+        .unwrap();
+        let cid = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+        let (status, body) = http(addr, "POST", "/content/car", b"not a car file");
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("CAR"));
+        let mut truncated = kubo.clone();
+        truncated.truncate(kubo.len() - 5);
+        let (status, body) = http(addr, "POST", "/content/car", &truncated);
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        let (status, body) = http(addr, "POST", "/content/car?pin=bogus", &kubo);
+        assert_eq!(status, 400);
+        assert!(String::from_utf8_lossy(&body).contains("pin=bogus"));
+        // Nothing of the refused uploads is pinned.
+        assert_eq!(call(addr, "data_ls", json!([]))["result"], json!([]));
+
+        let (status, body) = http(addr, "POST", "/content/car?name=hello.txt", &kubo);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["pinned"][0], cid);
+        let (status, body) = http(addr, "GET", &format!("/content/car/{cid}"), b"");
+        assert_eq!(status, 200);
+        assert_eq!(body, kubo, "the exported CAR is Kubo's, byte for byte");
+        let ls = call(addr, "data_ls", json!([]));
+        assert_eq!(ls["result"][0]["cid"], cid);
+        assert_eq!(ls["result"][0]["name"], "hello.txt");
+        let has = call(addr, "data_has", json!([cid]));
+        assert_eq!(has["result"]["size"], 12);
+
+        let (status, body) = http(addr, "GET", "/content/car/not-a-cid", b"");
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        // Nobody provides this one: a clear 404 after the fetch gives up.
+        let absent = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+        let (status, body) = http(addr, "GET", &format!("/content/car/{absent}"), b"");
+        assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+        assert!(call(addr, "data_unpin", json!([cid]))["result"] == json!(true));
+        let gc = call(addr, "data_gc", json!([]));
+        assert_eq!(gc["result"]["removedBlocks"], 1);
+        assert_eq!(
+            call(addr, "mm_blockNumber", json!([]))["result"],
+            0,
+            "still serving"
+        );
+    })
+    .await
+    .unwrap();
 }
