@@ -230,7 +230,7 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
                 "--replicas",
                 "2",
                 "--duration",
-                "200",
+                "40",
                 "--price",
                 "1",
                 "--from",
@@ -274,4 +274,17 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
             .iter()
             .any(|d| d["id"] == deal_id)
     );
+    // When the deal ends, the keeper lets go of the data it held for it.
+    wait_for("the deal ends and the keeper unpins its data", 90, || {
+        rpc(ports[3], "data_ls", json!([])).is_some_and(|pins| {
+            !pins
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"].as_str().is_some_and(|n| n.starts_with("deal 0x")))
+        })
+    });
+    let ended = rpc(ports[0], "storage_deal", json!([deal_id])).unwrap();
+    assert_eq!(ended["escrow"], "0 MMT", "{ended}");
+    assert!(head(ports[0]).unwrap() >= ended["end"].as_u64().unwrap());
 }

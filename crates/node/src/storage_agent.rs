@@ -83,6 +83,7 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
             _ = shutdown.changed() => if *shutdown.borrow() { return },
         }
         let Some(view) = view(&node) else { continue };
+        release_ended(&node, &content, view.head);
         for (id, deal) in &view.deals {
             let mine = deal.holders.iter().find(|h| h.provider == view.me);
             if let Some(ch) = mine.and_then(|h| h.challenge) {
@@ -140,6 +141,34 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
                     }
                 });
             }
+        }
+    }
+}
+
+/// Unpins the data of deals this agent took that have ended (the next collection frees it).
+fn release_ended(node: &NodeService, content: &crate::Content, head: u64) {
+    let Ok(pins) = content.store().pins() else {
+        return;
+    };
+    for (cid, info) in pins {
+        let Some(id) = info
+            .name
+            .strip_prefix("deal 0x")
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| Hash::try_from(b.as_slice()).ok())
+        else {
+            continue;
+        };
+        let ended = node.with_chain(|chain| {
+            chain
+                .state()
+                .record::<Deal>(&StateKey::Deal(id))
+                .ok()
+                .flatten()
+                .is_some_and(|d| head >= d.end && d.escrow == metamesh_primitives::Amount::ZERO)
+        });
+        if ended && content.store().unpin(&cid).is_ok() {
+            tracing::info!(deal = %hex::encode(id), %cid, "deal ended; data unpinned");
         }
     }
 }

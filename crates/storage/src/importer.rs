@@ -277,6 +277,9 @@ pub fn import_bytes(
     Ok(importer.finish()?.0)
 }
 
+/// Kubo's `HAMTShardingSize`: the estimated size of a directory's links beyond which it shards.
+const HAMT_THRESHOLD: usize = 262_144;
+
 /// Which directory entries `add -r` takes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DirOptions {
@@ -324,6 +327,20 @@ pub fn import_dir(
             )));
         };
         links.push(file_link(&linked, &name));
+    }
+    // Kubo turns a directory into a HAMT shard once its links' names and CIDs reach 256 KiB;
+    // a plain directory node there would carry a CID Kubo never gives.
+    let estimate: usize = links
+        .iter()
+        .map(|l| l.name.as_ref().map_or(0, String::len) + l.hash.as_ref().map_or(0, Vec::len))
+        .sum();
+    if estimate >= HAMT_THRESHOLD {
+        return Err(StorageError::Io(format!(
+            "{}: {} entries need a HAMT-sharded directory (Kubo shards past 256 KiB of links), \
+             which this importer does not write yet; split the directory",
+            path.display(),
+            links.len()
+        )));
     }
     directory_node(profile, links, sink)
 }

@@ -274,3 +274,23 @@ fn storage_proofs_check_every_step() {
     let err = build_proof(&store, &cid, 300_000).unwrap_err().to_string();
     assert!(err.contains("not available"), "{err}");
 }
+
+#[test]
+fn a_directory_kubo_would_shard_is_refused_not_misaddressed() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1,200 links of ~234 estimated bytes each: past Kubo's 256 KiB sharding threshold.
+    for i in 0..1200 {
+        let name = format!("{i:04}-{}", "x".repeat(195));
+        std::fs::write(dir.path().join(name), b"").unwrap();
+    }
+    let err = import_dir(
+        Profile::KUBO_DEFAULT,
+        dir.path(),
+        DirOptions::default(),
+        &mut metamesh_storage::HashOnly,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("HAMT"), "{err}");
+}
