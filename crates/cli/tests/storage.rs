@@ -4,22 +4,11 @@
 
 mod common;
 
+use metamesh_testkit::random_bytes as random;
 use std::{path::Path, process::Command};
 
 use common::{Run, Scratch, net::*};
 use serde_json::{Value, json};
-
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// The CLI with node `i`'s data directory (its keystore) against RPC port `via`.
 fn as_node(net: &Net, i: usize, via: u16, args: &[&str]) -> Run {

@@ -166,6 +166,29 @@ pub async fn start(config: NetConfig) -> Result<NetHandle, NetError> {
     })
 }
 
+/// The two request-response protocols and the events each one's traffic becomes.
+#[derive(Clone, Copy)]
+enum Protocol {
+    Sync,
+    Exchange,
+}
+
+impl Protocol {
+    fn request(self, from: libp2p::PeerId, id: u64, data: Vec<u8>) -> NetEvent {
+        match self {
+            Protocol::Sync => NetEvent::Request { from, id, data },
+            Protocol::Exchange => NetEvent::Wanted { from, id, data },
+        }
+    }
+
+    fn answer(self, from: libp2p::PeerId, id: u64, data: Option<Vec<u8>>) -> NetEvent {
+        match self {
+            Protocol::Sync => NetEvent::Response { from, id, data },
+            Protocol::Exchange => NetEvent::Blocks { from, id, data },
+        }
+    }
+}
+
 struct Task {
     swarm: Swarm<Behaviour>,
     topics: Vec<gossipsub::IdentTopic>,
@@ -287,8 +310,10 @@ impl Task {
                     .await?;
                 }
             }
-            BehaviourEvent::Sync(event) => self.on_sync(event).await?,
-            BehaviourEvent::Exchange(event) => self.on_exchange(event).await?,
+            BehaviourEvent::Sync(event) => self.on_request_response(Protocol::Sync, event).await?,
+            BehaviourEvent::Exchange(event) => {
+                self.on_request_response(Protocol::Exchange, event).await?
+            }
             BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
                 id, result, step, ..
             }) => {
@@ -317,12 +342,19 @@ impl Task {
         Ok(())
     }
 
-    async fn on_sync(
+    /// Both request-response protocols: requests get an id for the node's answer, answers and
+    /// failures go back under the node's own request id.
+    async fn on_request_response(
         &mut self,
+        protocol: Protocol,
         event: request_response::Event<Vec<u8>, Vec<u8>>,
     ) -> Result<(), ()> {
         use request_response::{Event, Message};
-        match event {
+        let (inbound, outbound) = match protocol {
+            Protocol::Sync => (&mut self.inbound, &mut self.outbound),
+            Protocol::Exchange => (&mut self.wants_in, &mut self.wants_out),
+        };
+        let event = match event {
             Event::Message {
                 peer,
                 message:
@@ -333,13 +365,8 @@ impl Task {
             } => {
                 self.next_inbound += 1;
                 let id = self.next_inbound;
-                self.inbound.insert(id, channel);
-                self.emit(NetEvent::Request {
-                    from: peer,
-                    id,
-                    data: request,
-                })
-                .await?;
+                inbound.insert(id, channel);
+                protocol.request(peer, id, request)
             }
             Event::Message {
                 peer,
@@ -349,90 +376,19 @@ impl Task {
                         response,
                     },
                 ..
-            } => {
-                if let Some(id) = self.outbound.remove(&request_id) {
-                    self.emit(NetEvent::Response {
-                        from: peer,
-                        id,
-                        data: Some(response),
-                    })
-                    .await?;
-                }
-            }
+            } => match outbound.remove(&request_id) {
+                Some(id) => protocol.answer(peer, id, Some(response)),
+                None => return Ok(()),
+            },
             Event::OutboundFailure {
                 peer, request_id, ..
-            } => {
-                if let Some(id) = self.outbound.remove(&request_id) {
-                    self.emit(NetEvent::Response {
-                        from: peer,
-                        id,
-                        data: None,
-                    })
-                    .await?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    async fn on_exchange(
-        &mut self,
-        event: request_response::Event<Vec<u8>, Vec<u8>>,
-    ) -> Result<(), ()> {
-        use request_response::{Event, Message};
-        match event {
-            Event::Message {
-                peer,
-                message:
-                    Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                self.next_inbound += 1;
-                let id = self.next_inbound;
-                self.wants_in.insert(id, channel);
-                self.emit(NetEvent::Wanted {
-                    from: peer,
-                    id,
-                    data: request,
-                })
-                .await?;
-            }
-            Event::Message {
-                peer,
-                message:
-                    Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(id) = self.wants_out.remove(&request_id) {
-                    self.emit(NetEvent::Blocks {
-                        from: peer,
-                        id,
-                        data: Some(response),
-                    })
-                    .await?;
-                }
-            }
-            Event::OutboundFailure {
-                peer, request_id, ..
-            } => {
-                if let Some(id) = self.wants_out.remove(&request_id) {
-                    self.emit(NetEvent::Blocks {
-                        from: peer,
-                        id,
-                        data: None,
-                    })
-                    .await?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
+            } => match outbound.remove(&request_id) {
+                Some(id) => protocol.answer(peer, id, None),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        self.emit(event).await
     }
 
     fn on_command(&mut self, command: NetCommand) {

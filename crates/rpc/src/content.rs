@@ -138,12 +138,8 @@ pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Res
 
 /// Makes the DAG complete locally (from the network when needed) and pins it when asked.
 pub async fn fetch(node: Arc<NodeService>, cid: String, query: AddQuery) -> Response {
-    let content = match content(&node) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let root = match cid_of(&cid) {
-        Ok(c) => c,
+    let (content, root) = match content(&node).and_then(|c| Ok((c, cid_of(&cid)?))) {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let pin = matches!(query.pin.as_deref(), Some("true" | "1"));
@@ -200,12 +196,8 @@ impl Write for ChunkSender {
 /// Streams the DAG under `cid` as a CAR file, root first. Only an admin caller makes the node
 /// fetch what it lacks; anyone else gets what is already here.
 pub async fn export_car(node: Arc<NodeService>, cid: String, admin: bool) -> Response {
-    let content = match content(&node) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let root = match cid_of(&cid) {
-        Ok(c) => c,
+    let (content, root) = match content(&node).and_then(|c| Ok((c, cid_of(&cid)?))) {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let missing = match content.store().missing(&root) {

@@ -1,5 +1,6 @@
 //! Round trips through the store, CAR files and the encrypted envelope; GC beside adds; proofs.
 
+use metamesh_testkit::random_bytes as random;
 use std::io::Write as _;
 
 use metamesh_crypto::{AeadAlgorithm, SecretKey, Suite, unwrap_key, wrap_key};
@@ -11,18 +12,6 @@ use metamesh_storage::{
 };
 
 const SIZES: [usize; 7] = [0, 1, 262_143, 262_144, 262_145, 3 << 20, (5 << 20) + 17];
-
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn store() -> (tempfile::TempDir, BlockStore) {
     let dir = tempfile::tempdir().unwrap();

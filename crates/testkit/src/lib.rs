@@ -76,3 +76,17 @@ pub fn unixfs_input(input: &serde_json::Value, out: &mut dyn FnMut(&[u8])) -> bo
     }
     true
 }
+
+/// `len` pseudo-random bytes from `seed` (xorshift64): test data that is cheap, repeatable and
+/// does not compress.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
