@@ -133,6 +133,7 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.unwrap_or_else(default_data_dir),
         out: Output { json: cli.json },
     };
+    commands::client::remember_data_dir(&ctx.data_dir);
     let result = match cli.command {
         Command::Account(cmd) => commands::account::run(&ctx, cmd),
         Command::Key(cmd) => commands::key::run(&ctx, cmd),

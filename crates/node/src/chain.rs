@@ -12,8 +12,8 @@ use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::{ChainDb, ChainDbConfig, DbError, HeadChange, StoredBlock};
 use metamesh_primitives::{Block, Hash, Header, rlp::CodecError};
 use metamesh_state::{
-    BlockEnv, Genesis, Receipt, State, StateError, VerifiedTx, apply_block, receipts_root,
-    transactions_root,
+    BlockEnv, BlockError, BlockExecutor, Genesis, Receipt, State, StateError, TxError, Verdict,
+    VerifiedTx, apply_block, params_at, receipts_root, transactions_root,
 };
 
 /// Why a block was not imported (or built). Nothing is written when this is returned.
@@ -27,6 +27,10 @@ pub enum ImportError {
     Db(#[from] DbError),
     #[error("state: {0}")]
     State(#[from] StateError),
+    #[error("{0}")]
+    Block(BlockError),
+    #[error("gas used mismatch: header says {header}, execution gives {computed}")]
+    GasUsed { header: u64, computed: u64 },
     #[error("unknown parent block 0x{}", hex::encode(.0))]
     UnknownParent(Hash),
     #[error("transactions root mismatch: header says 0x{}, body gives 0x{}", hex::encode(.header), hex::encode(.computed))]
@@ -57,9 +61,18 @@ pub enum Imported {
     },
 }
 
-/// Largest block body (its transactions' RLP): a chain rule, so every block fits one gossip
-/// message and one sync answer.
-pub const MAX_BLOCK_BODY_BYTES: usize = 8 * 1024 * 1024;
+impl From<BlockError> for ImportError {
+    fn from(e: BlockError) -> Self {
+        match e {
+            BlockError::State(e) => ImportError::State(e),
+            other => ImportError::Block(other),
+        }
+    }
+}
+
+/// Largest block body (its transactions' RLP) any parameters allow, so every block fits one
+/// gossip message and one sync answer; the chain's own limit is the `maxBlockBytes` parameter.
+pub const MAX_BLOCK_BODY_BYTES: usize = metamesh_state::MAX_BLOCK_BYTES as usize;
 
 /// Headers for the consensus engine, read from the database.
 struct DbHeaders<'a>(&'a ChainDb);
@@ -95,8 +108,9 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// The genesis block of `genesis`: its state root commits to every genesis account, and its
-    /// vanity to the hash of the genesis file, so chains with other parameters differ.
+    /// The genesis block of `genesis`: its state root commits to every genesis account and the
+    /// parameters record, its vanity to the hash of the genesis record's canonical bytes, so
+    /// chains with other parameters differ.
     pub fn genesis_block(
         genesis: &Genesis,
     ) -> Result<(Block, metamesh_trie::TrieCommit), ImportError> {
@@ -104,13 +118,14 @@ impl Chain {
         let store = metamesh_trie::MemoryStore::new();
         let mut state = State::empty(suite, &store);
         genesis.apply(&mut state)?;
-        let commit = state.commit();
-        let vanity = suite.hash(&serde_json::to_vec(genesis).expect("genesis serialises"));
+        let commit = state.commit()?;
+        let vanity = suite.hash(&genesis.canonical_bytes());
         let header = Header {
             state_root: commit.root,
             transactions_root: transactions_root(suite, &[]),
             receipts_root: receipts_root(suite, &[]),
             number: 0,
+            gas_limit: genesis.params.block_gas_limit,
             timestamp: genesis.timestamp,
             extra: checkpoint_extra(&vanity, &genesis.clique.signers, suite),
             difficulty: 1,
@@ -229,30 +244,78 @@ impl Chain {
         State::open(self.suite(), &self.db, self.head.state_root)
     }
 
-    /// Would `tx` apply on top of the head? `Err(reason)` names why not.
+    /// What `tx` would do in the next block on top of the head (a dry run: nothing changes).
     pub fn check_next(
         &self,
         state: &State<&ChainDb>,
         tx: &VerifiedTx,
-    ) -> Result<Result<Address, String>, StateError> {
+    ) -> Result<Verdict, StateError> {
+        let number = self.head.number + 1;
         let next = Header {
-            number: self.head.number + 1,
+            parent_hash: self.head.hash(self.suite()),
+            number,
             timestamp: self.head.timestamp + self.genesis.clique.period,
+            gas_limit: params_at(state, number)?.block_gas_limit,
             ..Header::default()
         };
-        let env = self.env(&next, Address::ZERO);
-        metamesh_state::precheck(state, &env, tx)
+        let env = self.env(&next, Address::ZERO, [0; 32]);
+        metamesh_state::check_tx(state, &env, tx)
     }
 
-    fn env(&self, header: &Header, sealer: Address) -> BlockEnv {
+    /// The gas `tx` from `from` would use in the next block (see `state::estimate_gas`).
+    pub fn estimate_gas(
+        &self,
+        tx: &metamesh_primitives::Transaction,
+        from: Address,
+    ) -> Result<Verdict, StateError> {
+        let state = self.state();
+        let number = self.head.number + 1;
+        let next = Header {
+            parent_hash: self.head.hash(self.suite()),
+            number,
+            timestamp: self.head.timestamp + self.genesis.clique.period,
+            gas_limit: params_at(&state, number)?.block_gas_limit,
+            ..Header::default()
+        };
+        let env = self.env(&next, Address::ZERO, [0; 32]);
+        metamesh_state::estimate_gas(&state, &env, tx, from)
+    }
+
+    /// The parameters of the block after the head.
+    pub fn next_params(&self) -> Result<metamesh_state::Params, StateError> {
+        params_at(&self.state(), self.head.number + 1)
+    }
+
+    fn env(&self, header: &Header, sealer: Address, randomness: Hash) -> BlockEnv {
         BlockEnv {
             chain_id: self.genesis.chain_id,
             number: header.number,
             timestamp: header.timestamp,
             parent_hash: header.parent_hash,
             sealer,
-            params: self.genesis.params.clone(),
+            gas_limit: header.gas_limit,
+            randomness,
         }
+    }
+
+    /// The randomness of the block after `parent`: the suite hash of the seals of the last
+    /// ⌊N/2⌋+1 blocks up to `parent` (N signers), which Clique's recency rule makes the work of
+    /// as many distinct signers. Fewer near genesis, whose seal is empty.
+    fn randomness(&mut self, parent: &Header) -> Result<Hash, ImportError> {
+        let suite = self.suite();
+        let signers = self.snapshot(&parent.hash(suite))?.signers.len();
+        let mut seals = Vec::new();
+        let mut header = parent.clone();
+        for _ in 0..signers / 2 + 1 {
+            seals.extend_from_slice(header.seal(suite).unwrap_or_default());
+            if header.number == 0 {
+                break;
+            }
+            header = self
+                .header(&header.parent_hash)
+                .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        }
+        Ok(suite.hash(&seals))
     }
 
     /// Fork choice input for a block: total difficulty, number, its sealer's turn distance.
@@ -300,10 +363,13 @@ impl Chain {
             .header(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
         let body = block.body_rlp();
-        if body.len() > MAX_BLOCK_BODY_BYTES {
+        let db = self.db.clone();
+        let mut state = State::open(suite, &*db, parent.state_root);
+        let max = params_at(&state, header.number)?.max_block_bytes as usize;
+        if body.len() > max {
             return Err(ImportError::TooLarge {
                 bytes: body.len(),
-                max: MAX_BLOCK_BODY_BYTES,
+                max,
             });
         }
         let computed = transactions_root(suite, &block.transactions);
@@ -315,9 +381,16 @@ impl Chain {
         }
         let sealer = recover_signer(header, suite)?;
         let txs = verify_all(&block.transactions, suite, senders);
-        let mut state = State::open(suite, &*self.db, parent.state_root);
-        let outcome = apply_block(&mut state, &self.env(header, sealer), &txs)?;
-        let computed = state.root();
+        let randomness = self.randomness(&parent)?;
+        let env = self.env(header, sealer, randomness);
+        let outcome = apply_block(&mut state, &env, &txs)?;
+        if outcome.gas_used != header.gas_used {
+            return Err(ImportError::GasUsed {
+                header: header.gas_used,
+                computed: outcome.gas_used,
+            });
+        }
+        let computed = state.root()?;
         if computed != header.state_root {
             return Err(ImportError::StateRoot {
                 header: header.state_root,
@@ -331,7 +404,7 @@ impl Chain {
                 computed,
             });
         }
-        let commit = state.commit();
+        let commit = state.commit()?;
         self.store(
             hash,
             parent_info.total_difficulty,
@@ -467,9 +540,10 @@ impl Chain {
         )
     }
 
-    /// Builds and seals a block on the head with the candidates that apply (in order; rejected
-    /// ones are left out), casting `vote` if it is not a checkpoint. The caller imports it
-    /// (`import_built`, or `import` anywhere else).
+    /// Builds and seals a block on the head with the candidates that are valid in turn (in
+    /// order; invalid ones and those over the size or gas left are left out; valid ones that
+    /// fail are included and pay), casting `vote` if it is not a checkpoint. The caller imports
+    /// it (`import_built`, or `import` anywhere else).
     pub fn build_block(
         &mut self,
         key: &SecretKey,
@@ -488,44 +562,40 @@ impl Chain {
         let parent = self.head.clone();
         let parent_hash = parent.hash(suite);
         let snap = self.snapshot(&parent_hash)?;
+        let db = self.db.clone();
+        let mut state = State::open(suite, &*db, parent.state_root);
+        let params = params_at(&state, parent.number + 1)?;
         let mut header = Header {
             parent_hash,
             number: parent.number + 1,
+            gas_limit: params.block_gas_limit,
             timestamp: now.max(parent.timestamp + self.genesis.clique.period),
             ..Header::default()
         };
         self.engine.prepare(&snap, &mut header, &signer, vote);
-        let env = self.env(&header, signer);
-
-        // As many candidates as the size limit allows (a list header of up to 5 bytes aside).
-        let mut room = MAX_BLOCK_BODY_BYTES - 5;
-        let candidates: Vec<VerifiedTx> = candidates
-            .iter()
-            .take_while(|t| {
-                let size = t.tx.to_rlp().len();
-                let fits = size <= room;
-                room = room.saturating_sub(size);
-                fits
-            })
-            .cloned()
-            .collect();
-        let candidates = &candidates[..];
-        // Which candidates apply, in order; run again without the rejected ones if any were.
-        let mut state = State::open(suite, &*self.db, parent.state_root);
-        let mut outcome = apply_block(&mut state, &env, candidates)?;
-        let mut included: Vec<VerifiedTx> = candidates.to_vec();
-        if outcome.receipts.iter().any(|r| r.outcome.is_err()) {
-            included = candidates
-                .iter()
-                .zip(&outcome.receipts)
-                .filter(|(_, r)| r.outcome.is_ok())
-                .map(|(t, _)| t.clone())
-                .collect();
-            state = State::open(suite, &*self.db, parent.state_root);
-            outcome = apply_block(&mut state, &env, &included)?;
+        let randomness = self.randomness(&parent)?;
+        let env = self.env(&header, signer, randomness);
+        let mut block = BlockExecutor::begin(&mut state, &env)?;
+        // A list header of up to 5 bytes aside.
+        let mut room = (params.max_block_bytes as usize).saturating_sub(5);
+        let mut included = Vec::new();
+        for tx in candidates {
+            if tx.size > room {
+                continue;
+            }
+            match block.push(tx) {
+                Ok(_) => {
+                    room -= tx.size;
+                    included.push(tx.clone());
+                }
+                Err(TxError::Invalid(_)) => {}
+                Err(TxError::State(e)) => return Err(e.into()),
+            }
         }
+        let outcome = block.finish()?;
         let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
-        header.state_root = state.root();
+        header.gas_used = outcome.gas_used;
+        header.state_root = state.root()?;
         header.transactions_root = transactions_root(suite, &transactions);
         header.receipts_root = receipts_root(suite, &outcome.receipts);
         self.engine.seal(&mut header, key)?;
@@ -534,7 +604,7 @@ impl Chain {
                 header,
                 transactions,
             },
-            commit: state.commit(),
+            commit: state.commit()?,
             receipts: outcome.receipts,
             txs: included,
         })
@@ -565,14 +635,13 @@ fn verify_all(
     known: &HashMap<Hash, Address>,
 ) -> Vec<VerifiedTx> {
     let one = |t: &metamesh_primitives::SignedTransaction| {
-        let hash = t.hash(suite);
-        match known.get(&hash) {
-            Some(sender) => VerifiedTx {
-                tx: t.clone(),
-                hash,
-                sender: Some(*sender),
-            },
-            None => VerifiedTx::new(t.clone(), suite),
+        let raw = t.to_rlp();
+        let hash = suite.hash(&raw);
+        VerifiedTx {
+            sender: known.get(&hash).copied().or_else(|| t.sender().ok()),
+            tx: t.clone(),
+            hash,
+            size: raw.len(),
         }
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -594,6 +663,5 @@ fn verify_all(
 
 /// The stored receipts: an RLP list of receipt RLPs.
 fn receipts_list(receipts: &[Receipt]) -> Vec<u8> {
-    let payload: Vec<u8> = receipts.iter().flat_map(Receipt::to_rlp).collect();
-    metamesh_primitives::rlp::list(&payload)
+    Receipt::encode_list(receipts)
 }

@@ -18,6 +18,7 @@
 
 mod chain;
 mod content;
+pub mod events;
 mod handler;
 mod p2p;
 mod pool;
@@ -29,11 +30,12 @@ pub use chain::{Built, Chain, ImportError, Imported, MAX_BLOCK_BODY_BYTES};
 pub use content::{
     Content, Fetched, MAX_ANSWER, MAX_WANT, decode_blocks, decode_want, encode_blocks, encode_want,
 };
+pub use events::{BlockEvent, Cursor, Delivered, EventFollower, block_events};
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};
 pub use service::{
-    Announcement, MAX_PROOF_TRANSACTION_BYTES, MAX_TRANSACTION_BYTES, NetControl, NetView,
+    Announcement, MAX_RAW_TRANSACTION_BYTES, NetControl, NetView,
     NodeService, PeerView, SealPlan, SubmitError, unix_now,
 };
 pub use storage_agent::run_storage_agent;

@@ -1,5 +1,5 @@
 //! The transaction pool: signatures checked once on entry, per-sender nonce order, replacement
-//! only for a higher fee, global and per-sender limits, and re-injection after a reorg.
+//! only for a higher gas price, global and per-sender limits, and re-injection after a reorg.
 //!
 //! ```text
 //! add(tx, account) ─▶ decode/verify once ─▶ checks ─▶ by sender, by nonce
@@ -45,17 +45,17 @@ pub enum PoolError {
     StaleNonce { account: u64, got: u64 },
     #[error("nonce {got} is too far ahead of the account's {account}")]
     NonceGap { account: u64, got: u64 },
-    #[error("fee {fee} below the minimum {min}")]
-    FeeTooLow { fee: Amount, min: Amount },
+    #[error("gas price {price}wei is below the chain's minimum {min}wei")]
+    GasPriceTooLow { price: u128, min: u128 },
     #[error(
-        "a transaction with this nonce is pending; a replacement must pay a higher fee than {0}"
+        "a transaction with this nonce is pending; a replacement must offer a higher gas price than {0}wei"
     )]
-    ReplacementUnderpriced(Amount),
+    ReplacementUnderpriced(u128),
     #[error("the sender has {0} transactions pending, the most allowed")]
     SenderFull(usize),
     #[error("the pool is full")]
     PoolFull,
-    #[error("the sender cannot pay the fee {fee} (balance {balance}) for a queued transaction")]
+    #[error("the sender cannot pay the gas limit ({fee}; balance {balance}) of a queued transaction")]
     CannotPay { balance: Amount, fee: Amount },
 }
 
@@ -64,18 +64,16 @@ pub enum PoolError {
 pub struct TxPool {
     config: PoolConfig,
     chain_id: u64,
-    min_fee: Amount,
     suite: Suite,
     by_sender: BTreeMap<Address, BTreeMap<u64, VerifiedTx>>,
     by_hash: HashMap<Hash, (Address, u64)>,
 }
 
 impl TxPool {
-    pub fn new(config: PoolConfig, chain_id: u64, min_fee: Amount, suite: Suite) -> Self {
+    pub fn new(config: PoolConfig, chain_id: u64, suite: Suite) -> Self {
         TxPool {
             config,
             chain_id,
-            min_fee,
             suite,
             by_sender: BTreeMap::new(),
             by_hash: HashMap::new(),
@@ -107,13 +105,14 @@ impl TxPool {
     }
 
     /// Adds a transaction; `account` is the sender's state, looked up by the caller once the
-    /// sender is known (hence a function).
+    /// sender is known (hence a function); `min_gas_price` the chain's parameter at the head.
     pub fn add(
         &mut self,
         tx: SignedTransaction,
+        min_gas_price: Amount,
         account: impl FnOnce(&Address) -> Account,
     ) -> Result<Hash, PoolError> {
-        self.add_verified(VerifiedTx::new(tx, self.suite), account)
+        self.add_verified(VerifiedTx::new(tx, self.suite), min_gas_price, account)
     }
 
     /// [`Self::add`] for a transaction whose signature was already checked (off the pool's
@@ -121,9 +120,10 @@ impl TxPool {
     pub fn add_verified(
         &mut self,
         verified: VerifiedTx,
+        min_gas_price: Amount,
         account: impl FnOnce(&Address) -> Account,
     ) -> Result<Hash, PoolError> {
-        let sender = self.admit(&verified, account)?;
+        let sender = self.admit(&verified, min_gas_price, account)?;
         let (hash, nonce) = (verified.hash, verified.tx.tx.nonce);
         let queue = self.by_sender.entry(sender).or_default();
         if let Some(old) = queue.insert(nonce, verified) {
@@ -137,6 +137,7 @@ impl TxPool {
     pub fn admit(
         &self,
         verified: &VerifiedTx,
+        min_gas_price: Amount,
         account: impl FnOnce(&Address) -> Account,
     ) -> Result<Address, PoolError> {
         if self.by_hash.contains_key(&verified.hash) {
@@ -150,10 +151,10 @@ impl TxPool {
             });
         }
         let sender = verified.sender.ok_or(PoolError::BadSignature)?;
-        if t.fee < self.min_fee {
-            return Err(PoolError::FeeTooLow {
-                fee: t.fee,
-                min: self.min_fee,
+        if t.gas_price < min_gas_price {
+            return Err(PoolError::GasPriceTooLow {
+                price: t.gas_price.0,
+                min: min_gas_price.0,
             });
         }
         let account = account(&sender);
@@ -171,18 +172,19 @@ impl TxPool {
         }
         // A later nonce waits only if its sender could pay for it; otherwise fresh keys could
         // fill the pool with transactions that never run. (The next nonce meets the full
-        // balance check of the state transition on entry.)
-        if t.nonce > account.nonce && account.balance < t.fee {
+        // checks of the state transition on entry.)
+        let max_fee = t.max_fee().unwrap_or(Amount(u128::MAX));
+        if t.nonce > account.nonce && account.balance < max_fee {
             return Err(PoolError::CannotPay {
                 balance: account.balance,
-                fee: t.fee,
+                fee: max_fee,
             });
         }
         let queue = self.by_sender.get(&sender);
         match queue.and_then(|q| q.get(&t.nonce)) {
-            Some(existing) if t.fee <= existing.tx.tx.fee => {
-                Err(PoolError::ReplacementUnderpriced(existing.tx.tx.fee))
-            }
+            Some(existing) if t.gas_price <= existing.tx.tx.gas_price => Err(
+                PoolError::ReplacementUnderpriced(existing.tx.tx.gas_price.0),
+            ),
             Some(_) => Ok(sender),
             None if queue.map_or(0, BTreeMap::len) >= self.config.max_per_sender => {
                 Err(PoolError::SenderFull(queue.map_or(0, BTreeMap::len)))
@@ -233,10 +235,11 @@ impl TxPool {
     pub fn reinject(
         &mut self,
         txs: impl IntoIterator<Item = SignedTransaction>,
+        min_gas_price: Amount,
         mut account: impl FnMut(&Address) -> Account,
     ) -> usize {
         txs.into_iter()
-            .filter(|tx| self.add(tx.clone(), &mut account).is_ok())
+            .filter(|tx| self.add(tx.clone(), min_gas_price, &mut account).is_ok())
             .count()
     }
 }
@@ -245,17 +248,22 @@ impl TxPool {
 mod tests {
     use super::*;
     use metamesh_crypto::SecretKey;
-    use metamesh_primitives::{Action, Transaction};
+    use metamesh_primitives::{AccountAction, Transaction};
 
-    fn tx(key: &SecretKey, nonce: u64, fee_milli: u128) -> SignedTransaction {
+    /// The least gas price these tests' pool takes.
+    const MIN: Amount = Amount(1_000_000_000);
+
+    fn tx(key: &SecretKey, nonce: u64, price_gwei: u128) -> SignedTransaction {
         Transaction {
             chain_id: 1,
             nonce,
-            fee: Amount(fee_milli * 1_000_000_000_000_000),
-            action: Action::Transfer {
+            gas_price: Amount(price_gwei * 1_000_000_000),
+            gas_limit: 30_000,
+            action: AccountAction::Transfer {
                 to: Address([7; 20]),
                 amount: Amount(1),
-            },
+            }
+            .into(),
         }
         .sign(key)
         .unwrap()
@@ -267,7 +275,7 @@ mod tests {
             max_per_sender: 3,
             max_nonce_gap: 4,
         };
-        TxPool::new(config, 1, "0.001".parse().unwrap(), Suite::Sm)
+        TxPool::new(config, 1, Suite::Sm)
     }
 
     /// A funded account at nonce 0.
@@ -282,10 +290,10 @@ mod tests {
         let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
         let mut p = pool();
         assert!(matches!(
-            p.add(tx(&key, 1, 1), EMPTY),
+            p.add(tx(&key, 1, 1), MIN, EMPTY),
             Err(PoolError::CannotPay { .. })
         ));
-        assert!(p.add(tx(&key, 1, 1), FRESH).is_ok());
+        assert!(p.add(tx(&key, 1, 1), MIN, FRESH).is_ok());
     }
 
     #[test]
@@ -293,56 +301,57 @@ mod tests {
         let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
         let mut p = pool();
         let first = tx(&key, 0, 1);
-        p.add(first.clone(), FRESH).unwrap();
-        assert_eq!(p.add(first, FRESH), Err(PoolError::AlreadyKnown));
+        p.add(first.clone(), MIN, FRESH).unwrap();
+        assert_eq!(p.add(first, MIN, FRESH), Err(PoolError::AlreadyKnown));
         let moved_on = |_: &Address| Account {
             nonce: 1,
             ..Account::default()
         };
         assert_eq!(
-            p.add(tx(&key, 0, 2), moved_on),
+            p.add(tx(&key, 0, 2), MIN, moved_on),
             Err(PoolError::StaleNonce { account: 1, got: 0 })
         );
         assert_eq!(
-            p.add(tx(&key, 3, 0), FRESH),
-            Err(PoolError::FeeTooLow {
-                fee: Amount::ZERO,
-                min: "0.001".parse().unwrap()
+            p.add(tx(&key, 3, 0), MIN, FRESH),
+            Err(PoolError::GasPriceTooLow {
+                price: 0,
+                min: MIN.0
             })
         );
         assert!(matches!(
-            p.add(tx(&key, 9, 1), FRESH),
+            p.add(tx(&key, 9, 1), MIN, FRESH),
             Err(PoolError::NonceGap { .. })
         ));
         let mut wrong_chain = tx(&key, 1, 1);
         wrong_chain.tx.chain_id = 2;
         assert!(matches!(
-            p.add(wrong_chain, FRESH),
+            p.add(wrong_chain, MIN, FRESH),
             Err(PoolError::WrongChain { .. })
         ));
         let mut forged = tx(&key, 1, 1);
         forged.tx.nonce = 2; // the signature no longer covers it
-        assert_eq!(p.add(forged, FRESH), Err(PoolError::BadSignature));
+        assert_eq!(p.add(forged, MIN, FRESH), Err(PoolError::BadSignature));
     }
 
     #[test]
     fn replacement_needs_a_higher_fee() {
         let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
         let mut p = pool();
-        p.add(tx(&key, 0, 2), FRESH).unwrap();
-        assert_eq!(p.add(tx(&key, 0, 2), FRESH), Err(PoolError::AlreadyKnown));
+        p.add(tx(&key, 0, 2), MIN, FRESH).unwrap();
+        assert_eq!(p.add(tx(&key, 0, 2), MIN, FRESH), Err(PoolError::AlreadyKnown));
         let mut same_fee = tx(&key, 0, 2);
-        same_fee.tx.action = Action::Transfer {
+        same_fee.tx.action = AccountAction::Transfer {
             to: Address([8; 20]),
             amount: Amount(1),
-        };
+        }
+        .into();
         let same_fee = same_fee.tx.sign(&key).unwrap();
         assert!(matches!(
-            p.add(same_fee, FRESH),
+            p.add(same_fee, MIN, FRESH),
             Err(PoolError::ReplacementUnderpriced(_))
         ));
         let better = tx(&key, 0, 3);
-        let hash = p.add(better, FRESH).unwrap();
+        let hash = p.add(better, MIN, FRESH).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p.pending(FRESH, 10)[0].hash, hash);
     }
@@ -353,15 +362,15 @@ mod tests {
         let b = SecretKey::from_bytes(Suite::Sm, &[2; 32]).unwrap();
         let mut p = pool();
         for n in [0, 1, 3] {
-            p.add(tx(&a, n, 1), FRESH).unwrap();
+            p.add(tx(&a, n, 1), MIN, FRESH).unwrap();
         }
         assert!(matches!(
-            p.add(tx(&a, 2, 1), FRESH),
+            p.add(tx(&a, 2, 1), MIN, FRESH),
             Err(PoolError::SenderFull(3))
         ));
-        p.add(tx(&b, 0, 1), FRESH).unwrap();
-        p.add(tx(&b, 1, 1), FRESH).unwrap();
-        assert_eq!(p.add(tx(&b, 2, 1), FRESH), Err(PoolError::PoolFull));
+        p.add(tx(&b, 0, 1), MIN, FRESH).unwrap();
+        p.add(tx(&b, 1, 1), MIN, FRESH).unwrap();
+        assert_eq!(p.add(tx(&b, 2, 1), MIN, FRESH), Err(PoolError::PoolFull));
         // a: 0, 1 (gap before 3); b: 0, 1.
         assert_eq!(p.pending(FRESH, 10).len(), 4);
         assert_eq!(p.pending(FRESH, 3).len(), 3);
@@ -371,7 +380,7 @@ mod tests {
             ..Account::default()
         });
         assert_eq!(p.len(), 3);
-        let reinjected = p.reinject([tx(&a, 0, 1), tx(&a, 2, 1)], |s| Account {
+        let reinjected = p.reinject([tx(&a, 0, 1), tx(&a, 2, 1)], MIN, |s| Account {
             nonce: if *s == a_addr { 2 } else { 0 },
             ..Account::default()
         });

@@ -14,15 +14,15 @@ use std::{
 use metamesh_consensus::{Proposals, out_of_turn_wait};
 use metamesh_crypto::{Address, SecretKey};
 use metamesh_primitives::{Block, Hash, Header, SignedTransaction};
-use metamesh_state::VerifiedTx;
+use metamesh_state::{Rejection, Verdict, VerifiedTx};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protocol::Status};
 
-/// Largest signed transaction accepted (a transfer is ~200 bytes; attestations carry metadata).
-pub const MAX_TRANSACTION_BYTES: usize = 128 * 1024;
-/// A storage proof carries a whole leaf (up to 1 MiB) and its DAG path.
-pub const MAX_PROOF_TRANSACTION_BYTES: usize = 1280 * 1024;
+/// Bytes a raw transaction may have before it is even decoded: the largest the chain's
+/// parameters could allow (a block body). The chain's own limits (`maxTxBytes`,
+/// `maxProofTxBytes`) are checked by the state transition.
+pub const MAX_RAW_TRANSACTION_BYTES: usize = metamesh_state::MAX_BLOCK_BYTES as usize;
 
 /// An operator's request to the network task (from the admin RPC).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,9 +71,10 @@ pub enum SubmitError {
     Pool(#[from] PoolError),
     #[error("state: {0}")]
     State(String),
-    /// It would be rejected in the next block (a digest already registered, too little balance…).
+    /// It cannot be in the next block, or would fail there (a digest already registered, too
+    /// little balance…).
     #[error("{0}")]
-    WouldFail(String),
+    Refused(Rejection),
 }
 
 /// What the sealing loop should do next.
@@ -121,7 +122,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl NodeService {
     pub fn new(chain: Chain, signer: Option<SecretKey>, pool: PoolConfig) -> Arc<Self> {
         let g = chain.genesis();
-        let pool = TxPool::new(pool, g.chain_id, g.params.min_fee, chain.suite());
+        let pool = TxPool::new(pool, g.chain_id, chain.suite());
         let (heads, _) = broadcast::channel(64);
         Arc::new(NodeService {
             suite: chain.suite(),
@@ -149,7 +150,8 @@ impl NodeService {
         self.content.get()
     }
 
-    /// Signs `action` with the node's signer key at its next free nonce and submits it.
+    /// Signs `action` with the node's signer key at its next free nonce, the chain's minimum
+    /// gas price and the gas a dry run says it needs (with a margin), and submits it.
     pub fn submit_own(&self, action: metamesh_primitives::Action) -> Result<Hash, SubmitError> {
         let key = self
             .signer
@@ -157,27 +159,35 @@ impl NodeService {
             .ok_or_else(|| SubmitError::Malformed("this node has no signer key".into()))?;
         let me = key.public_key().address();
         let _one_at_a_time = lock(&self.own);
-        let (chain_id, fee, account) = {
+        let state_error = |e: metamesh_state::StateError| SubmitError::State(e.to_string());
+        let (chain_id, params, account) = {
             let chain = lock(&self.chain);
-            let account = chain
-                .state()
-                .account(&me)
-                .map_err(|e| SubmitError::State(e.to_string()))?;
-            (
-                chain.genesis().chain_id,
-                chain.genesis().params.min_fee,
-                account,
-            )
+            let account = chain.state().account(&me).map_err(state_error)?;
+            let params = chain.next_params().map_err(state_error)?;
+            (chain.genesis().chain_id, params, account)
         };
         let nonce = lock(&self.pool).next_nonce(&me, account.nonce);
-        let tx = metamesh_primitives::Transaction {
+        let mut tx = metamesh_primitives::Transaction {
             chain_id,
-            nonce,
-            fee,
+            nonce: account.nonce,
+            gas_price: params.min_gas_price,
+            gas_limit: params.block_gas_limit,
             action,
-        }
-        .sign(key)
-        .map_err(|e| SubmitError::Malformed(e.to_string()))?;
+        };
+        let verdict = self
+            .with_chain(|c| c.estimate_gas(&tx, me))
+            .map_err(state_error)?;
+        let used = match verdict {
+            Verdict::Applies { gas_used } => gas_used,
+            Verdict::Fails { rejection, .. } | Verdict::Invalid(rejection) => {
+                return Err(SubmitError::Refused(rejection));
+            }
+        };
+        tx.nonce = nonce;
+        tx.gas_limit = (used + used / 4 + 5_000).min(params.block_gas_limit);
+        let tx = tx
+            .sign(key)
+            .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         self.submit(&tx.to_rlp())
     }
 
@@ -295,30 +305,22 @@ impl NodeService {
     /// Decodes, verifies and pools a raw transaction. The signature is checked before any lock
     /// is taken, so concurrent callers verify on all cores; it is never checked again.
     pub fn receive(&self, raw: &[u8]) -> Result<Hash, SubmitError> {
-        if raw.len() > MAX_PROOF_TRANSACTION_BYTES {
+        if raw.len() > MAX_RAW_TRANSACTION_BYTES {
             return Err(SubmitError::Malformed(format!(
-                "a transaction of {} bytes is over the {MAX_PROOF_TRANSACTION_BYTES}-byte limit",
+                "a transaction of {} bytes is over the {MAX_RAW_TRANSACTION_BYTES}-byte limit",
                 raw.len()
             )));
         }
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
-        let is_proof = matches!(
-            tx.tx.action,
-            metamesh_primitives::Action::ProveStorage { .. }
-        );
-        if raw.len() > MAX_TRANSACTION_BYTES && !is_proof {
-            return Err(SubmitError::Malformed(format!(
-                "a transaction of {} bytes is over the {MAX_TRANSACTION_BYTES}-byte limit",
-                raw.len()
-            )));
-        }
         let verified = VerifiedTx::new(tx, self.suite);
         let chain = lock(&self.chain);
         let state = chain.state();
+        let state_error = |e: metamesh_state::StateError| SubmitError::State(e.to_string());
+        let params = chain.next_params().map_err(state_error)?;
         let mut failure = None;
         let mut pool = lock(&self.pool);
-        pool.admit(&verified, |a| {
+        pool.admit(&verified, params.min_gas_price, |a| {
             state.account(a).unwrap_or_else(|e| {
                 failure = Some(e.to_string());
                 Default::default()
@@ -327,22 +329,24 @@ impl NodeService {
         if let Some(e) = failure {
             return Err(SubmitError::State(e));
         }
-        // The pool's rules passed; now the action against the state, before anything changes
+        // The pool's rules passed; now a dry run against the state, before anything changes
         // (so a failing replacement never evicts what it meant to replace). A later nonce may
-        // well become valid; anything else would only be rejected in a block.
-        match chain
-            .check_next(&state, &verified)
-            .map_err(|e| SubmitError::State(e.to_string()))?
-        {
-            Err(reason) if !reason.starts_with("nonce too high") => {
-                Err(SubmitError::WouldFail(reason))
+        // well become valid; anything else would only be refused or fail in a block.
+        match chain.check_next(&state, &verified).map_err(state_error)? {
+            Verdict::Invalid(r) if r.code != metamesh_state::Code::NonceTooHigh => {
+                Err(SubmitError::Refused(r))
             }
-            // A proof over the ordinary size must be checkable now: no queue of big unchecked
-            // transactions behind a nonce gap.
-            Err(_) if raw.len() > MAX_TRANSACTION_BYTES => Err(SubmitError::WouldFail(
-                "a storage proof must use the sender's next nonce".into(),
-            )),
-            _ => Ok(pool.add_verified(verified, |a| state.account(a).unwrap_or_default())?),
+            Verdict::Fails { rejection, .. } => Err(SubmitError::Refused(rejection)),
+            // A transaction over the ordinary size must be checkable now: no queue of big
+            // unchecked transactions behind a nonce gap.
+            Verdict::Invalid(r) if raw.len() as u64 > params.max_tx_bytes => {
+                Err(SubmitError::Refused(r))
+            }
+            Verdict::Invalid(_) | Verdict::Applies { .. } => Ok(pool.add_verified(
+                verified,
+                params.min_gas_price,
+                |a| state.account(a).unwrap_or_default(),
+            )?),
         }
     }
 
@@ -397,9 +401,14 @@ impl NodeService {
                 }
             }
             let state = chain.state();
+            let min_gas_price = chain
+                .next_params()
+                .map_or(metamesh_primitives::Amount(u128::MAX), |p| p.min_gas_price);
             let mut pool = lock(&self.pool);
             pool.prune(|a| state.account(a).unwrap_or_default());
-            pool.reinject(retracted, |a| state.account(a).unwrap_or_default());
+            pool.reinject(retracted, min_gas_price, |a| {
+                state.account(a).unwrap_or_default()
+            });
             drop(pool);
             let head = chain.head().hash(suite);
             if let Ok(snap) = chain.snapshot(&head) {

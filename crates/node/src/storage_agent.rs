@@ -1,7 +1,9 @@
 //! The storage node's agent: with a registered offer (`storage offer`) and a signer key, it
-//! takes deals that pay its price and fit its free capacity (fetching and pinning the data
-//! first), and answers each challenge to it with a proof built from its own store. If the data
-//! is gone it cannot answer, and the chain records the miss.
+//! takes deals that pay its price and fit its free capacity and stake (fetching and pinning the
+//! data first), and answers each challenge to it with a proof built from its own store. It
+//! follows the chain's events ([`EventFollower`]): `dealOpened` brings candidates,
+//! `challengeIssued` for this node brings work, `dealEnded` lets it unpin. If the data is gone
+//! it cannot answer, and the chain records the miss and slashes part of its bond.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,59 +12,48 @@ use std::{
 };
 
 use metamesh_crypto::Address;
-use metamesh_primitives::{Action, Hash};
-use metamesh_state::{Deal, DealIndex, Provider, StateKey};
-use metamesh_storage::{PinInfo, build_proof, parse_cid};
+use metamesh_primitives::{Amount, Hash, StorageAction};
+use metamesh_state::{CollectionId, Deal, Event, StorageEvent, StorageNode};
+use metamesh_storage::{PinInfo, build_proof, cid_from_bytes};
 use tokio::sync::watch;
 
-use crate::NodeService;
+use crate::{EventFollower, NodeService};
 
 const GIB: u64 = 1 << 30;
 
-/// What the agent sees at the head.
-struct View {
-    me: Address,
-    provider: Provider,
-    head: u64,
-    deals: Vec<(Hash, Deal)>,
-}
-
-fn view(node: &NodeService) -> Option<View> {
-    let me = node.signer()?;
-    node.with_chain(|chain| {
-        let state = chain.state();
-        let provider: Provider = state.record(&StateKey::Provider(me)).ok()??;
-        let index: DealIndex = state.record(&StateKey::DealIndex).ok()?.unwrap_or_default();
-        let deals = index
-            .0
-            .iter()
-            .filter_map(|id| Some((*id, state.record::<Deal>(&StateKey::Deal(*id)).ok()??)))
-            .collect();
-        Some(View {
-            me,
-            provider,
-            head: chain.head().number,
-            deals,
-        })
-    })
-}
-
-/// Whether this node would take a replica of `deal` now.
-fn wants(view: &View, deal: &Deal) -> bool {
-    let asks = view
-        .provider
-        .price
-        .0
-        .saturating_mul(u128::from(deal.size.div_ceil(GIB)));
+/// Whether a node with record `node` would take a replica of `deal` at block `head`.
+fn wants(me: &Address, node: &StorageNode, deal: &Deal, stake_per_gib: Amount) -> bool {
+    let gib = u128::from(deal.size.div_ceil(GIB));
+    let asks = node.price.0.saturating_mul(gib);
+    let bond = stake_per_gib.0.saturating_mul(gib);
+    let free_stake = node.stake.0.saturating_sub(node.bonded.0);
     (deal.holders.len() as u64) < deal.replicas
-        && view.head < deal.end
-        && !deal.holders.iter().any(|h| h.provider == view.me)
-        && view
-            .provider
-            .capacity
-            .saturating_sub(view.provider.committed)
-            >= deal.size
+        && !deal.ended()
+        && !deal.holders.iter().any(|h| h.provider == *me)
+        && deal.owner != *me
+        && node.capacity.saturating_sub(node.committed) >= deal.size
         && deal.price.0 >= asks
+        && free_stake >= bond
+}
+
+/// A challenge this node has to answer, and when its proof last went out.
+#[derive(Clone, Copy)]
+struct Open {
+    deadline: u64,
+    offset: u64,
+    sent_at: Option<u64>,
+}
+
+struct Agent {
+    node: Arc<NodeService>,
+    content: Arc<crate::Content>,
+    me: Address,
+    follower: EventFollower,
+    /// Deals worth a look (opened, or not taken yet).
+    candidates: HashSet<Hash>,
+    open: HashMap<(Hash, u64), Open>,
+    unanswerable: HashSet<(Hash, u64)>,
+    taking: Arc<std::sync::Mutex<HashSet<Hash>>>,
 }
 
 /// Runs until `shutdown` turns true.
@@ -70,77 +61,218 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
     let Some(content) = node.content().cloned() else {
         return;
     };
+    let Some(me) = node.signer() else {
+        return;
+    };
+    let Ok(follower) = node.with_chain(|c| EventFollower::from_head(c)) else {
+        return;
+    };
+    let mut agent = Agent {
+        node: node.clone(),
+        content,
+        me,
+        follower,
+        candidates: HashSet::new(),
+        open: HashMap::new(),
+        unanswerable: HashSet::new(),
+        taking: Default::default(),
+    };
+    agent.catch_up();
     let mut heads = node.subscribe_heads();
-    // Challenges answered, with the head when the proof went out: resent if still open two
-    // blocks later (a proof can be dropped or crowded out of blocks).
-    let mut answered: HashMap<(Hash, u64), u64> = HashMap::new();
-    let mut unanswerable: HashSet<(Hash, u64)> = HashSet::new();
-    let taking: Arc<std::sync::Mutex<HashSet<Hash>>> = Default::default();
     loop {
         tokio::select! {
             _ = heads.recv() => {}
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = shutdown.changed() => if *shutdown.borrow() { return },
         }
-        let Some(view) = view(&node) else { continue };
-        release_ended(&node, &content, view.head);
-        for (id, deal) in &view.deals {
-            let mine = deal.holders.iter().find(|h| h.provider == view.me);
-            if let Some(ch) = mine.and_then(|h| h.challenge) {
-                let key = (*id, ch.epoch);
-                let recent = answered.get(&key).is_some_and(|at| view.head < at + 2);
-                if recent || unanswerable.contains(&key) || view.head > ch.deadline {
-                    continue;
-                }
-                answered.insert(key, view.head);
-                let Ok(root) = parse_cid(&deal.cid) else {
-                    continue;
-                };
-                match build_proof(content.store(), &root, ch.offset) {
-                    Ok(proof) => {
-                        let action = Action::ProveStorage {
-                            deal: *id,
-                            epoch: ch.epoch,
-                            path: proof.path,
-                            leaf: proof.leaf,
-                        };
-                        match node.submit_own(action) {
-                            Ok(_) => {
-                                tracing::info!(deal = %hex::encode(id), epoch = ch.epoch, "storage proof sent")
-                            }
-                            Err(e) => {
-                                tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}")
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        unanswerable.insert(key);
-                        tracing::warn!(
-                            deal = %hex::encode(id), epoch = ch.epoch,
-                            "cannot answer the storage challenge: {e}"
-                        )
+        agent.step();
+    }
+}
+
+impl Agent {
+    /// What happened while the agent was not running: every running deal is a candidate, and
+    /// its open challenges to this node are work.
+    fn catch_up(&mut self) {
+        let me = self.me;
+        let deals = self.node.with_chain(|chain| {
+            let state = chain.state();
+            let mut out = Vec::new();
+            let mut start = Vec::new();
+            while let Ok(page) = state.entries(CollectionId::RunningDeals, &start, 256) {
+                let Some((last, _)) = page.last() else { break };
+                start = last.clone();
+                start.push(0);
+                for (key, _) in &page {
+                    if let Ok(id) = Hash::try_from(key.as_slice())
+                        && let Ok(Some(deal)) = state.load::<Deal>(&id)
+                    {
+                        out.push((id, deal));
                     }
                 }
-            } else if mine.is_none()
-                && wants(&view, deal)
-                && taking.lock().expect("lock").insert(*id)
-            {
-                let (node, content, taking, id, deal) = (
-                    node.clone(),
-                    content.clone(),
-                    taking.clone(),
-                    *id,
-                    deal.clone(),
-                );
-                tokio::spawn(async move {
-                    let taken = take(&node, &content, &id, &deal).await;
-                    if let Err(e) = &taken {
-                        tracing::warn!(deal = %hex::encode(id), "not taking the deal: {e}");
-                        tokio::time::sleep(Duration::from_secs(10)).await;
-                        taking.lock().expect("lock").remove(&id);
-                    }
-                });
             }
+            out
+        });
+        for (id, deal) in deals {
+            match deal.holders.iter().find(|h| h.provider == me) {
+                Some(h) => {
+                    if let Some(ch) = h.challenge {
+                        self.open.insert(
+                            (id, ch.epoch),
+                            Open {
+                                deadline: ch.deadline,
+                                offset: ch.offset,
+                                sent_at: None,
+                            },
+                        );
+                    }
+                }
+                None => {
+                    self.candidates.insert(id);
+                }
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        loop {
+            let batch = self
+                .node
+                .with_chain(|c| self.follower.poll(c, 1_000))
+                .unwrap_or_else(|e| {
+                    tracing::warn!("storage agent: events: {e}");
+                    Vec::new()
+                });
+            if batch.is_empty() {
+                break;
+            }
+            for d in batch.into_iter().filter(|d| !d.removed) {
+                self.on_event(d.event.event);
+            }
+        }
+        let head = self.node.with_chain(|c| c.head().number);
+        self.answer(head);
+        self.take();
+        release_ended(&self.node, &self.content, head);
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let Event::Storage(e) = event else { return };
+        match e {
+            StorageEvent::DealOpened { deal, .. } => {
+                self.candidates.insert(deal);
+            }
+            StorageEvent::ChallengeIssued {
+                deal,
+                provider,
+                epoch,
+                offset,
+                deadline,
+            } if provider == self.me => {
+                self.open.insert(
+                    (deal, epoch),
+                    Open {
+                        deadline,
+                        offset,
+                        sent_at: None,
+                    },
+                );
+            }
+            StorageEvent::Offered { .. }
+            | StorageEvent::DealAccepted { .. }
+            | StorageEvent::ChallengeIssued { .. }
+            | StorageEvent::Proved { .. }
+            | StorageEvent::Missed { .. }
+            | StorageEvent::DealEnded { .. } => {}
+        }
+    }
+
+    /// Sends a proof for each open challenge, again if it is still open two blocks later (a
+    /// proof can be dropped or crowded out of blocks).
+    fn answer(&mut self, head: u64) {
+        self.open.retain(|_, o| head <= o.deadline);
+        let due: Vec<((Hash, u64), Open)> = self
+            .open
+            .iter()
+            .filter(|(k, o)| {
+                !self.unanswerable.contains(k) && o.sent_at.is_none_or(|at| head >= at + 2)
+            })
+            .map(|(k, o)| (*k, *o))
+            .collect();
+        for ((id, epoch), open) in due {
+            let deal = self.node.with_chain(|c| c.state().load::<Deal>(&id).ok().flatten());
+            let still_open = deal.as_ref().is_some_and(|d| {
+                d.holders
+                    .iter()
+                    .any(|h| h.provider == self.me && h.challenge.is_some_and(|c| c.epoch == epoch))
+            });
+            let (Some(deal), true) = (deal, still_open) else {
+                self.open.remove(&(id, epoch));
+                continue;
+            };
+            let Ok(root) = cid_from_bytes(&deal.cid) else {
+                continue;
+            };
+            match build_proof(self.content.store(), &root, open.offset) {
+                Ok(proof) => {
+                    let action = StorageAction::Prove {
+                        deal: id,
+                        epoch,
+                        path: proof.path,
+                        leaf: proof.leaf,
+                    };
+                    match self.node.submit_own(action.into()) {
+                        Ok(_) => tracing::info!(deal = %hex::encode(id), epoch, "storage proof sent"),
+                        Err(e) => tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}"),
+                    }
+                    if let Some(o) = self.open.get_mut(&(id, epoch)) {
+                        o.sent_at = Some(head);
+                    }
+                }
+                Err(e) => {
+                    self.unanswerable.insert((id, epoch));
+                    tracing::warn!(deal = %hex::encode(id), epoch, "cannot answer the storage challenge: {e}");
+                }
+            }
+        }
+    }
+
+    /// Starts taking each candidate deal this node wants (in the background: fetching takes
+    /// time); a candidate it cannot take now stays one.
+    fn take(&mut self) {
+        let me = self.me;
+        let Some((node_record, stake_per_gib)) = self.node.with_chain(|c| {
+            let state = c.state();
+            let record = state.load::<StorageNode>(&me).ok().flatten()?;
+            Some((record, c.next_params().ok()?.storage_stake_per_gib))
+        }) else {
+            return;
+        };
+        let candidates: Vec<Hash> = self.candidates.iter().copied().collect();
+        for id in candidates {
+            let Some(deal) = self.node.with_chain(|c| c.state().load::<Deal>(&id).ok().flatten())
+            else {
+                self.candidates.remove(&id);
+                continue;
+            };
+            let full = deal.ended() || deal.holders.len() as u64 >= deal.replicas;
+            if full || deal.holders.iter().any(|h| h.provider == me) {
+                self.candidates.remove(&id);
+                continue;
+            }
+            if !wants(&me, &node_record, &deal, stake_per_gib)
+                || !self.taking.lock().expect("lock").insert(id)
+            {
+                continue;
+            }
+            let (node, content, taking) = (self.node.clone(), self.content.clone(), self.taking.clone());
+            tokio::spawn(async move {
+                let taken = take(&node, &content, &id, &deal).await;
+                if let Err(e) = &taken {
+                    tracing::warn!(deal = %hex::encode(id), "not taking the deal: {e}");
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                taking.lock().expect("lock").remove(&id);
+            });
         }
     }
 }
@@ -162,10 +294,10 @@ fn release_ended(node: &NodeService, content: &crate::Content, head: u64) {
         let ended = node.with_chain(|chain| {
             chain
                 .state()
-                .record::<Deal>(&StateKey::Deal(id))
+                .load::<Deal>(&id)
                 .ok()
                 .flatten()
-                .is_some_and(|d| head >= d.end && d.escrow == metamesh_primitives::Amount::ZERO)
+                .is_some_and(|d| d.ended() && head >= d.end)
         });
         if ended && content.store().unpin(&cid).is_ok() {
             tracing::info!(deal = %hex::encode(id), %cid, "deal ended; data unpinned");
@@ -180,8 +312,8 @@ async fn take(
     id: &Hash,
     deal: &Deal,
 ) -> Result<(), String> {
-    let root = parse_cid(&deal.cid).map_err(|e| e.to_string())?;
-    // Internal nodes add well under 1/64 of a file; anything bigger is not the declared file.
+    let root = cid_from_bytes(&deal.cid).map_err(|e| e.to_string())?;
+    // Internal nodes add well under 1/64 of a file; anything bigger is not the deal's file.
     let bound = deal.size + deal.size / 64 + (1 << 20);
     let fetched = tokio::time::timeout(
         Duration::from_secs(300),
@@ -190,18 +322,6 @@ async fn take(
     .await
     .map_err(|_| "fetching the data took over 5 minutes".to_string())?
     .map_err(|e| e.to_string())?;
-    // The owner's declared size decides where challenges fall: take only a deal that tells
-    // the truth about the file.
-    let actual = match metamesh_storage::node(content.store(), &root).map_err(|e| e.to_string())? {
-        metamesh_storage::Node::Raw(bytes) => bytes.len() as u64,
-        metamesh_storage::Node::Pb { data, .. } => data.filesize.unwrap_or(0),
-    };
-    if actual != deal.size {
-        return Err(format!(
-            "the deal says {} bytes but the file holds {actual}",
-            deal.size
-        ));
-    }
     let info = PinInfo {
         name: format!("deal 0x{}", hex::encode(id)),
         size: deal.size,
@@ -213,7 +333,7 @@ async fn take(
         .pin(&root, &info)
         .map_err(|e| e.to_string())?;
     content.provide(&root);
-    node.submit_own(Action::AcceptDeal { deal: *id })
+    node.submit_own(StorageAction::Accept { deal: *id }.into())
         .map_err(|e| e.to_string())?;
     tracing::info!(deal = %hex::encode(id), blocks = fetched.blocks, "deal taken");
     Ok(())

@@ -76,7 +76,7 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Action, Address, Amount, Transaction};
+    use crate::{AccountAction, Address, Amount, Transaction};
     use metamesh_crypto::SecretKey;
 
     #[test]
@@ -86,11 +86,13 @@ mod tests {
             Transaction {
                 chain_id: 1,
                 nonce,
-                fee: Amount(1),
-                action: Action::Transfer {
+                gas_price: Amount(1),
+                gas_limit: 30_000,
+                action: AccountAction::Transfer {
                     to: Address([1; 20]),
                     amount: Amount(2),
-                },
+                }
+                .into(),
             }
             .sign(&key)
             .unwrap()

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rlp([parent_hash, coinbase, state_root, transactions_root, receipts_root,
-//!      number, timestamp, extra, difficulty, nonce])
+//!      number, gas_limit, gas_used, timestamp, extra, difficulty, nonce])
 //! extra = vanity (32) ‖ signers (20 × N, checkpoint blocks only) ‖ seal (97 sm | 65 eth)
 //! seal  = suite signature over seal_hash = H(rlp(header with the seal cut from extra))
 //! hash  = H(rlp(header))
@@ -32,6 +32,10 @@ pub struct Header {
     pub transactions_root: Hash,
     pub receipts_root: Hash,
     pub number: u64,
+    /// The most gas the block's transactions may use: the chain parameter `blockGasLimit`.
+    pub gas_limit: u64,
+    /// The gas its transactions used.
+    pub gas_used: u64,
     /// Seconds since the Unix epoch.
     pub timestamp: u64,
     pub extra: Vec<u8>,
@@ -48,6 +52,8 @@ impl Header {
             + self.transactions_root.length()
             + self.receipts_root.length()
             + self.number.length()
+            + self.gas_limit.length()
+            + self.gas_used.length()
             + self.timestamp.length()
             + extra.length()
             + self.difficulty.length()
@@ -66,6 +72,8 @@ impl Header {
         self.transactions_root.encode(out);
         self.receipts_root.encode(out);
         self.number.encode(out);
+        self.gas_limit.encode(out);
+        self.gas_used.encode(out);
         self.timestamp.encode(out);
         extra.encode(out);
         self.difficulty.encode(out);
@@ -136,16 +144,15 @@ impl Decodable for Header {
             transactions_root: Decodable::decode(&mut payload)?,
             receipts_root: Decodable::decode(&mut payload)?,
             number: Decodable::decode(&mut payload)?,
+            gas_limit: Decodable::decode(&mut payload)?,
+            gas_used: Decodable::decode(&mut payload)?,
             timestamp: Decodable::decode(&mut payload)?,
             extra: RlpHeader::decode_bytes(&mut payload, false)?.to_vec(),
             difficulty: Decodable::decode(&mut payload)?,
             nonce: Decodable::decode(&mut payload)?,
         };
         if !payload.is_empty() {
-            return Err(alloy_rlp::Error::ListLengthMismatch {
-                expected: 10,
-                got: 11,
-            });
+            return Err(alloy_rlp::Error::Custom("a header has 12 fields"));
         }
         *buf = rest;
         Ok(decoded)
@@ -166,15 +173,18 @@ mod tests {
             prop::collection::vec(any::<u8>(), 0..200),
             any::<u64>(),
             any::<[u8; 8]>(),
+            any::<(u64, u64)>(),
         )
             .prop_map(
-                |(parent, coinbase, number, timestamp, extra, difficulty, nonce)| Header {
+                |(parent, coinbase, number, timestamp, extra, difficulty, nonce, (gas_limit, gas_used))| Header {
                     parent_hash: parent,
                     coinbase: Address(coinbase),
                     state_root: [1; 32],
                     transactions_root: [2; 32],
                     receipts_root: [3; 32],
                     number,
+                    gas_limit,
+                    gas_used,
                     timestamp,
                     extra,
                     difficulty,

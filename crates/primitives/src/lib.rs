@@ -18,6 +18,7 @@
 //! assert_eq!(RlpItem::decode_exact(&bytes).unwrap(), item);
 //! ```
 
+pub mod action;
 pub mod amount;
 pub mod block;
 pub mod header;
@@ -27,7 +28,8 @@ pub mod transaction;
 pub use amount::{Amount, TOTAL_SUPPLY};
 pub use block::Block;
 pub use header::Header;
-pub use transaction::{Action, SignedTransaction, Transaction, WorkKind};
+pub use action::{AccountAction, Action, DataAction, ParamsAction, StorageAction, WorkKind};
+pub use transaction::{SignedTransaction, Transaction};
 
 pub use metamesh_crypto::{Address, Suite};
 

@@ -2,10 +2,14 @@
 //! amounts as `{"mmt": "12.5 MMT", "wei": "12500000000000000000"}` or the display string.
 
 use metamesh_crypto::Suite;
-use metamesh_primitives::{Action, Amount, Hash, Header, SignedTransaction, rlp::RlpError};
+use metamesh_primitives::{
+    AccountAction, Action, Amount, DataAction, Hash, Header, ParamsAction, SignedTransaction,
+    StorageAction, rlp::RlpError,
+};
 use metamesh_state::{
-    Account, Attestation, DataRecord, Deal, DealIndex, Event, KeyGrants, Provider, Receipt, Record,
-    StateKey,
+    Account, AccountEvent, Attestation, Budget, CidIndex, DataEvent, DataRecord, Deal, Event,
+    KeyGrants, Params, ParamsEvent, Pending, Receipt, Record, Rejection, StateKey, StorageEvent,
+    StorageNode,
 };
 use serde_json::{Value, json};
 
@@ -23,6 +27,8 @@ pub fn header(h: &Header, suite: Suite) -> Value {
         "hash": hex0x(&h.hash(suite)),
         "parentHash": hex0x(&h.parent_hash),
         "number": h.number,
+        "gasLimit": h.gas_limit,
+        "gasUsed": h.gas_used,
         "timestamp": h.timestamp,
         "sealer": sealer,
         "coinbase": h.coinbase.to_string(),
@@ -42,12 +48,27 @@ fn sealer(h: &Header, suite: Suite) -> Option<String> {
         .map(|a| a.to_string())
 }
 
+/// A binary CID as text (`Qm…`, `bafy…`), or its hex if it is not a CID.
+pub fn cid_text(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    match metamesh_storage::Cid::try_from(bytes) {
+        Ok(c) => json!(c.to_string()),
+        Err(_) => json!(hex0x(bytes)),
+    }
+}
+
 pub fn action(a: &Action) -> Value {
-    match a {
-        Action::Transfer { to, amount: value } => {
-            json!({"type": "transfer", "to": to.to_string(), "amount": value.to_string()})
+    let name = a.name();
+    let mut v = match a {
+        Action::Accounts(AccountAction::Transfer { to, amount: value }) => {
+            json!({"to": to.to_string(), "amount": value.to_string()})
         }
-        Action::RegisterData {
+        Action::Params(ParamsAction::Change { changes }) => json!({
+            "changes": changes.iter().map(|(n, v)| json!({"name": n, "value": hex0x(v)})).collect::<Vec<_>>(),
+        }),
+        Action::Data(DataAction::Register {
             digest,
             size,
             cid,
@@ -56,49 +77,55 @@ pub fn action(a: &Action) -> Value {
             title,
             licence,
             metadata,
-        } => json!({
-            "type": "registerData", "digest": hex0x(digest), "size": size, "cid": cid,
+        }) => json!({
+            "digest": hex0x(digest), "size": size, "cid": cid_text(cid),
             "encrypted": encrypted, "profile": profile,
             "title": title, "licence": licence, "metadata": hex0x(metadata),
         }),
-        Action::ShareKey {
+        Action::Data(DataAction::Attest {
+            digest,
+            kind,
+            metadata,
+        }) => json!({
+            "digest": hex0x(digest), "kind": kind.name(), "metadata": hex0x(metadata),
+        }),
+        Action::Data(DataAction::ShareKey {
             cid,
             recipient,
             wrapped,
-        } => json!({
-            "type": "shareKey", "cid": cid, "recipient": hex0x(recipient), "wrapped": hex0x(wrapped),
+        }) => json!({
+            "cid": cid_text(cid), "recipient": hex0x(recipient), "wrapped": hex0x(wrapped),
         }),
-        Action::StorageOffer { capacity, price } => json!({
-            "type": "storageOffer", "capacity": capacity, "price": price.to_string(),
+        Action::Storage(StorageAction::Offer {
+            capacity,
+            price,
+            stake,
+        }) => json!({
+            "capacity": capacity, "price": price.to_string(), "stake": stake.to_string(),
         }),
-        Action::StorageDeal {
+        Action::Storage(StorageAction::Deal {
             cid,
-            size,
+            root,
             replicas,
             duration,
             price,
-        } => json!({
-            "type": "storageDeal", "cid": cid, "size": size, "replicas": replicas,
+        }) => json!({
+            "cid": cid_text(cid), "rootBytes": root.len(), "replicas": replicas,
             "duration": duration, "price": price.to_string(),
         }),
-        Action::AcceptDeal { deal } => json!({"type": "acceptDeal", "deal": hex0x(deal)}),
-        Action::ProveStorage {
+        Action::Storage(StorageAction::Accept { deal }) => json!({"deal": hex0x(deal)}),
+        Action::Storage(StorageAction::Prove {
             deal,
             epoch,
             path,
             leaf,
-        } => json!({
-            "type": "proveStorage", "deal": hex0x(deal), "epoch": epoch,
+        }) => json!({
+            "deal": hex0x(deal), "epoch": epoch,
             "pathNodes": path.len(), "leafBytes": leaf.len(),
         }),
-        Action::Attest {
-            digest,
-            kind,
-            metadata,
-        } => json!({
-            "type": "attest", "digest": hex0x(digest), "kind": kind.name(), "metadata": hex0x(metadata),
-        }),
-    }
+    };
+    v["type"] = json!(name);
+    v
 }
 
 /// A transaction, with where it is (`None`: still pending).
@@ -112,7 +139,8 @@ pub fn transaction(
         "from": tx.sender().ok().map(|a| a.to_string()),
         "chainId": tx.tx.chain_id,
         "nonce": tx.tx.nonce,
-        "fee": tx.tx.fee.to_string(),
+        "gasPrice": tx.tx.gas_price.0.to_string(),
+        "gasLimit": tx.tx.gas_limit,
         "action": action(&tx.tx.action),
         "signature": hex0x(tx.signature.as_bytes()),
         "blockHash": location.map(|l| hex0x(&l.0)),
@@ -122,89 +150,141 @@ pub fn transaction(
 }
 
 pub fn event(e: &Event) -> Value {
-    match e {
-        Event::Transfer {
-            from,
-            to,
-            amount: a,
-        } => {
-            json!({"type": "transfer", "from": from.to_string(), "to": to.to_string(), "amount": a.to_string()})
-        }
-        Event::Fee {
-            from,
-            sealer,
-            amount: a,
-        } => {
-            json!({"type": "fee", "from": from.to_string(), "sealer": sealer.to_string(), "amount": a.to_string()})
-        }
-        Event::DataRegistered { digest, owner } => {
-            json!({"type": "dataRegistered", "digest": hex0x(digest), "owner": owner.to_string()})
-        }
-        Event::Attested {
-            digest,
-            owner,
-            kind,
-        } => {
-            json!({"type": "attested", "digest": hex0x(digest), "owner": owner.to_string(), "kind": kind.name()})
-        }
-        Event::SealReward { sealer, amount: a } => {
-            json!({"type": "sealReward", "sealer": sealer.to_string(), "amount": a.to_string()})
-        }
-        Event::KeyShared { granter, recipient } => {
-            json!({"type": "keyShared", "granter": granter.to_string(), "recipient": recipient.to_string()})
-        }
-        Event::StorageOffered { provider } => {
-            json!({"type": "storageOffered", "provider": provider.to_string()})
-        }
-        Event::DealOpened {
-            deal,
-            owner,
-            escrow,
-        } => {
-            json!({"type": "dealOpened", "deal": hex0x(deal), "owner": owner.to_string(), "escrow": escrow.to_string()})
-        }
-        Event::DealAccepted { deal, provider } => {
-            json!({"type": "dealAccepted", "deal": hex0x(deal), "provider": provider.to_string()})
-        }
-        Event::StorageProved {
-            deal,
-            provider,
-            epoch,
-            paid,
-            reward,
-        } => json!({
-            "type": "storageProved", "deal": hex0x(deal), "provider": provider.to_string(),
-            "epoch": epoch, "paid": paid.to_string(), "reward": reward.to_string(),
-        }),
-        Event::ChallengeMissed {
-            deal,
-            provider,
-            epoch,
-        } => json!({
-            "type": "challengeMissed", "deal": hex0x(deal), "provider": provider.to_string(), "epoch": epoch,
-        }),
-        Event::DealEnded { deal, refund } => {
-            json!({"type": "dealEnded", "deal": hex0x(deal), "refund": refund.to_string()})
-        }
-    }
+    let a = |x: &metamesh_crypto::Address| x.to_string();
+    let mut v = match e {
+        Event::Accounts(e) => match e {
+            AccountEvent::Transfer { from, to, amount } => {
+                json!({"from": a(from), "to": a(to), "amount": amount.to_string()})
+            }
+            AccountEvent::Fee {
+                from,
+                sealer,
+                amount,
+            } => json!({"from": a(from), "sealer": a(sealer), "amount": amount.to_string()}),
+            AccountEvent::SealReward { sealer, amount } => {
+                json!({"sealer": a(sealer), "amount": amount.to_string()})
+            }
+        },
+        Event::Params(e) => match e {
+            ParamsEvent::Scheduled { block, names } => json!({"block": block, "names": names}),
+            ParamsEvent::Changed { names } => json!({"names": names}),
+        },
+        Event::Data(e) => match e {
+            DataEvent::Registered { digest, owner } => {
+                json!({"digest": hex0x(digest), "owner": a(owner)})
+            }
+            DataEvent::Attested {
+                digest,
+                owner,
+                kind,
+            } => json!({"digest": hex0x(digest), "owner": a(owner), "kind": kind.name()}),
+            DataEvent::KeyShared { granter, recipient } => {
+                json!({"granter": a(granter), "recipient": a(recipient)})
+            }
+        },
+        Event::Storage(e) => match e {
+            StorageEvent::Offered {
+                provider,
+                capacity,
+                price,
+                stake,
+            } => json!({
+                "provider": a(provider), "capacity": capacity, "price": price.to_string(),
+                "stake": stake.to_string(),
+            }),
+            StorageEvent::DealOpened {
+                deal,
+                owner,
+                size,
+                escrow,
+            } => json!({
+                "deal": hex0x(deal), "owner": a(owner), "size": size, "escrow": escrow.to_string(),
+            }),
+            StorageEvent::DealAccepted {
+                deal,
+                provider,
+                bond,
+            } => json!({"deal": hex0x(deal), "provider": a(provider), "bond": bond.to_string()}),
+            StorageEvent::ChallengeIssued {
+                deal,
+                provider,
+                epoch,
+                offset,
+                deadline,
+            } => json!({
+                "deal": hex0x(deal), "provider": a(provider), "epoch": epoch, "offset": offset,
+                "deadline": deadline,
+            }),
+            StorageEvent::Proved {
+                deal,
+                provider,
+                epoch,
+                paid,
+                reward,
+            } => json!({
+                "deal": hex0x(deal), "provider": a(provider), "epoch": epoch,
+                "paid": paid.to_string(), "reward": reward.to_string(),
+            }),
+            StorageEvent::Missed {
+                deal,
+                provider,
+                epoch,
+                slashed,
+            } => json!({
+                "deal": hex0x(deal), "provider": a(provider), "epoch": epoch,
+                "slashed": slashed.to_string(),
+            }),
+            StorageEvent::DealEnded { deal, refund } => {
+                json!({"deal": hex0x(deal), "refund": refund.to_string()})
+            }
+        },
+    };
+    v["type"] = json!(e.kind());
+    v
+}
+
+/// A rejection as JSON: its code, name and the words rendered from them.
+pub fn rejection(r: &Rejection) -> Value {
+    json!({"code": r.code as u16, "error": r.code.name(), "reason": r.message()})
 }
 
 pub fn receipt(r: &Receipt, block: Hash, number: u64, index: u32) -> Value {
-    json!({
+    let mut v = json!({
         "transactionHash": hex0x(&r.tx_hash),
         "blockHash": hex0x(&block),
         "blockNumber": number,
         "index": index,
-        "status": if r.outcome.is_ok() { "applied" } else { "rejected" },
-        "reason": r.outcome.as_ref().err(),
+        "status": if r.outcome.is_ok() { "applied" } else { "failed" },
+        "gasUsed": r.gas_used,
         "events": r.events.iter().map(event).collect::<Vec<_>>(),
-    })
+    });
+    if let Err(rej) = &r.outcome {
+        let detail = rejection(rej);
+        v["code"] = detail["code"].clone();
+        v["error"] = detail["error"].clone();
+        v["reason"] = detail["reason"].clone();
+    }
+    v
 }
 
 /// A decoded state record, or an error naming what is wrong with the stored bytes.
 pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
     let err = |e: RlpError| e.to_string();
     Ok(match key {
+        StateKey::Params => {
+            let mut v = Params::decode(raw).map_err(err)?.to_json();
+            v["type"] = json!("params");
+            v
+        }
+        StateKey::PendingParams => {
+            let p = Pending::decode(raw).map_err(err)?;
+            json!({"type": "pendingParams", "block": p.block, "params": p.params.to_json()})
+        }
+        StateKey::Budget(pool) => {
+            let b = Budget::decode(raw).map_err(err)?;
+            json!({"type": "budget", "pool": pool.name(), "epoch": b.epoch, "spent": amount(b.spent)})
+        }
+        StateKey::Collection(c) => json!({"type": "collection", "collection": c.name(), "root": hex0x(raw)}),
         StateKey::Account(a) => {
             let acct = Account::decode(raw).map_err(err)?;
             json!({"type": "account", "address": a.to_string(), "nonce": acct.nonce, "balance": amount(acct.balance)})
@@ -213,7 +293,8 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             let r = DataRecord::decode(raw).map_err(err)?;
             json!({
                 "type": "data", "digest": hex0x(d), "owner": r.owner.to_string(), "block": r.block, "time": r.time,
-                "size": r.size, "cid": r.cid, "encrypted": r.encrypted, "profile": r.profile, "title": r.title, "licence": r.licence, "metadata": hex0x(&r.metadata),
+                "size": r.size, "cid": cid_text(&r.cid), "encrypted": r.encrypted, "profile": r.profile, "title": r.title,
+                "licence": r.licence, "metadata": hex0x(&r.metadata),
             })
         }
         StateKey::Attestation(d) => {
@@ -223,7 +304,11 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
                 "time": r.time, "kind": r.kind.name(), "metadata": hex0x(&r.metadata),
             })
         }
-        StateKey::Provider(a) => provider(a, &Provider::decode(raw).map_err(err)?),
+        StateKey::DataByCid(_) => {
+            let i = CidIndex::decode(raw).map_err(err)?;
+            json!({"type": "cidIndex", "digest": hex0x(&i.0)})
+        }
+        StateKey::StorageNode(a) => provider(a, &StorageNode::decode(raw).map_err(err)?),
         StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),
         StateKey::KeyGrants(_) => {
             let g = KeyGrants::decode(raw).map_err(err)?;
@@ -232,30 +317,26 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
                 "recipient": hex0x(&g.recipient), "wrapped": hex0x(&g.wrapped),
             })).collect::<Vec<_>>()})
         }
-        StateKey::DealIndex => {
-            let i = DealIndex::decode(raw).map_err(err)?;
-            json!({"type": "dealIndex", "deals": i.0.iter().map(|d| hex0x(d)).collect::<Vec<_>>()})
-        }
     })
 }
 
-pub fn provider(address: &metamesh_crypto::Address, p: &Provider) -> Value {
+pub fn provider(address: &metamesh_crypto::Address, p: &StorageNode) -> Value {
     let judged = p.passes + p.misses;
     json!({
-        "type": "provider", "address": address.to_string(), "capacity": p.capacity,
-        "price": p.price.to_string(), "committed": p.committed, "passes": p.passes,
-        "misses": p.misses,
+        "type": "storageNode", "address": address.to_string(), "capacity": p.capacity,
+        "price": p.price.to_string(), "committed": p.committed, "stake": p.stake.to_string(),
+        "bonded": p.bonded.to_string(), "passes": p.passes, "misses": p.misses,
         "quality": if judged == 0 { None } else { Some(p.passes as f64 / judged as f64) },
     })
 }
 
 pub fn deal(id: &Hash, d: &Deal) -> Value {
     json!({
-        "type": "deal", "id": hex0x(id), "owner": d.owner.to_string(), "cid": d.cid, "size": d.size,
+        "type": "deal", "id": hex0x(id), "owner": d.owner.to_string(), "cid": cid_text(&d.cid), "size": d.size,
         "replicas": d.replicas, "price": d.price.to_string(), "start": d.start, "end": d.end,
-        "escrow": d.escrow.to_string(),
+        "escrow": d.escrow.to_string(), "nextDue": d.next_due, "ended": d.ended(),
         "holders": d.holders.iter().map(|h| json!({
-            "provider": h.provider.to_string(), "passes": h.passes, "misses": h.misses,
+            "provider": h.provider.to_string(), "bond": h.bond.to_string(), "passes": h.passes, "misses": h.misses,
             "challenge": h.challenge.map(|c| json!({"epoch": c.epoch, "offset": c.offset, "deadline": c.deadline})),
         })).collect::<Vec<_>>(),
     })

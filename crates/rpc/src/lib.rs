@@ -16,10 +16,12 @@
 
 mod content;
 mod error;
+mod events;
 pub mod json;
 mod methods;
 mod server;
 mod storage_methods;
+mod ws;
 
 pub use error::RpcError;
 pub use methods::{dispatch, is_admin};

@@ -181,6 +181,14 @@ pub fn is_admin(method: &str) -> bool {
     ) || method.starts_with("admin_")
 }
 
+/// A refused submission as a JSON-RPC error.
+fn submit_error(e: metamesh_node::SubmitError) -> RpcError {
+    match e {
+        metamesh_node::SubmitError::Refused(r) => RpcError::refused(&r),
+        other => RpcError::rejected(other),
+    }
+}
+
 /// Runs one method.
 pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Value> {
     let list: Vec<Value> = match params {
@@ -192,8 +200,25 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
     match method {
         "mm_sendRawTransaction" => {
             let raw = p.bytes(0, "transaction")?;
-            let hash = node.submit(&raw).map_err(RpcError::rejected)?;
+            let hash = node.submit(&raw).map_err(submit_error)?;
             Ok(json!(j::hex0x(&hash)))
+        }
+        "mm_estimateGas" => {
+            let raw = p.bytes(0, "transaction")?;
+            let suite = node.suite();
+            let tx = metamesh_primitives::SignedTransaction::decode(&raw, suite)
+                .map_err(|e| RpcError::params(format!("transaction: {e}")))?;
+            let from = tx
+                .sender()
+                .map_err(|e| RpcError::params(format!("transaction: {e}")))?;
+            let verdict = node
+                .with_chain(|c| c.estimate_gas(&tx.tx, from))
+                .map_err(RpcError::internal)?;
+            match verdict {
+                metamesh_state::Verdict::Applies { gas_used } => Ok(json!(gas_used)),
+                metamesh_state::Verdict::Fails { rejection, .. }
+                | metamesh_state::Verdict::Invalid(rejection) => Err(RpcError::refused(&rejection)),
+            }
         }
         "clique_propose" => {
             let address = p.address(0, "address")?;
@@ -304,6 +329,29 @@ fn chain_method(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
     let suite = chain.suite();
     match method {
         "mm_chainId" => Ok(json!(chain.genesis().chain_id)),
+        "mm_getParams" => {
+            let (header, _) = block_header(chain, p.get(0))?
+                .ok_or_else(|| RpcError::rejected("no such block"))?;
+            let state = metamesh_state::State::open(suite, &**chain.db(), header.state_root);
+            let params: metamesh_state::Params = state
+                .load(&())
+                .map_err(RpcError::rejected)?
+                .ok_or_else(|| RpcError::internal("the parameters record is missing"))?;
+            let mut out = params.to_json();
+            let pending: Option<metamesh_state::Pending> =
+                state.load(&()).map_err(RpcError::rejected)?;
+            out["pending"] = match pending {
+                Some(p) => json!({
+                    "block": p.block,
+                    "changes": metamesh_state::domains::params::changed_names(&params, &p.params),
+                    "params": p.params.to_json(),
+                }),
+                None => Value::Null,
+            };
+            out["blockNumber"] = json!(header.number);
+            Ok(out)
+        }
+        "mm_getEvents" => crate::events::get_events(chain, p.0),
         "mm_blockNumber" => Ok(json!(chain.head().number)),
         "mm_getBlockByNumber" => match block_header(chain, p.get(0))? {
             Some((h, hash)) => block_json(chain, &h, &hash, p.bool_or(1, "full", false)?),

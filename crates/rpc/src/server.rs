@@ -1,50 +1,161 @@
-//! JSON-RPC 2.0 over HTTP (POST, single or batch) and WebSocket (GET with upgrade) on one port.
+//! JSON-RPC 2.0 over HTTP (POST, single or batch) and WebSocket (GET with upgrade) on one port,
+//! beside the content routes, all behind one guard:
+//!
+//! * a `Host` that is a name must be in `vhosts` (IP literals always pass), so a page on a
+//!   rebinding domain cannot reach a node on loopback;
+//! * a request with an `Origin` must come from an allowed origin or the node's own;
+//! * admin methods and content writes need the bearer token (compared in constant time), even
+//!   on loopback unless the operator allows loopback;
+//! * a batch holds at most 1,000 calls and 25 MB of answers.
 
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
     body::Bytes,
-    extract::{ConnectInfo, State, WebSocketUpgrade, ws::Message},
-    http::HeaderMap,
+    extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
 use metamesh_node::NodeService;
-use serde_json::{Value, json};
+use serde_json::Value;
+use subtle::ConstantTimeEq as _;
 
-use crate::{RpcError, json as j, methods};
+use crate::{RpcError, methods};
 
 /// Settings of the RPC server.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RpcConfig {
-    /// Admin methods answer on loopback, or to a caller presenting this token
-    /// (`Authorization: Bearer TOKEN`).
+    /// Admin methods and content writes answer to `Authorization: Bearer TOKEN`.
     pub admin_token: Option<String>,
+    /// Loopback callers may use admin methods without the token (`--rpc-admin-loopback`).
+    pub admin_loopback: bool,
+    /// Host names requests may name (`--rpc-vhosts`); IP literals always pass, `*` passes all.
+    pub vhosts: Vec<String>,
+    /// Origins browsers may call from (`--rpc-cors`), besides the node's own; `*` for any.
+    pub cors: Vec<String>,
+    /// Calls in one batch.
+    pub max_batch: usize,
+    /// Bytes of answers to one batch.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        RpcConfig {
+            admin_token: None,
+            admin_loopback: false,
+            vhosts: vec!["localhost".into(), "127.0.0.1".into()],
+            cors: Vec::new(),
+            max_batch: 1_000,
+            max_batch_bytes: 25_000_000,
+        }
+    }
 }
 
 #[derive(Clone)]
-struct Shared {
-    node: Arc<NodeService>,
-    config: RpcConfig,
+pub(crate) struct Shared {
+    pub(crate) node: Arc<NodeService>,
+    pub(crate) config: Arc<RpcConfig>,
 }
 
 /// The HTTP + WebSocket router.
 pub fn router(node: Arc<NodeService>, config: RpcConfig) -> Router {
+    let shared = Shared {
+        node,
+        config: Arc::new(config),
+    };
     Router::new()
         .route("/", get(websocket).post(http))
         .route("/content/car", axum::routing::post(car_in))
         .route("/content/car/{cid}", get(car_out))
         .route("/content/fetch/{cid}", axum::routing::post(fetch))
-        .with_state(Shared { node, config })
+        // A 1.25 MiB proof is 2.5 MB of hex; content uploads stream past this limit.
+        .layer(DefaultBodyLimit::max(8 << 20))
+        .layer(middleware::from_fn_with_state(shared.clone(), guard))
+        .with_state(shared)
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        serde_json::json!({"error": message}).to_string(),
+    )
+        .into_response()
+}
+
+/// The host part of a `Host` header or an origin's authority (port and brackets removed).
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+/// Why a request may not be served, if it may not.
+fn foreign(config: &RpcConfig, headers: &HeaderMap) -> Option<String> {
+    let host = headers.get("host").and_then(|v| v.to_str().ok());
+    if let Some(host) = host {
+        let name = host_of(host);
+        let ip = name.parse::<std::net::IpAddr>().is_ok();
+        let listed = config
+            .vhosts
+            .iter()
+            .any(|v| v == "*" || v.eq_ignore_ascii_case(name));
+        if !ip && !listed {
+            return Some(format!(
+                "host `{name}` is not one this node answers to (--rpc-vhosts)"
+            ));
+        }
+    }
+    if let Some(origin) = headers.get("origin") {
+        let origin = origin.to_str().unwrap_or("");
+        let authority = origin.split_once("://").map_or("", |(_, a)| a);
+        let own = host.is_some_and(|h| h.eq_ignore_ascii_case(authority));
+        let allowed = config.cors.iter().any(|c| c == "*" || c == origin);
+        if !own && !allowed {
+            return Some(format!(
+                "requests from origin `{origin}` are refused (--rpc-cors)"
+            ));
+        }
+    }
+    None
+}
+
+async fn guard(
+    State(shared): State<Shared>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    match foreign(&shared.config, request.headers()) {
+        Some(reason) => refuse(StatusCode::FORBIDDEN, reason),
+        None => next.run(request).await,
+    }
+}
+
+/// May this caller use admin methods?
+pub(crate) fn admin_allowed(shared: &Shared, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+    if shared.config.admin_loopback && peer.ip().is_loopback() {
+        return true;
+    }
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&shared.config.admin_token, presented) {
+        (Some(t), Some(p)) => bool::from(t.as_bytes().ct_eq(p.as_bytes())),
+        _ => false,
+    }
 }
 
 fn forbidden() -> Response {
-    (
-        axum::http::StatusCode::FORBIDDEN,
-        "content writes answer only on loopback or with the admin token",
+    refuse(
+        StatusCode::FORBIDDEN,
+        "content writes need the admin token (Authorization: Bearer …)".into(),
     )
-        .into_response()
 }
 
 async fn car_in(
@@ -98,49 +209,48 @@ pub async fn serve(
     .await
 }
 
-fn admin_allowed(shared: &Shared, peer: &SocketAddr, headers: &HeaderMap) -> bool {
-    if peer.ip().is_loopback() {
-        return true;
+fn reply(id: Option<Value>, result: Result<Value, RpcError>) -> Value {
+    let id = id.unwrap_or(Value::Null);
+    match result {
+        Ok(v) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": v}),
+        Err(e) => e.to_json(&id),
     }
-    let presented = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    matches!((&shared.config.admin_token, presented), (Some(t), Some(p)) if t == p)
 }
 
 /// Answers one request object; `None` for a notification (no id).
-fn answer(shared: &Shared, request: &Value, admin: bool) -> Option<Value> {
+pub(crate) fn answer(shared: &Shared, request: &Value, admin: bool) -> Option<Value> {
     let id = request.get("id").cloned();
-    let reply = |result: Result<Value, RpcError>| {
-        let id = id.clone().unwrap_or(Value::Null);
-        match result {
-            Ok(v) => json!({"jsonrpc": "2.0", "id": id, "result": v}),
-            Err(e) => e.to_json(&id),
-        }
-    };
     let Some(object) = request.as_object() else {
-        return Some(reply(Err(RpcError::new(
-            RpcError::INVALID_REQUEST,
-            "a request is a JSON object",
-        ))));
+        return Some(reply(
+            id,
+            Err(RpcError::new(
+                RpcError::INVALID_REQUEST,
+                "a request is a JSON object",
+            )),
+        ));
     };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Some(reply(Err(RpcError::new(
-            RpcError::INVALID_REQUEST,
-            "jsonrpc must be \"2.0\"",
-        ))));
+        return Some(reply(
+            id,
+            Err(RpcError::new(
+                RpcError::INVALID_REQUEST,
+                "jsonrpc must be \"2.0\"",
+            )),
+        ));
     }
     let Some(method) = object.get("method").and_then(Value::as_str) else {
-        return Some(reply(Err(RpcError::new(
-            RpcError::INVALID_REQUEST,
-            "method must be a string",
-        ))));
+        return Some(reply(
+            id,
+            Err(RpcError::new(
+                RpcError::INVALID_REQUEST,
+                "method must be a string",
+            )),
+        ));
     };
     let result = if methods::is_admin(method) && !admin {
         Err(RpcError::new(
             RpcError::UNAUTHORIZED,
-            format!("{method} answers only on loopback or with the admin token"),
+            format!("{method} needs the admin token (Authorization: Bearer …)"),
         ))
     } else {
         methods::dispatch(
@@ -149,11 +259,11 @@ fn answer(shared: &Shared, request: &Value, admin: bool) -> Option<Value> {
             object.get("params").unwrap_or(&Value::Null),
         )
     };
-    id.is_some().then(|| reply(result))
+    id.is_some().then(|| reply(request.get("id").cloned(), result))
 }
 
-/// A whole HTTP body: a request or a batch.
-fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<Value> {
+/// A whole HTTP body (or WebSocket message): a request or a batch.
+pub(crate) fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<Value> {
     let parsed: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -162,15 +272,42 @@ fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<Value> {
             );
         }
     };
+    let config = &shared.config;
     match parsed {
         Value::Array(batch) if batch.is_empty() => {
             Some(RpcError::new(RpcError::INVALID_REQUEST, "empty batch").to_json(&Value::Null))
         }
+        Value::Array(batch) if batch.len() > config.max_batch => Some(
+            RpcError::new(
+                RpcError::INVALID_REQUEST,
+                format!(
+                    "a batch of {} calls is over the {}-call limit",
+                    batch.len(),
+                    config.max_batch
+                ),
+            )
+            .to_json(&Value::Null),
+        ),
         Value::Array(batch) => {
-            let answers: Vec<Value> = batch
-                .iter()
-                .filter_map(|r| answer(shared, r, admin))
-                .collect();
+            let mut answers = Vec::new();
+            let mut bytes = 0usize;
+            for request in &batch {
+                if bytes > config.max_batch_bytes {
+                    let e = RpcError::new(
+                        RpcError::LIMIT,
+                        format!(
+                            "the batch's answers passed {} bytes; send the rest again",
+                            config.max_batch_bytes
+                        ),
+                    );
+                    answers.push(e.to_json(request.get("id").unwrap_or(&Value::Null)));
+                    continue;
+                }
+                if let Some(a) = answer(shared, request, admin) {
+                    bytes += a.to_string().len();
+                    answers.push(a);
+                }
+            }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
         single => answer(shared, &single, admin),
@@ -189,7 +326,7 @@ async fn http(
     let answer = tokio::task::spawn_blocking(move || answer_body(&node, &body, admin)).await;
     match answer {
         Ok(Some(v)) => ([("content-type", "application/json")], v.to_string()).into_response(),
-        Ok(None) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => RpcError::internal("request handler failed")
             .to_json(&Value::Null)
             .to_string()
@@ -204,86 +341,56 @@ async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let admin = admin_allowed(&shared, &peer, &headers);
-    upgrade.on_upgrade(move |socket| session(shared, socket, admin))
+    upgrade
+        .max_message_size(8 << 20)
+        .on_upgrade(move |socket| crate::ws::session(shared, socket, admin))
 }
 
-/// The events of a block's transactions, each with where it happened.
-fn block_events(
-    shared: &Shared,
-    head: &metamesh_primitives::Header,
-    suite: metamesh_crypto::Suite,
-) -> Vec<Value> {
-    let hash = head.hash(suite);
-    let raw = shared
-        .node
-        .with_chain(|c| c.db().receipts(&hash).ok().flatten())
-        .unwrap_or_default();
-    let receipts = metamesh_state::Receipt::decode_list(&raw).unwrap_or_default();
-    receipts
-        .iter()
-        .flat_map(|r| {
-            r.events.iter().map(move |e| {
-                json!({"blockNumber": head.number, "blockHash": j::hex0x(&hash),
-                    "transactionHash": j::hex0x(&r.tx_hash), "event": j::event(e)})
-            })
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One WebSocket session: requests as on HTTP, plus `mm_subscribe(["newHeads"])` and
-/// `mm_subscribe(["events"])` (every event of every new block's transactions).
-async fn session(shared: Shared, mut socket: axum::extract::ws::WebSocket, admin: bool) {
-    let mut heads = shared.node.subscribe_heads();
-    let mut subscribed_heads: Option<String> = None;
-    let mut subscribed_events: Option<String> = None;
-    loop {
-        tokio::select! {
-            incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { return };
-                let Message::Text(text) = message else { continue };
-                let request: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                let reply = if request.get("method").and_then(Value::as_str) == Some("mm_subscribe") {
-                    let id = request.get("id").cloned().unwrap_or(Value::Null);
-                    match request.get("params").and_then(|p| p.get(0)).and_then(Value::as_str) {
-                        Some(kind @ ("newHeads" | "events")) => {
-                            let sub = format!("0x{}{:x}", if kind == "events" { "e" } else { "" }, shared.node.with_chain(|c| c.head().number) + 1);
-                            let slot = if kind == "events" { &mut subscribed_events } else { &mut subscribed_heads };
-                            *slot = Some(sub.clone());
-                            Some(json!({"jsonrpc": "2.0", "id": id, "result": sub}))
-                        }
-                        other => Some(RpcError::params(format!("unknown subscription {other:?} (newHeads or events)")).to_json(&id)),
-                    }
-                } else {
-                    let node = shared.clone();
-                    let text = text.to_string();
-                    tokio::task::spawn_blocking(move || answer_body(&node, text.as_bytes(), admin)).await.ok().flatten()
-                };
-                if let Some(reply) = reply
-                    && socket.send(Message::Text(reply.to_string().into())).await.is_err()
-                {
-                    return;
-                }
-            }
-            head = heads.recv() => {
-                let Ok(head) = head else { continue };
-                let suite = shared.node.with_chain(|c| c.suite());
-                let mut notes = Vec::new();
-                if let Some(sub) = &subscribed_heads {
-                    notes.push(json!({"jsonrpc": "2.0", "method": "mm_subscription",
-                        "params": {"subscription": sub, "result": j::header(&head, suite)}}));
-                }
-                if let Some(sub) = &subscribed_events {
-                    for event in block_events(&shared, &head, suite) {
-                        notes.push(json!({"jsonrpc": "2.0", "method": "mm_subscription",
-                            "params": {"subscription": sub, "result": event}}));
-                    }
-                }
-                for note in notes {
-                    if socket.send(Message::Text(note.to_string().into())).await.is_err() {
-                        return;
-                    }
-                }
-            }
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
         }
+        h
+    }
+
+    #[test]
+    fn hosts_and_origins() {
+        let c = RpcConfig::default();
+        assert_eq!(foreign(&c, &headers(&[("host", "127.0.0.1:8545")])), None);
+        assert_eq!(foreign(&c, &headers(&[("host", "localhost:8545")])), None);
+        assert_eq!(foreign(&c, &headers(&[("host", "[::1]:8545")])), None);
+        assert_eq!(foreign(&c, &headers(&[("host", "10.1.2.3")])), None);
+        assert!(foreign(&c, &headers(&[("host", "rebind.example:8545")])).is_some());
+        assert_eq!(
+            foreign(
+                &c,
+                &headers(&[("host", "127.0.0.1:8545"), ("origin", "http://127.0.0.1:8545")])
+            ),
+            None,
+            "the node's own pages"
+        );
+        assert!(
+            foreign(
+                &c,
+                &headers(&[("host", "127.0.0.1:8545"), ("origin", "https://evil.example")])
+            )
+            .is_some()
+        );
+        assert!(foreign(&c, &headers(&[("host", "127.0.0.1:8545"), ("origin", "null")])).is_some());
+        let open = RpcConfig {
+            vhosts: vec!["*".into()],
+            cors: vec!["https://lab.example".into()],
+            ..RpcConfig::default()
+        };
+        assert_eq!(foreign(&open, &headers(&[("host", "node.lab.example")])), None);
+        assert_eq!(
+            foreign(&open, &headers(&[("host", "x"), ("origin", "https://lab.example")])),
+            None
+        );
     }
 }

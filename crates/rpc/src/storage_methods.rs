@@ -1,7 +1,7 @@
 //! `data_*` (the node's content store) and `storage_*` (the storage market's state) methods.
 
 use metamesh_node::{Chain, NodeService};
-use metamesh_state::{Deal, DealIndex, KeyGrants, Provider, StateKey, grants_key};
+use metamesh_state::{CollectionId, Deal, KeyGrants, StorageNode, grants_id};
 use metamesh_storage::parse_cid;
 use serde_json::{Value, json};
 
@@ -38,6 +38,13 @@ pub fn dispatch(node: &NodeService, method: &str, p: &Params) -> Result<Value> {
         }
         "data_gc" => Ok(json!(store.gc().map_err(rejected)?)),
         "data_stat" => Ok(json!(store.stats().map_err(rejected)?)),
+        "data_block" => {
+            let cid = parse_cid(p.str(0, "cid")?).map_err(|e| RpcError::params(e.to_string()))?;
+            match metamesh_storage::BlockSource::block(store, &cid).map_err(rejected)? {
+                Some(bytes) => Ok(json!(j::hex0x(&bytes))),
+                None => Ok(Value::Null),
+            }
+        }
         "data_has" => {
             let cid = parse_cid(p.str(0, "cid")?).map_err(|e| RpcError::params(e.to_string()))?;
             let missing = store.missing(&cid).map_err(rejected)?;
@@ -56,15 +63,39 @@ pub fn dispatch(node: &NodeService, method: &str, p: &Params) -> Result<Value> {
     }
 }
 
+/// Entries a listing walks in one call.
+const PAGE: usize = 1_000;
+
+/// Up to [`PAGE`] keys of a collection after `after` (exclusive).
+fn walk(
+    state: &metamesh_state::State<&metamesh_db::ChainDb>,
+    c: CollectionId,
+    after: Option<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>> {
+    let start = after.map_or_else(Vec::new, |mut k| {
+        k.push(0);
+        k
+    });
+    Ok(state
+        .entries(c, &start, PAGE)
+        .map_err(RpcError::internal)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect())
+}
+
 fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
     let state = chain.state();
     let read = |e: metamesh_state::StateError| RpcError::internal(e);
     match method {
         "data_grants" => {
-            let cid = p.str(0, "cid")?;
-            let recipient = p.bytes(1, "recipient public key")?;
+            let cid = parse_cid(p.str(0, "cid")?).map_err(|e| RpcError::params(e.to_string()))?;
+            let key = p.bytes(1, "recipient public key")?;
+            let recipient = metamesh_crypto::PublicKey::from_sec1(chain.suite(), &key)
+                .map_err(|_| RpcError::params("recipient public key: not a key of the chain's suite"))?
+                .address();
             let grants: KeyGrants = state
-                .record(&grants_key(chain.suite(), cid, &recipient))
+                .load(&grants_id(chain.suite(), &cid.to_bytes(), &recipient))
                 .map_err(read)?
                 .unwrap_or_default();
             Ok(json!(grants.0.iter().map(|g| json!({
@@ -73,13 +104,29 @@ fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
         }
         "storage_provider" => {
             let address = p.address(0, "address")?;
-            let provider: Option<Provider> =
-                state.record(&StateKey::Provider(address)).map_err(read)?;
-            Ok(provider.map_or(Value::Null, |pr| j::provider(&address, &pr)))
+            let node: Option<StorageNode> = state.load(&address).map_err(read)?;
+            Ok(node.map_or(Value::Null, |n| j::provider(&address, &n)))
+        }
+        "storage_providers" => {
+            let after = match p.0.first() {
+                Some(Value::String(_)) => Some(p.address(0, "after")?.0.to_vec()),
+                _ => None,
+            };
+            let mut out = Vec::new();
+            for key in walk(&state, CollectionId::StorageNodes, after)? {
+                let Ok(a) = <[u8; 20]>::try_from(key.as_slice()) else {
+                    continue;
+                };
+                let address = metamesh_crypto::Address(a);
+                if let Some(n) = state.load::<StorageNode>(&address).map_err(read)? {
+                    out.push(j::provider(&address, &n));
+                }
+            }
+            Ok(json!(out))
         }
         "storage_deal" => {
             let id = p.hash(0, "deal id")?;
-            let deal: Option<Deal> = state.record(&StateKey::Deal(id)).map_err(read)?;
+            let deal: Option<Deal> = state.load(&id).map_err(read)?;
             Ok(deal.map_or(Value::Null, |d| j::deal(&id, &d)))
         }
         "storage_deals" => {
@@ -87,13 +134,16 @@ fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
                 Some(Value::String(_)) => Some(p.address(0, "address")?),
                 _ => None,
             };
-            let index: DealIndex = state
-                .record(&StateKey::DealIndex)
-                .map_err(read)?
-                .unwrap_or_default();
+            let after = match p.0.get(1) {
+                Some(Value::String(_)) => Some(p.hash(1, "after")?.to_vec()),
+                _ => None,
+            };
             let mut out = Vec::new();
-            for id in index.0 {
-                let Some(d) = state.record::<Deal>(&StateKey::Deal(id)).map_err(read)? else {
+            for key in walk(&state, CollectionId::RunningDeals, after)? {
+                let Ok(id) = <[u8; 32]>::try_from(key.as_slice()) else {
+                    continue;
+                };
+                let Some(d) = state.load::<Deal>(&id).map_err(read)? else {
                     continue;
                 };
                 let involved =

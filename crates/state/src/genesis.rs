@@ -1,12 +1,13 @@
-//! The genesis file: chain id, suite, Clique parameters, fees, and the one-time creation of the
-//! whole MMT supply in five pools. Nothing is minted later; grants move MMT out of a pool.
+//! The genesis file: chain id, suite, Clique parameters, the chain parameters, and the one-time
+//! creation of the whole MMT supply in five pools. Nothing is minted later; grants move MMT out
+//! of a pool.
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, TOTAL_SUPPLY};
 use metamesh_trie::NodeStore;
 use serde::{Deserialize, Serialize};
 
-use crate::{Account, State, StateError};
+use crate::{Account, Params, State, StateError};
 
 /// The five pools the supply is created in, with their share in percent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -41,6 +42,21 @@ impl Pool {
             Pool::Airdrops => 15,
             Pool::PrivatePlacement => 10,
         }
+    }
+
+    /// Its byte in state keys.
+    pub const fn byte(self) -> u8 {
+        match self {
+            Pool::Founders => 0,
+            Pool::Community => 1,
+            Pool::Ecosystem => 2,
+            Pool::Airdrops => 3,
+            Pool::PrivatePlacement => 4,
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Option<Pool> {
+        Self::ALL.into_iter().find(|p| p.byte() == b)
     }
 
     pub const fn name(self) -> &'static str {
@@ -78,49 +94,6 @@ pub struct CliqueParams {
 
 fn default_epoch() -> u64 {
     30_000
-}
-
-/// Economic parameters (a governance matter later).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Params {
-    /// The least fee a transaction may pay.
-    pub min_fee: Amount,
-    /// Paid to each block's sealer from the community pool while it lasts.
-    pub sealing_reward: Amount,
-    /// Blocks between storage challenges.
-    #[serde(default = "default_storage_epoch")]
-    pub storage_epoch: u64,
-    /// Blocks a storage node has to answer a challenge (at most `storage_epoch`).
-    #[serde(default = "default_proof_window")]
-    pub proof_window: u64,
-    /// Paid from the community pool for each passed challenge, beside the deal's price.
-    #[serde(default = "default_storage_reward")]
-    pub storage_reward: Amount,
-}
-
-fn default_storage_epoch() -> u64 {
-    10
-}
-
-fn default_proof_window() -> u64 {
-    5
-}
-
-fn default_storage_reward() -> Amount {
-    "0.5".parse().expect("constant")
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            min_fee: "0.001".parse().expect("constant"),
-            sealing_reward: Amount::from_mmt(2),
-            storage_epoch: default_storage_epoch(),
-            proof_window: default_proof_window(),
-            storage_reward: default_storage_reward(),
-        }
-    }
 }
 
 /// MMT given to an account at genesis, out of a pool.
@@ -195,11 +168,9 @@ impl Genesis {
         if self.clique.epoch == 0 || self.clique.period == 0 {
             return bad("clique.period and clique.epoch must be at least 1".into());
         }
-        let p = &self.params;
-        if p.storage_epoch == 0 || p.proof_window == 0 || p.proof_window > p.storage_epoch {
+        if let Err(rule) = self.params.check() {
             return bad(format!(
-                "params.proofWindow ({}) must be 1..=params.storageEpoch ({})",
-                p.proof_window, p.storage_epoch
+                "params break rule {rule} (docs/FORMATS.md, \"The parameters record\")"
             ));
         }
         self.balances().map(|_| ())
@@ -230,11 +201,42 @@ impl Genesis {
         Ok(out.into_iter().collect())
     }
 
-    /// Writes the genesis accounts into an empty state.
-    pub fn apply<S: NodeStore>(&self, state: &mut State<S>) -> Result<(), StateError> {
+    /// Writes the genesis accounts and the parameters record into an empty state.
+    pub fn apply<S: NodeStore + Clone>(&self, state: &mut State<S>) -> Result<(), StateError> {
         for (address, balance) in self.balances()? {
             state.set_account(&address, &Account { nonce: 0, balance })?;
         }
-        Ok(())
+        state.save(&(), &self.params)
+    }
+
+    /// The canonical bytes of everything the genesis block commits to outside its state
+    /// (whose root covers the accounts and the parameters): what the genesis hash depends on.
+    ///
+    /// `rlp([chain_id, suite (0 sm | 1 eth), timestamp, period, epoch, [signer, …],
+    ///       [[address, amount, pool], …], parameters record])`
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        use alloy_rlp::Encodable;
+        let mut p = Vec::new();
+        self.chain_id.encode(&mut p);
+        u8::from(self.suite == Suite::Eth).encode(&mut p);
+        self.timestamp.encode(&mut p);
+        self.clique.period.encode(&mut p);
+        self.clique.epoch.encode(&mut p);
+        let mut signers = Vec::new();
+        for s in &self.clique.signers {
+            s.0.encode(&mut signers);
+        }
+        metamesh_primitives::rlp::encode_list(&signers, &mut p);
+        let mut grants = Vec::new();
+        for g in &self.grants {
+            let mut e = Vec::new();
+            g.address.0.encode(&mut e);
+            g.amount.0.encode(&mut e);
+            g.pool.byte().encode(&mut e);
+            metamesh_primitives::rlp::encode_list(&e, &mut grants);
+        }
+        metamesh_primitives::rlp::encode_list(&grants, &mut p);
+        self.params.encode().as_slice().encode(&mut p);
+        metamesh_primitives::rlp::list(&p)
     }
 }

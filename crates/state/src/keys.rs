@@ -1,83 +1,189 @@
-//! Where each kind of record lives in the state trie.
+//! Where each kind of record lives in the state trie, and the tie between a record's type and
+//! its key.
 //!
-//! A record key is a one-byte domain tag followed by the record's id; the trie stores it under
-//! the secure path `H(key)`. Every domain record sits under the one state root, so a header
-//! alone proves any of them.
+//! A record key is a one-byte tag followed by the record's id; the trie stores it under the
+//! secure path `H(key)`. Tags follow the domains' ranges (0x0_ chain, 0x1_ accounts, 0x2_ data,
+//! 0x3_ storage). Every domain record sits under the one state root, so a header alone proves
+//! any of them.
 
 use metamesh_crypto::Address;
 use metamesh_primitives::Hash;
 
+use crate::Pool;
+
+/// An ordered collection in state: a plain (unhashed) trie of its own, whose root is the
+/// record [`StateKey::Collection`], so entries iterate in key order and prove under the state
+/// root. Entry keys are the collection's own (see each variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CollectionId {
+    /// Registered storage nodes: address (20) → `01`.
+    StorageNodes,
+    /// Running deals: deal id (32) → `01`.
+    RunningDeals,
+    /// Deal boundaries to process: due block (8, big-endian) ‖ deal id (32) → `01`.
+    DealSchedule,
+}
+
+impl CollectionId {
+    pub const ALL: [CollectionId; 3] = [
+        CollectionId::StorageNodes,
+        CollectionId::RunningDeals,
+        CollectionId::DealSchedule,
+    ];
+
+    pub fn byte(self) -> u8 {
+        match self {
+            CollectionId::StorageNodes => 0x30,
+            CollectionId::RunningDeals => 0x31,
+            CollectionId::DealSchedule => 0x32,
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.byte() == b)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CollectionId::StorageNodes => "storageNodes",
+            CollectionId::RunningDeals => "runningDeals",
+            CollectionId::DealSchedule => "dealSchedule",
+        }
+    }
+}
+
 /// A key of the state trie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StateKey {
-    /// `0x01 ‖ address (20)` → [`crate::Account`].
+    /// `0x00` → [`crate::Params`].
+    Params,
+    /// `0x01` → [`crate::domains::params::Pending`], a change waiting for its block.
+    PendingParams,
+    /// `0x02 ‖ pool (1)` → [`crate::domains::accounts::Budget`], what a pool paid this epoch.
+    Budget(Pool),
+    /// `0x03 ‖ collection (1)` → the collection's 32-byte root.
+    Collection(CollectionId),
+    /// `0x10 ‖ address (20)` → [`crate::Account`].
     Account(Address),
-    /// `0x02 ‖ content digest (32)` → [`crate::DataRecord`].
+    /// `0x20 ‖ content digest (32)` → [`crate::DataRecord`].
     Data(Hash),
-    /// `0x03 ‖ work digest (32)` → [`crate::Attestation`].
+    /// `0x21 ‖ work digest (32)` → [`crate::Attestation`].
     Attestation(Hash),
-    /// `0x04 ‖ address (20)` → [`crate::Provider`], a storage node.
-    Provider(Address),
-    /// `0x05 ‖ H(cid ‖ recipient public key)` → [`crate::KeyGrants`].
+    /// `0x22 ‖ H(cid ‖ recipient address)` → [`crate::KeyGrants`].
     KeyGrants(Hash),
-    /// `0x06 ‖ deal id (32)` → [`crate::Deal`].
+    /// `0x23 ‖ H(cid)` → the digest registered with that CID.
+    DataByCid(Hash),
+    /// `0x30 ‖ address (20)` → [`crate::StorageNode`].
+    StorageNode(Address),
+    /// `0x31 ‖ deal id (32)` → [`crate::Deal`].
     Deal(Hash),
-    /// `0x07` → [`crate::DealIndex`], the deals still running.
-    DealIndex,
 }
 
 impl StateKey {
-    pub const ACCOUNT: u8 = 0x01;
-    pub const DATA: u8 = 0x02;
-    pub const ATTESTATION: u8 = 0x03;
-    pub const PROVIDER: u8 = 0x04;
-    pub const KEY_GRANTS: u8 = 0x05;
-    pub const DEAL: u8 = 0x06;
-    pub const DEAL_INDEX: u8 = 0x07;
+    pub const PARAMS: u8 = 0x00;
+    pub const PENDING_PARAMS: u8 = 0x01;
+    pub const BUDGET: u8 = 0x02;
+    pub const COLLECTION: u8 = 0x03;
+    pub const ACCOUNT: u8 = 0x10;
+    pub const DATA: u8 = 0x20;
+    pub const ATTESTATION: u8 = 0x21;
+    pub const KEY_GRANTS: u8 = 0x22;
+    pub const DATA_BY_CID: u8 = 0x23;
+    pub const STORAGE_NODE: u8 = 0x30;
+    pub const DEAL: u8 = 0x31;
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let (tag, id): (u8, &[u8]) = match self {
-            StateKey::Account(a) => (Self::ACCOUNT, &a.0),
-            StateKey::Data(d) => (Self::DATA, d),
-            StateKey::Attestation(d) => (Self::ATTESTATION, d),
-            StateKey::Provider(a) => (Self::PROVIDER, &a.0),
-            StateKey::KeyGrants(h) => (Self::KEY_GRANTS, h),
-            StateKey::Deal(h) => (Self::DEAL, h),
-            StateKey::DealIndex => (Self::DEAL_INDEX, &[]),
+        let (tag, id): (u8, Vec<u8>) = match self {
+            StateKey::Params => (Self::PARAMS, vec![]),
+            StateKey::PendingParams => (Self::PENDING_PARAMS, vec![]),
+            StateKey::Budget(p) => (Self::BUDGET, vec![p.byte()]),
+            StateKey::Collection(c) => (Self::COLLECTION, vec![c.byte()]),
+            StateKey::Account(a) => (Self::ACCOUNT, a.0.to_vec()),
+            StateKey::Data(d) => (Self::DATA, d.to_vec()),
+            StateKey::Attestation(d) => (Self::ATTESTATION, d.to_vec()),
+            StateKey::KeyGrants(h) => (Self::KEY_GRANTS, h.to_vec()),
+            StateKey::DataByCid(h) => (Self::DATA_BY_CID, h.to_vec()),
+            StateKey::StorageNode(a) => (Self::STORAGE_NODE, a.0.to_vec()),
+            StateKey::Deal(h) => (Self::DEAL, h.to_vec()),
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
-        out.extend_from_slice(id);
+        out.extend_from_slice(&id);
         out
     }
 
     /// Reads a key: a 20-byte value is an account address, otherwise tag ‖ id.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let address = |b: &[u8]| Address(b.try_into().expect("20 bytes"));
+        let hash = |b: &[u8]| -> Hash { b.try_into().expect("32 bytes") };
         if bytes.len() == 20 {
-            return Ok(StateKey::Account(Address(
-                bytes.try_into().expect("20 bytes"),
-            )));
+            return Ok(StateKey::Account(address(bytes)));
         }
-        match (bytes.first(), bytes.len()) {
-            (Some(&Self::ACCOUNT), 21) => Ok(StateKey::Account(Address(
-                bytes[1..].try_into().expect("20"),
-            ))),
-            (Some(&Self::DATA), 33) => Ok(StateKey::Data(bytes[1..].try_into().expect("32"))),
-            (Some(&Self::ATTESTATION), 33) => {
-                Ok(StateKey::Attestation(bytes[1..].try_into().expect("32")))
-            }
-            (Some(&Self::PROVIDER), 21) => Ok(StateKey::Provider(Address(
-                bytes[1..].try_into().expect("20"),
-            ))),
-            (Some(&Self::KEY_GRANTS), 33) => {
-                Ok(StateKey::KeyGrants(bytes[1..].try_into().expect("32")))
-            }
-            (Some(&Self::DEAL), 33) => Ok(StateKey::Deal(bytes[1..].try_into().expect("32"))),
-            (Some(&Self::DEAL_INDEX), 1) => Ok(StateKey::DealIndex),
-            _ => Err(format!(
-                "not a state key: expected an address (20 bytes) or tag ‖ id (0x01‖address, 0x02‖digest, 0x03‖digest, 0x04‖address, 0x05‖hash, 0x06‖deal, 0x07), got {} bytes",
+        let Some((&tag, id)) = bytes.split_first() else {
+            return Err("an empty state key".into());
+        };
+        let key = match (tag, id.len()) {
+            (Self::PARAMS, 0) => Some(StateKey::Params),
+            (Self::PENDING_PARAMS, 0) => Some(StateKey::PendingParams),
+            (Self::BUDGET, 1) => Pool::from_byte(id[0]).map(StateKey::Budget),
+            (Self::COLLECTION, 1) => CollectionId::from_byte(id[0]).map(StateKey::Collection),
+            (Self::ACCOUNT, 20) => Some(StateKey::Account(address(id))),
+            (Self::DATA, 32) => Some(StateKey::Data(hash(id))),
+            (Self::ATTESTATION, 32) => Some(StateKey::Attestation(hash(id))),
+            (Self::KEY_GRANTS, 32) => Some(StateKey::KeyGrants(hash(id))),
+            (Self::DATA_BY_CID, 32) => Some(StateKey::DataByCid(hash(id))),
+            (Self::STORAGE_NODE, 20) => Some(StateKey::StorageNode(address(id))),
+            (Self::DEAL, 32) => Some(StateKey::Deal(hash(id))),
+            _ => None,
+        };
+        key.ok_or_else(|| {
+            format!(
+                "not a state key: expected an address (20 bytes) or tag ‖ id (see docs/FORMATS.md \"State\"), got {} bytes starting 0x{tag:02x}",
                 bytes.len()
-            )),
+            )
+        })
+    }
+}
+
+/// A value stored in the state trie, tied to the one kind of key it lives under.
+pub trait Record: Sized {
+    /// What it is, for error messages.
+    const WHAT: &'static str;
+    /// What names one record of this type (an address, a digest, `()` for singletons).
+    type Id;
+    fn key(id: &Self::Id) -> StateKey;
+    fn encode(&self) -> Vec<u8>;
+    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_reads_back() {
+        let keys = [
+            StateKey::Params,
+            StateKey::PendingParams,
+            StateKey::Budget(Pool::Community),
+            StateKey::Collection(CollectionId::DealSchedule),
+            StateKey::Account(Address([1; 20])),
+            StateKey::Data([2; 32]),
+            StateKey::Attestation([3; 32]),
+            StateKey::KeyGrants([4; 32]),
+            StateKey::DataByCid([5; 32]),
+            StateKey::StorageNode(Address([6; 20])),
+            StateKey::Deal([7; 32]),
+        ];
+        for k in keys {
+            assert_eq!(StateKey::from_bytes(&k.to_bytes()), Ok(k));
         }
+        assert_eq!(
+            StateKey::from_bytes(&[1; 20]),
+            Ok(StateKey::Account(Address([1; 20])))
+        );
+        assert!(StateKey::from_bytes(&[]).is_err());
+        assert!(StateKey::from_bytes(&[0x03, 0x99]).is_err());
+        assert!(StateKey::from_bytes(&[0x31, 1, 2]).is_err());
     }
 }

@@ -1,36 +1,52 @@
 //! # metamesh-state
 //!
-//! The world state and the state transition: accounts, data registrations and attestations in
-//! one secure Merkle Patricia Trie (SM3 or Keccak-256, by the genesis suite), the genesis that
-//! creates the whole MMT supply in five pools, and `apply_block`, a pure function from state,
-//! block environment and transactions to receipts and events.
+//! The world state and the state transition: one secure Merkle Patricia Trie (SM3 or
+//! Keccak-256, by the genesis suite) holding every record of every domain, the parameters
+//! record, ordered collections beneath it, and `apply_block`, a pure function from state, block
+//! environment and verified transactions to receipts (with typed rejection codes and gas) and
+//! events.
 //!
 //! ```text
-//! Genesis::apply ──▶ State (trie) ◀── apply_block(env, [VerifiedTx]) ──▶ BlockOutcome
-//!                        │                                             receipts · events
-//!                        └── commit() → TrieCommit (stored by the db) · prove(key)
+//! Genesis::apply ──▶ State ◀── apply_block(env, [VerifiedTx]) ──▶ BlockOutcome { receipts, gas }
+//!                      │            └─ BlockExecutor: begin · push(tx)… · finish
+//!                      │                 └─ domains::{accounts, params, data, storage} through Exec
+//!                      └── commit() → TrieCommit (stored by the db) · prove(key)
 //! ```
 //!
-//! No clock, I/O or randomness: the block's time and sealer come in `BlockEnv`, storage through
-//! the trie's `NodeStore`. A rejected transaction changes nothing and gets a receipt with its
-//! reason; `StateError` is reserved for store failures and a bad genesis.
+//! No clock, I/O or randomness: the block's time, sealer and randomness come in [`BlockEnv`],
+//! storage through the trie's `NodeStore`. Nothing is minted after genesis: rewards come out of
+//! pools within their budgets. [`StateError`] is reserved for store failures and a bad
+//! genesis; a transaction's faults are [`Rejection`]s with a [`Code`].
 
-mod encoding;
+mod block;
+mod codes;
+pub mod domains;
+mod events;
+mod exec;
 mod genesis;
 mod keys;
-mod records;
+mod params;
+mod receipts;
 mod state;
-mod storage;
-mod storage_records;
-mod transition;
+mod tx;
 
-pub use encoding::{receipts_root, transactions_root};
-pub use genesis::{CliqueParams, Genesis, Grant, Params, Pool};
-pub use keys::StateKey;
-pub use records::{Account, Attestation, DataRecord};
-pub use state::{State, StateError};
-pub use storage::{deal_id, escrow_for, grants_key};
-pub use storage_records::{
-    Challenge, Deal, DealIndex, KeyGrant, KeyGrants, Provider, Record, Replica,
+pub use block::{BlockEnv, BlockError, BlockExecutor, BlockOutcome, TxError, apply_block, params_at};
+pub use codes::{Code, Rejection};
+pub use domains::{
+    TxContext,
+    accounts::{Account, AccountEvent, Budget, module_address, pay_from_pool},
+    data::{Attestation, CidIndex, DataEvent, DataRecord, KeyGrant, KeyGrants, grants_id},
+    params::{ParamsEvent, Pending},
+    storage::{
+        Challenge, Deal, Replica, StorageEvent, StorageNode, challenges, deal_id, escrow_account,
+        escrow_for,
+    },
 };
-pub use transition::{BlockEnv, BlockOutcome, Event, Receipt, VerifiedTx, apply_block, precheck};
+pub use events::Event;
+pub use exec::{Exec, Fail, Meter, Outcome};
+pub use genesis::{CliqueParams, Genesis, Grant, Pool};
+pub use keys::{CollectionId, Record, StateKey};
+pub use params::{MAX_BLOCK_BYTES, ParamValue, Params};
+pub use receipts::{Receipt, receipts_root, transactions_root};
+pub use state::{State, StateError};
+pub use tx::{Verdict, VerifiedTx, check_tx, estimate_gas, intrinsic_gas};

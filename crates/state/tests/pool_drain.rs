@@ -1,132 +1,220 @@
-//! The community-pool drain: an owner and a provider who collude open a deal on a DAG whose
-//! links repeat one child, so a few blocks answer a challenge at any offset of an enormous
-//! "file", and one passed challenge pays a reward on that size.
+//! The community-pool drain, and what now stops it. An owner and a provider who collude open a
+//! deal on a DAG whose links repeat one child, so a few blocks answer a challenge at any offset
+//! of an enormous "file", and one passed challenge paid a reward on that size: on the tree
+//! before this test's fix, one proof took all 575,000,000 MMT. Now the chain reads the size from
+//! the root block, refuses roots that repeat a child or whose sizes do not add up, refuses
+//! proofs whose path does, and no pool pays more than its per-epoch budget.
+
+mod common;
 
 use std::collections::HashMap;
 
-use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{Action, Amount, Transaction};
-use metamesh_state::{
-    BlockEnv, Deal, Genesis, Pool, State, StateKey, VerifiedTx, apply_block, deal_id,
-};
+use common::{Harness, code, file};
+use metamesh_crypto::Suite;
+use metamesh_primitives::{Amount, StorageAction};
+use metamesh_state::{Code, Deal, Pool, deal_id};
 use metamesh_storage::{
     Cid, CidVersion, DAG_PB, DataType, PbLink, PbNode, RAW, UnixFsData, build_proof, sha2_256,
 };
-use metamesh_trie::MemoryStore;
 use prost::Message as _;
-
-const CHAIN: u64 = 9;
 
 fn cid(codec: u64, bytes: &[u8]) -> Cid {
     let mh = cid::multihash::Multihash::<64>::wrap(0x12, &sha2_256(bytes)).unwrap();
     Cid::new(CidVersion::V1, codec, mh).unwrap()
 }
 
-/// A DAG of `depth` levels whose every node links 174 times to one child.
-fn repeated_dag() -> (Cid, u64, HashMap<Cid, Vec<u8>>) {
+/// A File node over `children` (CID, size) declaring `filesize`.
+fn node(children: &[(Cid, u64)], filesize: u64) -> (Cid, Vec<u8>) {
+    let data = UnixFsData {
+        r#type: DataType::File as i32,
+        data: None,
+        filesize: Some(filesize),
+        blocksizes: children.iter().map(|c| c.1).collect(),
+        hash_type: None,
+        fanout: None,
+    };
+    let bytes = PbNode {
+        links: children
+            .iter()
+            .map(|(c, s)| PbLink {
+                hash: Some(c.to_bytes()),
+                name: Some(String::new()),
+                tsize: Some(*s),
+            })
+            .collect(),
+        data: Some(data.encode_to_vec()),
+    }
+    .encode_to_vec();
+    (cid(DAG_PB, &bytes), bytes)
+}
+
+/// `levels` levels, every node linking 174 times to one child (six levels: 7.3e18 bytes
+/// claimed, 7 blocks held). With `distinct_root`, a root above links that and a different
+/// child, so the root alone looks honest.
+fn repeated_dag(levels: usize, distinct_root: bool) -> (Cid, HashMap<Cid, Vec<u8>>) {
     let leaf = vec![7u8; 262_144];
     let mut blocks = HashMap::new();
     let mut child = cid(RAW, &leaf);
     let mut size = leaf.len() as u64;
     blocks.insert(child, leaf);
-    for _ in 0..6 {
-        let data = UnixFsData {
-            r#type: DataType::File as i32,
-            data: None,
-            filesize: Some(size * 174),
-            blocksizes: vec![size; 174],
-            hash_type: None,
-            fanout: None,
-        };
-        let node = PbNode {
-            links: (0..174)
-                .map(|_| PbLink {
-                    hash: Some(child.to_bytes()),
-                    name: Some(String::new()),
-                    tsize: Some(size),
-                })
-                .collect(),
-            data: Some(data.encode_to_vec()),
-        }
-        .encode_to_vec();
-        child = cid(DAG_PB, &node);
+    for _ in 0..levels {
+        let (c, bytes) = node(&vec![(child, size); 174], size * 174);
+        blocks.insert(c, bytes);
+        child = c;
         size *= 174;
-        blocks.insert(child, node);
     }
-    (child, size, blocks)
+    if !distinct_root {
+        return (child, blocks);
+    }
+    let other = vec![8u8; 262_144];
+    let other_cid = cid(RAW, &other);
+    blocks.insert(other_cid, other);
+    let (root, bytes) = node(&[(child, size), (other_cid, 262_144)], size + 262_144);
+    blocks.insert(root, bytes);
+    (root, blocks)
+}
+
+/// The path an attacker would send: every node from the root down to the leaf holding
+/// `offset`, chosen by the block sizes without any check.
+fn by_hand(blocks: &HashMap<Cid, Vec<u8>>, root: &Cid, offset: u64) -> metamesh_storage::StorageProof {
+    let mut proof = metamesh_storage::StorageProof::default();
+    let (mut at, mut cid) = (offset, *root);
+    loop {
+        let bytes = blocks[&cid].clone();
+        if cid.codec() == RAW {
+            proof.leaf = bytes;
+            return proof;
+        }
+        let pb = PbNode::decode(bytes.as_slice()).unwrap();
+        let data = UnixFsData::decode(pb.data.as_deref().unwrap()).unwrap();
+        let mut next = None;
+        for (link, size) in pb.links.iter().zip(&data.blocksizes) {
+            if at < *size {
+                next = Some(Cid::try_from(link.hash.as_deref().unwrap()).unwrap());
+                break;
+            }
+            at -= size;
+        }
+        proof.path.push(bytes);
+        cid = next.unwrap();
+    }
+}
+
+fn deal(root: &Cid, blocks: &HashMap<Cid, Vec<u8>>) -> StorageAction {
+    StorageAction::Deal {
+        cid: root.to_bytes(),
+        root: blocks[root].clone(),
+        replicas: 1,
+        duration: 1000,
+        price: Amount::from_mmt(1),
+    }
 }
 
 #[test]
 fn colluding_owner_and_provider_cannot_drain_the_community_pool() {
-    let suite = Suite::Sm;
-    let owner = SecretKey::from_bytes(suite, &[1; 32]).unwrap();
-    let provider = SecretKey::from_bytes(suite, &[2; 32]).unwrap();
-    let genesis = Genesis::dev(
-        CHAIN,
-        suite,
-        0,
-        1,
-        vec![Address([0xee; 20])],
-        &[owner.public_key().address(), provider.public_key().address()],
-        Amount::from_mmt(1000),
-    );
-    let mut state = State::empty(suite, MemoryStore::new());
-    genesis.apply(&mut state).unwrap();
-    let pool = Pool::Community.address(suite);
-    let before = state.account(&pool).unwrap().balance;
-    let (root, size, blocks) = repeated_dag();
-    let mut number = 0;
-    let mut block = |state: &mut State<MemoryStore>, key: Option<&SecretKey>, action: Option<Action>| {
-        number += 1;
-        let env = BlockEnv {
-            chain_id: CHAIN,
-            number,
-            timestamp: number,
-            parent_hash: suite.hash(&number.to_be_bytes()),
-            sealer: Address([0xee; 20]),
-            params: genesis.params.clone(),
-        };
-        let txs: Vec<VerifiedTx> = key
-            .zip(action)
-            .map(|(key, action)| {
-                let nonce = state.account(&key.public_key().address()).unwrap().nonce;
-                let tx = Transaction { chain_id: CHAIN, nonce, fee: "0.01".parse().unwrap(), action }
-                    .sign(key)
-                    .unwrap();
-                VerifiedTx::new(tx, suite)
-            })
-            .into_iter()
-            .collect();
-        apply_block(state, &env, &txs).unwrap()
+    let mut h = Harness::new(Suite::Sm, 2, |_| {});
+    let pool = Pool::Community.address(Suite::Sm);
+    let before = h.balance(&pool);
+    let offer = StorageAction::Offer {
+        capacity: u64::MAX,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(500),
     };
-    block(&mut state, Some(&provider), Some(Action::StorageOffer { capacity: u64::MAX, price: Amount::ZERO }));
-    let nonce = state.account(&owner.public_key().address()).unwrap().nonce;
-    block(&mut state, Some(&owner), Some(Action::StorageDeal {
-        cid: root.to_string(),
-        size,
-        replicas: 1,
-        duration: 1000,
-        price: Amount::from_mmt(1),
-    }));
-    let id = deal_id(suite, &owner.public_key().address(), nonce);
-    block(&mut state, Some(&provider), Some(Action::AcceptDeal { deal: id }));
-    for _ in 4..10 {
-        block(&mut state, None, None);
+    assert!(h.run(1, offer).outcome.is_ok());
+
+    // The root repeats its child: refused when the deal opens.
+    let (root, blocks) = repeated_dag(6, false);
+    assert_eq!(code(&h.run(0, deal(&root, &blocks))), Some(Code::DuplicateLinks));
+
+    // A root that claims more than its children hold: refused too.
+    let (a, ab) = file(300_000, 1);
+    let mut inflated_blocks = ab.clone();
+    let (inflated, bytes) = node(&[(a, 300_000)], 1 << 50);
+    inflated_blocks.insert(inflated, bytes);
+    assert_eq!(code(&h.run(0, deal(&inflated, &inflated_blocks))), Some(Code::SizeMismatch));
+
+    // Hidden below an honest-looking root, the giant opens as a deal, but no node can hold
+    // it: a replica bonds stake per GiB of the size the root states.
+    let (root, blocks) = repeated_dag(6, true);
+    let nonce = h.nonce(&h.user(0));
+    assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
+    let id = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert_eq!(code(&h.run(1, StorageAction::Accept { deal: id })), Some(Code::StakeTooSmall));
+
+    // A repetition small enough to bond (8 GiB claimed, two leaves held): the deal opens and
+    // is taken, but no challenge into the repeated part can be answered.
+    let (root, blocks) = repeated_dag(2, true);
+    let nonce = h.nonce(&h.user(0));
+    let r = h.run(0, deal(&root, &blocks));
+    assert!(r.outcome.is_ok(), "{r:?}");
+    let id = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    let mut refused = 0;
+    for _ in 0..5 {
+        let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
+        h.until(due);
+        let d: Deal = h.state.load(&id).unwrap().unwrap();
+        let ch = d.holders[0].challenge.unwrap();
+        // The builder itself refuses the repeated part; build the proof by hand.
+        let proof = by_hand(&blocks, &root, ch.offset);
+        let r = h.run(
+            1,
+            StorageAction::Prove {
+                deal: id,
+                epoch: ch.epoch,
+                path: proof.path,
+                leaf: proof.leaf,
+            },
+        );
+        let c = code(&r);
+        // The last leaf is the honest one: that challenge may pass.
+        assert!(c == Some(Code::DuplicateLinks) || c.is_none(), "{r:?}");
+        refused += usize::from(c.is_some());
     }
-    block(&mut state, None, None); // block 10: the challenge
-    let deal: Deal = state.record(&StateKey::Deal(id)).unwrap().unwrap();
-    let ch = deal.holders[0].challenge.unwrap();
-    let proof = build_proof(&blocks, &root, ch.offset).unwrap();
-    block(&mut state, Some(&provider), Some(Action::ProveStorage {
-        deal: id,
-        epoch: ch.epoch,
-        path: proof.path,
-        leaf: proof.leaf,
-    }));
-    let after = state.account(&pool).unwrap().balance;
-    let paid = before.checked_sub(after).unwrap();
-    assert!(
-        paid < Amount::from_mmt(1_000),
-        "one proof of a {size}-byte DAG held in 7 blocks took {paid} from the community pool"
-    );
+    assert!(refused >= 4, "{refused} of 5 refused");
+    // Each refused challenge became a miss at the next boundary, and slashed the bond.
+    let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
+    h.until(due);
+    let node: metamesh_state::StorageNode = h.state.load(&h.user(1)).unwrap().unwrap();
+    assert!(node.misses >= 4 && node.stake < Amount::from_mmt(500), "{node:?}");
+
+    // What left the pool: the sealing rewards, at most one honest pass's reward, less the
+    // slashes that went into it — nowhere near a drain.
+    let now = h.balance(&pool);
+    let sealing = Amount(h.params().sealing_reward.0 * u128::from(h.number));
+    let out = before.0 as i128 - now.0 as i128;
+    assert!(out <= sealing.0 as i128 + Amount::from_mmt(5).0 as i128, "{out}");
+    h.assert_supply();
+}
+
+#[test]
+fn no_reward_passes_the_pool_budget() {
+    // An honest deal, but a reward rate that would pay out the pool: the budget holds it.
+    let mut h = Harness::new(Suite::Sm, 2, |g| {
+        g.params.storage_reward = Amount::from_mmt(1_000_000_000);
+        g.params.community_budget = Amount::from_mmt(100);
+    });
+    let (cid, blocks) = file(262_144 * 3, 9);
+    let offer = StorageAction::Offer {
+        capacity: 1 << 30,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(10),
+    };
+    assert!(h.run(1, offer).outcome.is_ok());
+    let nonce = h.nonce(&h.user(0));
+    assert!(h.run(0, deal(&cid, &blocks)).outcome.is_ok());
+    let id = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    let pool = Pool::Community.address(Suite::Sm);
+    let before = h.balance(&pool);
+    let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
+    h.until(due);
+    let d: Deal = h.state.load(&id).unwrap().unwrap();
+    let ch = d.holders[0].challenge.unwrap();
+    let p = build_proof(&blocks, &cid, ch.offset).unwrap();
+    let r = h.run(1, StorageAction::Prove { deal: id, epoch: ch.epoch, path: p.path, leaf: p.leaf });
+    assert!(r.outcome.is_ok(), "{r:?}");
+    let paid = before.checked_sub(h.balance(&pool)).unwrap();
+    assert!(paid <= Amount::from_mmt(100), "{paid}");
+    h.assert_supply();
 }

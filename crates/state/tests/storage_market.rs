@@ -1,414 +1,234 @@
-//! The storage market through `apply_block`: offers, deals with escrow, challenges from the
-//! parent hash, proofs checked on chain, misses, the end of a deal, key grants.
+//! The storage market through `apply_block`: stakes, deals with escrow, challenges drawn at
+//! each deal's own boundaries, proofs checked on chain, misses that refund the owner and slash
+//! the holder, the end of a deal, bad terms refused with their codes, and the per-block bound
+//! on boundary work.
+
+mod common;
 
 use std::collections::HashMap;
 
-use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{Action, Amount, Hash, Transaction};
+use common::{Harness, code, file};
+use metamesh_crypto::{Address, Suite};
+use metamesh_primitives::{Amount, Hash, StorageAction};
 use metamesh_state::{
-    BlockEnv, Deal, Event, Genesis, KeyGrants, Provider, Record, State, StateKey, VerifiedTx,
-    apply_block, deal_id, grants_key,
+    Code, CollectionId, Deal, Event, StorageEvent, StorageNode, deal_id, escrow_account,
 };
-use metamesh_storage::{Cid, Profile, build_proof, import_bytes};
-use metamesh_trie::MemoryStore;
+use metamesh_storage::{Cid, build_proof};
 
-const CHAIN: u64 = 9;
-
-struct Market {
-    suite: Suite,
-    state: State<MemoryStore>,
-    genesis: Genesis,
-    number: u64,
-}
-
-impl Market {
-    fn new(suite: Suite, users: &[&SecretKey]) -> Market {
-        let funded: Vec<Address> = users.iter().map(|k| k.public_key().address()).collect();
-        let genesis = Genesis::dev(
-            CHAIN,
-            suite,
-            0,
-            1,
-            vec![Address([0xee; 20])],
-            &funded,
-            Amount::from_mmt(1000),
-        );
-        let mut state = State::empty(suite, MemoryStore::new());
-        genesis.apply(&mut state).unwrap();
-        Market {
-            suite,
-            state,
-            genesis,
-            number: 0,
-        }
-    }
-
-    /// Applies each transaction in a block of its own (so a rejected one does not hold up the
-    /// next one's nonce); returns the outcomes and all events.
-    fn block(&mut self, txs: Vec<(&SecretKey, Action)>) -> (Vec<Result<(), String>>, Vec<Event>) {
-        if txs.is_empty() {
-            return self.one(None);
-        }
-        let (mut outcomes, mut events) = (Vec::new(), Vec::new());
-        for tx in txs {
-            let (o, e) = self.one(Some(tx));
-            outcomes.extend(o);
-            events.extend(e);
-        }
-        (outcomes, events)
-    }
-
-    fn one(&mut self, tx: Option<(&SecretKey, Action)>) -> (Vec<Result<(), String>>, Vec<Event>) {
-        self.number += 1;
-        let env = BlockEnv {
-            chain_id: CHAIN,
-            number: self.number,
-            timestamp: self.number,
-            parent_hash: self.suite.hash(&self.number.to_be_bytes()),
-            sealer: Address([0xee; 20]),
-            params: self.genesis.params.clone(),
-        };
-        let txs: Vec<VerifiedTx> = tx
-            .into_iter()
-            .map(|(key, action)| {
-                let nonce = self
-                    .state
-                    .account(&key.public_key().address())
-                    .unwrap()
-                    .nonce;
-                let tx = Transaction {
-                    chain_id: CHAIN,
-                    nonce,
-                    fee: "0.01".parse().unwrap(),
-                    action,
-                }
-                .sign(key)
-                .unwrap();
-                VerifiedTx::new(tx, self.suite)
-            })
-            .collect();
-        let out = apply_block(&mut self.state, &env, &txs).unwrap();
-        let mut events = out.events.clone();
-        events.extend(out.receipts.iter().flat_map(|r| r.events.clone()));
-        (
-            out.receipts.into_iter().map(|r| r.outcome).collect(),
-            events,
-        )
-    }
-
-    fn until(&mut self, number: u64) -> Vec<Event> {
-        let mut events = Vec::new();
-        while self.number < number {
-            events.extend(self.block(vec![]).1);
-        }
-        events
-    }
-
-    fn deal(&self, id: &Hash) -> Deal {
-        self.state.record(&StateKey::Deal(*id)).unwrap().unwrap()
-    }
-
-    fn balance(&self, a: &Address) -> Amount {
-        self.state.account(a).unwrap().balance
+fn offer(stake: u128, price: &str) -> StorageAction {
+    StorageAction::Offer {
+        capacity: 1 << 30,
+        price: price.parse().unwrap(),
+        stake: Amount::from_mmt(stake),
     }
 }
 
-fn data(size: usize) -> (Cid, HashMap<Cid, Vec<u8>>) {
-    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8).collect();
-    let mut blocks = Vec::new();
-    let root = import_bytes(Profile::KUBO_DEFAULT, &bytes, &mut blocks).unwrap();
-    (
-        root.cid,
-        blocks.into_iter().map(|b| (b.cid, b.data)).collect(),
-    )
-}
-
-fn prove(m: &Market, id: &Hash, who: &Address, source: &HashMap<Cid, Vec<u8>>) -> Action {
-    let deal = m.deal(id);
-    let ch = deal
-        .holders
-        .iter()
-        .find(|h| h.provider == *who)
-        .unwrap()
-        .challenge
-        .unwrap();
-    let proof = build_proof(source, &deal.cid.parse().unwrap(), ch.offset).unwrap();
-    Action::ProveStorage {
-        deal: *id,
-        epoch: ch.epoch,
-        path: proof.path,
-        leaf: proof.leaf,
-    }
-}
-
-#[test]
-fn a_deal_pays_passes_counts_misses_and_refunds_the_rest() {
-    for suite in [Suite::Sm, Suite::Eth] {
-        let owner = SecretKey::generate(suite).unwrap();
-        let keeper = SecretKey::generate(suite).unwrap();
-        let loser = SecretKey::generate(suite).unwrap();
-        let (o, k, l) = (
-            owner.public_key().address(),
-            keeper.public_key().address(),
-            loser.public_key().address(),
-        );
-        let mut m = Market::new(suite, &[&owner, &keeper, &loser]);
-        let (cid, blocks) = data(262_144 * 5 + 99);
-        let size = 262_144 * 5 + 99;
-        let price: Amount = "1".parse().unwrap();
-        let offer = Action::StorageOffer {
-            capacity: 1 << 30,
-            price: "0.5".parse().unwrap(),
-        };
-        let (r, _) = m.block(vec![(&keeper, offer.clone()), (&loser, offer)]);
-        assert_eq!(r, vec![Ok(()), Ok(())]);
-        let before = m.balance(&o);
-        let (r, _) = m.block(vec![(
-            &owner,
-            Action::StorageDeal {
-                cid: cid.to_string(),
-                size,
-                replicas: 2,
-                duration: 35,
-                price,
-            },
-        )]);
-        assert_eq!(r, vec![Ok(())]);
-        let id = deal_id(suite, &o, 0);
-        // Deal from block 2 to 37: boundaries 10, 20, 30 are challenged: 2 × 3 × 1 MMT.
-        assert_eq!(m.deal(&id).escrow, Amount::from_mmt(6));
-        assert_eq!(
-            m.balance(&o),
-            before.checked_sub("6.01".parse().unwrap()).unwrap()
-        );
-        let (r, _) = m.block(vec![
-            (&keeper, Action::AcceptDeal { deal: id }),
-            (&loser, Action::AcceptDeal { deal: id }),
-        ]);
-        assert_eq!(r, vec![Ok(()), Ok(())]);
-        let third = SecretKey::generate(suite).unwrap();
-        let (r, _) = m.block(vec![(&keeper, Action::AcceptDeal { deal: id })]);
-        assert!(
-            r[0].as_ref().unwrap_err().contains("every replica"),
-            "{r:?}"
-        );
-        drop(third);
-
-        for epoch in 1..=3u64 {
-            m.until(epoch * 10);
-            let d = m.deal(&id);
-            assert!(d.holders.iter().all(|h| {
-                h.challenge
-                    .is_some_and(|c| c.epoch == epoch && c.deadline == epoch * 10 + 5)
-            }));
-            let paid_before = m.balance(&k);
-            // A proof for the wrong offset, a tampered leaf, or another epoch: rejected.
-            let Action::ProveStorage {
-                deal,
-                epoch: e,
-                path,
-                mut leaf,
-            } = prove(&m, &id, &k, &blocks)
-            else {
-                unreachable!()
-            };
-            leaf[0] ^= 1;
-            let (r, _) = m.block(vec![
-                (
-                    &keeper,
-                    Action::ProveStorage {
-                        deal,
-                        epoch: e,
-                        path: path.clone(),
-                        leaf,
-                    },
-                ),
-                (
-                    &keeper,
-                    Action::ProveStorage {
-                        deal,
-                        epoch: e + 1,
-                        path,
-                        leaf: vec![],
-                    },
-                ),
-            ]);
-            assert!(
-                r[0].as_ref().unwrap_err().contains("proof rejected"),
-                "{r:?}"
-            );
-            assert!(r[1].as_ref().unwrap_err().contains("epoch"), "{r:?}");
-            let (r, events) = m.block(vec![(&keeper, prove(&m, &id, &k, &blocks))]);
-            assert_eq!(r, vec![Ok(())]);
-            assert!(events.iter().any(|e| matches!(e, Event::StorageProved { provider, paid, .. } if *provider == k && *paid == price)));
-            // Paid the price and the storage reward (0.5 MMT per GiB held, pro rata), less the fee.
-            let gained = m.balance(&k).0 + "0.01".parse::<Amount>().unwrap().0 - paid_before.0;
-            let reward = Amount::from_mmt(1).0 / 2 * size as u128 / (1u128 << 30);
-            assert_eq!(Amount(gained), Amount(price.0 + reward));
-            // A second answer to the same challenge is refused.
-            let (r, _) = m.block(vec![(&keeper, prove_again(&m, &id))]);
-            assert!(
-                r[0].as_ref().unwrap_err().contains("no open challenge"),
-                "{r:?}"
-            );
-        }
-        // The loser never answered: three misses, each epoch's price back to the owner.
-        let at_end = m.balance(&o);
-        let events = m.until(40);
-        assert!(events.iter().any(
-            |e| matches!(e, Event::ChallengeMissed { provider, epoch: 3, .. } if *provider == l)
-        ));
-        assert!(events.iter().any(|e| matches!(e, Event::DealEnded { .. })));
-        let lp: Provider = m.state.record(&StateKey::Provider(l)).unwrap().unwrap();
-        let kp: Provider = m.state.record(&StateKey::Provider(k)).unwrap().unwrap();
-        assert_eq!((lp.passes, lp.misses, lp.committed), (0, 3, 0));
-        assert_eq!((kp.passes, kp.misses, kp.committed), (3, 0, 0));
-        assert_eq!(m.deal(&id).escrow, Amount::ZERO);
-        // Refunds of epochs 1 and 2 came earlier; epoch 3's miss refund arrives at block 40.
-        assert_eq!(m.balance(&o).0 - at_end.0, Amount::from_mmt(1).0);
-        let index: metamesh_state::DealIndex =
-            m.state.record(&StateKey::DealIndex).unwrap().unwrap();
-        assert!(index.0.is_empty());
-        // A late answer after the window: refused.
-        let (r, _) = m.block(vec![(&keeper, prove_again(&m, &id))]);
-        assert!(r[0].is_err());
-    }
-}
-
-fn prove_again(m: &Market, id: &Hash) -> Action {
-    let _ = m;
-    Action::ProveStorage {
-        deal: *id,
-        epoch: 0,
-        path: vec![],
-        leaf: vec![1],
-    }
-}
-
-#[test]
-fn deals_and_offers_refuse_bad_terms() {
-    let suite = Suite::Sm;
-    let owner = SecretKey::generate(suite).unwrap();
-    let node = SecretKey::generate(suite).unwrap();
-    let mut m = Market::new(suite, &[&owner, &node]);
-    let (cid, _) = data(1000);
-    let deal = |cid: &str, size, replicas, duration, price: &str| Action::StorageDeal {
-        cid: cid.into(),
-        size,
+fn deal(cid: &Cid, blocks: &HashMap<Cid, Vec<u8>>, replicas: u64, duration: u64, price: &str) -> StorageAction {
+    StorageAction::Deal {
+        cid: cid.to_bytes(),
+        root: blocks[cid].clone(),
         replicas,
         duration,
         price: price.parse().unwrap(),
-    };
-    let c = cid.to_string();
-    let (r, _) = m.block(vec![
-        (&owner, deal("not-a-cid", 10, 1, 20, "1")),
-        (&owner, deal(&c, 0, 1, 20, "1")),
-        (&owner, deal(&c, 10, 0, 20, "1")),
-        (&owner, deal(&c, 10, 1, 3, "1")),
-        (&owner, deal(&c, 10, 1, 20, "0")),
-        (&owner, deal(&c, 10, 1, 20, "100000")),
-        (&owner, deal(&c, 10, 1, 0, "1")),
-        (&owner, deal(&c, 1000, 1, 20, "0.1")),
-    ]);
-    assert!(r[..7].iter().all(Result::is_err), "{r:?}");
-    assert!(r[5].as_ref().unwrap_err().contains("insufficient"), "{r:?}");
-    assert_eq!(r[7], Ok(()));
-    let id = deal_id(suite, &owner.public_key().address(), 0);
-    let (r, _) = m.block(vec![
-        (&node, Action::AcceptDeal { deal: id }),
-        (
-            &owner,
-            Action::StorageOffer {
-                capacity: 5000,
-                price: Amount::ZERO,
-            },
-        ),
-        (&owner, Action::AcceptDeal { deal: id }),
-    ]);
-    assert!(r[0].as_ref().unwrap_err().contains("registered"), "{r:?}");
-    assert!(r[2].as_ref().unwrap_err().contains("owner"), "{r:?}");
-    let (r, _) = m.block(vec![
-        (
-            &node,
-            Action::StorageOffer {
-                capacity: 500,
-                price: "0.01".parse().unwrap(),
-            },
-        ),
-        (&node, Action::AcceptDeal { deal: id }),
-        (
-            &node,
-            Action::StorageOffer {
-                capacity: 5000,
-                price: "1".parse().unwrap(),
-            },
-        ),
-        (&node, Action::AcceptDeal { deal: id }),
-        (
-            &node,
-            Action::StorageOffer {
-                capacity: 5000,
-                price: "0.1".parse().unwrap(),
-            },
-        ),
-        (&node, Action::AcceptDeal { deal: id }),
-        (
-            &node,
-            Action::StorageOffer {
-                capacity: 10,
-                price: "0.1".parse().unwrap(),
-            },
-        ),
-    ]);
-    assert!(r[1].as_ref().unwrap_err().contains("free bytes"), "{r:?}");
-    assert!(r[3].as_ref().unwrap_err().contains("asks"), "{r:?}");
-    assert_eq!(r[5], Ok(()));
-    assert!(r[6].as_ref().unwrap_err().contains("below"), "{r:?}");
-    let mut bad = m
-        .state
-        .record::<Deal>(&StateKey::Deal(id))
-        .unwrap()
-        .unwrap()
-        .encode();
-    bad.pop();
-    assert!(Deal::decode(&bad).is_err());
+    }
+}
+
+fn the_deal(h: &Harness, id: &Hash) -> Deal {
+    h.state.load(id).unwrap().unwrap()
+}
+
+fn proof(h: &Harness, id: &Hash, who: &Address, blocks: &HashMap<Cid, Vec<u8>>) -> StorageAction {
+    let d = the_deal(h, id);
+    let ch = d.holders.iter().find(|x| x.provider == *who).unwrap().challenge.unwrap();
+    let root = metamesh_storage::cid_from_bytes(&d.cid).unwrap();
+    let p = build_proof(blocks, &root, ch.offset).unwrap();
+    StorageAction::Prove {
+        deal: *id,
+        epoch: ch.epoch,
+        path: p.path,
+        leaf: p.leaf,
+    }
+}
+
+/// The storage module holds exactly the escrows and stakes its records say.
+fn assert_module_balance(h: &Harness, deals: &[Hash], nodes: &[Address]) {
+    let escrows: u128 = deals.iter().map(|d| the_deal(h, d).escrow.0).sum();
+    let stakes: u128 = nodes
+        .iter()
+        .map(|n| h.state.load::<StorageNode>(n).unwrap().map_or(0, |s| s.stake.0))
+        .sum();
+    assert_eq!(h.balance(&escrow_account(h.suite)).0, escrows + stakes);
 }
 
 #[test]
-fn key_grants_one_per_granter() {
-    let suite = Suite::Eth;
-    let owner = SecretKey::generate(suite).unwrap();
-    let friend = SecretKey::generate(suite).unwrap();
-    let mut m = Market::new(suite, &[&owner, &friend]);
-    let (cid, _) = data(10);
-    let recipient = friend.public_key().to_uncompressed().to_vec();
-    let share = |w: &[u8]| Action::ShareKey {
-        cid: cid.to_string(),
-        recipient: recipient.clone(),
-        wrapped: w.to_vec(),
-    };
-    let (r, _) = m.block(vec![
-        (&owner, share(b"first")),
-        (&owner, share(b"second")),
-        (&friend, share(b"self")),
-        (
-            &owner,
-            Action::ShareKey {
-                cid: cid.to_string(),
-                recipient: vec![4; 65],
-                wrapped: b"x".to_vec(),
-            },
-        ),
-        (&owner, share(&[0; 600])),
-    ]);
-    assert_eq!(r[..3], [Ok(()), Ok(()), Ok(())]);
-    assert!(r[3].as_ref().unwrap_err().contains("public key"), "{r:?}");
-    assert!(r[4].is_err());
-    let grants: KeyGrants = m
-        .state
-        .record(&grants_key(suite, &cid.to_string(), &recipient))
-        .unwrap()
-        .unwrap();
-    let wrapped: Vec<&[u8]> = grants.0.iter().map(|g| g.wrapped.as_slice()).collect();
-    assert_eq!(wrapped, vec![&b"second"[..], b"self"]);
+fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
+    for suite in Suite::ALL {
+        let mut h = Harness::new(suite, 3, |_| {});
+        let (o, k, l) = (h.user(0), h.user(1), h.user(2));
+        let size = 262_144 * 5 + 99;
+        let (cid, blocks) = file(size, 1);
+        let txs = [h.tx(1, offer(100, "0.5")), h.tx(2, offer(100, "0.5"))];
+        let out = h.block(&txs).unwrap();
+        assert!(out.tx_receipts().iter().all(|r| r.outcome.is_ok()), "{out:?}");
+        assert_eq!(h.balance(&escrow_account(suite)), Amount::from_mmt(200));
+
+        let before = h.balance(&o);
+        let r = h.run(0, deal(&cid, &blocks, 2, 35, "1"));
+        assert!(r.outcome.is_ok(), "{r:?}");
+        let start = h.number;
+        let id = deal_id(suite, &o, 0);
+        // 35 blocks: challenges at start+10, +20, +30 (judged at +20, +30, +40): 2 × 3 × 1 MMT.
+        let d = the_deal(&h, &id);
+        assert_eq!((d.escrow, d.size, d.end), (Amount::from_mmt(6), size as u64, start + 40));
+        let fee = Amount(h.params().min_gas_price.0 * u128::from(r.gas_used));
+        assert_eq!(h.balance(&o), before.checked_sub(Amount::from_mmt(6)).unwrap().checked_sub(fee).unwrap());
+
+        let txs = [h.tx(1, StorageAction::Accept { deal: id }), h.tx(2, StorageAction::Accept { deal: id })];
+        assert!(h.block(&txs).unwrap().tx_receipts().iter().all(|r| r.outcome.is_ok()));
+        let third = h.run(0, StorageAction::Accept { deal: id });
+        assert_eq!(code(&third), Some(Code::NotAStorageNode));
+        let node: StorageNode = h.state.load(&k).unwrap().unwrap();
+        assert_eq!((node.committed, node.bonded), (size as u64, Amount::from_mmt(10)));
+
+        let mut slashed_total = 0u128;
+        for epoch in 1..=3u64 {
+            let boundary = h.until(start + 10 * epoch);
+            assert!(boundary.iter().any(|e| matches!(e,
+                Event::Storage(StorageEvent::ChallengeIssued { provider, epoch: ep, deadline, .. })
+                if *provider == k && *ep == epoch && *deadline == start + 10 * epoch + 5)));
+            if epoch > 1 {
+                let missed: Vec<Amount> = boundary.iter().filter_map(|e| match e {
+                    Event::Storage(StorageEvent::Missed { provider, slashed, .. }) if *provider == l => Some(*slashed),
+                    _ => None,
+                }).collect();
+                assert_eq!(missed.len(), 1);
+                slashed_total += missed[0].0;
+            }
+            let paid_before = h.balance(&k);
+            let StorageAction::Prove { deal: dl, epoch: e, path, mut leaf } = proof(&h, &id, &k, &blocks) else {
+                unreachable!()
+            };
+            leaf[0] ^= 1;
+            let tampered = StorageAction::Prove { deal: dl, epoch: e, path: path.clone(), leaf };
+            assert_eq!(code(&h.run(1, tampered)), Some(Code::ProofHash));
+            let wrong = StorageAction::Prove { deal: dl, epoch: e + 1, path, leaf: vec![] };
+            assert_eq!(code(&h.run(1, wrong)), Some(Code::WrongEpoch));
+            let fees_before = h.balance(&k);
+            let r = h.run(1, proof(&h, &id, &k, &blocks));
+            assert!(r.outcome.is_ok(), "{r:?}");
+            let reward = Amount(Amount::from_mmt(1).0 / 2 * size as u128 / (1u128 << 30));
+            assert!(r.events.iter().any(|e| matches!(e,
+                Event::Storage(StorageEvent::Proved { provider, paid, reward: got, .. })
+                if *provider == k && *paid == Amount::from_mmt(1) && *got == reward)));
+            let fee = Amount(h.params().min_gas_price.0 * u128::from(r.gas_used));
+            assert_eq!(h.balance(&k).0 + fee.0, fees_before.0 + Amount::from_mmt(1).0 + reward.0);
+            assert!(h.balance(&k) < paid_before.checked_add(Amount::from_mmt(2)).unwrap());
+            let again = h.run(1, StorageAction::Prove { deal: id, epoch, path: vec![], leaf: vec![1] });
+            assert_eq!(code(&again), Some(Code::NoOpenChallenge));
+            h.assert_supply();
+            assert_module_balance(&h, &[id], &[k, l]);
+        }
+        // The last boundary: the loser's third miss, the end of the deal.
+        let at_end = h.balance(&o);
+        let last = h.until(start + 40);
+        assert!(last.iter().any(|e| matches!(e, Event::Storage(StorageEvent::Missed { provider, epoch: 3, .. }) if *provider == l)));
+        assert!(last.iter().any(|e| matches!(e, Event::Storage(StorageEvent::DealEnded { deal, .. }) if *deal == id)));
+        assert_eq!(h.balance(&o).0 - at_end.0, Amount::from_mmt(1).0, "the third epoch's price back");
+        // Slashes: 10% of what is left of the bond each time: 1, 0.9, 0.81 MMT.
+        slashed_total += last.iter().filter_map(|e| match e {
+            Event::Storage(StorageEvent::Missed { slashed, .. }) => Some(slashed.0),
+            _ => None,
+        }).sum::<u128>();
+        assert_eq!(Amount(slashed_total), "2.71".parse().unwrap());
+        let lost: StorageNode = h.state.load(&l).unwrap().unwrap();
+        let kept: StorageNode = h.state.load(&k).unwrap().unwrap();
+        assert_eq!((lost.passes, lost.misses, lost.committed, lost.bonded), (0, 3, 0, Amount::ZERO));
+        assert_eq!(lost.stake, "97.29".parse().unwrap());
+        assert_eq!((kept.passes, kept.misses, kept.committed, kept.bonded), (3, 0, 0, Amount::ZERO));
+        let d = the_deal(&h, &id);
+        assert!(d.ended() && d.escrow == Amount::ZERO);
+        assert!(h.state.entries(CollectionId::RunningDeals, &[], 10).unwrap().is_empty());
+        assert_module_balance(&h, &[id], &[k, l]);
+        h.assert_supply();
+        // Stake no longer bonded can be taken back.
+        let r = h.run(2, StorageAction::Offer { capacity: 0, price: Amount::ZERO, stake: Amount::ZERO });
+        assert!(r.outcome.is_ok(), "{r:?}");
+        assert_module_balance(&h, &[id], &[k, l]);
+        h.assert_supply();
+    }
+}
+
+#[test]
+fn deals_refuse_bad_terms_and_bad_files_with_their_codes() {
+    let mut h = Harness::new(Suite::Sm, 2, |_| {});
+    let (cid, blocks) = file(5_000, 2);
+    let (big, big_blocks) = file(262_144 * 2, 3);
+    let r = |h: &mut Harness, a: StorageAction| code(&h.run(0, a));
+    assert_eq!(r(&mut h, StorageAction::Deal { cid: b"Qm".to_vec(), root: vec![], replicas: 1, duration: 20, price: Amount::from_mmt(1) }), Some(Code::BadCid));
+    assert_eq!(r(&mut h, StorageAction::Deal { cid: cid.to_bytes(), root: big_blocks[&big].clone(), replicas: 1, duration: 20, price: Amount::from_mmt(1) }), Some(Code::RootHash));
+    assert_eq!(r(&mut h, deal(&cid, &blocks, 0, 20, "1")), Some(Code::BadReplicas));
+    assert_eq!(r(&mut h, deal(&cid, &blocks, 17, 20, "1")), Some(Code::BadReplicas));
+    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 10, "1")), Some(Code::BadDuration));
+    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 20, "0")), Some(Code::EscrowTooSmall));
+    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 20, "100000")), Some(Code::InsufficientBalance));
+    let huge = StorageAction::Deal { cid: cid.to_bytes(), root: blocks[&cid].clone(), replicas: 16, duration: 1_000_000, price: Amount(u128::MAX / 2) };
+    assert_eq!(r(&mut h, huge), Some(Code::EscrowOverflow));
+    // A directory is not a file.
+    let dir = metamesh_storage::Block::new(metamesh_storage::CidVersion::V0, 0x70, vec![0x0a, 0x02, 0x08, 0x01]);
+    let dir_deal = StorageAction::Deal { cid: dir.cid.to_bytes(), root: dir.data.clone(), replicas: 1, duration: 20, price: Amount::from_mmt(1) };
+    assert_eq!(r(&mut h, dir_deal), Some(Code::NotAFile));
+    assert!(h.run(0, deal(&big, &big_blocks, 1, 20, "0.1")).outcome.is_ok());
+    h.assert_supply();
+}
+
+#[test]
+fn acceptance_needs_a_node_with_room_price_and_stake() {
+    let mut h = Harness::new(Suite::Eth, 2, |_| {});
+    let (cid, blocks) = file(5_000, 4);
+    assert!(h.run(0, deal(&cid, &blocks, 2, 40, "0.1")).outcome.is_ok());
+    let id = deal_id(h.suite, &h.user(0), 0);
+    let accept = StorageAction::Accept { deal: id };
+    assert_eq!(code(&h.run(1, accept.clone())), Some(Code::NotAStorageNode));
+    assert_eq!(code(&h.run(1, StorageAction::Accept { deal: [9; 32] })), Some(Code::NoSuchDeal));
+    h.run(0, offer(100, "0"));
+    assert_eq!(code(&h.run(0, accept.clone())), Some(Code::OwnerCannotHold));
+    h.run(1, StorageAction::Offer { capacity: 100, price: Amount::ZERO, stake: Amount::from_mmt(100) });
+    assert_eq!(code(&h.run(1, accept.clone())), Some(Code::NoRoom));
+    h.run(1, offer(100, "1"));
+    assert_eq!(code(&h.run(1, accept.clone())), Some(Code::PriceBelowAsk));
+    h.run(1, offer(5, "0.01"));
+    assert_eq!(code(&h.run(1, accept.clone())), Some(Code::StakeTooSmall));
+    h.run(1, offer(10, "0.01"));
+    assert!(h.run(1, accept.clone()).outcome.is_ok());
+    assert_eq!(code(&h.run(1, accept)), Some(Code::AlreadyHolds));
+    // Bonded stake stays; capacity cannot drop below what is held.
+    let lower = StorageAction::Offer { capacity: 1 << 30, price: Amount::ZERO, stake: Amount::from_mmt(9) };
+    assert_eq!(code(&h.run(1, lower)), Some(Code::StakeBelowBonded));
+    let shrink = StorageAction::Offer { capacity: 10, price: Amount::ZERO, stake: Amount::from_mmt(10) };
+    assert_eq!(code(&h.run(1, shrink)), Some(Code::CapacityBelowCommitted));
+    let poor = StorageAction::Offer { capacity: 1 << 30, price: Amount::ZERO, stake: Amount::from_mmt(5_000) };
+    assert_eq!(code(&h.run(1, poor)), Some(Code::InsufficientBalance));
+    assert_module_balance(&h, &[id], &[h.user(0), h.user(1)]);
+    h.assert_supply();
+}
+
+#[test]
+fn a_block_processes_at_most_max_due_deals_boundaries() {
+    let mut h = Harness::new(Suite::Sm, 4, |g| g.params.max_due_deals = 2);
+    let (cid, blocks) = file(2_000, 5);
+    let txs: Vec<_> = (0..3).map(|i| h.tx(i, deal(&cid, &blocks, 1, 30, "0.1"))).collect();
+    assert!(h.block(&txs).unwrap().tx_receipts().iter().all(|r| r.outcome.is_ok()));
+    let start = h.number;
+    assert_eq!(h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap().len(), 3);
+    h.until(start + 9);
+    // Three deals due at start+10: two boundaries in that block, the third in the next.
+    h.until(start + 10);
+    let left = h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap();
+    let due: Vec<u64> = left.iter().map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap())).collect();
+    assert_eq!(due.iter().filter(|d| **d == start + 10).count(), 1, "{due:?}");
+    h.until(start + 11);
+    let left = h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap();
+    assert!(left.iter().all(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()) > start + 11));
+    assert_eq!(left.len(), 3);
+    h.assert_supply();
 }

@@ -35,7 +35,7 @@ pub use importer::{
 };
 pub use pb::{DataType, PbLink, PbNode, UnixFsData};
 pub use profile::Profile;
-pub use proof::{StorageProof, build_proof, verify_proof};
+pub use proof::{ProofFault, StorageProof, build_proof, cid_from_bytes, file_size, verify_proof};
 pub use store::{AddSession, BlockStore, GcReport, PinInfo, StoreStats};
 
 /// What can go wrong with content.

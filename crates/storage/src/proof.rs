@@ -1,18 +1,24 @@
-//! Storage proofs: the leaf holding a challenged byte of a file and its DAG path to the root.
+//! Storage proofs: the leaf holding a challenged byte of a file and its DAG path to the root,
+//! and the checks the chain runs on a file's root block and on a proof.
 //!
-//! The verifier needs only the root CID and the challenged offset: each node on the path must
-//! hash to the link its parent chose for that offset (by the parent's UnixFS `blocksizes`), and
-//! the leaf must hash to the last link and hold the offset. Pure; the state transition runs it.
+//! The chain knows a file by its root CID and the size its root block declares ([`file_size`],
+//! run when a deal opens). A proof for an offset is checked from those two alone: each node on
+//! the path hashes to the link its parent chose for the offset, is a UnixFS file node whose
+//! `filesize` is the sum of its `blocksizes`, links no child twice, and is as large as its
+//! parent says; the leaf hashes to the last link, is as large as its parent says, and holds the
+//! offset. So a DAG that repeats one child, or claims more bytes than its leaves hold, answers
+//! no challenge. Pure; the state transition runs it.
 
 use cid::Cid;
 
 use crate::{
     BlockSource, StorageError,
-    block::verify,
+    block::{DAG_PB, RAW, SHA2_256, verify},
     exporter::{Node, fetch, parse_node},
+    pb::DataType,
 };
 
-/// A proof of holding the leaf under `offset`.
+/// A proof of holding the leaf under an offset.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageProof {
     /// The dag-pb nodes from the root down to the leaf's parent (empty for a one-leaf file).
@@ -27,42 +33,130 @@ impl StorageProof {
     }
 }
 
-/// Which child of a file node holds `offset`, and the offset within it.
-fn descend(cid: &Cid, node: Node, offset: u64) -> Result<Step, StorageError> {
-    let malformed = |reason: String| StorageError::Malformed {
-        cid: cid.to_string(),
-        reason,
-    };
-    let (data, links) = match node {
-        Node::Raw(bytes) => return Ok(Step::Leaf(bytes.len() as u64)),
+/// Why a file root or a proof is refused. Stable: the chain maps each to a rejection code, so
+/// the words never reach consensus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProofFault {
+    #[error("the CID is not a canonical sha2-256 dag-pb or raw CID")]
+    BadCid,
+    #[error("a block does not hash to the CID that names it")]
+    Hash,
+    #[error("a node is not a readable UnixFS node")]
+    NotUnixfs,
+    #[error("the CID names a directory, symlink or shard, not a file")]
+    NotAFile,
+    #[error("a node links the same child more than once")]
+    DuplicateLinks,
+    #[error("a node's filesize is not the sum of its block sizes")]
+    Sizes,
+    #[error("a node is not as large as its parent says")]
+    ChildSize,
+    #[error("the file is empty")]
+    Empty,
+    #[error("the offset is past the end of the file")]
+    PastEnd,
+    #[error("the proof stops above the leaf")]
+    TooShort,
+    #[error("the proof goes on below a leaf")]
+    TooLong,
+}
+
+/// Reads a CID from its binary form, refusing any but a canonical sha2-256 dag-pb or raw CID
+/// (so one CID has one spelling on chain).
+pub fn cid_from_bytes(bytes: &[u8]) -> Result<Cid, ProofFault> {
+    let cid = Cid::try_from(bytes).map_err(|_| ProofFault::BadCid)?;
+    let canonical = cid.to_bytes() == bytes;
+    let hash = cid.hash().code() == SHA2_256 && cid.hash().size() == 32;
+    if !canonical || !hash || ![DAG_PB, RAW].contains(&cid.codec()) {
+        return Err(ProofFault::BadCid);
+    }
+    Ok(cid)
+}
+
+/// A file node's shape: bytes held inline, and its children with their sizes.
+struct FileNode {
+    inline: u64,
+    children: Vec<(Cid, u64)>,
+}
+
+impl FileNode {
+    fn total(&self) -> u64 {
+        self.children
+            .iter()
+            .fold(self.inline, |t, (_, s)| t.saturating_add(*s))
+    }
+}
+
+/// Checks one block against its CID and reads it as a UnixFS file node.
+fn file_node(cid: &Cid, bytes: &[u8]) -> Result<FileNode, ProofFault> {
+    verify(cid, bytes).map_err(|_| ProofFault::Hash)?;
+    let (data, links) = match parse_node(cid, bytes.to_vec()).map_err(|_| ProofFault::NotUnixfs)? {
+        Node::Raw(b) => {
+            return Ok(FileNode {
+                inline: b.len() as u64,
+                children: Vec::new(),
+            });
+        }
         Node::Pb { data, links } => (data, links),
     };
-    let inline = data.data.as_ref().map_or(0, |d| d.len() as u64);
-    if links.is_empty() {
-        return Ok(Step::Leaf(inline));
+    if !matches!(data.kind(), Some(DataType::File | DataType::Raw)) {
+        return Err(ProofFault::NotAFile);
     }
     if data.blocksizes.len() != links.len() {
-        return Err(malformed("links and block sizes differ in number".into()));
+        return Err(ProofFault::Sizes);
     }
-    if offset < inline {
-        return Ok(Step::Leaf(inline));
+    let mut seen: Vec<&Cid> = links.iter().map(|(_, c, _)| c).collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ProofFault::DuplicateLinks);
     }
-    let mut at = offset - inline;
-    for ((_, child, _), size) in links.iter().zip(&data.blocksizes) {
+    let node = FileNode {
+        inline: data.data.as_ref().map_or(0, |d| d.len() as u64),
+        children: links
+            .into_iter()
+            .zip(&data.blocksizes)
+            .map(|((_, c, _), s)| (c, *s))
+            .collect(),
+    };
+    let sum = node
+        .children
+        .iter()
+        .try_fold(node.inline, |t, (_, s)| t.checked_add(*s));
+    match (sum, data.filesize) {
+        (Some(sum), Some(declared)) if sum == declared => Ok(node),
+        // A leaf node may leave `filesize` out; its inline data is its size.
+        (Some(sum), None) if node.children.is_empty() => Ok(FileNode {
+            inline: sum,
+            ..node
+        }),
+        _ => Err(ProofFault::Sizes),
+    }
+}
+
+/// The size of the file whose root block is `root` (checked against `cid`): what a deal is
+/// judged by. Refuses directories, empty files, repeated links and sizes that do not add up.
+pub fn file_size(cid: &Cid, root: &[u8]) -> Result<u64, ProofFault> {
+    let size = file_node(cid, root)?.total();
+    if size == 0 {
+        return Err(ProofFault::Empty);
+    }
+    Ok(size)
+}
+
+/// Which child of a file node holds `offset`, and the offset within it; `None` when the
+/// node's own inline bytes hold it.
+fn descend(node: &FileNode, offset: u64) -> Result<Option<(Cid, u64, u64)>, ProofFault> {
+    if offset < node.inline {
+        return Ok(None);
+    }
+    let mut at = offset - node.inline;
+    for (child, size) in &node.children {
         if at < *size {
-            return Ok(Step::Child(*child, at));
+            return Ok(Some((*child, at, *size)));
         }
         at -= size;
     }
-    Err(malformed(format!(
-        "offset {offset} is past the end of the file"
-    )))
-}
-
-enum Step {
-    /// The node itself holds the bytes: this many.
-    Leaf(u64),
-    Child(Cid, u64),
+    Err(ProofFault::PastEnd)
 }
 
 /// Builds the proof for `offset` from local blocks; a missing block is an error naming it.
@@ -71,52 +165,57 @@ pub fn build_proof(
     root: &Cid,
     offset: u64,
 ) -> Result<StorageProof, StorageError> {
+    let malformed = |fault: ProofFault| StorageError::Malformed {
+        cid: root.to_string(),
+        reason: fault.to_string(),
+    };
     let mut proof = StorageProof::default();
     let (mut cid, mut at) = (*root, offset);
     loop {
         let bytes = fetch(source, &cid)?;
-        match descend(&cid, parse_node(&cid, bytes.clone())?, at)? {
-            Step::Leaf(len) if at < len => {
+        let node = file_node(&cid, &bytes).map_err(malformed)?;
+        match descend(&node, at).map_err(malformed)? {
+            None => {
                 proof.leaf = bytes;
                 return Ok(proof);
             }
-            Step::Leaf(_) => {
-                return Err(StorageError::Malformed {
-                    cid: root.to_string(),
-                    reason: format!("offset {offset} is past the end of the file"),
-                });
-            }
-            Step::Child(child, rest) => {
+            Some((child, rest, _)) => {
                 proof.path.push(bytes);
-                cid = child;
-                at = rest;
+                (cid, at) = (child, rest);
             }
         }
     }
 }
 
-/// Checks a proof for `offset` under `root`; the error says which step failed, in words of
-/// this crate only (they end up in receipts, which every node must hash alike).
-pub fn verify_proof(root: &Cid, offset: u64, proof: &StorageProof) -> Result<(), String> {
-    let (mut cid, mut at) = (*root, offset);
-    for (depth, bytes) in proof.path.iter().enumerate() {
-        verify(&cid, bytes).map_err(|_| format!("path node {depth} does not hash to {cid}"))?;
-        let node = parse_node(&cid, bytes.clone())
-            .map_err(|_| format!("path node {depth} is not a UnixFS node"))?;
-        match descend(&cid, node, at).map_err(|e| e.to_string())? {
-            Step::Child(child, rest) => {
-                cid = child;
-                at = rest;
-            }
-            Step::Leaf(_) => return Err(format!("path node {depth} is a leaf, not a parent")),
+/// Checks a proof for `offset` in the file `root` of `size` bytes (as [`file_size`] read it).
+/// The leaf must hold the offset inline: a node above it that holds it inline is a leaf.
+pub fn verify_proof(
+    root: &Cid,
+    size: u64,
+    offset: u64,
+    proof: &StorageProof,
+) -> Result<(), ProofFault> {
+    if offset >= size {
+        return Err(ProofFault::PastEnd);
+    }
+    let (mut cid, mut at, mut expected) = (*root, offset, size);
+    for bytes in &proof.path {
+        let node = file_node(&cid, bytes)?;
+        if node.total() != expected {
+            return Err(ProofFault::ChildSize);
+        }
+        match descend(&node, at)? {
+            None => return Err(ProofFault::TooLong),
+            Some((child, rest, child_size)) => (cid, at, expected) = (child, rest, child_size),
         }
     }
-    verify(&cid, &proof.leaf).map_err(|_| format!("the leaf does not hash to {cid}"))?;
-    let node = parse_node(&cid, proof.leaf.clone())
-        .map_err(|_| "the leaf is not a UnixFS node".to_string())?;
-    match descend(&cid, node, at).map_err(|e| e.to_string())? {
-        Step::Leaf(len) if at < len => Ok(()),
-        Step::Leaf(len) => Err(format!("the leaf holds {len} bytes, not offset {at}")),
-        Step::Child(..) => Err("the proof stops above the leaf".into()),
+    let leaf = file_node(&cid, &proof.leaf)?;
+    if leaf.total() != expected {
+        return Err(ProofFault::ChildSize);
+    }
+    match descend(&leaf, at)? {
+        None => Ok(()),
+        Some(_) => Err(ProofFault::TooShort),
     }
 }
+

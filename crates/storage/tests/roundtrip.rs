@@ -8,7 +8,8 @@ use metamesh_storage::{
     BlockStore, Cid, DirOptions, FileImporter, PinInfo, Profile, StorageProof, build_proof,
     car::{CarReader, CarWriter},
     envelope::{Decryptor, Encryptor, Header, from_io},
-    export_file, export_path, import_dir, verify_proof, walk,
+    export_file, export_path, import_dir, verify_proof, walk, ProofFault, file_size, cid_from_bytes,
+    DataType, PbLink, PbNode, UnixFsData, BlockSource as _,
 };
 
 const SIZES: [usize; 7] = [0, 1, 262_143, 262_144, 262_145, 3 << 20, (5 << 20) + 17];
@@ -226,35 +227,46 @@ fn storage_proofs_check_every_step() {
     ] {
         let size = 262_144 * 11 + 5;
         let cid = add(&store, profile, &random(size, 3));
-        for offset in [0, 262_143, 262_144, 1_000_000, size as u64 - 1] {
+        let root = store.block(&cid).unwrap().unwrap();
+        assert_eq!(file_size(&cid, &root), Ok(size as u64));
+        let size = size as u64;
+        for offset in [0, 262_143, 262_144, 1_000_000, size - 1] {
             let proof = build_proof(&store, &cid, offset).unwrap();
-            verify_proof(&cid, offset, &proof).unwrap();
+            verify_proof(&cid, size, offset, &proof).unwrap();
             // The same proof does not answer another leaf's offset.
-            let other = (offset + 262_144 * 2) % size as u64;
+            let other = (offset + 262_144 * 2) % size;
             if other / 262_144 != offset / 262_144 {
-                assert!(verify_proof(&cid, other, &proof).is_err());
+                assert!(verify_proof(&cid, size, other, &proof).is_err());
             }
+            // Nor a file of another size.
+            assert_eq!(
+                verify_proof(&cid, size + 1, offset, &proof),
+                Err(ProofFault::ChildSize)
+            );
             let mut bad = proof.clone();
             bad.leaf[0] ^= 1;
-            assert!(
-                verify_proof(&cid, offset, &bad)
-                    .unwrap_err()
-                    .contains("leaf")
+            assert_eq!(
+                verify_proof(&cid, size, offset, &bad),
+                Err(ProofFault::Hash)
             );
             if !proof.path.is_empty() {
                 let mut bad = proof.clone();
                 bad.path.pop();
-                assert!(verify_proof(&cid, offset, &bad).is_err());
+                assert!(verify_proof(&cid, size, offset, &bad).is_err());
             }
         }
-        assert!(build_proof(&store, &cid, size as u64).is_err());
-        assert!(verify_proof(&cid, 0, &StorageProof::default()).is_err());
+        assert!(build_proof(&store, &cid, size).is_err());
+        assert_eq!(
+            verify_proof(&cid, size, size, &StorageProof::default()),
+            Err(ProofFault::PastEnd)
+        );
+        assert!(verify_proof(&cid, size, 0, &StorageProof::default()).is_err());
     }
     // A one-leaf file proves with the leaf alone.
     let small = add(&store, Profile::KUBO_DEFAULT, b"hello world\n");
     let proof = build_proof(&store, &small, 3).unwrap();
     assert!(proof.path.is_empty());
-    verify_proof(&small, 3, &proof).unwrap();
+    verify_proof(&small, 12, 3, &proof).unwrap();
     // A lost block: the proof cannot be built.
     let cid = add(&store, Profile::KUBO_DEFAULT, &random(600_000, 4));
     let proof = build_proof(&store, &cid, 300_000).unwrap();
@@ -262,6 +274,81 @@ fn storage_proofs_check_every_step() {
     assert!(store.delete(&leaf).unwrap());
     let err = build_proof(&store, &cid, 300_000).unwrap_err().to_string();
     assert!(err.contains("not available"), "{err}");
+}
+
+/// A File node over `children` (CID, size), with `filesize` as given.
+fn file_node(children: &[(Cid, u64)], filesize: u64) -> metamesh_storage::Block {
+    use prost::Message as _;
+    let data = UnixFsData {
+        r#type: DataType::File as i32,
+        data: None,
+        filesize: Some(filesize),
+        blocksizes: children.iter().map(|c| c.1).collect(),
+        hash_type: None,
+        fanout: None,
+    };
+    let node = PbNode {
+        links: children
+            .iter()
+            .map(|(c, s)| PbLink {
+                hash: Some(c.to_bytes()),
+                name: Some(String::new()),
+                tsize: Some(*s),
+            })
+            .collect(),
+        data: Some(data.encode_to_vec()),
+    };
+    metamesh_storage::Block::new(cid::Version::V1, 0x70, node.encode_to_vec())
+}
+
+#[test]
+fn repeated_children_and_inflated_sizes_prove_nothing() {
+    let a = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 1));
+    let b = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 2));
+    // One child twice: a thousand bytes stored, two thousand claimed.
+    let twice = file_node(&[(a.cid, 1000), (a.cid, 1000)], 2000);
+    assert_eq!(file_size(&twice.cid, &twice.data), Err(ProofFault::DuplicateLinks));
+    // A filesize that is not the sum of the block sizes.
+    let inflated = file_node(&[(a.cid, 1000), (b.cid, 1000)], 1 << 40);
+    assert_eq!(file_size(&inflated.cid, &inflated.data), Err(ProofFault::Sizes));
+    // Block sizes that add up but overstate a leaf: the proof fails at the leaf.
+    let overstated = file_node(&[(a.cid, 1000), (b.cid, 5000)], 6000);
+    assert_eq!(file_size(&overstated.cid, &overstated.data), Ok(6000));
+    let proof = StorageProof {
+        path: vec![overstated.data.clone()],
+        leaf: b.data.clone(),
+    };
+    assert_eq!(
+        verify_proof(&overstated.cid, 6000, 1500, &proof),
+        Err(ProofFault::ChildSize)
+    );
+    // The honest version of the same file proves.
+    let honest = file_node(&[(a.cid, 1000), (b.cid, 1000)], 2000);
+    let proof = StorageProof {
+        path: vec![honest.data.clone()],
+        leaf: b.data.clone(),
+    };
+    assert_eq!(verify_proof(&honest.cid, 2000, 1500, &proof), Ok(()));
+    // A root block that is not the CID's, an empty file, a directory.
+    assert_eq!(file_size(&honest.cid, &a.data), Err(ProofFault::Hash));
+    let empty = metamesh_storage::Block::new(cid::Version::V1, 0x55, Vec::new());
+    assert_eq!(file_size(&empty.cid, &empty.data), Err(ProofFault::Empty));
+    let dir = metamesh_storage::Block::new(cid::Version::V0, 0x70, vec![0x0a, 0x02, 0x08, 0x01]);
+    assert_eq!(file_size(&dir.cid, &dir.data), Err(ProofFault::NotAFile));
+}
+
+#[test]
+fn cids_on_chain_have_one_spelling() {
+    let c = metamesh_storage::Block::new(cid::Version::V1, 0x55, b"x".to_vec()).cid;
+    assert_eq!(cid_from_bytes(&c.to_bytes()), Ok(c));
+    let v0 = metamesh_storage::Block::new(cid::Version::V0, 0x70, b"x".to_vec()).cid;
+    assert_eq!(cid_from_bytes(&v0.to_bytes()), Ok(v0));
+    let mut trailing = c.to_bytes();
+    trailing.push(0);
+    assert_eq!(cid_from_bytes(&trailing), Err(ProofFault::BadCid));
+    assert_eq!(cid_from_bytes(b"Qm"), Err(ProofFault::BadCid));
+    let cbor = cid::Cid::new_v1(0x71, *c.hash());
+    assert_eq!(cid_from_bytes(&cbor.to_bytes()), Err(ProofFault::BadCid));
 }
 
 #[test]

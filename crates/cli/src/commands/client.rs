@@ -6,8 +6,8 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{Action, Amount, Header, Transaction, WorkKind};
-use metamesh_state::{Attestation, StateKey};
+use metamesh_primitives::{AccountAction, Action, Amount, DataAction, Header, Transaction, WorkKind};
+use metamesh_state::{Attestation, Record as _, StateKey};
 use serde_json::{Value, json};
 
 use super::read_input;
@@ -23,6 +23,32 @@ pub struct RpcArgs {
         default_value = "http://127.0.0.1:8545"
     )]
     pub(crate) url: String,
+}
+
+static DATA_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Where to look for a local node's admin token (the CLI's data directory).
+pub fn remember_data_dir(dir: &std::path::Path) {
+    let _ = DATA_DIR.set(dir.to_path_buf());
+}
+
+/// The admin token to present: `METAMESH_ADMIN_TOKEN`, or the token file a node writes in the
+/// data directory (`admin.token`).
+pub fn admin_token() -> Option<String> {
+    if let Ok(t) = std::env::var("METAMESH_ADMIN_TOKEN") {
+        return Some(t.trim().to_owned());
+    }
+    let dir = DATA_DIR.get()?;
+    let text = std::fs::read_to_string(dir.join(super::node::ADMIN_TOKEN_FILE)).ok()?;
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A request with the admin token, when there is one.
+pub fn authorized<B>(request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    match admin_token() {
+        Some(t) => request.header("Authorization", format!("Bearer {t}")),
+        None => request,
+    }
 }
 
 impl RpcArgs {
@@ -61,7 +87,7 @@ impl RpcArgs {
     }
 
     fn post(&self, body: String) -> anyhow::Result<String> {
-        ureq::post(&self.url)
+        authorized(ureq::post(&self.url))
             .header("Content-Type", "application/json")
             .send(body)
             .with_context(|| {
@@ -82,9 +108,12 @@ pub struct SenderArgs {
     /// Keystore account that signs (default: the first one).
     #[arg(long)]
     pub(crate) from: Option<Address>,
-    /// Fee paid to the sealer.
-    #[arg(long, default_value = "0.001MMT")]
-    pub(crate) fee: Amount,
+    /// Price per unit of gas, paid to the sealer (default: the chain's minimum).
+    #[arg(long)]
+    pub(crate) gas_price: Option<Amount>,
+    /// The most gas the transaction may use (default: what the node estimates, plus a quarter).
+    #[arg(long)]
+    pub(crate) gas_limit: Option<u64>,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -179,13 +208,23 @@ pub(crate) fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<Sec
     Ok(keystore.unlock(&address, pw.as_bytes())?)
 }
 
-/// Signs `action`, sends it, and waits for its receipt.
-pub(crate) fn send_and_wait(
+/// A wei amount from a params value (`{"wei": "…"}`).
+fn wei(v: &Value) -> anyhow::Result<Amount> {
+    v["wei"]
+        .as_str()
+        .and_then(|w| w.parse().ok())
+        .map(Amount)
+        .ok_or_else(|| anyhow!("the node's parameters are malformed"))
+}
+
+/// Signs `action` at the sender's next nonce with the chosen (or the chain's minimum) gas
+/// price and the chosen (or estimated) gas limit.
+pub(crate) fn sign_action(
     ctx: &Context,
     rpc: &RpcArgs,
     sender: &SenderArgs,
     action: Action,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<metamesh_primitives::SignedTransaction> {
     let key = sender_key(ctx, sender)?;
     let from = key.public_key().address();
     let chain_id = rpc
@@ -196,13 +235,44 @@ pub(crate) fn send_and_wait(
         .call("mm_getNonce", json!([from.to_string()]))?
         .as_u64()
         .unwrap_or(0);
-    let tx = Transaction {
+    let params = rpc.call("mm_getParams", json!([]))?;
+    let block_limit = params["blockGasLimit"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("the node's parameters are malformed"))?;
+    let gas_price = match sender.gas_price {
+        Some(p) => p,
+        None => wei(&params["minGasPrice"])?,
+    };
+    let mut tx = Transaction {
         chain_id,
         nonce,
-        fee: sender.fee,
+        gas_price,
+        gas_limit: sender.gas_limit.unwrap_or(block_limit),
         action,
+    };
+    if sender.gas_limit.is_none() {
+        let probe = tx.clone().sign(&key)?;
+        let used = rpc
+            .call(
+                "mm_estimateGas",
+                json!([format!("0x{}", hex::encode(probe.to_rlp()))]),
+            )?
+            .as_u64()
+            .ok_or_else(|| anyhow!("mm_estimateGas gave no number"))?;
+        tx.gas_limit = (used + used / 4 + 5_000).min(block_limit);
     }
-    .sign(&key)?;
+    Ok(tx.sign(&key)?)
+}
+
+/// Signs `action`, sends it, and waits for its receipt; a transaction included but failed is
+/// an error naming why (it paid for its gas).
+pub(crate) fn send_and_wait(
+    ctx: &Context,
+    rpc: &RpcArgs,
+    sender: &SenderArgs,
+    action: Action,
+) -> anyhow::Result<Value> {
+    let tx = sign_action(ctx, rpc, sender, action)?;
     let hash = rpc.call(
         "mm_sendRawTransaction",
         json!([format!("0x{}", hex::encode(tx.to_rlp()))]),
@@ -212,7 +282,10 @@ pub(crate) fn send_and_wait(
         if !receipt.is_null() {
             if receipt["status"] != "applied" {
                 bail!(
-                    "transaction {hash} was rejected: {}",
+                    "transaction {hash} failed in block {} ({}, {} gas paid): {}",
+                    receipt["blockNumber"],
+                    receipt["error"].as_str().unwrap_or("?"),
+                    receipt["gasUsed"],
                     receipt["reason"].as_str().unwrap_or("?")
                 );
             }
@@ -243,7 +316,12 @@ pub fn tx(ctx: &Context, args: TxArgs) -> anyhow::Result<ExitCode> {
         });
         return Ok(ExitCode::SUCCESS);
     };
-    let receipt = send_and_wait(ctx, &rpc, &sender, Action::Transfer { to, amount })?;
+    let receipt = send_and_wait(
+        ctx,
+        &rpc,
+        &sender,
+        AccountAction::Transfer { to, amount }.into(),
+    )?;
     ctx.out.emit(&receipt, || {
         format!(
             "sent {amount} to {to} in block {} ({})",
@@ -266,11 +344,12 @@ pub fn attest(ctx: &Context, args: AttestArgs) -> anyhow::Result<ExitCode> {
         ctx,
         &args.rpc,
         &args.sender,
-        Action::Attest {
+        DataAction::Attest {
             digest,
             kind: args.kind,
             metadata,
-        },
+        }
+        .into(),
     )?;
     let record_key = format!(
         "0x{}",
@@ -331,6 +410,12 @@ fn header_from_json(v: &Value, suite: Suite) -> anyhow::Result<Header> {
         number: v["number"]
             .as_u64()
             .ok_or_else(|| anyhow!("number missing"))?,
+        gas_limit: v["gasLimit"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("gasLimit missing"))?,
+        gas_used: v["gasUsed"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("gasUsed missing"))?,
         timestamp: v["timestamp"]
             .as_u64()
             .ok_or_else(|| anyhow!("timestamp missing"))?,

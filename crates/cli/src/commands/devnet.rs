@@ -110,6 +110,7 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
             bootnodes: if i == 0 { vec![] } else { vec![boot.clone()] },
             signer: Some(*signer),
             password_file: Some("password.txt".into()),
+            ..NodeConfig::default()
         }
         .save(&dir)?;
         // Written last: its presence marks a complete node directory.

@@ -47,9 +47,20 @@ pub struct RunArgs {
     /// Seal blocks with this keystore account (it must be a signer) [config: signer].
     #[arg(long, env = "METAMESH_SIGNER")]
     signer: Option<Address>,
-    /// Token that lets non-loopback callers use admin methods.
-    #[arg(long, env = "METAMESH_ADMIN_TOKEN")]
-    admin_token: Option<String>,
+    /// File holding the admin token (default: a fresh random token written to
+    /// `<data-dir>/admin.token` at each start; `METAMESH_ADMIN_TOKEN` also sets it).
+    #[arg(long, value_name = "FILE")]
+    rpc_admin_token_file: Option<PathBuf>,
+    /// Let callers on loopback use admin methods without the token [config: rpc-admin-loopback].
+    #[arg(long)]
+    rpc_admin_loopback: bool,
+    /// Host names RPC answers to, comma-separated; `*` for any (IP addresses always pass)
+    /// [config: rpc-vhosts; default localhost,127.0.0.1].
+    #[arg(long, env = "METAMESH_RPC_VHOSTS", value_delimiter = ',')]
+    rpc_vhosts: Vec<String>,
+    /// Origins browsers may call RPC from, comma-separated; `*` for any [config: rpc-cors].
+    #[arg(long, env = "METAMESH_RPC_CORS", value_delimiter = ',')]
+    rpc_cors: Vec<String>,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -68,6 +79,12 @@ pub struct NodeConfig {
     pub signer: Option<Address>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rpc_admin_loopback: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpc_vhosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpc_cors: Vec<String>,
 }
 
 impl NodeConfig {
@@ -100,7 +117,34 @@ pub struct Settings {
     pub p2p_addr: Multiaddr,
     pub bootnodes: Vec<Multiaddr>,
     pub signer: Option<SecretKey>,
-    pub admin_token: Option<String>,
+    pub rpc: RpcConfig,
+}
+
+/// The name of the token file a node writes in its data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// The admin token: `METAMESH_ADMIN_TOKEN`, the operator's file, or a fresh random one written
+/// to `<data-dir>/admin.token` (mode 0600) for local tools to read.
+fn admin_token(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("METAMESH_ADMIN_TOKEN") {
+        anyhow::ensure!(!token.trim().is_empty(), "METAMESH_ADMIN_TOKEN is empty");
+        return Ok(token.trim().to_owned());
+    }
+    if let Some(file) = file {
+        let token = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the admin token file {}", file.display()))?;
+        anyhow::ensure!(
+            !token.trim().is_empty(),
+            "the admin token file {} is empty",
+            file.display()
+        );
+        return Ok(token.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).context("drawing an admin token")?;
+    let token = hex::encode(bytes);
+    super::write_private(&data_dir.join(ADMIN_TOKEN_FILE), format!("{token}\n").as_bytes())?;
+    Ok(token)
 }
 
 pub fn genesis_of(data_dir: &Path) -> anyhow::Result<Genesis> {
@@ -170,6 +214,23 @@ impl Settings {
             }
             None => None,
         };
+        let defaults = RpcConfig::default();
+        let pick = |flag: Vec<String>, file: Vec<String>, default: Vec<String>| {
+            if !flag.is_empty() {
+                flag
+            } else if !file.is_empty() {
+                file
+            } else {
+                default
+            }
+        };
+        let rpc = RpcConfig {
+            admin_token: Some(admin_token(&ctx.data_dir, args.rpc_admin_token_file.as_deref())?),
+            admin_loopback: args.rpc_admin_loopback || config.rpc_admin_loopback,
+            vhosts: pick(args.rpc_vhosts, config.rpc_vhosts, defaults.vhosts.clone()),
+            cors: pick(args.rpc_cors, config.rpc_cors, defaults.cors.clone()),
+            ..defaults
+        };
         Ok(Settings {
             rpc_addr: args
                 .rpc_addr
@@ -178,7 +239,7 @@ impl Settings {
             p2p_addr,
             bootnodes,
             signer,
-            admin_token: args.admin_token,
+            rpc,
         })
     }
 }
@@ -252,9 +313,7 @@ pub fn run_node(
         node,
         settings.rpc_addr,
         net,
-        RpcConfig {
-            admin_token: settings.admin_token,
-        },
+        settings.rpc,
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use metamesh_crypto::Address;
-use metamesh_primitives::{Action, Amount};
+use metamesh_primitives::{Amount, StorageAction};
 use metamesh_storage::parse_cid;
 use serde_json::{Value, json};
 
@@ -24,6 +24,10 @@ pub enum StorageCommand {
         /// MMT per GiB (rounded up) per epoch.
         #[arg(long)]
         price: Amount,
+        /// MMT kept locked as stake: each replica held bonds `storageStakePerGib` per GiB of it,
+        /// and a missed challenge slashes part of that (default: the stake held now).
+        #[arg(long)]
+        stake: Option<Amount>,
         #[command(flatten)]
         sender: SenderArgs,
         #[command(flatten)]
@@ -81,16 +85,36 @@ pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
         StorageCommand::Offer {
             capacity,
             price,
+            stake,
             sender,
             rpc,
         } => {
             let capacity = parse_size(&capacity)?;
-            let receipt =
-                send_and_wait(ctx, &rpc, &sender, Action::StorageOffer { capacity, price })?;
-            let view = json!({"capacity": capacity, "price": price.to_string(), "block": receipt["blockNumber"]});
+            let stake = match stake {
+                Some(s) => s,
+                None => {
+                    let me = super::client::sender_key(ctx, &sender)?.public_key().address();
+                    let node = rpc.call("storage_provider", json!([me.to_string()]))?;
+                    node["stake"]
+                        .as_str()
+                        .map_or(Ok(Amount::ZERO), str::parse)?
+                }
+            };
+            let receipt = send_and_wait(
+                ctx,
+                &rpc,
+                &sender,
+                StorageAction::Offer {
+                    capacity,
+                    price,
+                    stake,
+                }
+                .into(),
+            )?;
+            let view = json!({"capacity": capacity, "price": price.to_string(), "stake": stake.to_string(), "block": receipt["blockNumber"]});
             ctx.out.emit(&view, || {
                 format!(
-                    "offering {capacity} bytes at {price} per GiB per epoch (block {})",
+                    "offering {capacity} bytes at {price} per GiB per epoch, {stake} staked (block {})",
                     receipt["blockNumber"]
                 )
             });
@@ -112,17 +136,21 @@ pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
                 .as_u64()
                 .filter(|s| *s > 0)
                 .ok_or_else(|| anyhow!("{cid} is not a non-empty file"))?;
+            let root = rpc.call("data_block", json!([cid.to_string()]))?;
+            let root = hex::decode(root.as_str().unwrap_or_default().trim_start_matches("0x"))
+                .map_err(|_| anyhow!("the node sent a malformed root block"))?;
             let receipt = send_and_wait(
                 ctx,
                 &rpc,
                 &sender,
-                Action::StorageDeal {
-                    cid: cid.to_string(),
-                    size,
+                StorageAction::Deal {
+                    cid: cid.to_bytes(),
+                    root,
                     replicas,
                     duration,
                     price,
-                },
+                }
+                .into(),
             )?;
             let opened = receipt["events"]
                 .as_array()

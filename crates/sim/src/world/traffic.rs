@@ -1,6 +1,6 @@
 //! The users' side: transfers submitted to live honest nodes at random times.
 
-use metamesh_primitives::{Action as TxAction, Amount, Transaction};
+use metamesh_primitives::{AccountAction, Amount, Transaction};
 
 use super::{Sim, USERS};
 
@@ -28,11 +28,13 @@ impl Sim {
         let tx = Transaction {
             chain_id: self.genesis.chain_id,
             nonce,
-            fee: self.genesis.params.min_fee,
-            action: TxAction::Transfer {
+            gas_price: self.genesis.params.min_gas_price,
+            gas_limit: 40_000,
+            action: AccountAction::Transfer {
                 to: self.users[to].public_key().address(),
                 amount: Amount::from_mmt(1),
-            },
+            }
+            .into(),
         }
         .sign(&self.users[from])
         .expect("signing");

@@ -5,6 +5,9 @@ mod remote;
 mod storage;
 mod tps;
 
+/// The gas limit the benchmarks give a transfer (it uses about 21,000; the rest is refunded).
+pub(crate) const TRANSFER_GAS: u64 = 30_000;
+
 use std::process::ExitCode;
 
 use clap::Subcommand;

@@ -20,7 +20,7 @@ use metamesh_crypto::{SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_net::{Multiaddr, NetConfig};
 use metamesh_node::{Chain, HandlerConfig, NodeService, PoolConfig, run_network, topic_names};
-use metamesh_primitives::{Action, Address, Amount, Block, Hash, Transaction};
+use metamesh_primitives::{AccountAction, Address, Amount, Block, Hash, Transaction};
 use metamesh_state::{Genesis, VerifiedTx};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -334,11 +334,13 @@ fn build_source(
                 let tx = Transaction {
                     chain_id: g.chain_id,
                     nonce: nonces[u] - 1,
-                    fee: g.params.min_fee,
-                    action: Action::Transfer {
+                    gas_price: g.params.min_gas_price,
+                    gas_limit: super::TRANSFER_GAS,
+                    action: AccountAction::Transfer {
                         to: Address([9; 20]),
                         amount: Amount(1),
-                    },
+                    }
+                    .into(),
                 }
                 .sign(&users[u])?;
                 Ok(VerifiedTx::new(tx, g.suite))

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context as _, bail, ensure};
 use metamesh_crypto::{Address, SecretKey};
-use metamesh_primitives::{Action, Amount, SignedTransaction, Transaction};
+use metamesh_primitives::{AccountAction, Amount, SignedTransaction, Transaction};
 use serde::Serialize;
 use serde_json::json;
 
@@ -108,7 +108,14 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
         .call("mm_chainId", json!([]))?
         .as_u64()
         .context("mm_chainId")?;
-    let fee = metamesh_state::Params::default().min_fee;
+    let params = first.call("mm_getParams", json!([]))?;
+    let gas_price = Amount(
+        params["minGasPrice"]["wei"]
+            .as_str()
+            .and_then(|w| w.parse().ok())
+            .context("mm_getParams")?,
+    );
+    let fee = Amount(gas_price.0 * u128::from(super::TRANSFER_GAS));
     let per = r.n.div_ceil(r.accounts) as u128;
     let senders: Vec<SecretKey> = (0..r.accounts)
         .map(|_| SecretKey::generate(suite))
@@ -121,11 +128,13 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
         let tx = Transaction {
             chain_id,
             nonce: start_nonce + i as u64,
-            fee,
-            action: Action::Transfer {
+            gas_price,
+            gas_limit: super::TRANSFER_GAS,
+            action: AccountAction::Transfer {
                 to: s.public_key().address(),
                 amount: Amount(per * (1 + fee.0) + fee.0),
-            },
+            }
+            .into(),
         }
         .sign(&funder)?;
         let answer = first.call("mm_sendRawTransaction", json!([hex_tx(&tx)]))?;
@@ -140,11 +149,13 @@ pub fn remote(ctx: &Context, r: Remote) -> anyhow::Result<ExitCode> {
             Transaction {
                 chain_id,
                 nonce: (i / r.accounts) as u64,
-                fee,
-                action: Action::Transfer {
+                gas_price,
+                gas_limit: super::TRANSFER_GAS,
+                action: AccountAction::Transfer {
                     to,
                     amount: Amount(1),
-                },
+                }
+                .into(),
             }
             .sign(&senders[i % r.accounts])
         })

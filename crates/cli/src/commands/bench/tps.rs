@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use metamesh_crypto::{SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, NodeService, PoolConfig, SealPlan};
-use metamesh_primitives::{Action, Address, Amount, SignedTransaction, Transaction};
+use metamesh_primitives::{AccountAction, Address, Amount, SignedTransaction, Transaction};
 use metamesh_state::Genesis;
 use serde::Serialize;
 
@@ -82,7 +82,7 @@ pub fn local(ctx: &Context, n: usize, accounts: usize, suite: Suite) -> anyhow::
             .collect::<Vec<_>>(),
         Amount::from_mmt(1_000),
     );
-    let fee = genesis.params.min_fee;
+    let gas_price = genesis.params.min_gas_price;
     let chain = Chain::open(&dir.join("chain.redb"), genesis, ChainDbConfig::default())?;
     let node = NodeService::new(chain, Some(signer), PoolConfig::default());
 
@@ -93,11 +93,13 @@ pub fn local(ctx: &Context, n: usize, accounts: usize, suite: Suite) -> anyhow::
             Transaction {
                 chain_id: 7_000,
                 nonce: (i / accounts) as u64,
-                fee,
-                action: Action::Transfer {
+                gas_price,
+                gas_limit: super::TRANSFER_GAS,
+                action: AccountAction::Transfer {
                     to,
                     amount: Amount(1),
-                },
+                }
+                .into(),
             }
             .sign(&senders[i % accounts])
         })

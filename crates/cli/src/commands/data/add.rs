@@ -172,11 +172,12 @@ pub(super) fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
                 ctx,
                 &args.rpc,
                 &args.sender,
-                Action::ShareKey {
-                    cid: cid.clone(),
+                DataAction::ShareKey {
+                    cid: imported.root.cid.to_bytes(),
                     recipient: to.to_uncompressed().to_vec(),
                     wrapped,
-                },
+                }
+                .into(),
             )?;
             shared.push(to.address().to_string());
         }
@@ -193,16 +194,17 @@ pub(super) fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
             ctx,
             &args.rpc,
             &args.sender,
-            Action::RegisterData {
+            DataAction::Register {
                 digest,
                 size: imported.plain_size,
-                cid: cid.clone(),
+                cid: imported.root.cid.to_bytes(),
                 encrypted: args.encrypt,
                 profile: profile.to_string(),
                 title: args.title.clone().unwrap_or(name.clone()),
                 licence: args.licence.clone(),
                 metadata,
-            },
+            }
+            .into(),
         )?;
         view["registered"] = json!({"digest": format!("0x{}", hex::encode(digest)), "block": receipt["blockNumber"]});
     }

@@ -160,11 +160,12 @@ pub(super) fn share(ctx: &Context, args: ShareArgs) -> anyhow::Result<ExitCode> 
         ctx,
         &args.rpc,
         &args.sender,
-        Action::ShareKey {
-            cid: cid.to_string(),
+        DataAction::ShareKey {
+            cid: cid.to_bytes(),
             recipient: to.to_uncompressed().to_vec(),
             wrapped: wrap_key(&to, &data_key)?,
-        },
+        }
+        .into(),
     )?;
     let view = json!({"cid": cid.to_string(), "recipient": to.address().to_string(), "block": receipt["blockNumber"]});
     ctx.out.emit(&view, || {

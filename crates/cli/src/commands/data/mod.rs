@@ -22,7 +22,7 @@ use clap::Subcommand;
 use metamesh_crypto::{
     AeadAlgorithm, PublicKey, SecretKey, Suite, SuiteHasher, unwrap_key, wrap_key,
 };
-use metamesh_primitives::Action;
+use metamesh_primitives::DataAction;
 use metamesh_storage::{
     BlockSink, Cid, DirOptions, FileImporter, HashOnly, Linked, Profile, car::CarReader,
     car::CarWriter, envelope, import_dir, parse_cid,
@@ -203,7 +203,7 @@ pub(crate) fn parse_public(text: &str, suite: Suite) -> anyhow::Result<PublicKey
 fn pin(ctx: &Context, cid: &str, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     let cid = parse_cid(cid)?;
     let url = content_url(rpc, &format!("fetch/{cid}?pin=true"));
-    let mut response = ureq::post(&url)
+    let mut response = crate::commands::client::authorized(ureq::post(&url))
         .config()
         .http_status_as_error(false)
         .build()

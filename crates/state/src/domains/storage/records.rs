@@ -1,65 +1,67 @@
-//! The storage market's records, each an RLP list.
+//! The storage market's records and events.
 //!
 //! ```text
-//! Provider   [capacity, price, committed, passes, misses]
-//! Deal       [owner, cid, size, replicas, price, start, end, escrow, [replica, …]]
-//! replica    [provider, passes, misses, [] | [epoch, offset, deadline]]
-//! KeyGrants  [[granter, block, recipient, wrapped], …]
-//! DealIndex  [deal id, …]
+//! StorageNode  [capacity, price, committed, stake, bonded, passes, misses]
+//! Deal         [owner, cid, size, replicas, price, start, end, escrow, next_due, [replica, …]]
+//! replica      [provider, bond, passes, misses, [] | [epoch, offset, deadline]]
 //! ```
 
 use alloy_rlp::{Decodable, Encodable};
 use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
-    rlp::{
-        self as prlp, decode_bytes as bytes, decode_list, decode_text as text, finish_list as done,
-    },
+    rlp::{self as prlp, decode_bytes, decode_list, finish_list as done, list},
 };
 
-use crate::records::{list, open};
-
-/// A value stored in the state trie.
-pub trait Record: Sized {
-    const WHAT: &'static str;
-    fn encode(&self) -> Vec<u8>;
-    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self>;
-}
+use crate::{Record, StateKey, domains::open};
 
 /// A storage node's offer and record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Provider {
+pub struct StorageNode {
     /// Bytes offered.
     pub capacity: u64,
     /// MMT per GiB (rounded up) per epoch it asks of a deal.
     pub price: Amount,
     /// Bytes held under running deals.
     pub committed: u64,
+    /// MMT it keeps locked in the storage module's account…
+    pub stake: Amount,
+    /// …of which this much is bonded to the replicas it holds.
+    pub bonded: Amount,
     /// Challenges answered.
     pub passes: u64,
     /// Challenges missed: its quality score is passes / (passes + misses).
     pub misses: u64,
 }
 
-impl Record for Provider {
-    const WHAT: &'static str = "storage provider";
+impl Record for StorageNode {
+    const WHAT: &'static str = "storage node";
+    type Id = Address;
+
+    fn key(id: &Address) -> StateKey {
+        StateKey::StorageNode(*id)
+    }
 
     fn encode(&self) -> Vec<u8> {
         let mut p = Vec::new();
         self.capacity.encode(&mut p);
         self.price.0.encode(&mut p);
         self.committed.encode(&mut p);
+        self.stake.0.encode(&mut p);
+        self.bonded.0.encode(&mut p);
         self.passes.encode(&mut p);
         self.misses.encode(&mut p);
-        list(p)
+        list(&p)
     }
 
     fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
         let mut p = open(raw)?;
-        let v = Provider {
+        let v = StorageNode {
             capacity: u64::decode(&mut p)?,
             price: Amount(u128::decode(&mut p)?),
             committed: u64::decode(&mut p)?,
+            stake: Amount(u128::decode(&mut p)?),
+            bonded: Amount(u128::decode(&mut p)?),
             passes: u64::decode(&mut p)?,
             misses: u64::decode(&mut p)?,
         };
@@ -80,6 +82,8 @@ pub struct Challenge {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
     pub provider: Address,
+    /// The provider's stake bonded to this copy (slashed in part by each miss).
+    pub bond: Amount,
     pub passes: u64,
     pub misses: u64,
     pub challenge: Option<Challenge>,
@@ -89,23 +93,33 @@ pub struct Replica {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deal {
     pub owner: Address,
-    pub cid: String,
-    /// Stored bytes of the file (the ciphertext's, when encrypted).
+    /// Binary CID of the file.
+    pub cid: Vec<u8>,
+    /// The file's size as its root block states it (checked when the deal opened).
     pub size: u64,
     pub replicas: u64,
-    /// Per replica per epoch.
+    /// Per replica per challenge passed.
     pub price: Amount,
     pub start: u64,
-    /// The deal ends at the first epoch boundary at or after this block.
+    /// The block of the last boundary: the last challenge is judged and the deal ends.
     pub end: u64,
-    /// What is still held for payments; the rest goes back to the owner at the end.
+    /// What is still held (in the storage module's account) for payments.
     pub escrow: Amount,
+    /// The block of the next boundary (0 once the deal has ended).
+    pub next_due: u64,
     pub holders: Vec<Replica>,
+}
+
+impl Deal {
+    pub fn ended(&self) -> bool {
+        self.next_due == 0
+    }
 }
 
 fn encode_replica(r: &Replica, out: &mut Vec<u8>) {
     let mut p = Vec::new();
     r.provider.0.encode(&mut p);
+    r.bond.0.encode(&mut p);
     r.passes.encode(&mut p);
     r.misses.encode(&mut p);
     let mut c = Vec::new();
@@ -121,6 +135,7 @@ fn encode_replica(r: &Replica, out: &mut Vec<u8>) {
 fn decode_replica(buf: &mut &[u8]) -> alloy_rlp::Result<Replica> {
     let mut p = decode_list(buf)?;
     let provider = Address(Decodable::decode(&mut p)?);
+    let bond = Amount(u128::decode(&mut p)?);
     let passes = u64::decode(&mut p)?;
     let misses = u64::decode(&mut p)?;
     let mut c = decode_list(&mut p)?;
@@ -138,6 +153,7 @@ fn decode_replica(buf: &mut &[u8]) -> alloy_rlp::Result<Replica> {
     done(p)?;
     Ok(Replica {
         provider,
+        bond,
         passes,
         misses,
         challenge,
@@ -146,35 +162,42 @@ fn decode_replica(buf: &mut &[u8]) -> alloy_rlp::Result<Replica> {
 
 impl Record for Deal {
     const WHAT: &'static str = "storage deal";
+    type Id = Hash;
+
+    fn key(id: &Hash) -> StateKey {
+        StateKey::Deal(*id)
+    }
 
     fn encode(&self) -> Vec<u8> {
         let mut p = Vec::new();
         self.owner.0.encode(&mut p);
-        self.cid.as_bytes().encode(&mut p);
+        self.cid.as_slice().encode(&mut p);
         self.size.encode(&mut p);
         self.replicas.encode(&mut p);
         self.price.0.encode(&mut p);
         self.start.encode(&mut p);
         self.end.encode(&mut p);
         self.escrow.0.encode(&mut p);
+        self.next_due.encode(&mut p);
         let mut h = Vec::new();
         for r in &self.holders {
             encode_replica(r, &mut h);
         }
         prlp::encode_list(&h, &mut p);
-        list(p)
+        list(&p)
     }
 
     fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
         let mut p = open(raw)?;
         let owner = Address(Decodable::decode(&mut p)?);
-        let cid = text(&mut p)?;
+        let cid = decode_bytes(&mut p)?;
         let size = u64::decode(&mut p)?;
         let replicas = u64::decode(&mut p)?;
         let price = Amount(u128::decode(&mut p)?);
         let start = u64::decode(&mut p)?;
         let end = u64::decode(&mut p)?;
         let escrow = Amount(u128::decode(&mut p)?);
+        let next_due = u64::decode(&mut p)?;
         let mut h = decode_list(&mut p)?;
         let mut holders = Vec::new();
         while !h.is_empty() {
@@ -190,87 +213,58 @@ impl Record for Deal {
             start,
             end,
             escrow,
+            next_due,
             holders,
         })
     }
 }
 
-/// A data key wrapped for one recipient by one granter.
+/// The storage market's events (types 0x30–0x3f).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyGrant {
-    pub granter: Address,
-    pub block: u64,
-    pub recipient: Vec<u8>,
-    pub wrapped: Vec<u8>,
-}
-
-/// The grants for one (CID, recipient): at most [`KeyGrants::MAX`], one per granter.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyGrants(pub Vec<KeyGrant>);
-
-impl KeyGrants {
-    pub const MAX: usize = 16;
-}
-
-impl Record for KeyGrants {
-    const WHAT: &'static str = "key grants";
-
-    fn encode(&self) -> Vec<u8> {
-        let mut p = Vec::new();
-        for g in &self.0 {
-            let mut e = Vec::new();
-            g.granter.0.encode(&mut e);
-            g.block.encode(&mut e);
-            g.recipient.as_slice().encode(&mut e);
-            g.wrapped.as_slice().encode(&mut e);
-            prlp::encode_list(&e, &mut p);
-        }
-        list(p)
-    }
-
-    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
-        let mut p = open(raw)?;
-        let mut out = Vec::new();
-        while !p.is_empty() {
-            let mut e = decode_list(&mut p)?;
-            out.push(KeyGrant {
-                granter: Address(Decodable::decode(&mut e)?),
-                block: u64::decode(&mut e)?,
-                recipient: bytes(&mut e)?,
-                wrapped: bytes(&mut e)?,
-            });
-            done(e)?;
-        }
-        Ok(KeyGrants(out))
-    }
-}
-
-/// The ids of running deals, in creation order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DealIndex(pub Vec<Hash>);
-
-impl DealIndex {
-    /// Bounds the work of an epoch boundary.
-    pub const MAX: usize = 1024;
-}
-
-impl Record for DealIndex {
-    const WHAT: &'static str = "deal index";
-
-    fn encode(&self) -> Vec<u8> {
-        let mut p = Vec::new();
-        for id in &self.0 {
-            id.encode(&mut p);
-        }
-        list(p)
-    }
-
-    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
-        let mut p = open(raw)?;
-        let mut out = Vec::new();
-        while !p.is_empty() {
-            out.push(Hash::decode(&mut p)?);
-        }
-        Ok(DealIndex(out))
-    }
+pub enum StorageEvent {
+    /// `0x30 [provider, capacity, price, stake]`
+    Offered {
+        provider: Address,
+        capacity: u64,
+        price: Amount,
+        stake: Amount,
+    },
+    /// `0x31 [deal, owner, size, escrow]`
+    DealOpened {
+        deal: Hash,
+        owner: Address,
+        size: u64,
+        escrow: Amount,
+    },
+    /// `0x32 [deal, provider, bond]`
+    DealAccepted {
+        deal: Hash,
+        provider: Address,
+        bond: Amount,
+    },
+    /// `0x33 [deal, provider, epoch, offset, deadline]`: a block-level event at a boundary.
+    ChallengeIssued {
+        deal: Hash,
+        provider: Address,
+        epoch: u64,
+        offset: u64,
+        deadline: u64,
+    },
+    /// `0x34 [deal, provider, epoch, paid, reward]`
+    Proved {
+        deal: Hash,
+        provider: Address,
+        epoch: u64,
+        paid: Amount,
+        reward: Amount,
+    },
+    /// `0x35 [deal, provider, epoch, slashed]`: block-level.
+    Missed {
+        deal: Hash,
+        provider: Address,
+        epoch: u64,
+        slashed: Amount,
+    },
+    /// `0x36 [deal, refund]`: block-level.
+    DealEnded { deal: Hash, refund: Amount },
 }

@@ -1,0 +1,213 @@
+//! What a transaction does: one action of one domain.
+//!
+//! ```text
+//! action = rlp([type, …fields])      type ranges: 0x00–0x0f accounts   0x10–0x1f params
+//!                                                 0x20–0x2f data       0x30–0x3f storage
+//! ```
+//! Each domain owns a range of type bytes and the codec of its actions (one module here per
+//! domain); an unknown type is a decoding error that names it. Later domains (compute, zk,
+//! governance, market, models) take the next ranges.
+
+mod accounts;
+mod data;
+mod params;
+mod storage;
+
+use alloy_rlp::{Decodable, Encodable};
+
+pub use accounts::AccountAction;
+pub use data::{DataAction, WorkKind};
+pub use params::ParamsAction;
+pub use storage::StorageAction;
+
+use crate::rlp::{decode_list, encode_list, finish_list};
+
+/// One action of one domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Accounts(AccountAction),
+    Params(ParamsAction),
+    Data(DataAction),
+    Storage(StorageAction),
+}
+
+impl Action {
+    /// The type byte on the wire.
+    pub fn type_byte(&self) -> u8 {
+        match self {
+            Action::Accounts(a) => a.type_byte(),
+            Action::Params(a) => a.type_byte(),
+            Action::Data(a) => a.type_byte(),
+            Action::Storage(a) => a.type_byte(),
+        }
+    }
+
+    /// The action's name as RPC and CLI show it (`transfer`, `storageDeal`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Accounts(a) => a.name(),
+            Action::Params(a) => a.name(),
+            Action::Data(a) => a.name(),
+            Action::Storage(a) => a.name(),
+        }
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        let mut p = Vec::new();
+        self.type_byte().encode(&mut p);
+        match self {
+            Action::Accounts(a) => a.encode_fields(&mut p),
+            Action::Params(a) => a.encode_fields(&mut p),
+            Action::Data(a) => a.encode_fields(&mut p),
+            Action::Storage(a) => a.encode_fields(&mut p),
+        }
+        p
+    }
+}
+
+impl Encodable for Action {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        encode_list(&self.payload(), out);
+    }
+}
+
+impl Decodable for Action {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = decode_list(buf)?;
+        let ty = u8::decode(&mut p)?;
+        let action = match ty {
+            0x00..=0x0f => Action::Accounts(AccountAction::decode_fields(ty, &mut p)?),
+            0x10..=0x1f => Action::Params(ParamsAction::decode_fields(ty, &mut p)?),
+            0x20..=0x2f => Action::Data(DataAction::decode_fields(ty, &mut p)?),
+            0x30..=0x3f => Action::Storage(StorageAction::decode_fields(ty, &mut p)?),
+            _ => return Err(UNKNOWN),
+        };
+        finish_list(p)?;
+        Ok(action)
+    }
+}
+
+/// The error every domain gives for a type byte in its range that it does not know.
+pub(crate) const UNKNOWN: alloy_rlp::Error = alloy_rlp::Error::Custom("unknown action type");
+
+impl From<AccountAction> for Action {
+    fn from(a: AccountAction) -> Self {
+        Action::Accounts(a)
+    }
+}
+
+impl From<ParamsAction> for Action {
+    fn from(a: ParamsAction) -> Self {
+        Action::Params(a)
+    }
+}
+
+impl From<DataAction> for Action {
+    fn from(a: DataAction) -> Self {
+        Action::Data(a)
+    }
+}
+
+impl From<StorageAction> for Action {
+    fn from(a: StorageAction) -> Self {
+        Action::Storage(a)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod strategy {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{Address, Amount};
+
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..max)
+    }
+
+    /// Any action of any domain, with arbitrary field values.
+    pub fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            (any::<[u8; 20]>(), any::<u128>()).prop_map(|(to, a)| AccountAction::Transfer {
+                to: Address(to),
+                amount: Amount(a)
+            }
+            .into()),
+            prop::collection::vec((".{0,12}", bytes(24)), 0..4)
+                .prop_map(|changes| ParamsAction::Change { changes }.into()),
+            (
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                bytes(40),
+                any::<bool>(),
+                ".{0,20}",
+                ".{0,20}",
+                ".{0,8}",
+                bytes(40)
+            )
+                .prop_map(
+                    |(digest, size, cid, encrypted, profile, title, licence, metadata)| {
+                        DataAction::Register {
+                            digest,
+                            size,
+                            cid,
+                            encrypted,
+                            profile,
+                            title,
+                            licence,
+                            metadata,
+                        }
+                        .into()
+                    }
+                ),
+            (any::<[u8; 32]>(), 0u8..5, bytes(40)).prop_map(|(digest, k, metadata)| {
+                DataAction::Attest {
+                    digest,
+                    kind: WorkKind::from_u8(k).unwrap(),
+                    metadata,
+                }
+                .into()
+            }),
+            (bytes(40), bytes(70), bytes(130)).prop_map(|(cid, recipient, wrapped)| {
+                DataAction::ShareKey {
+                    cid,
+                    recipient,
+                    wrapped,
+                }
+                .into()
+            }),
+            (any::<u64>(), any::<u128>(), any::<u128>()).prop_map(|(capacity, p, s)| {
+                StorageAction::Offer {
+                    capacity,
+                    price: Amount(p),
+                    stake: Amount(s),
+                }
+                .into()
+            }),
+            (bytes(40), bytes(200), any::<u64>(), any::<u64>(), any::<u128>()).prop_map(
+                |(cid, root, replicas, duration, p)| StorageAction::Deal {
+                    cid,
+                    root,
+                    replicas,
+                    duration,
+                    price: Amount(p),
+                }
+                .into()
+            ),
+            any::<[u8; 32]>().prop_map(|deal| StorageAction::Accept { deal }.into()),
+            (
+                any::<[u8; 32]>(),
+                any::<u64>(),
+                prop::collection::vec(bytes(60), 0..4),
+                bytes(100)
+            )
+                .prop_map(|(deal, epoch, path, leaf)| StorageAction::Prove {
+                    deal,
+                    epoch,
+                    path,
+                    leaf
+                }
+                .into()),
+        ]
+    }
+}

@@ -1,0 +1,202 @@
+//! Rejection codes: why a transaction is invalid (it cannot enter a block) or failed (it is in
+//! a block, paid for its gas, and changed nothing else). Receipts carry the number and a few
+//! integer arguments, never prose; RPC and CLI render the words from the code, so rewording a
+//! message is not a fork. Numbers are stable: a new code takes a new number.
+//!
+//! Ranges: 1xx validity (the transaction cannot be included), 2xx execution in any domain,
+//! 3xx parameters, 4xx data, 5xx storage market; later domains take the next hundreds.
+
+use metamesh_primitives::Amount;
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $num:literal, $slug:literal, $text:literal;)*) => {
+        /// A stable rejection code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u16)]
+        pub enum Code {
+            $($(#[$doc])* $name = $num,)*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$name,)*];
+
+            pub fn from_u16(n: u16) -> Option<Code> {
+                match n {
+                    $($num => Some(Code::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// A short stable name (`stale-nonce`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Code::$name => $slug,)*
+                }
+            }
+
+            /// The message template: `{i}` is argument i, `{i:mmt}` the argument as an amount.
+            pub fn template(self) -> &'static str {
+                match self {
+                    $(Code::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    WrongChain = 100, "wrong-chain", "wrong chain id: expected {0}, got {1}";
+    WrongSuite = 101, "wrong-suite", "the signature is not of the chain's suite";
+    BadSignature = 102, "bad-signature", "the signature does not verify";
+    StaleNonce = 103, "stale-nonce", "stale nonce: the account is at {0}, got {1}";
+    NonceTooHigh = 104, "nonce-too-high", "nonce too high: the account is at {0}, got {1}";
+    GasPriceTooLow = 105, "gas-price-too-low", "gas price {0}wei is below the minimum {1}wei";
+    IntrinsicGas = 106, "intrinsic-gas", "gas limit {0} is below the {1} gas the transaction needs before it runs";
+    BlockGasExceeded = 107, "block-gas-exceeded", "gas limit {0} is over the {1} gas left in the block";
+    CannotPayGas = 108, "cannot-pay-gas", "balance {0:mmt} cannot pay the gas limit at this price ({1:mmt})";
+    TooLarge = 109, "too-large", "a transaction of {0} bytes is over the {1}-byte limit";
+
+    OutOfGas = 200, "out-of-gas", "out of gas: the transaction needs more than its limit of {0}";
+    InsufficientBalance = 201, "insufficient-balance", "insufficient balance: has {0:mmt}, needs {1:mmt}";
+
+    NotParamsAuthority = 300, "not-params-authority", "only the chain's parameters authority may change parameters";
+    UnknownParam = 301, "unknown-param", "change {0} names no parameter";
+    BadParamValue = 302, "bad-param-value", "change {0} gives a value of the wrong kind or size";
+    ParamsInvalid = 303, "params-invalid", "the parameters after the change break rule {0} (see docs/FORMATS.md)";
+
+    DigestRegistered = 400, "digest-registered", "the digest was registered at block {0}";
+    DigestAttested = 401, "digest-attested", "the digest was attested at block {0}";
+    BadCid = 402, "bad-cid", "not a canonical sha2-256 dag-pb or raw CID";
+    ProfileWithoutCid = 403, "profile-without-cid", "an import profile without a CID";
+    BadProfile = 404, "bad-profile", "not an import profile";
+    CidRegistered = 405, "cid-registered", "the CID was registered at block {0}";
+    BadRecipient = 406, "bad-recipient", "the recipient is not a public key of the chain's suite";
+    WrappedKeySize = 407, "wrapped-key-size", "a wrapped key of {0} bytes: it must be 1..={1}";
+    CidNotRegistered = 408, "cid-not-registered", "no registration names this CID";
+    NotEncrypted = 409, "not-encrypted", "the data registered under this CID is not encrypted";
+    NotOwnerOrGrantee = 410, "not-owner-or-grantee", "only the registered owner or an existing grantee may share a key";
+    GrantsFull = 411, "grants-full", "the recipient already has {0} grants for this CID";
+
+    CapacityBelowCommitted = 500, "capacity-below-committed", "capacity {0} is below the {1} bytes held under deals";
+    StakeBelowBonded = 501, "stake-below-bonded", "stake {0:mmt} is below the {1:mmt} bonded to running deals";
+    RootHash = 502, "root-hash", "the root block does not hash to the deal's CID";
+    NotUnixfs = 503, "not-unixfs", "a block of the file is not a readable UnixFS node";
+    NotAFile = 504, "not-a-file", "the CID names a directory, not a file (archive it first)";
+    DuplicateLinks = 505, "duplicate-links", "a node of the file links the same child more than once";
+    SizeMismatch = 506, "size-mismatch", "a node's filesize is not the sum of its block sizes";
+    EmptyFile = 507, "empty-file", "a deal needs a file of at least one byte";
+    BadReplicas = 508, "bad-replicas", "replicas must be 1..={0}";
+    BadDuration = 509, "bad-duration", "duration must be {0}..={1} blocks";
+    EscrowTooSmall = 510, "escrow-too-small", "the escrow {0:mmt} is below the minimum {1:mmt}";
+    EscrowOverflow = 511, "escrow-overflow", "the deal's escrow overflows";
+    NoSuchDeal = 512, "no-such-deal", "no such deal";
+    NotAStorageNode = 513, "not-a-storage-node", "only a registered storage node (storage offer) can accept";
+    DealEnded = 514, "deal-ended", "the deal ended at block {0}";
+    ReplicasTaken = 515, "replicas-taken", "all {0} replicas of the deal are taken";
+    AlreadyHolds = 516, "already-holds", "this node already holds a replica of the deal";
+    OwnerCannotHold = 517, "owner-cannot-hold", "the owner of a deal cannot hold it";
+    NoRoom = 518, "no-room", "{0} free bytes cannot hold {1}";
+    PriceBelowAsk = 519, "price-below-ask", "the deal pays {0:mmt} per epoch; this node asks {1:mmt}";
+    StakeTooSmall = 520, "stake-too-small", "free stake {0:mmt} cannot bond the {1:mmt} this deal needs";
+    NotAHolder = 521, "not-a-holder", "not a holder of this deal";
+    NoOpenChallenge = 522, "no-open-challenge", "no open challenge";
+    WrongEpoch = 523, "wrong-epoch", "the open challenge is of epoch {0}, not {1}";
+    ChallengeClosed = 524, "challenge-closed", "the challenge closed at block {0}";
+    ProofHash = 525, "proof-hash", "a block of the proof does not hash to the link its parent gives";
+    ProofSize = 526, "proof-size", "a node of the proof is not as large as its parent says";
+    ProofShape = 527, "proof-shape", "the proof does not end at the leaf holding the challenged byte";
+}
+
+/// A refusal: the code and its integer arguments (what the message template names).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: Code,
+    pub args: Vec<u128>,
+}
+
+impl Rejection {
+    pub fn new(code: Code) -> Self {
+        Rejection {
+            code,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn with(code: Code, args: &[u128]) -> Self {
+        Rejection {
+            code,
+            args: args.to_vec(),
+        }
+    }
+
+    /// The words of [`Code::template`] with the arguments in place.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        let mut rest = self.code.template();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let spec = &rest[open + 1..open + close];
+            let (index, as_mmt) = match spec.split_once(':') {
+                Some((i, "mmt")) => (i, true),
+                _ => (spec, false),
+            };
+            let value = index.parse::<usize>().ok().and_then(|i| self.args.get(i));
+            match value {
+                Some(v) if as_mmt => out.push_str(&Amount(*v).to_string()),
+                Some(v) => out.push_str(&v.to_string()),
+                None => out.push('?'),
+            }
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl From<Code> for Rejection {
+    fn from(code: Code) -> Self {
+        Rejection::new(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_names_are_unique_and_round_trip() {
+        let mut numbers: Vec<u16> = Code::ALL.iter().map(|c| *c as u16).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(numbers.len(), Code::ALL.len());
+        let mut names: Vec<&str> = Code::ALL.iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Code::ALL.len());
+        for c in Code::ALL {
+            assert_eq!(Code::from_u16(*c as u16), Some(*c));
+        }
+        assert_eq!(Code::from_u16(0), None);
+    }
+
+    #[test]
+    fn messages_fill_in_their_arguments() {
+        let r = Rejection::with(Code::StaleNonce, &[4, 3]);
+        assert_eq!(r.message(), "stale nonce: the account is at 4, got 3");
+        let r = Rejection::with(Code::InsufficientBalance, &[Amount::from_mmt(1).0, 25]);
+        assert_eq!(r.message(), "insufficient balance: has 1 MMT, needs 0.000000000000000025 MMT");
+        assert_eq!(
+            Rejection::new(Code::StaleNonce).message(),
+            "stale nonce: the account is at ?, got ?"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! The chain's parameters: one record under the state root (`0x00`), written at genesis, read
+//! at the start of every block, changed only at a block boundary by a state transition (the
+//! params domain today; governance votes later). Each parameter has a camelCase name used in
+//! the genesis file, in `changeParams` actions and by `mm_getParams`.
+//!
+//! ```text
+//! record = rlp([value, …])   values in declaration order: u64 and amounts as RLP integers,
+//!                            addresses as 20 bytes
+//! ```
+
+use alloy_rlp::{Decodable, Encodable};
+use metamesh_crypto::Address;
+use metamesh_primitives::{
+    Amount,
+    rlp::{decode_list, finish_list, list},
+};
+use serde::{Deserialize, Serialize};
+
+/// Hard limits no parameter change may cross: what the network layer can carry.
+pub const MAX_BLOCK_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A parameter's value as it travels in a change: a big-endian integer without leading zeros
+/// (empty for zero), or 20 address bytes (empty for none).
+pub trait ParamValue: Sized {
+    fn to_change(&self) -> Vec<u8>;
+    fn from_change(bytes: &[u8]) -> Option<Self>;
+    fn to_json(&self) -> serde_json::Value;
+}
+
+fn be_int(bytes: &[u8], max: usize) -> Option<u128> {
+    if bytes.len() > max || bytes.first() == Some(&0) {
+        return None;
+    }
+    Some(bytes.iter().fold(0u128, |v, b| (v << 8) | u128::from(*b)))
+}
+
+fn to_be(v: u128) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    bytes[skip..].to_vec()
+}
+
+impl ParamValue for u64 {
+    fn to_change(&self) -> Vec<u8> {
+        to_be(u128::from(*self))
+    }
+    fn from_change(bytes: &[u8]) -> Option<Self> {
+        be_int(bytes, 8).map(|v| v as u64)
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!(self)
+    }
+}
+
+impl ParamValue for Amount {
+    fn to_change(&self) -> Vec<u8> {
+        to_be(self.0)
+    }
+    fn from_change(bytes: &[u8]) -> Option<Self> {
+        be_int(bytes, 16).map(Amount)
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"mmt": self.to_string(), "wei": self.0.to_string()})
+    }
+}
+
+impl ParamValue for Address {
+    fn to_change(&self) -> Vec<u8> {
+        if *self == Address::ZERO {
+            Vec::new()
+        } else {
+            self.0.to_vec()
+        }
+    }
+    fn from_change(bytes: &[u8]) -> Option<Self> {
+        match bytes.len() {
+            0 => Some(Address::ZERO),
+            20 => Some(Address(bytes.try_into().expect("20"))),
+            _ => None,
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        if *self == Address::ZERO {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(self.to_string())
+        }
+    }
+}
+
+trait RlpField: Sized {
+    fn put(&self, out: &mut Vec<u8>);
+    fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self>;
+}
+
+impl RlpField for u64 {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.encode(out)
+    }
+    fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        u64::decode(buf)
+    }
+}
+
+impl RlpField for Amount {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.0.encode(out)
+    }
+    fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(Amount(u128::decode(buf)?))
+    }
+}
+
+impl RlpField for Address {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.0.encode(out)
+    }
+    fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(Address(Decodable::decode(buf)?))
+    }
+}
+
+macro_rules! params {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $default:expr, $name:literal;)*) => {
+        /// Every chain parameter (see the module docs).
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Params {
+            $($(#[$doc])* #[serde(rename = $name)] pub $field: $ty,)*
+        }
+
+        impl Default for Params {
+            fn default() -> Self {
+                Params { $($field: $default,)* }
+            }
+        }
+
+        impl Params {
+            /// Every parameter's name, in record order.
+            pub const NAMES: &'static [&'static str] = &[$($name,)*];
+
+            pub fn encode(&self) -> Vec<u8> {
+                let mut p = Vec::new();
+                $(RlpField::put(&self.$field, &mut p);)*
+                list(&p)
+            }
+
+            pub fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
+                let mut buf = raw;
+                let mut p = decode_list(&mut buf)?;
+                let params = Params { $($field: RlpField::take(&mut p)?,)* };
+                finish_list(p)?;
+                if !buf.is_empty() {
+                    return Err(alloy_rlp::Error::UnexpectedLength);
+                }
+                Ok(params)
+            }
+
+            /// Sets the parameter `name` from a change's value bytes. `Err(false)`: no such
+            /// parameter; `Err(true)`: the value does not fit it.
+            pub fn set(&mut self, name: &str, value: &[u8]) -> Result<(), bool> {
+                match name {
+                    $($name => {
+                        self.$field = <$ty as ParamValue>::from_change(value).ok_or(true)?;
+                        Ok(())
+                    })*
+                    _ => Err(false),
+                }
+            }
+
+            /// A parameter's value as a change would carry it.
+            pub fn get(&self, name: &str) -> Option<Vec<u8>> {
+                match name {
+                    $($name => Some(ParamValue::to_change(&self.$field)),)*
+                    _ => None,
+                }
+            }
+
+            /// `{name: value}` for RPC: integers as numbers, amounts as `{mmt, wei}`.
+            pub fn to_json(&self) -> serde_json::Value {
+                let mut map = serde_json::Map::new();
+                $(map.insert($name.to_owned(), ParamValue::to_json(&self.$field));)*
+                serde_json::Value::Object(map)
+            }
+        }
+    };
+}
+
+params! {
+    /// The most gas one block's transactions may use (every header carries it).
+    block_gas_limit: u64 = 100_000_000, "blockGasLimit";
+    /// The least gas price a transaction may offer.
+    min_gas_price: Amount = Amount(50_000_000_000), "minGasPrice";
+    /// Largest signed transaction, except storage proofs.
+    max_tx_bytes: u64 = 128 * 1024, "maxTxBytes";
+    /// Largest storage proof transaction (it carries a whole leaf).
+    max_proof_tx_bytes: u64 = 1280 * 1024, "maxProofTxBytes";
+    /// Largest block body.
+    max_block_bytes: u64 = MAX_BLOCK_BYTES, "maxBlockBytes";
+    /// Gas every transaction pays before it runs…
+    gas_tx_base: u64 = 5_000, "gasTxBase";
+    /// …plus this per byte of the signed transaction…
+    gas_tx_byte: u64 = 16, "gasTxByte";
+    /// …plus this for its signature check.
+    gas_signature: u64 = 5_000, "gasSignature";
+    /// Reading one state record.
+    gas_read: u64 = 200, "gasRead";
+    /// Writing or deleting one state record, plus a charge per byte written.
+    gas_write: u64 = 2_500, "gasWrite";
+    gas_write_byte: u64 = 10, "gasWriteByte";
+    /// Emitting one event, plus a charge per byte of its encoding.
+    gas_event: u64 = 250, "gasEvent";
+    gas_event_byte: u64 = 8, "gasEventByte";
+    /// Hashing on chain (CIDs, storage proofs): per hash, and per 32-byte word hashed.
+    gas_hash: u64 = 60, "gasHash";
+    gas_hash_word: u64 = 12, "gasHashWord";
+    /// The chain's own work for one replica in one epoch of a deal (drawing and judging its
+    /// challenge), paid when the deal opens.
+    gas_deal_epoch: u64 = 10_000, "gasDealEpoch";
+    /// Paid to each block's sealer from the community pool, within its budget.
+    sealing_reward: Amount = Amount::from_mmt(2), "sealingReward";
+    /// Blocks per reward epoch: the period of the pool budgets.
+    reward_epoch: u64 = 1_000, "rewardEpoch";
+    /// The most the community pool pays out (sealing and storage rewards) in one reward epoch.
+    community_budget: Amount = Amount::from_mmt(50_000), "communityBudget";
+    /// Blocks between a deal's storage challenges.
+    storage_epoch: u64 = 10, "storageEpoch";
+    /// Blocks a storage node has to answer a challenge (at most `storageEpoch`).
+    proof_window: u64 = 5, "proofWindow";
+    /// Paid from the community pool per passed challenge, per GiB of the file (pro rata).
+    storage_reward: Amount = Amount(500_000_000_000_000_000), "storageReward";
+    /// Stake a storage node bonds per GiB (rounded up) of each replica it holds.
+    storage_stake_per_gib: Amount = Amount::from_mmt(10), "storageStakePerGib";
+    /// Share of a replica's bond a missed challenge slashes, in thousandths.
+    storage_slash_permille: u64 = 100, "storageSlashPermille";
+    /// The least escrow a deal may hold.
+    min_deal_escrow: Amount = Amount(100_000_000_000_000_000), "minDealEscrow";
+    /// The most deal boundaries (challenge draws, judgements, ends) one block processes; the
+    /// rest wait for the next block.
+    max_due_deals: u64 = 256, "maxDueDeals";
+    /// The account that may change parameters directly (`changeParams`); none by default.
+    params_authority: Address = Address::ZERO, "paramsAuthority";
+}
+
+impl Params {
+    /// The rules every parameter set obeys; the number of the first broken rule (the code
+    /// `params-invalid` carries it, docs/FORMATS.md lists them).
+    pub fn check(&self) -> Result<(), u128> {
+        let intrinsic_max = self
+            .gas_tx_base
+            .saturating_add(self.gas_signature)
+            .saturating_add(self.gas_tx_byte.saturating_mul(self.max_proof_tx_bytes));
+        let rules = [
+            self.max_block_bytes <= MAX_BLOCK_BYTES,
+            self.max_tx_bytes <= self.max_proof_tx_bytes
+                && self.max_proof_tx_bytes <= self.max_block_bytes
+                && self.max_tx_bytes >= 1024,
+            self.min_gas_price.0 >= 1,
+            self.gas_tx_base >= 1_000 && self.gas_signature >= 1 && self.gas_tx_byte >= 1,
+            self.block_gas_limit >= intrinsic_max,
+            self.storage_epoch >= 1 && self.proof_window >= 1 && self.proof_window < self.storage_epoch,
+            self.reward_epoch >= 1,
+            self.storage_slash_permille <= 1_000,
+            self.max_due_deals >= 1,
+            self.gas_read >= 1 && self.gas_write >= 1 && self.gas_event >= 1 && self.gas_hash >= 1,
+        ];
+        match rules.iter().position(|ok| !ok) {
+            Some(i) => Err(i as u128 + 1),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_obey_the_rules_and_round_trip() {
+        let p = Params::default();
+        assert_eq!(p.check(), Ok(()));
+        assert_eq!(Params::decode(&p.encode()).unwrap(), p);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Params>(&json).unwrap(), p);
+        assert_eq!(Params::NAMES.len(), p.to_json().as_object().unwrap().len());
+    }
+
+    #[test]
+    fn changes_by_name() {
+        let mut p = Params::default();
+        p.set("blockGasLimit", &[0x01, 0x00]).unwrap();
+        assert_eq!(p.block_gas_limit, 256);
+        assert_eq!(p.get("blockGasLimit").unwrap(), vec![1, 0]);
+        assert_eq!(p.set("noSuchParam", &[1]), Err(false));
+        assert_eq!(p.set("blockGasLimit", &[0, 1]), Err(true), "a leading zero");
+        assert_eq!(p.set("blockGasLimit", &[1; 9]), Err(true), "over 64 bits");
+        assert_eq!(p.set("paramsAuthority", &[1; 19]), Err(true));
+        p.set("paramsAuthority", &[7; 20]).unwrap();
+        assert_eq!(p.params_authority, Address([7; 20]));
+        assert_eq!(p.check(), Err(5), "a block must hold the largest transaction");
+    }
+
+    #[test]
+    fn genesis_json_refuses_unknown_names() {
+        let err = serde_json::from_str::<Params>(r#"{"minFee": "1 MMT"}"#).unwrap_err();
+        assert!(err.to_string().contains("minFee"), "{err}");
+        let p: Params = serde_json::from_str(r#"{"storageEpoch": 20}"#).unwrap();
+        assert_eq!(p.storage_epoch, 20);
+        assert_eq!(p.proof_window, Params::default().proof_window);
+    }
+}

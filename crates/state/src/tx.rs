@@ -1,0 +1,256 @@
+//! One transaction: the checks that decide whether it may enter a block at all, and its run —
+//! the gas limit's worth of MMT reserved, the nonce bumped, the action run in a layer of its
+//! own, the unused gas refunded and the fee paid to the sealer.
+//!
+//! An *invalid* transaction (wrong chain, bad signature, wrong nonce, too little to pay its gas
+//! limit, over the block's gas) cannot be in a block: a block holding one is invalid. A valid
+//! one that *fails* (out of gas, a rule of its domain) is included, pays for the gas it used,
+//! and changes nothing else, so a refused action is never free block space.
+
+use metamesh_crypto::{Address, Suite};
+use metamesh_primitives::{Amount, Hash, SignedTransaction};
+use metamesh_trie::NodeStore;
+
+use crate::{
+    Account, BlockEnv, Code, Event, Exec, Fail, Meter, Params, Receipt, Rejection, State,
+    StateError,
+    domains::{self, TxContext, accounts::AccountEvent},
+    exec::Finished,
+};
+
+/// A transaction whose signature has been checked once (on entry to the pool, or at import).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedTx {
+    pub tx: SignedTransaction,
+    pub hash: Hash,
+    /// `None` when the signature does not verify.
+    pub sender: Option<Address>,
+    /// Bytes of the signed transaction.
+    pub size: usize,
+}
+
+impl VerifiedTx {
+    pub fn new(tx: SignedTransaction, suite: Suite) -> Self {
+        let raw = tx.to_rlp();
+        VerifiedTx {
+            hash: suite.hash(&raw),
+            size: raw.len(),
+            sender: tx.sender().ok(),
+            tx,
+        }
+    }
+
+    /// [`Self::new`] with the sender already known (the pool's check).
+    pub fn with_sender(tx: SignedTransaction, suite: Suite, sender: Address) -> Self {
+        let raw = tx.to_rlp();
+        VerifiedTx {
+            hash: suite.hash(&raw),
+            size: raw.len(),
+            sender: Some(sender),
+            tx,
+        }
+    }
+}
+
+/// Gas a transaction uses before its action runs: the base, its bytes, its signature.
+pub fn intrinsic_gas(params: &Params, size: usize) -> u64 {
+    params
+        .gas_tx_base
+        .saturating_add(params.gas_signature)
+        .saturating_add(params.gas_tx_byte.saturating_mul(size as u64))
+}
+
+/// A valid transaction, ready to run.
+pub(crate) struct Admitted {
+    pub sender: Address,
+    pub intrinsic: u64,
+    pub max_fee: Amount,
+}
+
+/// Every rule a transaction must meet to be in a block, given the gas the block has left.
+pub(crate) fn validate<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    params: &Params,
+    vtx: &VerifiedTx,
+    gas_left: u64,
+) -> Result<Result<Admitted, Rejection>, StateError> {
+    let t = &vtx.tx.tx;
+    let refuse = |code, args: &[u128]| Ok(Err(Rejection::with(code, args)));
+    if t.chain_id != env.chain_id {
+        return refuse(Code::WrongChain, &[u128::from(env.chain_id), u128::from(t.chain_id)]);
+    }
+    if vtx.tx.signature.suite() != state.suite() {
+        return refuse(Code::WrongSuite, &[]);
+    }
+    let limit = domains::max_tx_bytes(params, &t.action);
+    if vtx.size as u64 > limit {
+        return refuse(Code::TooLarge, &[vtx.size as u128, u128::from(limit)]);
+    }
+    let Some(sender) = vtx.sender else {
+        return refuse(Code::BadSignature, &[]);
+    };
+    let account = state.account(&sender)?;
+    if t.nonce != account.nonce {
+        let code = if t.nonce < account.nonce {
+            Code::StaleNonce
+        } else {
+            Code::NonceTooHigh
+        };
+        return refuse(code, &[u128::from(account.nonce), u128::from(t.nonce)]);
+    }
+    if t.gas_price < params.min_gas_price {
+        return refuse(Code::GasPriceTooLow, &[t.gas_price.0, params.min_gas_price.0]);
+    }
+    let intrinsic = intrinsic_gas(params, vtx.size);
+    if t.gas_limit < intrinsic {
+        return refuse(Code::IntrinsicGas, &[u128::from(t.gas_limit), u128::from(intrinsic)]);
+    }
+    if t.gas_limit > gas_left {
+        return refuse(Code::BlockGasExceeded, &[u128::from(t.gas_limit), u128::from(gas_left)]);
+    }
+    match t.max_fee() {
+        Some(max_fee) if max_fee <= account.balance => Ok(Ok(Admitted {
+            sender,
+            intrinsic,
+            max_fee,
+        })),
+        max_fee => refuse(
+            Code::CannotPayGas,
+            &[account.balance.0, max_fee.map_or(u128::MAX, |f| f.0)],
+        ),
+    }
+}
+
+fn adjust<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    who: &Address,
+    f: impl FnOnce(&mut Account),
+) -> Result<(), StateError> {
+    let mut account = ex.load_free::<Account>(who)?.unwrap_or_default();
+    f(&mut account);
+    ex.save_free(who, &account);
+    Ok(())
+}
+
+/// Runs an admitted transaction; returns its writes (to apply, or to drop in a dry run) and
+/// its receipt.
+pub(crate) fn run<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    params: &Params,
+    vtx: &VerifiedTx,
+    admitted: &Admitted,
+) -> Result<(Finished, Receipt), StateError> {
+    let t = &vtx.tx.tx;
+    let sender = admitted.sender;
+    let meter = Meter {
+        limit: t.gas_limit,
+        used: admitted.intrinsic,
+    };
+    let mut ex = Exec::new(state, env, params, meter);
+    adjust(&mut ex, &sender, |a| {
+        a.nonce += 1;
+        a.balance = a.balance.checked_sub(admitted.max_fee).expect("validated");
+    })?;
+    let ctx = TxContext {
+        sender,
+        nonce: t.nonce,
+        hash: vtx.hash,
+        gas_price: t.gas_price,
+    };
+    let outcome = match ex.layer(|ex| domains::apply(ex, &ctx, &t.action)) {
+        Ok(()) => Ok(()),
+        Err(Fail::Reject(r)) => Err(r),
+        Err(Fail::State(e)) => return Err(e),
+    };
+    let gas_used = ex.gas.used;
+    let fee = Amount(t.gas_price.0 * u128::from(gas_used));
+    let refund = admitted.max_fee.checked_sub(fee).expect("gas used ≤ limit");
+    adjust(&mut ex, &sender, |a| {
+        a.balance = a.balance.checked_add(refund).expect("returns what was reserved");
+    })?;
+    adjust(&mut ex, &env.sealer, |a| {
+        a.balance = a.balance.checked_add(fee).expect("bounded by the supply");
+    })?;
+    let mut finished = ex.finish();
+    let mut events = vec![Event::Accounts(AccountEvent::Fee {
+        from: sender,
+        sealer: env.sealer,
+        amount: fee,
+    })];
+    events.append(&mut finished.events);
+    let receipt = Receipt {
+        tx_hash: vtx.hash,
+        outcome,
+        gas_used,
+        events,
+    };
+    Ok((finished, receipt))
+}
+
+/// What a transaction would do on top of `state` in the block `env` describes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It cannot be in that block (a later nonce may still become valid).
+    Invalid(Rejection),
+    /// It would be included and apply, using this much gas.
+    Applies { gas_used: u64 },
+    /// It would be included, pay for this much gas, and fail.
+    Fails { rejection: Rejection, gas_used: u64 },
+}
+
+/// A dry run of `tx` on top of `state` as the next block would run it (nothing is written):
+/// what the pool checks on entry and `mm_estimateGas` answers. Deal boundaries due at that
+/// block are not run first.
+pub fn check_tx<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    tx: &VerifiedTx,
+) -> Result<Verdict, StateError> {
+    let params = crate::params_at(state, env.number)?;
+    let admitted = match validate(state, env, &params, tx, params.block_gas_limit)? {
+        Ok(a) => a,
+        Err(r) => return Ok(Verdict::Invalid(r)),
+    };
+    let (_, receipt) = run(state, env, &params, tx, &admitted)?;
+    Ok(match receipt.outcome {
+        Ok(()) => Verdict::Applies {
+            gas_used: receipt.gas_used,
+        },
+        Err(rejection) => Verdict::Fails {
+            rejection,
+            gas_used: receipt.gas_used,
+        },
+    })
+}
+
+/// The gas `tx` from `from` would use in the next block, whatever gas limit it names: a dry
+/// run with the most gas the block and the sender's balance allow (its signature is not
+/// checked; its size is the signed size). `mm_estimateGas` answers with it.
+pub fn estimate_gas<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    tx: &metamesh_primitives::Transaction,
+    from: Address,
+) -> Result<Verdict, StateError> {
+    let params = crate::params_at(state, env.number)?;
+    let balance = state.account(&from)?.balance;
+    let affordable = match tx.gas_price.0 {
+        0 => 0,
+        price => u64::try_from(balance.0 / price).unwrap_or(u64::MAX),
+    };
+    let mut probe = tx.clone();
+    probe.gas_limit = params.block_gas_limit.min(affordable);
+    let suite = state.suite();
+    // Only its length matters: the sender is given.
+    let signature = match suite {
+        Suite::Sm => metamesh_crypto::Signature::Sm([0x02; 97]),
+        Suite::Eth => metamesh_crypto::Signature::Eth([0x01; 65]),
+    };
+    let signed = SignedTransaction {
+        tx: probe,
+        signature,
+    };
+    check_tx(state, env, &VerifiedTx::with_sender(signed, suite, from))
+}
