@@ -5,8 +5,10 @@
 use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, ImportError, Imported};
-use metamesh_primitives::{Action, Amount, Block, TOTAL_SUPPLY, Transaction, WorkKind};
-use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool, StateKey, VerifiedTx};
+use metamesh_primitives::{AccountAction, Amount, Block, DataAction, TOTAL_SUPPLY, Transaction, WorkKind};
+use metamesh_state::{
+    Attestation, BlockError, Code, CliqueParams, Genesis, Grant, Params, Pool, StateKey, VerifiedTx,
+};
 
 fn key(suite: Suite, i: u8) -> SecretKey {
     SecretKey::from_bytes(suite, &suite.hash(&[b'k', i])).unwrap()
@@ -39,11 +41,13 @@ fn transfer(chain: &Chain, from: &SecretKey, nonce: u64, to: Address, mmt: u128)
     let tx = Transaction {
         chain_id: chain.genesis().chain_id,
         nonce,
-        fee: "0.01".parse().unwrap(),
-        action: Action::Transfer {
+        gas_price: Params::default().min_gas_price,
+        gas_limit: 50_000,
+        action: AccountAction::Transfer {
             to,
             amount: Amount::from_mmt(mmt),
-        },
+        }
+        .into(),
     }
     .sign(from)
     .unwrap();
@@ -68,12 +72,14 @@ fn blocks_build_import_and_survive_a_restart() {
             let attest = Transaction {
                 chain_id: 42,
                 nonce: n * 2 + 1,
-                fee: "0.01".parse().unwrap(),
-                action: Action::Attest {
+                gas_price: Params::default().min_gas_price,
+                gas_limit: 100_000,
+                action: DataAction::Attest {
                     digest: [n as u8; 32],
                     kind: WorkKind::Paper,
                     metadata: vec![],
-                },
+                }
+                .into(),
             };
             txs.push(VerifiedTx::new(attest.sign(&user).unwrap(), suite));
             // A stale duplicate is left out by the builder.
@@ -100,13 +106,14 @@ fn blocks_build_import_and_survive_a_restart() {
             state.account(&user.public_key().address()).unwrap().nonce,
             20
         );
-        assert_eq!(state.attestation(&[3; 32]).unwrap().unwrap().block, 4);
+        assert_eq!(state.load::<Attestation>(&[3; 32]).unwrap().unwrap().block, 4);
         let mut sum = 0u128;
         let mut holders: Vec<Address> = Pool::ALL.iter().map(|p| p.address(suite)).collect();
         holders.extend([
             user.public_key().address(),
             friend,
             signer.public_key().address(),
+            metamesh_state::escrow_account(suite),
         ]);
         for a in holders {
             sum += state.account(&a).unwrap().balance.0;
@@ -225,6 +232,31 @@ fn tampered_blocks_are_refused_and_leave_no_trace() {
     wrong_receipts.header.receipts_root[0] ^= 1;
     let err = chain.import(&reseal(wrong_receipts), now).unwrap_err();
     assert!(matches!(err, ImportError::ReceiptsRoot { .. }), "{err}");
+
+    // Gas the header does not account for, and a gas limit that is not the parameter's.
+    let mut wrong_gas = good.clone();
+    wrong_gas.header.gas_used += 1;
+    let err = chain.import(&reseal(wrong_gas), now).unwrap_err();
+    assert!(matches!(err, ImportError::GasUsed { .. }), "{err}");
+    let mut wrong_limit = good.clone();
+    wrong_limit.header.gas_limit -= 1;
+    let err = chain.import(&reseal(wrong_limit), now).unwrap_err();
+    assert!(matches!(err, ImportError::Block(BlockError::GasLimit { .. })), "{err}");
+
+    // A block that carries a transaction which cannot be in it (a second use of nonce 0):
+    // the whole block is invalid, so rejected transactions are never free block space.
+    let mut padded = good.clone();
+    let mut again = transfer(&chain, &user, 0, friend, 1).tx;
+    again.tx.gas_price = Amount(again.tx.gas_price.0 + 1);
+    let again = again.tx.sign(&user).unwrap();
+    padded.transactions.push(again);
+    padded.header.transactions_root =
+        metamesh_state::transactions_root(suite, &padded.transactions);
+    let err = chain.import(&reseal(padded), now).unwrap_err();
+    assert!(
+        matches!(&err, ImportError::Block(BlockError::Invalid { index: 1, rejection }) if rejection.code == Code::StaleNonce),
+        "{err}"
+    );
 
     let intruder = key(suite, 9);
     let mut forged = good.clone();

@@ -10,7 +10,7 @@ use metamesh_node::{
     Action, Chain, Handler, HandlerConfig, NodeService, PoolConfig, Verdict,
     protocol::{Request, Response, Status},
 };
-use metamesh_primitives::{Action as TxAction, Amount, Block, Transaction};
+use metamesh_primitives::{AccountAction, Amount, Block, DataAction, StorageAction, Transaction};
 use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
 
 const T0: u64 = 1_700_000_000;
@@ -60,11 +60,13 @@ fn transfer(nonce: u64) -> Vec<u8> {
     Transaction {
         chain_id: 9,
         nonce,
-        fee: Params::default().min_fee,
-        action: TxAction::Transfer {
+        gas_price: Params::default().min_gas_price,
+        gas_limit: 50_000,
+        action: AccountAction::Transfer {
             to: Address([7; 20]),
             amount: Amount::from_mmt(1),
-        },
+        }
+        .into(),
     }
     .sign(&key(1))
     .unwrap()
@@ -352,46 +354,52 @@ fn an_answer_of_the_wrong_kind_ends_the_sync() {
 fn an_oversized_or_unpayable_transaction_is_refused() {
     let g = genesis();
     let node = node(&g);
-    let huge = vec![0u8; metamesh_node::MAX_PROOF_TRANSACTION_BYTES + 1];
+    let huge = vec![0u8; metamesh_node::MAX_RAW_TRANSACTION_BYTES + 1];
     let err = node.submit(&huge).unwrap_err().to_string();
     assert!(err.contains("limit"), "{err}");
-    // Only a storage proof (which carries a whole leaf) may pass the ordinary limit.
-    let big = |action| {
+    // Only a storage proof (which carries a whole leaf) may pass the ordinary limit: a chain
+    // rule now, with its code.
+    let big = |action: metamesh_primitives::Action| {
         Transaction {
             chain_id: 9,
             nonce: 0,
-            fee: Params::default().min_fee,
+            gas_price: Params::default().min_gas_price,
+            gas_limit: 10_000_000,
             action,
         }
         .sign(&key(0))
         .unwrap()
         .to_rlp()
     };
-    let attest = big(TxAction::Attest {
+    let attest = big(DataAction::Attest {
         digest: [1; 32],
         kind: metamesh_primitives::WorkKind::Paper,
-        metadata: vec![0; metamesh_node::MAX_TRANSACTION_BYTES],
-    });
+        metadata: vec![0; Params::default().max_tx_bytes as usize],
+    }
+    .into());
     let err = node.submit(&attest).unwrap_err().to_string();
-    assert!(err.contains("limit"), "{err}");
-    let proof = big(TxAction::ProveStorage {
+    assert!(err.contains("byte limit"), "{err}");
+    let proof = big(StorageAction::Prove {
         deal: [2; 32],
         epoch: 1,
         path: vec![],
         leaf: vec![0; 300_000],
-    });
-    // Past the size check, it fails on its merits (here: an unfunded sender, no such deal).
+    }
+    .into());
+    // Past the size check, it fails on its merits (here: no such deal).
     let err = node.submit(&proof).unwrap_err().to_string();
-    assert!(!err.contains("limit"), "{err}");
+    assert!(!err.contains("byte limit"), "{err}");
     // A transfer from a key with no MMT and a future nonce is not kept either.
     let raw = Transaction {
         chain_id: 9,
         nonce: 3,
-        fee: Params::default().min_fee,
-        action: TxAction::Transfer {
+        gas_price: Params::default().min_gas_price,
+        gas_limit: 50_000,
+        action: AccountAction::Transfer {
             to: Address([7; 20]),
             amount: Amount::from_mmt(1),
-        },
+        }
+        .into(),
     }
     .sign(&key(50))
     .unwrap()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, NodeService, PoolConfig, PoolError, SealPlan, SubmitError, unix_now};
-use metamesh_primitives::{Action, Amount, Transaction};
+use metamesh_primitives::{AccountAction, Amount, Transaction};
 use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
 
 fn key(suite: Suite, i: u8) -> SecretKey {
@@ -48,11 +48,13 @@ fn raw_transfer(user: &SecretKey, nonce: u64, to: Address, chain_id: u64) -> Vec
     Transaction {
         chain_id,
         nonce,
-        fee: "0.01".parse().unwrap(),
-        action: Action::Transfer {
+        gas_price: metamesh_state::Params::default().min_gas_price,
+        gas_limit: 50_000,
+        action: AccountAction::Transfer {
             to,
             amount: Amount::from_mmt(3),
-        },
+        }
+        .into(),
     }
     .sign(user)
     .unwrap()

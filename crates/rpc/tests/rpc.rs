@@ -1,6 +1,8 @@
 //! The RPC server against a real node on loopback: every method answers, malformed calls get
 //! named JSON-RPC errors and the server keeps serving, proofs from `mm_getProof` verify against
-//! the block's state root, and WebSocket subscribers hear of new heads.
+//! the block's state root, WebSocket subscribers hear of new heads and follow every event with
+//! a cursor, admin calls need the token (and a page of another origin, or a rebinding host,
+//! gets nothing), and batches are capped.
 
 use std::{
     io::{Read as _, Write as _},
@@ -11,7 +13,7 @@ use std::{
 use metamesh_crypto::{SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, NodeService, PoolConfig, SealPlan};
-use metamesh_primitives::{Action, Amount, Transaction, WorkKind};
+use metamesh_primitives::{AccountAction, Action, Amount, DataAction, Transaction, WorkKind};
 use metamesh_rpc::RpcConfig;
 use metamesh_state::{CliqueParams, Genesis, Grant, Params, Pool};
 use serde_json::{Value, json};
@@ -20,27 +22,48 @@ fn key(i: u8) -> SecretKey {
     SecretKey::from_bytes(Suite::Sm, &Suite::Sm.hash(&[b'r', i])).unwrap()
 }
 
-/// A plain HTTP/1.1 POST, so the test depends on no client library's idea of JSON-RPC.
-fn post(addr: SocketAddr, body: &str) -> String {
+const TOKEN: &str = "a-test-token";
+
+/// A plain HTTP/1.1 POST with extra header lines, so the test depends on no client library's
+/// idea of JSON-RPC: the status and the body.
+fn post_with(addr: SocketAddr, headers: &str, body: &str) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
         .split("\r\n\r\n")
         .nth(1)
         .unwrap_or_default()
-        .to_owned()
+        .to_owned();
+    (status, body)
+}
+
+/// A POST from a local tool that holds the token.
+fn post(addr: SocketAddr, body: &str) -> String {
+    let auth = format!("Host: localhost\r\nAuthorization: Bearer {TOKEN}\r\n");
+    post_with(addr, &auth, body).1
 }
 
 fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
     serde_json::from_str(&post(addr, &body)).unwrap()
+}
+
+fn call_as(addr: SocketAddr, headers: &str, method: &str, params: Value) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let (status, text) = post_with(addr, headers, &body);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 struct Fixture {
@@ -52,6 +75,14 @@ struct Fixture {
 }
 
 async fn start() -> Fixture {
+    start_with(RpcConfig {
+        admin_token: Some(TOKEN.into()),
+        ..RpcConfig::default()
+    })
+    .await
+}
+
+async fn start_with(config: RpcConfig) -> Fixture {
     let (signer, user) = (key(1), key(2));
     let genesis = Genesis {
         chain_id: 9,
@@ -84,7 +115,7 @@ async fn start() -> Fixture {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = node.clone();
     tokio::spawn(async move {
-        metamesh_rpc::serve(listener, served, RpcConfig::default(), async {
+        metamesh_rpc::serve(listener, served, config, async {
             let _ = stopped.await;
         })
         .await
@@ -106,8 +137,13 @@ fn seal(node: &NodeService, now: u64) {
     node.seal(parent, now).unwrap().unwrap();
 }
 
-const METHODS: [&str; 27] = [
+const METHODS: [&str; 32] = [
     "mm_chainId",
+    "mm_getParams",
+    "mm_estimateGas",
+    "mm_getEvents",
+    "data_block",
+    "storage_providers",
     "data_ls",
     "data_has",
     "data_stat",
@@ -175,11 +211,12 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
     let (addr, node, user) = (f.addr, f.node.clone(), f.user.clone());
     tokio::task::spawn_blocking(move || {
         let friend = key(3).public_key().address();
-        let tx = |nonce, action| {
+        let tx = |nonce, action: Action| {
             Transaction {
                 chain_id: 9,
                 nonce,
-                fee: "0.01".parse().unwrap(),
+                gas_price: Params::default().min_gas_price,
+                gas_limit: 100_000,
                 action,
             }
             .sign(&user)
@@ -187,19 +224,32 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
         };
         let transfer = tx(
             0,
-            Action::Transfer {
+            AccountAction::Transfer {
                 to: friend,
                 amount: Amount::from_mmt(4),
-            },
+            }
+            .into(),
         );
         let attest = tx(
             1,
-            Action::Attest {
+            DataAction::Attest {
                 digest: [7; 32],
                 kind: WorkKind::Paper,
                 metadata: b"doi:10.1/x".to_vec(),
-            },
+            }
+            .into(),
         );
+        // The gas a transfer needs, as a dry run gives it.
+        let estimate = call(
+            addr,
+            "mm_estimateGas",
+            json!([format!("0x{}", hex::encode(transfer.to_rlp()))]),
+        );
+        let gas = estimate["result"].as_u64().unwrap();
+        assert!((15_000..30_000).contains(&gas), "{estimate}");
+        let params = call(addr, "mm_getParams", json!([]));
+        assert_eq!(params["result"]["blockGasLimit"], 100_000_000);
+        assert_eq!(params["result"]["pending"], Value::Null);
         for t in [&transfer, &attest] {
             let reply = call(
                 addr,
@@ -235,6 +285,13 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
         );
         assert_eq!(receipt["result"]["status"], "applied", "{receipt}");
         assert_eq!(receipt["result"]["events"][1]["type"], "attested");
+        let sent = call(
+            addr,
+            "mm_getTransactionReceipt",
+            json!([format!("0x{}", hex::encode(transfer.hash(Suite::Sm)))]),
+        );
+        let used = sent["result"]["gasUsed"].as_u64().unwrap();
+        assert!(gas >= used && gas - used <= 128, "estimated {gas}, used {used}");
         let balance = call(addr, "mm_getBalance", json!([friend.to_string(), 1]));
         assert_eq!(balance["result"]["mmt"], "4 MMT");
         assert_eq!(
@@ -246,7 +303,7 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
             2
         );
 
-        let record_key = format!("0x03{}", hex::encode([7u8; 32]));
+        let record_key = format!("0x21{}", hex::encode([7u8; 32]));
         let record = call(addr, "mm_getRecord", json!([record_key]));
         assert_eq!(record["result"]["kind"], "paper");
         assert_eq!(record["result"]["block"], 1);
@@ -353,12 +410,16 @@ async fn websocket_subscribers_hear_new_heads() {
     assert_eq!(note["params"]["result"]["number"], 1);
 }
 
-/// A raw HTTP/1.1 request: the status code and the body.
+/// A raw HTTP/1.1 request with the admin token: the status code and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    http_with(addr, &format!("Authorization: Bearer {TOKEN}\r\n"), method, path, body)
+}
+
+fn http_with(addr: SocketAddr, headers: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -446,4 +507,190 @@ async fn content_endpoints_store_serve_and_refuse_bad_input() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_calls_need_the_token_and_foreign_pages_get_nothing() {
+    let f = start().await;
+    let addr = f.addr;
+    let friend = key(3).public_key().address().to_string();
+    tokio::task::spawn_blocking(move || {
+        let propose = |headers: &str| call_as(addr, headers, "clique_propose", json!([friend, true]));
+        // From loopback but without the token: refused.
+        let (status, reply) = propose("Host: 127.0.0.1\r\n");
+        assert_eq!((status, reply["error"]["code"].clone()), (200, json!(-32001)), "{reply}");
+        // A wrong token, and a token without the Bearer scheme.
+        let (_, reply) = propose("Host: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n");
+        assert_eq!(reply["error"]["code"], -32001);
+        let (_, reply) = propose(&format!("Host: 127.0.0.1\r\nAuthorization: {TOKEN}\r\n"));
+        assert_eq!(reply["error"]["code"], -32001);
+        // A page of another origin: its text/plain POST carries the origin, and is refused
+        // whole, token or not, whatever the method.
+        let foreign = format!("Host: 127.0.0.1:8545\r\nOrigin: https://evil.example\r\nAuthorization: Bearer {TOKEN}\r\n");
+        assert_eq!(propose(&foreign).0, 403);
+        assert_eq!(call_as(addr, &foreign, "mm_chainId", json!([])).0, 403);
+        // DNS rebinding: the page's own name in Host.
+        assert_eq!(propose(&format!("Host: rebind.evil.example:8545\r\nAuthorization: Bearer {TOKEN}\r\n")).0, 403);
+        // The content routes are behind the same guard.
+        let (status, _) = http_with(addr, "Origin: https://evil.example\r\n", "GET", "/content/car/QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", b"");
+        assert_eq!(status, 403);
+        let (status, _) = http_with(addr, "", "POST", "/content/car", b"x");
+        assert_eq!(status, 403, "a content write without the token");
+        // The node's own origin, and the token: accepted.
+        let own = format!("Host: 127.0.0.1:{}\r\nOrigin: http://127.0.0.1:{}\r\nAuthorization: Bearer {TOKEN}\r\n", addr.port(), addr.port());
+        let (status, reply) = propose(&own);
+        assert_eq!((status, reply["result"].clone()), (200, json!(true)), "{reply}");
+        // Public methods need no token.
+        let (_, reply) = call_as(addr, "Host: localhost\r\n", "mm_chainId", json!([]));
+        assert_eq!(reply["result"], 9);
+    })
+    .await
+    .unwrap();
+    // A WebSocket from a foreign page is refused at the upgrade.
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/", f.addr)).unwrap();
+    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+
+    // An operator who allows loopback: admin calls from loopback pass without a token.
+    let open = start_with(RpcConfig { admin_loopback: true, ..RpcConfig::default() }).await;
+    let addr = open.addr;
+    tokio::task::spawn_blocking(move || {
+        let (_, reply) = call_as(addr, "Host: localhost\r\n", "clique_discard", json!([key(3).public_key().address().to_string()]));
+        assert!(reply.get("result").is_some(), "{reply}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_capped_in_calls_and_in_bytes() {
+    let f = start_with(RpcConfig { max_batch_bytes: 3_000, ..RpcConfig::default() }).await;
+    let addr = f.addr;
+    tokio::task::spawn_blocking(move || {
+        let batch = |n: usize, method: &str, params: Value| {
+            let calls: Vec<Value> = (0..n)
+                .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
+                .collect();
+            let text = post_with(addr, "Host: localhost\r\n", &Value::Array(calls).to_string()).1;
+            serde_json::from_str::<Value>(&text).unwrap()
+        };
+        let over = batch(1_001, "mm_chainId", json!([]));
+        assert_eq!(over["error"]["code"], -32600, "{over}");
+        assert!(over["error"]["message"].as_str().unwrap().contains("1000"));
+        let answers = batch(1_000, "mm_chainId", json!([]));
+        assert_eq!(answers.as_array().unwrap().len(), 1_000);
+        // Blocks are big answers: past 3,000 bytes the rest are refused, each by its id.
+        let blocks = batch(40, "mm_getBlockByNumber", json!([0, true]));
+        let list = blocks.as_array().unwrap();
+        assert_eq!(list.len(), 40);
+        assert!(list[0].get("result").is_some());
+        assert_eq!(list[39]["error"]["code"], -32005, "{}", list[39]);
+        assert_eq!(list[39]["id"], 39);
+    })
+    .await
+    .unwrap();
+}
+
+/// A signed transfer of 1 MMT from the fixture's user at `nonce`.
+fn transfer(user: &SecretKey, nonce: u64) -> String {
+    let tx = Transaction {
+        chain_id: 9,
+        nonce,
+        gas_price: Params::default().min_gas_price,
+        gas_limit: 50_000,
+        action: AccountAction::Transfer {
+            to: key(9).public_key().address(),
+            amount: Amount::from_mmt(1),
+        }
+        .into(),
+    }
+    .sign(user)
+    .unwrap();
+    format!("0x{}", hex::encode(tx.to_rlp()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_from_genesis_a_page_at_a_time_and_over_a_resumable_subscription() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let f = start().await;
+    let (addr, node, user) = (f.addr, f.node.clone(), f.user.clone());
+    let connect = |addr: SocketAddr, cursor: Value| async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await.unwrap();
+        let params = json!(["events", {"cursor": cursor}]);
+        let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "mm_subscribe", "params": params});
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(sub.to_string().into())).await.unwrap();
+        let reply: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        assert!(reply["result"].is_string(), "{reply}");
+        ws
+    };
+    let genesis_cursor = json!(format!("0-{}-0", hex::encode(node.genesis_hash())));
+    let mut ws = connect(addr, genesis_cursor).await;
+    // Five blocks, with one or two transfers in each.
+    let (n2, u2) = (node.clone(), user.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut nonce = 0;
+        for b in 1..=5u64 {
+            for _ in 0..(b % 2 + 1) {
+                let r = call(addr, "mm_sendRawTransaction", json!([transfer(&u2, nonce)]));
+                assert!(r.get("result").is_some(), "{r}");
+                nonce += 1;
+            }
+            seal(&n2, 1_000 + b);
+        }
+    })
+    .await
+    .unwrap();
+    // mm_getEvents from genesis: every sealing reward and every transaction's events.
+    let all = tokio::task::spawn_blocking(move || {
+        let all = call(addr, "mm_getEvents", json!([{"fromBlock": 0}]))["result"].clone();
+        assert_eq!(all["cursor"], Value::Null, "{all}");
+        let events = all["events"].as_array().unwrap().clone();
+        let kinds = |k: &str| events.iter().filter(|e| e["event"]["type"] == k).count();
+        assert_eq!(kinds("sealReward"), 5);
+        assert_eq!(kinds("fee"), 8);
+        assert_eq!(kinds("transfer"), 8);
+        let rewards = call(addr, "mm_getEvents", json!([{"kinds": ["sealReward"], "toBlock": 3}]));
+        assert_eq!(rewards["result"]["events"].as_array().unwrap().len(), 3);
+        let mine = call(addr, "mm_getEvents", json!([{"address": key(9).public_key().address().to_string()}]));
+        assert_eq!(mine["result"]["events"].as_array().unwrap().len(), 8);
+        // Page by page: the same list.
+        let mut paged = Vec::new();
+        let mut cursor = Value::Null;
+        loop {
+            let page = call(addr, "mm_getEvents", json!([{"limit": 3, "cursor": cursor}]))["result"].clone();
+            paged.extend(page["events"].as_array().unwrap().clone());
+            cursor = page["cursor"].clone();
+            if cursor.is_null() {
+                break;
+            }
+        }
+        assert_eq!(paged, events);
+        let bad = call(addr, "mm_getEvents", json!([{"kinds": ["noSuchKind"]}]));
+        assert_eq!(bad["error"]["code"], -32602);
+        events
+    })
+    .await
+    .unwrap();
+    // The subscription from genesis saw the same events; half way, the client reconnects
+    // with its cursor and sees the rest exactly once.
+    let mut seen = Vec::new();
+    let half = all.len() / 2;
+    while seen.len() < half {
+        let note: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        assert_eq!(note["params"]["result"]["removed"], false);
+        seen.push(note["params"]["result"].clone());
+    }
+    drop(ws);
+    let mut ws = connect(addr, seen.last().unwrap()["cursor"].clone()).await;
+    while seen.len() < all.len() {
+        let note: Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        seen.push(note["params"]["result"].clone());
+    }
+    for (got, want) in seen.iter().zip(&all) {
+        assert_eq!(got["event"], want["event"]);
+        assert_eq!(got["cursor"], want["cursor"]);
+    }
+    // Nothing more comes until there is more.
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(1_500), ws.next()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
 }
