@@ -120,8 +120,8 @@ fn a_fifth_signer_is_voted_in_then_out() {
     wait_for("the fifth node syncs", 60, || agree(&all));
 
     // Three of four signers vote it in.
-    for port in &ports[..3] {
-        assert!(rpc(*port, "clique_propose", json!([address, true])).is_some());
+    for i in 0..3 {
+        assert!(net.admin(i, "clique_propose", json!([address, true])).is_some());
     }
     wait_for("every node lists five signers", 90, || {
         all.iter().all(|p| signers(*p).contains(&address))
@@ -130,8 +130,8 @@ fn a_fifth_signer_is_voted_in_then_out() {
     wait_sealed_by(rpc5, &address, joined, 60);
 
     // And out again: more than half of five is three.
-    for port in &ports[..3] {
-        assert!(rpc(*port, "clique_propose", json!([address, false])).is_some());
+    for i in 0..3 {
+        assert!(net.admin(i, "clique_propose", json!([address, false])).is_some());
     }
     wait_for("every node is back to four signers", 90, || {
         all.iter()
@@ -145,10 +145,9 @@ fn a_two_two_split_stalls_both_halves_then_heals() {
     let s = Scratch::new();
     let net = Net::start(&s, "split");
     let ports = net.ports();
-    let ids: Vec<String> = ports
-        .iter()
-        .map(|p| {
-            rpc(*p, "admin_nodeInfo", json!([])).unwrap()["peerId"]
+    let ids: Vec<String> = (0..ports.len())
+        .map(|i| {
+            net.admin(i, "admin_nodeInfo", json!([])).unwrap()["peerId"]
                 .as_str()
                 .unwrap()
                 .to_owned()
@@ -157,11 +156,11 @@ fn a_two_two_split_stalls_both_halves_then_heals() {
     let cut = [(0, 2), (0, 3), (1, 2), (1, 3)];
     for (a, b) in cut {
         assert_eq!(
-            rpc(ports[a], "admin_blockPeer", json!([ids[b], 600])),
+            net.admin(a, "admin_blockPeer", json!([ids[b], 600])),
             Some(json!(true))
         );
         assert_eq!(
-            rpc(ports[b], "admin_blockPeer", json!([ids[a], 600])),
+            net.admin(b, "admin_blockPeer", json!([ids[a], 600])),
             Some(json!(true))
         );
     }
@@ -177,8 +176,8 @@ fn a_two_two_split_stalls_both_halves_then_heals() {
     assert_eq!(stalled, ports.iter().map(|p| head(*p)).collect::<Vec<_>>());
 
     for (a, b) in cut {
-        rpc(ports[a], "admin_unblockPeer", json!([ids[b]]));
-        rpc(ports[b], "admin_unblockPeer", json!([ids[a]]));
+        net.admin(a, "admin_unblockPeer", json!([ids[b]]));
+        net.admin(b, "admin_unblockPeer", json!([ids[a]]));
     }
     wait_for("the halves reconnect, converge and seal on", 60, || {
         agree(&ports) && head(ports[0]).is_some_and(|h| h >= split + 5)

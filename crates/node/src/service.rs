@@ -191,6 +191,15 @@ impl NodeService {
         self.submit(&tx.to_rlp())
     }
 
+    /// The first nonce of `sender` neither used on chain nor waiting in the pool.
+    pub fn next_nonce(&self, sender: &Address) -> u64 {
+        let account = lock(&self.chain)
+            .state()
+            .account(sender)
+            .map_or(0, |a| a.nonce);
+        lock(&self.pool).next_nonce(sender, account)
+    }
+
     /// Runs `f` with the chain (the lock is held meanwhile: keep it short).
     pub fn with_chain<R>(&self, f: impl FnOnce(&mut Chain) -> R) -> R {
         f(&mut lock(&self.chain))

@@ -52,6 +52,7 @@ impl Checker {
         let mut accounts: Vec<Address> = Pool::ALL.iter().map(|p| p.address(suite)).collect();
         accounts.extend(genesis.grants.iter().map(|g| g.address));
         accounts.extend(genesis.clique.signers.iter().copied());
+        accounts.push(metamesh_state::escrow_account(suite));
         Checker {
             suite,
             engine,
@@ -260,6 +261,51 @@ impl Checker {
         }
     }
 
+    /// Every honest node's chain carries the authority's new block gas limit from exactly the
+    /// block after the one that scheduled it.
+    pub fn params_change(
+        &self,
+        sc: &Scenario,
+        live: &[(usize, Arc<NodeService>)],
+        new_limit: u64,
+        report: &mut Report,
+    ) {
+        let mut at = None;
+        for (i, node) in live.iter().filter(|(i, _)| sc.is_honest(*i)) {
+            let found = node.with_chain(|c| {
+                let mut from = None;
+                for n in 1..=c.head().number {
+                    let header = c.canonical_header(n)?;
+                    match (from, header.gas_limit == new_limit) {
+                        (None, true) => from = Some(n),
+                        (Some(_), false) => return Some(Err(n)),
+                        _ => {}
+                    }
+                }
+                let from = from?;
+                let before = c.canonical_header(from - 1)?.hash(c.suite());
+                let events = metamesh_node::block_events(c, &before).ok()?;
+                let scheduled = events.iter().any(|e| {
+                    matches!(&e.event, metamesh_state::Event::Params(metamesh_state::ParamsEvent::Scheduled { block, .. }) if *block == from)
+                });
+                Some(if scheduled { Ok(from) } else { Err(from) })
+            });
+            match found {
+                Some(Ok(n)) if at.is_none_or(|a| a == n) => at = Some(n),
+                Some(Ok(n)) => report.violations.push(format!(
+                    "node {i}: the new parameters hold from block {n}, elsewhere from {at:?}"
+                )),
+                Some(Err(n)) => report.violations.push(format!(
+                    "node {i}: the block gas limit at block {n} does not follow the scheduled change"
+                )),
+                None => report
+                    .violations
+                    .push(format!("node {i}: the parameter change never took effect")),
+            }
+        }
+        report.params_changed_at = at;
+    }
+
     fn check_node(&self, node: &NodeService, report: &mut Report) {
         node.with_chain(|c| {
             for (tx, number) in &self.finals {
@@ -290,7 +336,39 @@ impl Checker {
                     "balances sum to {total}, not the supply {TOTAL_SUPPLY}"
                 ));
             }
+            if let Err(e) = storage_holds_what_it_owes(&state) {
+                report.violations.push(e);
+            }
         });
         report.final_transactions = self.finals.len() as u64;
     }
+}
+
+/// The storage module's account holds exactly the escrows of the running deals and the stakes
+/// of the storage nodes.
+fn storage_holds_what_it_owes(
+    state: &metamesh_state::State<&metamesh_db::ChainDb>,
+) -> Result<(), String> {
+    use metamesh_state::{CollectionId, Deal, StorageNode};
+    let read = |e: metamesh_state::StateError| format!("state at the head unreadable: {e}");
+    let mut owed = 0u128;
+    for (key, _) in state.entries(CollectionId::RunningDeals, &[], 100_000).map_err(read)? {
+        let id: [u8; 32] = key.try_into().map_err(|_| "a running-deal key is not 32 bytes")?;
+        owed += state.load::<Deal>(&id).map_err(read)?.map_or(0, |d| d.escrow.0);
+    }
+    for (key, _) in state.entries(CollectionId::StorageNodes, &[], 100_000).map_err(read)? {
+        let a = Address(key.try_into().map_err(|_| "a storage-node key is not 20 bytes")?);
+        owed += state.load::<StorageNode>(&a).map_err(read)?.map_or(0, |n| n.stake.0);
+    }
+    let held = state
+        .account(&metamesh_state::escrow_account(state.suite()))
+        .map_err(read)?
+        .balance
+        .0;
+    if held != owed {
+        return Err(format!(
+            "the storage module holds {held} wei but owes {owed} wei in escrows and stakes"
+        ));
+    }
+    Ok(())
 }

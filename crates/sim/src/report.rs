@@ -23,6 +23,15 @@ pub struct Report {
     /// Transactions seen at depth ≥ 6 on a converged chain (each must stay included).
     pub final_transactions: u64,
     pub converged_checks: u64,
+    /// Storage and data actions submitted (offers, deals, acceptances, proofs, registrations).
+    pub storage_submitted: u64,
+    /// Challenges answered on the final chain.
+    pub proofs_included: u64,
+    /// The block from which the changed parameters held on every node, if they changed.
+    pub params_changed_at: Option<u64>,
+    /// Events the followers received, and how many of them came back as `removed`.
+    pub events_delivered: u64,
+    pub events_removed: u64,
     pub bans: Vec<String>,
     pub partition_growth: Vec<String>,
     /// Every node's head at each check, for reading a failing seed.
@@ -62,7 +71,7 @@ impl Report {
     /// One line: the seed, the scenario and the outcome.
     pub fn summary(&self) -> String {
         format!(
-            "seed {}: {} — head {} ({} after the heal), {} sealed, {}/{} transfers included, {} final, {} crash(es), {} attack block(s), {} ban(s), {} messages ({} dropped): {}",
+            "seed {}: {} — head {} ({} after the heal), {} sealed, {}/{} transfers included, {} final, {} storage actions ({} proofs included), params changed at {:?}, {} events ({} removed), {} crash(es), {} attack block(s), {} ban(s), {} messages ({} dropped): {}",
             self.seed,
             self.scenario,
             self.head,
@@ -71,6 +80,11 @@ impl Report {
             self.transfers_included,
             self.transfers_submitted,
             self.final_transactions,
+            self.storage_submitted,
+            self.proofs_included,
+            self.params_changed_at,
+            self.events_delivered,
+            self.events_removed,
             self.crashes,
             self.attacks,
             self.bans.len(),

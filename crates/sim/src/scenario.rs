@@ -83,6 +83,12 @@ pub struct Scenario {
     /// …then stops, and this long is left for the last blocks to spread.
     pub drain_ms: u64,
     pub transfers: usize,
+    /// Users offer storage, open deals, take replicas and answer challenges, and register and
+    /// attest data, beside the transfers.
+    pub storage: bool,
+    /// When (virtual ms) the parameters authority changes `blockGasLimit`; every node's chain
+    /// must carry the new limit from the block after the one that includes the change.
+    pub params_change_ms: Option<u64>,
     pub faults: Faults,
     pub byzantine: Option<(usize, Byzantine)>,
 }
@@ -98,6 +104,8 @@ impl Scenario {
             settle_ms: 20_000,
             drain_ms: 10_000,
             transfers: 40,
+            storage: true,
+            params_change_ms: None,
             faults: Faults::none(),
             byzantine: None,
         }
@@ -151,6 +159,7 @@ impl Scenario {
                 });
             }
         }
+        let params_change_ms = rng.chance(250).then(|| rng.range(2_000, fault_ms));
         Scenario {
             seed,
             nodes,
@@ -159,6 +168,8 @@ impl Scenario {
             settle_ms: 20_000,
             drain_ms: 10_000,
             transfers: 60,
+            storage: true,
+            params_change_ms,
             faults,
             byzantine,
         }

@@ -21,6 +21,22 @@ fn calm_network_converges_and_includes_transfers() {
     assert!(report.transfers_included > 0, "{}", report.summary());
     assert!(report.final_transactions > 0, "{}", report.summary());
     assert!(report.bans.is_empty(), "{:?}", report.bans);
+    // The storage market ran: deals were taken and challenges answered on the final chain,
+    // and every follower received each event once.
+    assert!(report.storage_submitted > 0, "{}", report.summary());
+    assert!(report.proofs_included > 0, "{}", report.summary());
+    assert!(report.events_delivered > 0, "{}", report.summary());
+}
+
+#[test]
+fn a_parameter_change_takes_effect_at_the_next_block_on_every_node() {
+    let mut sc = Scenario::calm(3, 4);
+    sc.params_change_ms = Some(6_000);
+    sc.faults.loss_permille = 50;
+    sc.faults.max_delay_ms = 200;
+    let report = Sim::new(sc).run();
+    assert_ok(&report);
+    assert!(report.params_changed_at.is_some(), "{}", report.summary());
 }
 
 #[test]
@@ -39,6 +55,8 @@ fn two_two_split_stalls_both_sides_then_heals() {
         "{:?}",
         report.partition_growth
     );
+    // The losing half's block was retracted: its events came back as removed, once.
+    assert!(report.events_removed > 0, "{}", report.summary());
 }
 
 #[test]

@@ -64,12 +64,12 @@ codes! {
     BadParamValue = 302, "bad-param-value", "change {0} gives a value of the wrong kind or size";
     ParamsInvalid = 303, "params-invalid", "the parameters after the change break rule {0} (see docs/FORMATS.md)";
 
-    DigestRegistered = 400, "digest-registered", "the digest was registered at block {0}";
-    DigestAttested = 401, "digest-attested", "the digest was attested at block {0}";
+    DigestRegistered = 400, "digest-registered", "the digest is already registered (block {0})";
+    DigestAttested = 401, "digest-attested", "the digest is already attested (block {0})";
     BadCid = 402, "bad-cid", "not a canonical sha2-256 dag-pb or raw CID";
     ProfileWithoutCid = 403, "profile-without-cid", "an import profile without a CID";
     BadProfile = 404, "bad-profile", "not an import profile";
-    CidRegistered = 405, "cid-registered", "the CID was registered at block {0}";
+    CidRegistered = 405, "cid-registered", "the CID is already registered (block {0})";
     BadRecipient = 406, "bad-recipient", "the recipient is not a public key of the chain's suite";
     WrappedKeySize = 407, "wrapped-key-size", "a wrapped key of {0} bytes: it must be 1..={1}";
     CidNotRegistered = 408, "cid-not-registered", "no registration names this CID";

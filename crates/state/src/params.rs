@@ -225,7 +225,7 @@ params! {
     community_budget: Amount = Amount::from_mmt(50_000), "communityBudget";
     /// Blocks between a deal's storage challenges.
     storage_epoch: u64 = 10, "storageEpoch";
-    /// Blocks a storage node has to answer a challenge (at most `storageEpoch`).
+    /// Blocks a storage node has to answer a challenge (fewer than `storageEpoch`).
     proof_window: u64 = 5, "proofWindow";
     /// Paid from the community pool per passed challenge, per GiB of the file (pro rata).
     storage_reward: Amount = Amount(500_000_000_000_000_000), "storageReward";

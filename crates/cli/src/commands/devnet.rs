@@ -101,9 +101,16 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
         args.p2p_port,
         node_key(&node_dir(root, 0))?.public().to_peer_id()
     );
+    // One admin token for the whole local network, so a tool holding any node's directory
+    // can administer every node.
+    let token = super::node::new_admin_token()?;
     for (i, signer) in signers.iter().enumerate() {
         let dir = node_dir(root, i);
         node_key(&dir)?;
+        super::write_private(
+            &dir.join(super::node::ADMIN_TOKEN_FILE),
+            format!("{token}\n").as_bytes(),
+        )?;
         NodeConfig {
             rpc_addr: Some(([127, 0, 0, 1], port(args.rpc_port, i)?).into()),
             p2p_addr: Some(format!("/ip4/127.0.0.1/tcp/{}", port(args.p2p_port, i)?)),

@@ -123,8 +123,15 @@ pub struct Settings {
 /// The name of the token file a node writes in its data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
-/// The admin token: `METAMESH_ADMIN_TOKEN`, the operator's file, or a fresh random one written
-/// to `<data-dir>/admin.token` (mode 0600) for local tools to read.
+/// A fresh random admin token.
+pub fn new_admin_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).context("drawing an admin token")?;
+    Ok(hex::encode(bytes))
+}
+
+/// The admin token: `METAMESH_ADMIN_TOKEN`, the operator's file, `<data-dir>/admin.token`, or
+/// a fresh random one written there (mode 0600) for local tools to read.
 fn admin_token(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<String> {
     if let Ok(token) = std::env::var("METAMESH_ADMIN_TOKEN") {
         anyhow::ensure!(!token.trim().is_empty(), "METAMESH_ADMIN_TOKEN is empty");
@@ -140,10 +147,14 @@ fn admin_token(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<String> {
         );
         return Ok(token.trim().to_owned());
     }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).context("drawing an admin token")?;
-    let token = hex::encode(bytes);
-    super::write_private(&data_dir.join(ADMIN_TOKEN_FILE), format!("{token}\n").as_bytes())?;
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && !text.trim().is_empty()
+    {
+        return Ok(text.trim().to_owned());
+    }
+    let token = new_admin_token()?;
+    super::write_private(&path, format!("{token}\n").as_bytes())?;
     Ok(token)
 }
 

@@ -56,8 +56,22 @@ pub fn free_ports(n: u16) -> u16 {
 }
 
 pub fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
+    rpc_with(port, None, method, params)
+}
+
+/// A call with the node's admin token (what it wrote in its data directory).
+pub fn admin(dir: &Path, port: u16, method: &str, params: Value) -> Option<Value> {
+    let token = std::fs::read_to_string(dir.join("admin.token")).ok()?;
+    rpc_with(port, Some(token.trim()), method, params)
+}
+
+fn rpc_with(port: u16, token: Option<&str>, method: &str, params: Value) -> Option<Value> {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let text = ureq::post(&format!("http://127.0.0.1:{port}"))
+    let mut request = ureq::post(&format!("http://127.0.0.1:{port}"));
+    if let Some(t) = token {
+        request = request.header("Authorization", format!("Bearer {t}"));
+    }
+    let text = request
         .header("Content-Type", "application/json")
         .send(body.to_string())
         .ok()?
@@ -152,6 +166,11 @@ impl Net {
 
     pub fn dir(&self, i: usize) -> PathBuf {
         self.root.join(format!("node-{i}"))
+    }
+
+    /// An admin call to node `i`.
+    pub fn admin(&self, i: usize, method: &str, params: Value) -> Option<Value> {
+        admin(&self.dir(i), self.rpc + i as u16, method, params)
     }
 
     pub fn password(&self) -> String {

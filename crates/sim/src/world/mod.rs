@@ -14,6 +14,7 @@ use metamesh_primitives::{Amount, Block, Hash};
 use metamesh_state::Genesis;
 
 mod byzantine;
+mod events;
 mod traffic;
 
 use crate::{
@@ -54,7 +55,9 @@ enum Event {
     Crash(usize),
     Restart(usize),
     Reconnect(usize, usize),
-    Transfer,
+    Traffic,
+    StorageTick,
+    ParamsChange,
     Check,
 }
 
@@ -94,6 +97,10 @@ pub struct Sim {
     partition_heads: Vec<PartitionWatch>,
     /// When each block was sealed (virtual ms), for the partition check.
     sealed_at: HashMap<Hash, u64>,
+    /// The files storage deals are opened on.
+    files: Vec<(metamesh_storage::Cid, HashMap<metamesh_storage::Cid, Vec<u8>>)>,
+    followers: Vec<Option<events::Follower>>,
+    checks: u64,
 }
 
 fn key(suite: Suite, label: &str, i: usize) -> SecretKey {
@@ -108,7 +115,7 @@ impl Sim {
         let signers: Vec<SecretKey> = (0..sc.nodes).map(|i| key(suite, "signer", i)).collect();
         let users: Vec<SecretKey> = (0..USERS).map(|i| key(suite, "user", i)).collect();
         let address = |k: &SecretKey| k.public_key().address();
-        let genesis = Genesis::dev(
+        let mut genesis = Genesis::dev(
             4242,
             suite,
             GENESIS_TIME,
@@ -117,6 +124,7 @@ impl Sim {
             &users.iter().map(address).collect::<Vec<_>>(),
             Amount::from_mmt(1_000),
         );
+        genesis.params.params_authority = address(&users[traffic::AUTHORITY]);
         let max_skew = sc.faults.max_skew_ms as i64;
         let nodes = (0..sc.nodes)
             .map(|_| SimNode {
@@ -132,6 +140,7 @@ impl Sim {
             .collect();
         let checker = Checker::new(&genesis);
         let sc_partitions = sc.faults.partitions.len();
+        let sc_nodes = sc.nodes;
         Sim {
             report: Report::new(&sc),
             sc,
@@ -147,6 +156,9 @@ impl Sim {
             checker,
             partition_heads: vec![PartitionWatch::Pending; sc_partitions],
             sealed_at: HashMap::new(),
+            files: traffic::files(),
+            followers: (0..sc_nodes).map(|_| None).collect(),
+            checks: 0,
         }
     }
 
@@ -186,7 +198,17 @@ impl Sim {
         let busy = self.sc.fault_ms + self.sc.settle_ms / 2;
         for _ in 0..self.sc.transfers {
             let t = self.rng.below(busy);
-            self.at(t, Event::Transfer);
+            self.at(t, Event::Traffic);
+        }
+        if self.sc.storage {
+            let mut t = 1_000;
+            while t < busy {
+                self.at(t, Event::StorageTick);
+                t += 2_000;
+            }
+        }
+        if let Some(t) = self.sc.params_change_ms {
+            self.at(t, Event::ParamsChange);
         }
         let mut t = CHECK_MS;
         while t <= self.sc.end_ms() {
@@ -217,7 +239,14 @@ impl Sim {
                 }
             }
             Event::Reconnect(a, b) => self.connect(a, b),
-            Event::Transfer => self.transfer(),
+            Event::Traffic => self.traffic(),
+            Event::StorageTick => self.storage_round(),
+            Event::ParamsChange => {
+                self.change_params();
+                if self.now + 2_000 < self.sc.fault_ms + self.sc.settle_ms / 2 {
+                    self.at(self.now + 2_000, Event::ParamsChange);
+                }
+            }
             Event::Check => self.check(),
         }
     }
@@ -554,6 +583,8 @@ impl Sim {
     }
 
     fn check(&mut self) {
+        self.checks += 1;
+        self.follow_events(self.checks);
         let live = self.live_services();
         let all_honest_up = (0..self.sc.nodes)
             .filter(|i| self.sc.is_honest(*i))
@@ -581,8 +612,13 @@ impl Sim {
     }
 
     fn finish(mut self) -> Report {
+        self.check_followers();
         let live = self.live_services();
         self.checker.finish(&self.sc, &live, &mut self.report);
+        if self.sc.params_change_ms.is_some() {
+            self.checker
+                .params_change(&self.sc, &live, traffic::NEW_GAS_LIMIT, &mut self.report);
+        }
         self.report
     }
 
