@@ -187,9 +187,16 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     let keeper = node_address(3);
     let loser = node_address(2);
     for (i, who) in [(2, &loser), (3, &keeper)] {
-        wait_for("the storage node has MMT for fees", 60, || {
-            rpc(ports[i], "mm_getBalance", json!([who]))
-                .is_some_and(|b| b["wei"].as_str() != Some("0"))
+        // The stake: 10 MMT bonds a replica of up to a GiB.
+        net.client(
+            ports[0],
+            &["tx", "transfer", "--to", who, "--amount", "20MMT", "--from", &funded[0]],
+        )
+        .ok();
+        wait_for("the storage node has MMT for its stake", 60, || {
+            rpc(ports[i], "mm_getBalance", json!([who])).is_some_and(|b| {
+                b["wei"].as_str().and_then(|w| w.parse::<u128>().ok()) > Some(12 * 10u128.pow(18))
+            })
         });
         as_node(
             &net,
@@ -202,6 +209,8 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
                 "1GiB",
                 "--price",
                 "0.01",
+                "--stake",
+                "10",
                 "--from",
                 who,
             ],
@@ -219,7 +228,7 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
                 "--replicas",
                 "2",
                 "--duration",
-                "40",
+                "21",
                 "--price",
                 "1",
                 "--from",

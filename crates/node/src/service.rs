@@ -184,7 +184,7 @@ impl NodeService {
             }
         };
         tx.nonce = nonce;
-        tx.gas_limit = (used + used / 4 + 5_000).min(params.block_gas_limit);
+        tx.gas_limit = metamesh_state::padded_gas(used, params.block_gas_limit);
         let tx = tx
             .sign(key)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;

@@ -225,32 +225,49 @@ pub fn check_tx<S: NodeStore + Clone>(
     })
 }
 
-/// The gas `tx` from `from` would use in the next block, whatever gas limit it names: a dry
-/// run with the most gas the block and the sender's balance allow (its signature is not
-/// checked; its size is the signed size). `mm_estimateGas` answers with it.
+/// `tx` with a placeholder signature of the suite's length (only its size matters: the sender
+/// is given).
+fn unsigned(suite: Suite, tx: metamesh_primitives::Transaction, from: Address) -> VerifiedTx {
+    let signature = match suite {
+        Suite::Sm => metamesh_crypto::Signature::Sm([0x02; 97]),
+        Suite::Eth => metamesh_crypto::Signature::Eth([0x01; 65]),
+    };
+    VerifiedTx::with_sender(SignedTransaction { tx, signature }, suite, from)
+}
+
+/// The gas limit a client gives a transaction that used `used` in a dry run.
+pub fn padded_gas(used: u64, block_limit: u64) -> u64 {
+    used.saturating_add(used / 4).saturating_add(5_000).min(block_limit)
+}
+
+/// The gas `tx` from `from` would use in the next block, whatever gas limit it names, and
+/// whether it would apply: a dry run (its signature is not checked). First with nothing
+/// reserved, to find the gas; then as a client sends it, with [`padded_gas`] as its limit and
+/// that much MMT reserved. `mm_estimateGas` answers with it.
 pub fn estimate_gas<S: NodeStore + Clone>(
     state: &State<S>,
     env: &BlockEnv,
     tx: &metamesh_primitives::Transaction,
     from: Address,
 ) -> Result<Verdict, StateError> {
-    let params = crate::params_at(state, env.number)?;
-    let balance = state.account(&from)?.balance;
-    let affordable = match tx.gas_price.0 {
-        0 => 0,
-        price => u64::try_from(balance.0 / price).unwrap_or(u64::MAX),
-    };
-    let mut probe = tx.clone();
-    probe.gas_limit = params.block_gas_limit.min(affordable);
     let suite = state.suite();
-    // Only its length matters: the sender is given.
-    let signature = match suite {
-        Suite::Sm => metamesh_crypto::Signature::Sm([0x02; 97]),
-        Suite::Eth => metamesh_crypto::Signature::Eth([0x01; 65]),
+    let params = crate::params_at(state, env.number)?;
+    let mut probe = tx.clone();
+    probe.gas_limit = params.block_gas_limit;
+    let probe = unsigned(suite, probe, from);
+    match validate(state, env, &params, &probe, params.block_gas_limit)? {
+        Err(r) if r.code != Code::CannotPayGas => return Ok(Verdict::Invalid(r)),
+        _ => {}
+    }
+    let mut free = probe.clone();
+    free.tx.tx.gas_price = Amount::ZERO;
+    let admitted = Admitted {
+        sender: from,
+        intrinsic: intrinsic_gas(&params, probe.size),
+        max_fee: Amount::ZERO,
     };
-    let signed = SignedTransaction {
-        tx: probe,
-        signature,
-    };
-    check_tx(state, env, &VerifiedTx::with_sender(signed, suite, from))
+    let (_, first) = run(state, env, &params, &free, &admitted)?;
+    let mut real = tx.clone();
+    real.gas_limit = padded_gas(first.gas_used, params.block_gas_limit);
+    check_tx(state, env, &unsigned(suite, real, from))
 }

@@ -259,7 +259,7 @@ pub(crate) fn sign_action(
             )?
             .as_u64()
             .ok_or_else(|| anyhow!("mm_estimateGas gave no number"))?;
-        tx.gas_limit = (used + used / 4 + 5_000).min(block_limit);
+        tx.gas_limit = metamesh_state::padded_gas(used, block_limit);
     }
     Ok(tx.sign(&key)?)
 }

@@ -65,7 +65,7 @@ pub(super) fn import(
     let mut file =
         fs::File::open(&args.path).with_context(|| format!("opening {}", args.path.display()))?;
     let bar = progress(meta.len(), "adding");
-    let mut hasher: Option<SuiteHasher> = args.register.then(|| suite.hasher());
+    let mut hasher: Option<SuiteHasher> = (args.register || args.encrypt).then(|| suite.hasher());
     let importer = FileImporter::new(profile, sink);
     let algorithm = AeadAlgorithm::for_suite(suite);
     let key = if args.encrypt {
@@ -164,26 +164,8 @@ pub(super) fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
         "cid": cid, "name": name, "size": imported.plain_size, "profile": profile.to_string(),
         "encrypted": args.encrypt, "stored": !args.only_hash,
     });
-    if let (Some(k), Some(data_key)) = (&key, &imported.key) {
-        let mut shared = Vec::new();
-        for to in std::iter::once(k.public_key()).chain(recipients) {
-            let wrapped = wrap_key(&to, data_key)?;
-            send_and_wait(
-                ctx,
-                &args.rpc,
-                &args.sender,
-                DataAction::ShareKey {
-                    cid: imported.root.cid.to_bytes(),
-                    recipient: to.to_uncompressed().to_vec(),
-                    wrapped,
-                }
-                .into(),
-            )?;
-            shared.push(to.address().to_string());
-        }
-        view["sharedWith"] = json!(shared);
-    }
-    if args.register && !args.only_hash {
+    // Registered first: only the registered owner may post the wrapped keys.
+    if (args.register || args.encrypt) && !args.only_hash {
         let digest = imported
             .digest
             .ok_or_else(|| anyhow!("--register takes a file: a directory has no single digest"))?;
@@ -207,6 +189,25 @@ pub(super) fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
             .into(),
         )?;
         view["registered"] = json!({"digest": format!("0x{}", hex::encode(digest)), "block": receipt["blockNumber"]});
+    }
+    if let (Some(k), Some(data_key)) = (&key, &imported.key) {
+        let mut shared = Vec::new();
+        for to in std::iter::once(k.public_key()).chain(recipients) {
+            let wrapped = wrap_key(&to, data_key)?;
+            send_and_wait(
+                ctx,
+                &args.rpc,
+                &args.sender,
+                DataAction::ShareKey {
+                    cid: imported.root.cid.to_bytes(),
+                    recipient: to.to_uncompressed().to_vec(),
+                    wrapped,
+                }
+                .into(),
+            )?;
+            shared.push(to.address().to_string());
+        }
+        view["sharedWith"] = json!(shared);
     }
     ctx.out.emit(&view, || {
         let mut text = format!("added {cid} {name}");

@@ -82,14 +82,16 @@ pub enum DataCommand {
 pub struct AddArgs {
     /// A file, or a directory (added recursively like `ipfs add -r`).
     path: PathBuf,
-    /// Encrypt before adding (SM4-GCM in the sm suite, AES-256-GCM in eth); the data key is
+    /// Encrypt before adding (SM4-GCM in the sm suite, AES-256-GCM in eth). The data is then
+    /// registered on chain (only its registered owner may share its key) and the data key is
     /// shared on chain with the sender and each --recipient.
     #[arg(long)]
     encrypt: bool,
     /// Another public key (SEC1 hex, or a PEM file) that may decrypt; repeatable.
     #[arg(long = "recipient", requires = "encrypt")]
     recipients: Vec<String>,
-    /// Register the data on chain (digest of the plaintext, CID, size, profile).
+    /// Register the data on chain (digest of the plaintext, CID, size, profile); implied by
+    /// --encrypt.
     #[arg(long)]
     register: bool,
     #[arg(long, requires = "register")]
