@@ -121,7 +121,10 @@ fn a_fifth_signer_is_voted_in_then_out() {
 
     // Three of four signers vote it in.
     for i in 0..3 {
-        assert!(net.admin(i, "clique_propose", json!([address, true])).is_some());
+        assert!(
+            net.admin(i, "clique_propose", json!([address, true]))
+                .is_some()
+        );
     }
     wait_for("every node lists five signers", 90, || {
         all.iter().all(|p| signers(*p).contains(&address))
@@ -131,7 +134,10 @@ fn a_fifth_signer_is_voted_in_then_out() {
 
     // And out again: more than half of five is three.
     for i in 0..3 {
-        assert!(net.admin(i, "clique_propose", json!([address, false])).is_some());
+        assert!(
+            net.admin(i, "clique_propose", json!([address, false]))
+                .is_some()
+        );
     }
     wait_for("every node is back to four signers", 90, || {
         all.iter()

@@ -190,7 +190,9 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
         // The stake: 10 MMT bonds a replica of up to a GiB.
         net.client(
             ports[0],
-            &["tx", "transfer", "--to", who, "--amount", "20MMT", "--from", &funded[0]],
+            &[
+                "tx", "transfer", "--to", who, "--amount", "20MMT", "--from", &funded[0],
+            ],
         )
         .ok();
         wait_for("the storage node has MMT for its stake", 60, || {

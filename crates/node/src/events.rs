@@ -21,7 +21,13 @@ pub struct Cursor {
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}-{}", self.number, hex::encode(self.hash), self.index)
+        write!(
+            f,
+            "{}-{}-{}",
+            self.number,
+            hex::encode(self.hash),
+            self.index
+        )
     }
 }
 

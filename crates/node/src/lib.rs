@@ -35,7 +35,7 @@ pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};
 pub use service::{
-    Announcement, MAX_RAW_TRANSACTION_BYTES, NetControl, NetView,
-    NodeService, PeerView, SealPlan, SubmitError, unix_now,
+    Announcement, MAX_RAW_TRANSACTION_BYTES, NetControl, NetView, NodeService, PeerView, SealPlan,
+    SubmitError, unix_now,
 };
 pub use storage_agent::run_storage_agent;

@@ -55,7 +55,9 @@ pub enum PoolError {
     SenderFull(usize),
     #[error("the pool is full")]
     PoolFull,
-    #[error("the sender cannot pay the gas limit ({fee}; balance {balance}) of a queued transaction")]
+    #[error(
+        "the sender cannot pay the gas limit ({fee}; balance {balance}) of a queued transaction"
+    )]
     CannotPay { balance: Amount, fee: Amount },
 }
 
@@ -338,7 +340,10 @@ mod tests {
         let key = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
         let mut p = pool();
         p.add(tx(&key, 0, 2), MIN, FRESH).unwrap();
-        assert_eq!(p.add(tx(&key, 0, 2), MIN, FRESH), Err(PoolError::AlreadyKnown));
+        assert_eq!(
+            p.add(tx(&key, 0, 2), MIN, FRESH),
+            Err(PoolError::AlreadyKnown)
+        );
         let mut same_fee = tx(&key, 0, 2);
         same_fee.tx.action = AccountAction::Transfer {
             to: Address([8; 20]),

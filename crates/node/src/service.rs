@@ -351,11 +351,11 @@ impl NodeService {
             Verdict::Invalid(r) if raw.len() as u64 > params.max_tx_bytes => {
                 Err(SubmitError::Refused(r))
             }
-            Verdict::Invalid(_) | Verdict::Applies { .. } => Ok(pool.add_verified(
-                verified,
-                params.min_gas_price,
-                |a| state.account(a).unwrap_or_default(),
-            )?),
+            Verdict::Invalid(_) | Verdict::Applies { .. } => {
+                Ok(pool.add_verified(verified, params.min_gas_price, |a| {
+                    state.account(a).unwrap_or_default()
+                })?)
+            }
         }
     }
 

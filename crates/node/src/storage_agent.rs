@@ -199,7 +199,9 @@ impl Agent {
             .map(|(k, o)| (*k, *o))
             .collect();
         for ((id, epoch), open) in due {
-            let deal = self.node.with_chain(|c| c.state().load::<Deal>(&id).ok().flatten());
+            let deal = self
+                .node
+                .with_chain(|c| c.state().load::<Deal>(&id).ok().flatten());
             let still_open = deal.as_ref().is_some_and(|d| {
                 d.holders
                     .iter()
@@ -221,8 +223,12 @@ impl Agent {
                         leaf: proof.leaf,
                     };
                     match self.node.submit_own(action.into()) {
-                        Ok(_) => tracing::info!(deal = %hex::encode(id), epoch, "storage proof sent"),
-                        Err(e) => tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}"),
+                        Ok(_) => {
+                            tracing::info!(deal = %hex::encode(id), epoch, "storage proof sent")
+                        }
+                        Err(e) => {
+                            tracing::warn!(deal = %hex::encode(id), "storage proof refused: {e}")
+                        }
                     }
                     if let Some(o) = self.open.get_mut(&(id, epoch)) {
                         o.sent_at = Some(head);
@@ -249,7 +255,9 @@ impl Agent {
         };
         let candidates: Vec<Hash> = self.candidates.iter().copied().collect();
         for id in candidates {
-            let Some(deal) = self.node.with_chain(|c| c.state().load::<Deal>(&id).ok().flatten())
+            let Some(deal) = self
+                .node
+                .with_chain(|c| c.state().load::<Deal>(&id).ok().flatten())
             else {
                 self.candidates.remove(&id);
                 continue;
@@ -264,7 +272,8 @@ impl Agent {
             {
                 continue;
             }
-            let (node, content, taking) = (self.node.clone(), self.content.clone(), self.taking.clone());
+            let (node, content, taking) =
+                (self.node.clone(), self.content.clone(), self.taking.clone());
             tokio::spawn(async move {
                 let taken = take(&node, &content, &id, &deal).await;
                 if let Err(e) = &taken {

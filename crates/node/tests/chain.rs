@@ -5,9 +5,11 @@
 use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
 use metamesh_node::{Chain, ImportError, Imported};
-use metamesh_primitives::{AccountAction, Amount, Block, DataAction, TOTAL_SUPPLY, Transaction, WorkKind};
+use metamesh_primitives::{
+    AccountAction, Amount, Block, DataAction, TOTAL_SUPPLY, Transaction, WorkKind,
+};
 use metamesh_state::{
-    Attestation, BlockError, Code, CliqueParams, Genesis, Grant, Params, Pool, StateKey, VerifiedTx,
+    Attestation, BlockError, CliqueParams, Code, Genesis, Grant, Params, Pool, StateKey, VerifiedTx,
 };
 
 fn key(suite: Suite, i: u8) -> SecretKey {
@@ -106,7 +108,10 @@ fn blocks_build_import_and_survive_a_restart() {
             state.account(&user.public_key().address()).unwrap().nonce,
             20
         );
-        assert_eq!(state.load::<Attestation>(&[3; 32]).unwrap().unwrap().block, 4);
+        assert_eq!(
+            state.load::<Attestation>(&[3; 32]).unwrap().unwrap().block,
+            4
+        );
         let mut sum = 0u128;
         let mut holders: Vec<Address> = Pool::ALL.iter().map(|p| p.address(suite)).collect();
         holders.extend([
@@ -241,7 +246,10 @@ fn tampered_blocks_are_refused_and_leave_no_trace() {
     let mut wrong_limit = good.clone();
     wrong_limit.header.gas_limit -= 1;
     let err = chain.import(&reseal(wrong_limit), now).unwrap_err();
-    assert!(matches!(err, ImportError::Block(BlockError::GasLimit { .. })), "{err}");
+    assert!(
+        matches!(err, ImportError::Block(BlockError::GasLimit { .. })),
+        "{err}"
+    );
 
     // A block that carries a transaction which cannot be in it (a second use of nonce 0):
     // the whole block is invalid, so rejected transactions are never free block space.

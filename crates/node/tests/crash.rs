@@ -9,7 +9,10 @@ use std::{
     io::{BufRead as _, BufReader, Write as _},
     path::Path,
     process::{Command, Stdio},
-    sync::{Arc, atomic::{AtomicU64, Ordering}},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -60,7 +63,11 @@ fn build_chain(dir: &Path) -> Vec<Block> {
             nonce: n,
             gas_price: Params::default().min_gas_price,
             gas_limit: 50_000,
-            action: AccountAction::Transfer { to: FRIEND, amount: Amount::from_mmt(1) }.into(),
+            action: AccountAction::Transfer {
+                to: FRIEND,
+                amount: Amount::from_mmt(1),
+            }
+            .into(),
         }
         .sign(&user)
         .unwrap();
@@ -104,7 +111,10 @@ fn crash_import_child() {
 
 #[test]
 fn sigkill_during_imports_never_loses_a_committed_block() {
-    let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x0c4a_5e12);
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x0c4a_5e12);
     eprintln!("crash schedule seed: {seed} (replay with CRASH_SEED={seed})");
     let mut rng = seed;
     let mut below = |n: u64| {
@@ -130,13 +140,20 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
     let mut rounds = 0;
     for kill in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_import_child", "--test-threads", "1", "--nocapture"])
+            .args([
+                "--exact",
+                "crash_import_child",
+                "--test-threads",
+                "1",
+                "--nocapture",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let reported = Arc::new(AtomicU64::new(0));
+        let started = committed;
         let stdout = child.stdout.take().unwrap();
         let r = reported.clone();
         let reader = std::thread::spawn(move || {
@@ -147,9 +164,17 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
                 }
             }
         });
-        // The child starts in tens of milliseconds (its Clique snapshot replays the seals since
-        // genesis); a block imports in a few.
-        std::thread::sleep(Duration::from_millis(40 + below(160)));
+        // One kill in four lands while the child starts (reopening after the last crash);
+        // the others once it imports (its start takes tens of milliseconds, longer on a busy
+        // machine), at a random moment of the import work: a block takes a few ms.
+        if below(4) > 0 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while reported.load(Ordering::SeqCst) <= started && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(below(60)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
@@ -158,14 +183,20 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
         committed = committed.max(reported);
 
         let chain = Chain::open(&dir.path().join("chain.redb"), genesis(), config())
-            .unwrap_or_else(|e| panic!("seed {seed}, kill {kill}: the database does not reopen: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("seed {seed}, kill {kill}: the database does not reopen: {e}")
+            });
         let head = chain.head().number;
         assert!(
             head >= committed && head <= committed + 1,
             "seed {seed}, kill {kill}: head {head}, but block {committed} was committed"
         );
         if head > 0 {
-            assert_eq!(chain.head().hash(Suite::Sm), hashes[head as usize - 1], "seed {seed}, kill {kill}");
+            assert_eq!(
+                chain.head().hash(Suite::Sm),
+                hashes[head as usize - 1],
+                "seed {seed}, kill {kill}"
+            );
         }
         if head > before {
             progressed += 1;
@@ -175,10 +206,18 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
         let reset = head == BLOCKS;
         for n in 1..=head {
             let hash = hashes[n as usize - 1];
-            assert_eq!(db.canonical_hash(n).unwrap(), Some(hash), "seed {seed}, kill {kill}: block {n}");
+            assert_eq!(
+                db.canonical_hash(n).unwrap(),
+                Some(hash),
+                "seed {seed}, kill {kill}: block {n}"
+            );
             assert!(db.body(&hash).unwrap().is_some() && db.receipts(&hash).unwrap().is_some());
             let tx = blocks[n as usize - 1].transactions[0].hash(Suite::Sm);
-            assert_eq!(db.tx_location(&tx).unwrap(), Some((hash, 0)), "seed {seed}, kill {kill}: block {n}'s transaction");
+            assert_eq!(
+                db.tx_location(&tx).unwrap(),
+                Some((hash, 0)),
+                "seed {seed}, kill {kill}: block {n}'s transaction"
+            );
         }
         assert_eq!(db.canonical_hash(head + 1).unwrap(), None);
         let state = chain.state();
@@ -187,7 +226,10 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
             Amount::from_mmt(u128::from(head)),
             "seed {seed}, kill {kill}: the head's state"
         );
-        assert_eq!(state.account(&key(2).public_key().address()).unwrap().nonce, head);
+        assert_eq!(
+            state.account(&key(2).public_key().address()).unwrap().nonce,
+            head
+        );
         if reset {
             // All imported: start again on an empty database, so every kill still lands in work.
             drop(state);
@@ -197,6 +239,11 @@ fn sigkill_during_imports_never_loses_a_committed_block() {
             rounds += 1;
         }
     }
-    eprintln!("{KILLS} kills, {progressed} with new blocks, {rounds} whole chain(s) imported, then head {committed} of {BLOCKS}; 0 damaged");
-    assert!(progressed >= KILLS / 2, "the importer made too little progress to test anything");
+    eprintln!(
+        "{KILLS} kills, {progressed} with new blocks, {rounds} whole chain(s) imported, then head {committed} of {BLOCKS}; 0 damaged"
+    );
+    assert!(
+        progressed >= KILLS / 2,
+        "the importer made too little progress to test anything"
+    );
 }

@@ -176,7 +176,16 @@ mod tests {
             any::<(u64, u64)>(),
         )
             .prop_map(
-                |(parent, coinbase, number, timestamp, extra, difficulty, nonce, (gas_limit, gas_used))| Header {
+                |(
+                    parent,
+                    coinbase,
+                    number,
+                    timestamp,
+                    extra,
+                    difficulty,
+                    nonce,
+                    (gas_limit, gas_used),
+                )| Header {
                     parent_hash: parent,
                     coinbase: Address(coinbase),
                     state_root: [1; 32],

@@ -12,8 +12,10 @@ use metamesh_crypto::{SecretKey, Signature};
 
 use crate::{
     Action, Amount, Hash, Suite,
-    rlp::{CodecError, decode_bytes as bytes, decode_list as open_list, encode_list as list,
-        finish_list as finish},
+    rlp::{
+        CodecError, decode_bytes as bytes, decode_list as open_list, encode_list as list,
+        finish_list as finish,
+    },
 };
 
 /// The signed part of a transaction.

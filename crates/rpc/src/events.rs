@@ -58,7 +58,16 @@ fn query(chain: &Chain, params: &[Value]) -> Result<Query> {
         Some(_) => return Err(RpcError::params("the filter must be an object")),
     };
     for key in o.keys() {
-        if !["fromBlock", "toBlock", "kinds", "address", "cursor", "limit"].contains(&key.as_str()) {
+        if ![
+            "fromBlock",
+            "toBlock",
+            "kinds",
+            "address",
+            "cursor",
+            "limit",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(RpcError::params(format!(
                 "unknown filter field `{key}` (fromBlock, toBlock, kinds, address, cursor, limit)"
             )));
@@ -82,10 +91,9 @@ fn query(chain: &Chain, params: &[Value]) -> Result<Query> {
     };
     let address = match o.get("address") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            s.parse()
-                .map_err(|e: metamesh_crypto::CryptoError| RpcError::params(format!("address: {e}")))?,
-        ),
+        Some(Value::String(s)) => Some(s.parse().map_err(|e: metamesh_crypto::CryptoError| {
+            RpcError::params(format!("address: {e}"))
+        })?),
         Some(_) => return Err(RpcError::params("address must be a string")),
     };
     let cursor = match o.get("cursor") {
@@ -132,9 +140,18 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
     while number <= q.to {
         if number >= start + MAX_BLOCKS {
             // Scanned enough for one call: continue from the start of this block.
-            let hash = db.canonical_hash(number - 1).map_err(RpcError::internal)?.unwrap_or_default();
-            let count = block_events(chain, &hash).map_err(RpcError::internal)?.len() as u32;
-            next = Some(Cursor { number: number - 1, hash, index: count });
+            let hash = db
+                .canonical_hash(number - 1)
+                .map_err(RpcError::internal)?
+                .unwrap_or_default();
+            let count = block_events(chain, &hash)
+                .map_err(RpcError::internal)?
+                .len() as u32;
+            next = Some(Cursor {
+                number: number - 1,
+                hash,
+                index: count,
+            });
             break;
         }
         let Some(hash) = db.canonical_hash(number).map_err(RpcError::internal)? else {
@@ -143,8 +160,15 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
         let all = block_events(chain, &hash).map_err(RpcError::internal)?;
         let from_index = if number == start { skip as usize } else { 0 };
         for e in all.iter().skip(from_index) {
-            let cursor = Cursor { number, hash, index: e.log_index + 1 };
-            let kind_ok = q.kinds.as_ref().is_none_or(|k| k.iter().any(|k| k == e.event.kind()));
+            let cursor = Cursor {
+                number,
+                hash,
+                index: e.log_index + 1,
+            };
+            let kind_ok = q
+                .kinds
+                .as_ref()
+                .is_none_or(|k| k.iter().any(|k| k == e.event.kind()));
             let address_ok = q.address.is_none_or(|a| e.event.addresses().contains(&a));
             if kind_ok && address_ok {
                 events.push(json!({

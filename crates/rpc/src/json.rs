@@ -284,7 +284,9 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             let b = Budget::decode(raw).map_err(err)?;
             json!({"type": "budget", "pool": pool.name(), "epoch": b.epoch, "spent": amount(b.spent)})
         }
-        StateKey::Collection(c) => json!({"type": "collection", "collection": c.name(), "root": hex0x(raw)}),
+        StateKey::Collection(c) => {
+            json!({"type": "collection", "collection": c.name(), "root": hex0x(raw)})
+        }
         StateKey::Account(a) => {
             let acct = Account::decode(raw).map_err(err)?;
             json!({"type": "account", "address": a.to_string(), "nonce": acct.nonce, "balance": amount(acct.balance)})

@@ -259,7 +259,8 @@ pub(crate) fn answer(shared: &Shared, request: &Value, admin: bool) -> Option<Va
             object.get("params").unwrap_or(&Value::Null),
         )
     };
-    id.is_some().then(|| reply(request.get("id").cloned(), result))
+    id.is_some()
+        .then(|| reply(request.get("id").cloned(), result))
 }
 
 /// A whole HTTP body (or WebSocket message): a request or a batch.
@@ -369,7 +370,10 @@ mod tests {
         assert_eq!(
             foreign(
                 &c,
-                &headers(&[("host", "127.0.0.1:8545"), ("origin", "http://127.0.0.1:8545")])
+                &headers(&[
+                    ("host", "127.0.0.1:8545"),
+                    ("origin", "http://127.0.0.1:8545")
+                ])
             ),
             None,
             "the node's own pages"
@@ -377,19 +381,34 @@ mod tests {
         assert!(
             foreign(
                 &c,
-                &headers(&[("host", "127.0.0.1:8545"), ("origin", "https://evil.example")])
+                &headers(&[
+                    ("host", "127.0.0.1:8545"),
+                    ("origin", "https://evil.example")
+                ])
             )
             .is_some()
         );
-        assert!(foreign(&c, &headers(&[("host", "127.0.0.1:8545"), ("origin", "null")])).is_some());
+        assert!(
+            foreign(
+                &c,
+                &headers(&[("host", "127.0.0.1:8545"), ("origin", "null")])
+            )
+            .is_some()
+        );
         let open = RpcConfig {
             vhosts: vec!["*".into()],
             cors: vec!["https://lab.example".into()],
             ..RpcConfig::default()
         };
-        assert_eq!(foreign(&open, &headers(&[("host", "node.lab.example")])), None);
         assert_eq!(
-            foreign(&open, &headers(&[("host", "x"), ("origin", "https://lab.example")])),
+            foreign(&open, &headers(&[("host", "node.lab.example")])),
+            None
+        );
+        assert_eq!(
+            foreign(
+                &open,
+                &headers(&[("host", "x"), ("origin", "https://lab.example")])
+            ),
             None
         );
     }

@@ -92,7 +92,9 @@ fn market(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
             let cid = parse_cid(p.str(0, "cid")?).map_err(|e| RpcError::params(e.to_string()))?;
             let key = p.bytes(1, "recipient public key")?;
             let recipient = metamesh_crypto::PublicKey::from_sec1(chain.suite(), &key)
-                .map_err(|_| RpcError::params("recipient public key: not a key of the chain's suite"))?
+                .map_err(|_| {
+                    RpcError::params("recipient public key: not a key of the chain's suite")
+                })?
                 .address();
             let grants: KeyGrants = state
                 .load(&grants_id(chain.suite(), &cid.to_bytes(), &recipient))

@@ -32,7 +32,9 @@ struct EventsSub {
 impl EventsSub {
     fn wants(&self, d: &Delivered) -> bool {
         let e = &d.event.event;
-        self.kinds.as_ref().is_none_or(|k| k.iter().any(|k| k == e.kind()))
+        self.kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|k| k == e.kind()))
             && self.address.is_none_or(|a| e.addresses().contains(&a))
     }
 }
@@ -104,7 +106,11 @@ fn events_sub(shared: &Shared, id: String, options: Option<&Value>) -> Result<Ev
 
 async fn send(socket: &mut WebSocket, v: Value) -> bool {
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(v.to_string().into()))).await,
+        tokio::time::timeout(
+            SEND_TIMEOUT,
+            socket.send(Message::Text(v.to_string().into()))
+        )
+        .await,
         Ok(Ok(()))
     )
 }

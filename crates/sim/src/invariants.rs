@@ -352,13 +352,30 @@ fn storage_holds_what_it_owes(
     use metamesh_state::{CollectionId, Deal, StorageNode};
     let read = |e: metamesh_state::StateError| format!("state at the head unreadable: {e}");
     let mut owed = 0u128;
-    for (key, _) in state.entries(CollectionId::RunningDeals, &[], 100_000).map_err(read)? {
-        let id: [u8; 32] = key.try_into().map_err(|_| "a running-deal key is not 32 bytes")?;
-        owed += state.load::<Deal>(&id).map_err(read)?.map_or(0, |d| d.escrow.0);
+    for (key, _) in state
+        .entries(CollectionId::RunningDeals, &[], 100_000)
+        .map_err(read)?
+    {
+        let id: [u8; 32] = key
+            .try_into()
+            .map_err(|_| "a running-deal key is not 32 bytes")?;
+        owed += state
+            .load::<Deal>(&id)
+            .map_err(read)?
+            .map_or(0, |d| d.escrow.0);
     }
-    for (key, _) in state.entries(CollectionId::StorageNodes, &[], 100_000).map_err(read)? {
-        let a = Address(key.try_into().map_err(|_| "a storage-node key is not 20 bytes")?);
-        owed += state.load::<StorageNode>(&a).map_err(read)?.map_or(0, |n| n.stake.0);
+    for (key, _) in state
+        .entries(CollectionId::StorageNodes, &[], 100_000)
+        .map_err(read)?
+    {
+        let a = Address(
+            key.try_into()
+                .map_err(|_| "a storage-node key is not 20 bytes")?,
+        );
+        owed += state
+            .load::<StorageNode>(&a)
+            .map_err(read)?
+            .map_or(0, |n| n.stake.0);
     }
     let held = state
         .account(&metamesh_state::escrow_account(state.suite()))

@@ -79,7 +79,10 @@ impl BlockOutcome {
 }
 
 /// The parameters block `number` runs with: the stored ones, or a pending change due by then.
-pub fn params_at<S: NodeStore + Clone>(state: &State<S>, number: u64) -> Result<Params, StateError> {
+pub fn params_at<S: NodeStore + Clone>(
+    state: &State<S>,
+    number: u64,
+) -> Result<Params, StateError> {
     if let Some(pending) = state.load::<domains::params::Pending>(&())?
         && pending.block <= number
     {
@@ -108,7 +111,11 @@ fn hook<S: NodeStore + Clone, T>(
         Err(Fail::State(e)) => return Err(e),
         // The chain's own bookkeeping refused itself: a broken invariant, not a user's fault.
         Err(Fail::Reject(r)) => {
-            return Err(State::<S>::corrupt("block hook", &StateKey::Params, r.message()));
+            return Err(State::<S>::corrupt(
+                "block hook",
+                &StateKey::Params,
+                r.message(),
+            ));
         }
     };
     state.apply(finished.writes)?;
@@ -133,7 +140,13 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
             State::<S>::corrupt("parameters", &StateKey::Params, "the record is missing")
         })?;
         let mut system = Vec::new();
-        let changed = hook(state, env, &stored, &mut system, domains::params::begin_block)?;
+        let changed = hook(
+            state,
+            env,
+            &stored,
+            &mut system,
+            domains::params::begin_block,
+        )?;
         let params = changed.unwrap_or(stored);
         if env.gas_limit != params.block_gas_limit {
             return Err(BlockError::GasLimit {
@@ -163,7 +176,8 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
     /// Adds one transaction: its receipt, or why it cannot be in this block (then nothing
     /// changed, and a builder simply leaves it out).
     pub fn push(&mut self, vtx: &VerifiedTx) -> Result<&Receipt, TxError> {
-        let admitted = match tx::validate(self.state, self.env, &self.params, vtx, self.gas_left())? {
+        let admitted = match tx::validate(self.state, self.env, &self.params, vtx, self.gas_left())?
+        {
             Ok(a) => a,
             Err(r) => return Err(TxError::Invalid(r)),
         };
@@ -176,7 +190,13 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
 
     /// Runs the end hooks and closes the block.
     pub fn finish(mut self) -> Result<BlockOutcome, StateError> {
-        hook(self.state, self.env, &self.params, &mut self.system, domains::end_block)?;
+        hook(
+            self.state,
+            self.env,
+            &self.params,
+            &mut self.system,
+            domains::end_block,
+        )?;
         self.receipts.push(Receipt::system(self.system));
         self.state.root()?;
         Ok(BlockOutcome {
@@ -198,7 +218,9 @@ pub fn apply_block<S: NodeStore + Clone>(
     for (index, vtx) in txs.iter().enumerate() {
         match block.push(vtx) {
             Ok(_) => {}
-            Err(TxError::Invalid(rejection)) => return Err(BlockError::Invalid { index, rejection }),
+            Err(TxError::Invalid(rejection)) => {
+                return Err(BlockError::Invalid { index, rejection });
+            }
             Err(TxError::State(e)) => return Err(e.into()),
         }
     }

@@ -193,7 +193,10 @@ mod tests {
         let r = Rejection::with(Code::StaleNonce, &[4, 3]);
         assert_eq!(r.message(), "stale nonce: the account is at 4, got 3");
         let r = Rejection::with(Code::InsufficientBalance, &[Amount::from_mmt(1).0, 25]);
-        assert_eq!(r.message(), "insufficient balance: has 1 MMT, needs 0.000000000000000025 MMT");
+        assert_eq!(
+            r.message(),
+            "insufficient balance: has 1 MMT, needs 0.000000000000000025 MMT"
+        );
         assert_eq!(
             Rejection::new(Code::StaleNonce).message(),
             "stale nonce: the account is at ?, got ?"

@@ -243,7 +243,7 @@ impl Event {
             ty @ 0x30..=0x3f => Event::Storage(decode_storage(ty, p)?),
             _ => return Err(UNKNOWN),
         };
-        finish_list(*p)?;
+        finish_list(p)?;
         Ok(event)
     }
 }

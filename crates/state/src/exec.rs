@@ -133,7 +133,10 @@ impl<'a, S: NodeStore + Clone> Exec<'a, S> {
     pub fn charge_hash(&mut self, bytes: usize) -> Outcome {
         let words = (bytes as u64).div_ceil(32);
         let p = self.params;
-        self.charge(p.gas_hash.saturating_add(p.gas_hash_word.saturating_mul(words)))
+        self.charge(
+            p.gas_hash
+                .saturating_add(p.gas_hash_word.saturating_mul(words)),
+        )
     }
 
     /// Runs `f` in a layer of its own: its writes and events stay if it succeeds and are
@@ -264,7 +267,7 @@ impl<'a, S: NodeStore + Clone> Exec<'a, S> {
         c: CollectionId,
         start: &[u8],
         limit: usize,
-    ) -> Outcome<Vec<(Vec<u8>, Vec<u8>)>> {
+    ) -> Outcome<crate::state::Entries> {
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         for layer in &self.layers {
             let from = Slot::Entry(c, start.to_vec());

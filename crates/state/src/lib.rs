@@ -30,7 +30,9 @@ mod receipts;
 mod state;
 mod tx;
 
-pub use block::{BlockEnv, BlockError, BlockExecutor, BlockOutcome, TxError, apply_block, params_at};
+pub use block::{
+    BlockEnv, BlockError, BlockExecutor, BlockOutcome, TxError, apply_block, params_at,
+};
 pub use codes::{Code, Rejection};
 pub use domains::{
     TxContext,

@@ -258,7 +258,9 @@ impl Params {
             self.min_gas_price.0 >= 1,
             self.gas_tx_base >= 1_000 && self.gas_signature >= 1 && self.gas_tx_byte >= 1,
             self.block_gas_limit >= intrinsic_max,
-            self.storage_epoch >= 1 && self.proof_window >= 1 && self.proof_window < self.storage_epoch,
+            self.storage_epoch >= 1
+                && self.proof_window >= 1
+                && self.proof_window < self.storage_epoch,
             self.reward_epoch >= 1,
             self.storage_slash_permille <= 1_000,
             self.max_due_deals >= 1,
@@ -297,7 +299,11 @@ mod tests {
         assert_eq!(p.set("paramsAuthority", &[1; 19]), Err(true));
         p.set("paramsAuthority", &[7; 20]).unwrap();
         assert_eq!(p.params_authority, Address([7; 20]));
-        assert_eq!(p.check(), Err(5), "a block must hold the largest transaction");
+        assert_eq!(
+            p.check(),
+            Err(5),
+            "a block must hold the largest transaction"
+        );
     }
 
     #[test]

@@ -65,7 +65,11 @@ impl Receipt {
         finish_list(p)?;
         let outcome = match status {
             0 if args.is_empty() => Ok(()),
-            0 => return Err(alloy_rlp::Error::Custom("an applied receipt with arguments")),
+            0 => {
+                return Err(alloy_rlp::Error::Custom(
+                    "an applied receipt with arguments",
+                ));
+            }
             n => Err(Rejection {
                 code: Code::from_u16(n)
                     .ok_or(alloy_rlp::Error::Custom("unknown rejection code"))?,
@@ -180,7 +184,10 @@ mod tests {
         let decoded = metamesh_primitives::rlp::RlpItem::decode_exact(&r(true).to_rlp());
         assert!(decoded.is_ok(), "receipts are canonical RLP");
         let all = [r(false), r(true), Receipt::system(vec![])];
-        assert_eq!(Receipt::decode_list(&Receipt::encode_list(&all)).unwrap(), all);
+        assert_eq!(
+            Receipt::decode_list(&Receipt::encode_list(&all)).unwrap(),
+            all
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::Hash;
-use metamesh_trie::{Keccak256, NodeStore, SecureTrie, Sm3, Trie, TrieCommit, TrieError, TrieHasher};
+use metamesh_trie::{
+    Keccak256, NodeStore, SecureTrie, Sm3, Trie, TrieCommit, TrieError, TrieHasher,
+};
 
 use crate::{Account, CollectionId, Record, StateKey};
 
@@ -54,6 +56,9 @@ macro_rules! plain {
         }
     };
 }
+
+/// Entries of a collection: key and value.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Accounts, records and collections under one root.
 pub struct State<S: NodeStore + Clone> {
@@ -107,7 +112,9 @@ impl<S: NodeStore + Clone> State<S> {
     pub(crate) fn put_raw(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StateError> {
         match value {
             Some(v) => Ok(each!(&mut self.trie, t => t.insert(key, v))?),
-            None => each!(&mut self.trie, t => t.remove(key)).map(|_| ()).map_err(Into::into),
+            None => each!(&mut self.trie, t => t.remove(key))
+                .map(|_| ())
+                .map_err(Into::into),
         }
     }
 
@@ -136,7 +143,11 @@ impl<S: NodeStore + Clone> State<S> {
         Ok(self.load::<Account>(address)?.unwrap_or_default())
     }
 
-    pub(crate) fn set_account(&mut self, address: &Address, account: &Account) -> Result<(), StateError> {
+    pub(crate) fn set_account(
+        &mut self,
+        address: &Address,
+        account: &Account,
+    ) -> Result<(), StateError> {
         self.save(address, account)
     }
 
@@ -181,7 +192,7 @@ impl<S: NodeStore + Clone> State<S> {
         c: CollectionId,
         start: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    ) -> Result<Entries, StateError> {
         self.with_collection(c, |t| {
             plain!(t, t => t.iter_from(start).take(limit).collect::<Result<Vec<_>, _>>())
                 .map_err(Into::into)

@@ -78,7 +78,10 @@ pub(crate) fn validate<S: NodeStore + Clone>(
     let t = &vtx.tx.tx;
     let refuse = |code, args: &[u128]| Ok(Err(Rejection::with(code, args)));
     if t.chain_id != env.chain_id {
-        return refuse(Code::WrongChain, &[u128::from(env.chain_id), u128::from(t.chain_id)]);
+        return refuse(
+            Code::WrongChain,
+            &[u128::from(env.chain_id), u128::from(t.chain_id)],
+        );
     }
     if vtx.tx.signature.suite() != state.suite() {
         return refuse(Code::WrongSuite, &[]);
@@ -100,14 +103,23 @@ pub(crate) fn validate<S: NodeStore + Clone>(
         return refuse(code, &[u128::from(account.nonce), u128::from(t.nonce)]);
     }
     if t.gas_price < params.min_gas_price {
-        return refuse(Code::GasPriceTooLow, &[t.gas_price.0, params.min_gas_price.0]);
+        return refuse(
+            Code::GasPriceTooLow,
+            &[t.gas_price.0, params.min_gas_price.0],
+        );
     }
     let intrinsic = intrinsic_gas(params, vtx.size);
     if t.gas_limit < intrinsic {
-        return refuse(Code::IntrinsicGas, &[u128::from(t.gas_limit), u128::from(intrinsic)]);
+        return refuse(
+            Code::IntrinsicGas,
+            &[u128::from(t.gas_limit), u128::from(intrinsic)],
+        );
     }
     if t.gas_limit > gas_left {
-        return refuse(Code::BlockGasExceeded, &[u128::from(t.gas_limit), u128::from(gas_left)]);
+        return refuse(
+            Code::BlockGasExceeded,
+            &[u128::from(t.gas_limit), u128::from(gas_left)],
+        );
     }
     match t.max_fee() {
         Some(max_fee) if max_fee <= account.balance => Ok(Ok(Admitted {
@@ -168,7 +180,10 @@ pub(crate) fn run<S: NodeStore + Clone>(
     let fee = Amount(t.gas_price.0 * u128::from(gas_used));
     let refund = admitted.max_fee.checked_sub(fee).expect("gas used ≤ limit");
     adjust(&mut ex, &sender, |a| {
-        a.balance = a.balance.checked_add(refund).expect("returns what was reserved");
+        a.balance = a
+            .balance
+            .checked_add(refund)
+            .expect("returns what was reserved");
     })?;
     adjust(&mut ex, &env.sealer, |a| {
         a.balance = a.balance.checked_add(fee).expect("bounded by the supply");
@@ -237,7 +252,9 @@ fn unsigned(suite: Suite, tx: metamesh_primitives::Transaction, from: Address) -
 
 /// The gas limit a client gives a transaction that used `used` in a dry run.
 pub fn padded_gas(used: u64, block_limit: u64) -> u64 {
-    used.saturating_add(used / 4).saturating_add(5_000).min(block_limit)
+    used.saturating_add(used / 4)
+        .saturating_add(5_000)
+        .min(block_limit)
 }
 
 /// The gas `tx` from `from` would use in the next block, whatever gas limit it names, and

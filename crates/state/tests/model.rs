@@ -25,16 +25,55 @@ const GIB: u128 = 1 << 30;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Transfer { from: usize, to: usize, mmt: u128 },
-    Params { by: usize, which: u8, mmt: u128 },
-    Register { by: usize, digest: u8, file: Option<usize>, encrypted: bool },
-    Attest { by: usize, digest: u8 },
-    Share { by: usize, file: usize, to: usize },
-    Offer { by: usize, stake: u128, cheap: bool, small: bool },
-    Deal { by: usize, file: usize, replicas: u64, duration: u64, dear: bool },
-    Accept { by: usize, deal: usize },
+    Transfer {
+        from: usize,
+        to: usize,
+        mmt: u128,
+    },
+    Params {
+        by: usize,
+        which: u8,
+        mmt: u128,
+    },
+    Register {
+        by: usize,
+        digest: u8,
+        file: Option<usize>,
+        encrypted: bool,
+    },
+    Attest {
+        by: usize,
+        digest: u8,
+    },
+    Share {
+        by: usize,
+        file: usize,
+        to: usize,
+    },
+    Offer {
+        by: usize,
+        stake: u128,
+        cheap: bool,
+        small: bool,
+    },
+    Deal {
+        by: usize,
+        file: usize,
+        replicas: u64,
+        duration: u64,
+        dear: bool,
+    },
+    Accept {
+        by: usize,
+        deal: usize,
+    },
     /// `epoch`: the epoch the proof names (filled in when it is built).
-    Prove { by: usize, deal: usize, junk: bool, epoch: u64 },
+    Prove {
+        by: usize,
+        deal: usize,
+        junk: bool,
+        epoch: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -65,14 +104,22 @@ fn aim(op: Op, model: &Model, w: &World) -> Option<Op> {
             let open: Vec<usize> = (0..n)
                 .filter(|i| model.deals[*i].holders.iter().any(|h| h.open.is_some()))
                 .collect();
-            let deal = if open.is_empty() || deal % 7 == 6 { deal % n.max(1) } else { open[deal % open.len()] };
+            let deal = if open.is_empty() || deal % 7 == 6 {
+                deal % n.max(1)
+            } else {
+                open[deal % open.len()]
+            };
             let d = model.deals.get(deal)?;
             let holder = d
                 .holders
                 .iter()
                 .filter(|h| h.open.is_some())
                 .find_map(|h| (0..USERS).find(|i| w.h.user(*i) == h.provider));
-            let by = if deal % 5 == 4 { by } else { holder.unwrap_or(by) };
+            let by = if deal % 5 == 4 {
+                by
+            } else {
+                holder.unwrap_or(by)
+            };
             // The proof answers the challenge open before this block's boundaries run.
             let chain: Deal = w.h.state.load(&d.id).ok()??;
             let epoch = chain
@@ -81,7 +128,12 @@ fn aim(op: Op, model: &Model, w: &World) -> Option<Op> {
                 .find(|h| h.provider == w.h.user(by))
                 .and_then(|h| h.challenge)
                 .map_or(0, |c| c.epoch);
-            Some(Op::Prove { by, deal, junk, epoch })
+            Some(Op::Prove {
+                by,
+                deal,
+                junk,
+                epoch,
+            })
         }
         other => Some(other),
     }
@@ -180,7 +232,11 @@ impl Model {
             self.pending = None;
         }
         let p = &w.h.genesis.params;
-        let (epoch_len, window, permille) = (p.storage_epoch, p.proof_window, u128::from(p.storage_slash_permille));
+        let (epoch_len, window, permille) = (
+            p.storage_epoch,
+            p.proof_window,
+            u128::from(p.storage_slash_permille),
+        );
         let mut due: Vec<(u64, [u8; 32])> = self
             .deals
             .iter()
@@ -225,7 +281,14 @@ impl Model {
     }
 
     /// The outcome of one transaction (its gas fee is settled by the caller).
-    fn apply(&mut self, w: &World, number: u64, op: &Op, nonce: u64, reserve: u128) -> Result<(), Code> {
+    fn apply(
+        &mut self,
+        w: &World,
+        number: u64,
+        op: &Op,
+        nonce: u64,
+        reserve: u128,
+    ) -> Result<(), Code> {
         let user = |i: usize| w.h.user(i);
         let p = &w.h.genesis.params;
         match *op {
@@ -242,8 +305,15 @@ impl Model {
                 }
                 self.pending = Some((number + 1, which, Amount::from_mmt(mmt).0));
             }
-            Op::Register { by, digest, file, encrypted } => {
-                if let Some(f) = file && self.cids.contains_key(&f) {
+            Op::Register {
+                by,
+                digest,
+                file,
+                encrypted,
+            } => {
+                if let Some(f) = file
+                    && self.cids.contains_key(&f)
+                {
                     return Err(Code::CidRegistered);
                 }
                 if self.registered.contains(&digest) {
@@ -271,7 +341,12 @@ impl Model {
                 }
                 self.grants.insert((file, user(to)));
             }
-            Op::Offer { by, stake, cheap, small } => {
+            Op::Offer {
+                by,
+                stake,
+                cheap,
+                small,
+            } => {
                 let me = user(by);
                 let n = self.nodes.get(&me).cloned().unwrap_or_default();
                 let capacity = if small { 1_000 } else { 1 << 30 };
@@ -290,16 +365,38 @@ impl Model {
                 } else {
                     self.mv(&w.module, &me, n.stake - stake);
                 }
-                let price = if cheap { 0 } else { Amount::from_mmt(1).0 / 100 };
-                self.nodes.insert(me, MNode { capacity, price, stake, ..n });
+                let price = if cheap {
+                    0
+                } else {
+                    Amount::from_mmt(1).0 / 100
+                };
+                self.nodes.insert(
+                    me,
+                    MNode {
+                        capacity,
+                        price,
+                        stake,
+                        ..n
+                    },
+                );
             }
-            Op::Deal { by, file, replicas, duration, dear } => {
+            Op::Deal {
+                by,
+                file,
+                replicas,
+                duration,
+                dear,
+            } => {
                 let me = user(by);
                 let epoch = p.storage_epoch;
                 if duration < epoch + 1 {
                     return Err(Code::BadDuration);
                 }
-                let price = if dear { Amount::from_mmt(1).0 } else { Amount::from_mmt(1).0 / 20 };
+                let price = if dear {
+                    Amount::from_mmt(1).0
+                } else {
+                    Amount::from_mmt(1).0 / 20
+                };
                 let n = (duration - 1) / epoch;
                 let escrow = price * u128::from(replicas) * u128::from(n);
                 if escrow < p.min_deal_escrow.0 {
@@ -325,7 +422,9 @@ impl Model {
             }
             Op::Accept { by, deal } => {
                 let me = user(by);
-                let Some(d) = self.deals.get(deal).cloned() else { unreachable!("filtered") };
+                let Some(d) = self.deals.get(deal).cloned() else {
+                    unreachable!("filtered")
+                };
                 let Some(n) = self.nodes.get(&me).cloned() else {
                     return Err(Code::NotAStorageNode);
                 };
@@ -349,9 +448,18 @@ impl Model {
                 let node = self.nodes.get_mut(&me).unwrap();
                 node.committed += d.size;
                 node.bonded += bond;
-                self.deals[deal].holders.push(MHolder { provider: me, bond, open: None });
+                self.deals[deal].holders.push(MHolder {
+                    provider: me,
+                    bond,
+                    open: None,
+                });
             }
-            Op::Prove { by, deal, junk, epoch } => {
+            Op::Prove {
+                by,
+                deal,
+                junk,
+                epoch,
+            } => {
                 let me = user(by);
                 let d = self.deals[deal].clone();
                 let Some(i) = d.holders.iter().position(|h| h.provider == me) else {
@@ -385,46 +493,89 @@ impl Model {
 fn action(w: &World, model: &Model, op: &Op, number: u64) -> Option<Action> {
     let user = |i: usize| w.h.user(i);
     Some(match *op {
-        Op::Transfer { to, mmt, .. } => AccountAction::Transfer { to: user(to), amount: Amount::from_mmt(mmt) }.into(),
+        Op::Transfer { to, mmt, .. } => AccountAction::Transfer {
+            to: user(to),
+            amount: Amount::from_mmt(mmt),
+        }
+        .into(),
         Op::Params { which, mmt, .. } => {
             let name = ["sealingReward", "storageReward", "communityBudget"][which as usize];
             let v = Amount::from_mmt(mmt).0.to_be_bytes();
             let value = v[v.iter().position(|b| *b != 0).unwrap_or(16)..].to_vec();
-            ParamsAction::Change { changes: vec![(name.into(), value)] }.into()
+            ParamsAction::Change {
+                changes: vec![(name.into(), value)],
+            }
+            .into()
         }
-        Op::Register { digest, file, encrypted, .. } => DataAction::Register {
+        Op::Register {
+            digest,
+            file,
+            encrypted,
+            ..
+        } => DataAction::Register {
             digest: [digest; 32],
             size: 1,
             cid: file.map_or_else(Vec::new, |f| w.files[f].0.to_bytes()),
             encrypted,
-            profile: if file.is_some() { "unixfs-v0-2015".into() } else { String::new() },
+            profile: if file.is_some() {
+                "unixfs-v0-2015".into()
+            } else {
+                String::new()
+            },
             title: "t".into(),
             licence: "CC0".into(),
             metadata: vec![],
         }
         .into(),
-        Op::Attest { digest, .. } => DataAction::Attest { digest: [digest; 32], kind: WorkKind::Paper, metadata: vec![1, 2] }.into(),
+        Op::Attest { digest, .. } => DataAction::Attest {
+            digest: [digest; 32],
+            kind: WorkKind::Paper,
+            metadata: vec![1, 2],
+        }
+        .into(),
         Op::Share { file, to, .. } => DataAction::ShareKey {
             cid: w.files[file].0.to_bytes(),
             recipient: w.h.keys[to].public_key().to_uncompressed().to_vec(),
             wrapped: vec![9; 80],
         }
         .into(),
-        Op::Offer { stake, cheap, small, .. } => StorageAction::Offer {
+        Op::Offer {
+            stake,
+            cheap,
+            small,
+            ..
+        } => StorageAction::Offer {
             capacity: if small { 1_000 } else { 1 << 30 },
-            price: Amount(if cheap { 0 } else { Amount::from_mmt(1).0 / 100 }),
+            price: Amount(if cheap {
+                0
+            } else {
+                Amount::from_mmt(1).0 / 100
+            }),
             stake: Amount::from_mmt(stake),
         }
         .into(),
-        Op::Deal { file, replicas, duration, dear, .. } => StorageAction::Deal {
+        Op::Deal {
+            file,
+            replicas,
+            duration,
+            dear,
+            ..
+        } => StorageAction::Deal {
             cid: w.files[file].0.to_bytes(),
             root: w.files[file].1[&w.files[file].0].clone(),
             replicas,
             duration,
-            price: Amount(if dear { Amount::from_mmt(1).0 } else { Amount::from_mmt(1).0 / 20 }),
+            price: Amount(if dear {
+                Amount::from_mmt(1).0
+            } else {
+                Amount::from_mmt(1).0 / 20
+            }),
         }
         .into(),
-        Op::Accept { deal, .. } => StorageAction::Accept { deal: model.deals.get(deal)?.id }.into(),
+        Op::Accept { deal, .. } => StorageAction::Accept {
+            deal: model.deals.get(deal)?.id,
+        }
+        .into(),
         Op::Prove { by, deal, junk, .. } => {
             let d = model.deals.get(deal)?;
             let chain: Deal = w.h.state.load(&d.id).unwrap()?;
@@ -435,14 +586,24 @@ fn action(w: &World, model: &Model, op: &Op, number: u64) -> Option<Action> {
                 .find(|h| h.provider == me)
                 .and_then(|h| h.challenge)
                 .map_or((0, 0), |c| (c.epoch, c.offset));
-            let file = w.files.iter().find(|f| f.0.to_bytes() == chain.cid).unwrap();
+            let file = w
+                .files
+                .iter()
+                .find(|f| f.0.to_bytes() == chain.cid)
+                .unwrap();
             let root = cid_from_bytes(&chain.cid).unwrap();
             let mut p = build_proof(&file.1, &root, offset).unwrap();
             if junk {
                 p.leaf[0] ^= 1;
             }
             let _ = number;
-            StorageAction::Prove { deal: d.id, epoch, path: p.path, leaf: p.leaf }.into()
+            StorageAction::Prove {
+                deal: d.id,
+                epoch,
+                path: p.path,
+                leaf: p.leaf,
+            }
+            .into()
         }
     })
 }
@@ -451,7 +612,13 @@ fn check(w: &World, model: &Model) -> Result<(), TestCaseError> {
     let mut sum = 0u128;
     for (a, expected) in &model.balances {
         let got = w.h.balance(a).0;
-        prop_assert_eq!(got, *expected, "balance of {} after block {}", a, w.h.number);
+        prop_assert_eq!(
+            got,
+            *expected,
+            "balance of {} after block {}",
+            a,
+            w.h.number
+        );
         sum += got;
     }
     prop_assert_eq!(sum, TOTAL_SUPPLY.0, "the supply after block {}", w.h.number);
@@ -489,7 +656,12 @@ fn run(eth: bool, blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
     };
     let p = &w.h.genesis.params;
     let mut model = Model {
-        balances: w.h.accounts().into_iter().map(|a| (a, w.h.balance(&a).0)).collect(),
+        balances: w
+            .h
+            .accounts()
+            .into_iter()
+            .map(|a| (a, w.h.balance(&a).0))
+            .collect(),
         sealing_reward: p.sealing_reward.0,
         storage_reward: p.storage_reward.0,
         budget: p.community_budget.0,
@@ -511,28 +683,47 @@ fn run(eth: bool, blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         let mut kept = Vec::new();
         let mut nonces: HashMap<usize, u64> = HashMap::new();
         for op in ops {
-            let Some(op) = aim(op, &planned, &w) else { continue };
+            let Some(op) = aim(op, &planned, &w) else {
+                continue;
+            };
             let by = match op {
                 Op::Transfer { from, .. } => from,
-                Op::Params { by, .. } | Op::Register { by, .. } | Op::Attest { by, .. } | Op::Share { by, .. }
-                | Op::Offer { by, .. } | Op::Deal { by, .. } | Op::Accept { by, .. } | Op::Prove { by, .. } => by,
+                Op::Params { by, .. }
+                | Op::Register { by, .. }
+                | Op::Attest { by, .. }
+                | Op::Share { by, .. }
+                | Op::Offer { by, .. }
+                | Op::Deal { by, .. }
+                | Op::Accept { by, .. }
+                | Op::Prove { by, .. } => by,
             };
             // One transaction per sender per block keeps the model's view of nonces simple.
             if nonces.contains_key(&by) || planned.balances[&w.h.user(by)] < reserve {
                 continue;
             }
-            let Some(action) = action(&w, &planned, &op, number) else { continue };
+            let Some(action) = action(&w, &planned, &op, number) else {
+                continue;
+            };
             let nonce = w.h.nonce(&w.h.user(by));
             nonces.insert(by, nonce);
             txs.push(w.h.signed(by, nonce, GAS, action));
             kept.push((by, nonce, op));
         }
-        let out = w.h.block(&txs).map_err(|e| TestCaseError::fail(format!("block {number}: {e}")))?;
+        let out =
+            w.h.block(&txs)
+                .map_err(|e| TestCaseError::fail(format!("block {number}: {e}")))?;
         for ((by, nonce, op), receipt) in kept.iter().zip(out.tx_receipts()) {
             let me = w.h.user(*by);
             let expected = planned.apply(&w, number, op, *nonce, reserve);
             let got = receipt.outcome.as_ref().map(|_| ()).map_err(|r| r.code);
-            prop_assert_eq!(got, expected, "block {}: {:?} gave {:?}", number, op, receipt);
+            prop_assert_eq!(
+                got,
+                expected,
+                "block {}: {:?} gave {:?}",
+                number,
+                op,
+                receipt
+            );
             let fee = w.price * u128::from(receipt.gas_used);
             planned.mv(&me, &w.h.sealer, fee);
         }

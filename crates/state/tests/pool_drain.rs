@@ -76,7 +76,11 @@ fn repeated_dag(levels: usize, distinct_root: bool) -> (Cid, HashMap<Cid, Vec<u8
 
 /// The path an attacker would send: every node from the root down to the leaf holding
 /// `offset`, chosen by the block sizes without any check.
-fn by_hand(blocks: &HashMap<Cid, Vec<u8>>, root: &Cid, offset: u64) -> metamesh_storage::StorageProof {
+fn by_hand(
+    blocks: &HashMap<Cid, Vec<u8>>,
+    root: &Cid,
+    offset: u64,
+) -> metamesh_storage::StorageProof {
     let mut proof = metamesh_storage::StorageProof::default();
     let (mut at, mut cid) = (offset, *root);
     loop {
@@ -124,14 +128,20 @@ fn colluding_owner_and_provider_cannot_drain_the_community_pool() {
 
     // The root repeats its child: refused when the deal opens.
     let (root, blocks) = repeated_dag(6, false);
-    assert_eq!(code(&h.run(0, deal(&root, &blocks))), Some(Code::DuplicateLinks));
+    assert_eq!(
+        code(&h.run(0, deal(&root, &blocks))),
+        Some(Code::DuplicateLinks)
+    );
 
     // A root that claims more than its children hold: refused too.
     let (a, ab) = file(300_000, 1);
     let mut inflated_blocks = ab.clone();
     let (inflated, bytes) = node(&[(a, 300_000)], 1 << 50);
     inflated_blocks.insert(inflated, bytes);
-    assert_eq!(code(&h.run(0, deal(&inflated, &inflated_blocks))), Some(Code::SizeMismatch));
+    assert_eq!(
+        code(&h.run(0, deal(&inflated, &inflated_blocks))),
+        Some(Code::SizeMismatch)
+    );
 
     // Hidden below an honest-looking root, the giant opens as a deal, but no node can hold
     // it: a replica bonds stake per GiB of the size the root states.
@@ -139,7 +149,10 @@ fn colluding_owner_and_provider_cannot_drain_the_community_pool() {
     let nonce = h.nonce(&h.user(0));
     assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
     let id = deal_id(Suite::Sm, &h.user(0), nonce);
-    assert_eq!(code(&h.run(1, StorageAction::Accept { deal: id })), Some(Code::StakeTooSmall));
+    assert_eq!(
+        code(&h.run(1, StorageAction::Accept { deal: id })),
+        Some(Code::StakeTooSmall)
+    );
 
     // A repetition small enough to bond (8 GiB claimed, two leaves held): the deal opens and
     // is taken, but no challenge into the repeated part can be answered.
@@ -176,14 +189,20 @@ fn colluding_owner_and_provider_cannot_drain_the_community_pool() {
     let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
     h.until(due);
     let node: metamesh_state::StorageNode = h.state.load(&h.user(1)).unwrap().unwrap();
-    assert!(node.misses >= 4 && node.stake < Amount::from_mmt(500), "{node:?}");
+    assert!(
+        node.misses >= 4 && node.stake < Amount::from_mmt(500),
+        "{node:?}"
+    );
 
     // What left the pool: the sealing rewards, at most one honest pass's reward, less the
     // slashes that went into it — nowhere near a drain.
     let now = h.balance(&pool);
     let sealing = Amount(h.params().sealing_reward.0 * u128::from(h.number));
     let out = before.0 as i128 - now.0 as i128;
-    assert!(out <= sealing.0 as i128 + Amount::from_mmt(5).0 as i128, "{out}");
+    assert!(
+        out <= sealing.0 as i128 + Amount::from_mmt(5).0 as i128,
+        "{out}"
+    );
     h.assert_supply();
 }
 
@@ -212,7 +231,15 @@ fn no_reward_passes_the_pool_budget() {
     let d: Deal = h.state.load(&id).unwrap().unwrap();
     let ch = d.holders[0].challenge.unwrap();
     let p = build_proof(&blocks, &cid, ch.offset).unwrap();
-    let r = h.run(1, StorageAction::Prove { deal: id, epoch: ch.epoch, path: p.path, leaf: p.leaf });
+    let r = h.run(
+        1,
+        StorageAction::Prove {
+            deal: id,
+            epoch: ch.epoch,
+            path: p.path,
+            leaf: p.leaf,
+        },
+    );
     assert!(r.outcome.is_ok(), "{r:?}");
     let paid = before.checked_sub(h.balance(&pool)).unwrap();
     assert!(paid <= Amount::from_mmt(100), "{paid}");

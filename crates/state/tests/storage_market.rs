@@ -23,7 +23,13 @@ fn offer(stake: u128, price: &str) -> StorageAction {
     }
 }
 
-fn deal(cid: &Cid, blocks: &HashMap<Cid, Vec<u8>>, replicas: u64, duration: u64, price: &str) -> StorageAction {
+fn deal(
+    cid: &Cid,
+    blocks: &HashMap<Cid, Vec<u8>>,
+    replicas: u64,
+    duration: u64,
+    price: &str,
+) -> StorageAction {
     StorageAction::Deal {
         cid: cid.to_bytes(),
         root: blocks[cid].clone(),
@@ -39,7 +45,13 @@ fn the_deal(h: &Harness, id: &Hash) -> Deal {
 
 fn proof(h: &Harness, id: &Hash, who: &Address, blocks: &HashMap<Cid, Vec<u8>>) -> StorageAction {
     let d = the_deal(h, id);
-    let ch = d.holders.iter().find(|x| x.provider == *who).unwrap().challenge.unwrap();
+    let ch = d
+        .holders
+        .iter()
+        .find(|x| x.provider == *who)
+        .unwrap()
+        .challenge
+        .unwrap();
     let root = metamesh_storage::cid_from_bytes(&d.cid).unwrap();
     let p = build_proof(blocks, &root, ch.offset).unwrap();
     StorageAction::Prove {
@@ -55,7 +67,12 @@ fn assert_module_balance(h: &Harness, deals: &[Hash], nodes: &[Address]) {
     let escrows: u128 = deals.iter().map(|d| the_deal(h, d).escrow.0).sum();
     let stakes: u128 = nodes
         .iter()
-        .map(|n| h.state.load::<StorageNode>(n).unwrap().map_or(0, |s| s.stake.0))
+        .map(|n| {
+            h.state
+                .load::<StorageNode>(n)
+                .unwrap()
+                .map_or(0, |s| s.stake.0)
+        })
         .sum();
     assert_eq!(h.balance(&escrow_account(h.suite)).0, escrows + stakes);
 }
@@ -69,7 +86,10 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
         let (cid, blocks) = file(size, 1);
         let txs = [h.tx(1, offer(100, "0.5")), h.tx(2, offer(100, "0.5"))];
         let out = h.block(&txs).unwrap();
-        assert!(out.tx_receipts().iter().all(|r| r.outcome.is_ok()), "{out:?}");
+        assert!(
+            out.tx_receipts().iter().all(|r| r.outcome.is_ok()),
+            "{out:?}"
+        );
         assert_eq!(h.balance(&escrow_account(suite)), Amount::from_mmt(200));
 
         let before = h.balance(&o);
@@ -79,16 +99,38 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
         let id = deal_id(suite, &o, 0);
         // 35 blocks: challenges at start+10, +20, +30 (judged at +20, +30, +40): 2 × 3 × 1 MMT.
         let d = the_deal(&h, &id);
-        assert_eq!((d.escrow, d.size, d.end), (Amount::from_mmt(6), size as u64, start + 40));
+        assert_eq!(
+            (d.escrow, d.size, d.end),
+            (Amount::from_mmt(6), size as u64, start + 40)
+        );
         let fee = Amount(h.params().min_gas_price.0 * u128::from(r.gas_used));
-        assert_eq!(h.balance(&o), before.checked_sub(Amount::from_mmt(6)).unwrap().checked_sub(fee).unwrap());
+        assert_eq!(
+            h.balance(&o),
+            before
+                .checked_sub(Amount::from_mmt(6))
+                .unwrap()
+                .checked_sub(fee)
+                .unwrap()
+        );
 
-        let txs = [h.tx(1, StorageAction::Accept { deal: id }), h.tx(2, StorageAction::Accept { deal: id })];
-        assert!(h.block(&txs).unwrap().tx_receipts().iter().all(|r| r.outcome.is_ok()));
+        let txs = [
+            h.tx(1, StorageAction::Accept { deal: id }),
+            h.tx(2, StorageAction::Accept { deal: id }),
+        ];
+        assert!(
+            h.block(&txs)
+                .unwrap()
+                .tx_receipts()
+                .iter()
+                .all(|r| r.outcome.is_ok())
+        );
         let third = h.run(0, StorageAction::Accept { deal: id });
         assert_eq!(code(&third), Some(Code::NotAStorageNode));
         let node: StorageNode = h.state.load(&k).unwrap().unwrap();
-        assert_eq!((node.committed, node.bonded), (size as u64, Amount::from_mmt(10)));
+        assert_eq!(
+            (node.committed, node.bonded),
+            (size as u64, Amount::from_mmt(10))
+        );
 
         let mut slashed_total = 0u128;
         for epoch in 1..=3u64 {
@@ -97,21 +139,42 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
                 Event::Storage(StorageEvent::ChallengeIssued { provider, epoch: ep, deadline, .. })
                 if *provider == k && *ep == epoch && *deadline == start + 10 * epoch + 5)));
             if epoch > 1 {
-                let missed: Vec<Amount> = boundary.iter().filter_map(|e| match e {
-                    Event::Storage(StorageEvent::Missed { provider, slashed, .. }) if *provider == l => Some(*slashed),
-                    _ => None,
-                }).collect();
+                let missed: Vec<Amount> = boundary
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::Storage(StorageEvent::Missed {
+                            provider, slashed, ..
+                        }) if *provider == l => Some(*slashed),
+                        _ => None,
+                    })
+                    .collect();
                 assert_eq!(missed.len(), 1);
                 slashed_total += missed[0].0;
             }
             let paid_before = h.balance(&k);
-            let StorageAction::Prove { deal: dl, epoch: e, path, mut leaf } = proof(&h, &id, &k, &blocks) else {
+            let StorageAction::Prove {
+                deal: dl,
+                epoch: e,
+                path,
+                mut leaf,
+            } = proof(&h, &id, &k, &blocks)
+            else {
                 unreachable!()
             };
             leaf[0] ^= 1;
-            let tampered = StorageAction::Prove { deal: dl, epoch: e, path: path.clone(), leaf };
+            let tampered = StorageAction::Prove {
+                deal: dl,
+                epoch: e,
+                path: path.clone(),
+                leaf,
+            };
             assert_eq!(code(&h.run(1, tampered)), Some(Code::ProofHash));
-            let wrong = StorageAction::Prove { deal: dl, epoch: e + 1, path, leaf: vec![] };
+            let wrong = StorageAction::Prove {
+                deal: dl,
+                epoch: e + 1,
+                path,
+                leaf: vec![],
+            };
             assert_eq!(code(&h.run(1, wrong)), Some(Code::WrongEpoch));
             let fees_before = h.balance(&k);
             let r = h.run(1, proof(&h, &id, &k, &blocks));
@@ -121,9 +184,20 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
                 Event::Storage(StorageEvent::Proved { provider, paid, reward: got, .. })
                 if *provider == k && *paid == Amount::from_mmt(1) && *got == reward)));
             let fee = Amount(h.params().min_gas_price.0 * u128::from(r.gas_used));
-            assert_eq!(h.balance(&k).0 + fee.0, fees_before.0 + Amount::from_mmt(1).0 + reward.0);
+            assert_eq!(
+                h.balance(&k).0 + fee.0,
+                fees_before.0 + Amount::from_mmt(1).0 + reward.0
+            );
             assert!(h.balance(&k) < paid_before.checked_add(Amount::from_mmt(2)).unwrap());
-            let again = h.run(1, StorageAction::Prove { deal: id, epoch, path: vec![], leaf: vec![1] });
+            let again = h.run(
+                1,
+                StorageAction::Prove {
+                    deal: id,
+                    epoch,
+                    path: vec![],
+                    leaf: vec![1],
+                },
+            );
             assert_eq!(code(&again), Some(Code::NoOpenChallenge));
             h.assert_supply();
             assert_module_balance(&h, &[id], &[k, l]);
@@ -132,26 +206,53 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
         let at_end = h.balance(&o);
         let last = h.until(start + 40);
         assert!(last.iter().any(|e| matches!(e, Event::Storage(StorageEvent::Missed { provider, epoch: 3, .. }) if *provider == l)));
-        assert!(last.iter().any(|e| matches!(e, Event::Storage(StorageEvent::DealEnded { deal, .. }) if *deal == id)));
-        assert_eq!(h.balance(&o).0 - at_end.0, Amount::from_mmt(1).0, "the third epoch's price back");
+        assert!(last.iter().any(
+            |e| matches!(e, Event::Storage(StorageEvent::DealEnded { deal, .. }) if *deal == id)
+        ));
+        assert_eq!(
+            h.balance(&o).0 - at_end.0,
+            Amount::from_mmt(1).0,
+            "the third epoch's price back"
+        );
         // Slashes: 10% of what is left of the bond each time: 1, 0.9, 0.81 MMT.
-        slashed_total += last.iter().filter_map(|e| match e {
-            Event::Storage(StorageEvent::Missed { slashed, .. }) => Some(slashed.0),
-            _ => None,
-        }).sum::<u128>();
+        slashed_total += last
+            .iter()
+            .filter_map(|e| match e {
+                Event::Storage(StorageEvent::Missed { slashed, .. }) => Some(slashed.0),
+                _ => None,
+            })
+            .sum::<u128>();
         assert_eq!(Amount(slashed_total), "2.71".parse().unwrap());
         let lost: StorageNode = h.state.load(&l).unwrap().unwrap();
         let kept: StorageNode = h.state.load(&k).unwrap().unwrap();
-        assert_eq!((lost.passes, lost.misses, lost.committed, lost.bonded), (0, 3, 0, Amount::ZERO));
+        assert_eq!(
+            (lost.passes, lost.misses, lost.committed, lost.bonded),
+            (0, 3, 0, Amount::ZERO)
+        );
         assert_eq!(lost.stake, "97.29".parse().unwrap());
-        assert_eq!((kept.passes, kept.misses, kept.committed, kept.bonded), (3, 0, 0, Amount::ZERO));
+        assert_eq!(
+            (kept.passes, kept.misses, kept.committed, kept.bonded),
+            (3, 0, 0, Amount::ZERO)
+        );
         let d = the_deal(&h, &id);
         assert!(d.ended() && d.escrow == Amount::ZERO);
-        assert!(h.state.entries(CollectionId::RunningDeals, &[], 10).unwrap().is_empty());
+        assert!(
+            h.state
+                .entries(CollectionId::RunningDeals, &[], 10)
+                .unwrap()
+                .is_empty()
+        );
         assert_module_balance(&h, &[id], &[k, l]);
         h.assert_supply();
         // Stake no longer bonded can be taken back.
-        let r = h.run(2, StorageAction::Offer { capacity: 0, price: Amount::ZERO, stake: Amount::ZERO });
+        let r = h.run(
+            2,
+            StorageAction::Offer {
+                capacity: 0,
+                price: Amount::ZERO,
+                stake: Amount::ZERO,
+            },
+        );
         assert!(r.outcome.is_ok(), "{r:?}");
         assert_module_balance(&h, &[id], &[k, l]);
         h.assert_supply();
@@ -164,20 +265,79 @@ fn deals_refuse_bad_terms_and_bad_files_with_their_codes() {
     let (cid, blocks) = file(5_000, 2);
     let (big, big_blocks) = file(262_144 * 2, 3);
     let r = |h: &mut Harness, a: StorageAction| code(&h.run(0, a));
-    assert_eq!(r(&mut h, StorageAction::Deal { cid: b"Qm".to_vec(), root: vec![], replicas: 1, duration: 20, price: Amount::from_mmt(1) }), Some(Code::BadCid));
-    assert_eq!(r(&mut h, StorageAction::Deal { cid: cid.to_bytes(), root: big_blocks[&big].clone(), replicas: 1, duration: 20, price: Amount::from_mmt(1) }), Some(Code::RootHash));
-    assert_eq!(r(&mut h, deal(&cid, &blocks, 0, 20, "1")), Some(Code::BadReplicas));
-    assert_eq!(r(&mut h, deal(&cid, &blocks, 17, 20, "1")), Some(Code::BadReplicas));
-    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 10, "1")), Some(Code::BadDuration));
-    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 20, "0")), Some(Code::EscrowTooSmall));
-    assert_eq!(r(&mut h, deal(&cid, &blocks, 1, 20, "100000")), Some(Code::InsufficientBalance));
-    let huge = StorageAction::Deal { cid: cid.to_bytes(), root: blocks[&cid].clone(), replicas: 16, duration: 1_000_000, price: Amount(u128::MAX / 2) };
+    assert_eq!(
+        r(
+            &mut h,
+            StorageAction::Deal {
+                cid: b"Qm".to_vec(),
+                root: vec![],
+                replicas: 1,
+                duration: 20,
+                price: Amount::from_mmt(1)
+            }
+        ),
+        Some(Code::BadCid)
+    );
+    assert_eq!(
+        r(
+            &mut h,
+            StorageAction::Deal {
+                cid: cid.to_bytes(),
+                root: big_blocks[&big].clone(),
+                replicas: 1,
+                duration: 20,
+                price: Amount::from_mmt(1)
+            }
+        ),
+        Some(Code::RootHash)
+    );
+    assert_eq!(
+        r(&mut h, deal(&cid, &blocks, 0, 20, "1")),
+        Some(Code::BadReplicas)
+    );
+    assert_eq!(
+        r(&mut h, deal(&cid, &blocks, 17, 20, "1")),
+        Some(Code::BadReplicas)
+    );
+    assert_eq!(
+        r(&mut h, deal(&cid, &blocks, 1, 10, "1")),
+        Some(Code::BadDuration)
+    );
+    assert_eq!(
+        r(&mut h, deal(&cid, &blocks, 1, 20, "0")),
+        Some(Code::EscrowTooSmall)
+    );
+    assert_eq!(
+        r(&mut h, deal(&cid, &blocks, 1, 20, "100000")),
+        Some(Code::InsufficientBalance)
+    );
+    let huge = StorageAction::Deal {
+        cid: cid.to_bytes(),
+        root: blocks[&cid].clone(),
+        replicas: 16,
+        duration: 1_000_000,
+        price: Amount(u128::MAX / 2),
+    };
     assert_eq!(r(&mut h, huge), Some(Code::EscrowOverflow));
     // A directory is not a file.
-    let dir = metamesh_storage::Block::new(metamesh_storage::CidVersion::V0, 0x70, vec![0x0a, 0x02, 0x08, 0x01]);
-    let dir_deal = StorageAction::Deal { cid: dir.cid.to_bytes(), root: dir.data.clone(), replicas: 1, duration: 20, price: Amount::from_mmt(1) };
+    let dir = metamesh_storage::Block::new(
+        metamesh_storage::CidVersion::V0,
+        0x70,
+        vec![0x0a, 0x02, 0x08, 0x01],
+    );
+    let dir_deal = StorageAction::Deal {
+        cid: dir.cid.to_bytes(),
+        root: dir.data.clone(),
+        replicas: 1,
+        duration: 20,
+        price: Amount::from_mmt(1),
+    };
     assert_eq!(r(&mut h, dir_deal), Some(Code::NotAFile));
-    assert!(h.run(0, deal(&big, &big_blocks, 1, 20, "0.1")).outcome.is_ok());
+    assert!(
+        h.run(0, deal(&big, &big_blocks, 1, 20, "0.1"))
+            .outcome
+            .is_ok()
+    );
     h.assert_supply();
 }
 
@@ -189,10 +349,20 @@ fn acceptance_needs_a_node_with_room_price_and_stake() {
     let id = deal_id(h.suite, &h.user(0), 0);
     let accept = StorageAction::Accept { deal: id };
     assert_eq!(code(&h.run(1, accept.clone())), Some(Code::NotAStorageNode));
-    assert_eq!(code(&h.run(1, StorageAction::Accept { deal: [9; 32] })), Some(Code::NoSuchDeal));
+    assert_eq!(
+        code(&h.run(1, StorageAction::Accept { deal: [9; 32] })),
+        Some(Code::NoSuchDeal)
+    );
     h.run(0, offer(100, "0"));
     assert_eq!(code(&h.run(0, accept.clone())), Some(Code::OwnerCannotHold));
-    h.run(1, StorageAction::Offer { capacity: 100, price: Amount::ZERO, stake: Amount::from_mmt(100) });
+    h.run(
+        1,
+        StorageAction::Offer {
+            capacity: 100,
+            price: Amount::ZERO,
+            stake: Amount::from_mmt(100),
+        },
+    );
     assert_eq!(code(&h.run(1, accept.clone())), Some(Code::NoRoom));
     h.run(1, offer(100, "1"));
     assert_eq!(code(&h.run(1, accept.clone())), Some(Code::PriceBelowAsk));
@@ -202,11 +372,23 @@ fn acceptance_needs_a_node_with_room_price_and_stake() {
     assert!(h.run(1, accept.clone()).outcome.is_ok());
     assert_eq!(code(&h.run(1, accept)), Some(Code::AlreadyHolds));
     // Bonded stake stays; capacity cannot drop below what is held.
-    let lower = StorageAction::Offer { capacity: 1 << 30, price: Amount::ZERO, stake: Amount::from_mmt(9) };
+    let lower = StorageAction::Offer {
+        capacity: 1 << 30,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(9),
+    };
     assert_eq!(code(&h.run(1, lower)), Some(Code::StakeBelowBonded));
-    let shrink = StorageAction::Offer { capacity: 10, price: Amount::ZERO, stake: Amount::from_mmt(10) };
+    let shrink = StorageAction::Offer {
+        capacity: 10,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(10),
+    };
     assert_eq!(code(&h.run(1, shrink)), Some(Code::CapacityBelowCommitted));
-    let poor = StorageAction::Offer { capacity: 1 << 30, price: Amount::ZERO, stake: Amount::from_mmt(5_000) };
+    let poor = StorageAction::Offer {
+        capacity: 1 << 30,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(5_000),
+    };
     assert_eq!(code(&h.run(1, poor)), Some(Code::InsufficientBalance));
     assert_module_balance(&h, &[id], &[h.user(0), h.user(1)]);
     h.assert_supply();
@@ -216,19 +398,49 @@ fn acceptance_needs_a_node_with_room_price_and_stake() {
 fn a_block_processes_at_most_max_due_deals_boundaries() {
     let mut h = Harness::new(Suite::Sm, 4, |g| g.params.max_due_deals = 2);
     let (cid, blocks) = file(2_000, 5);
-    let txs: Vec<_> = (0..3).map(|i| h.tx(i, deal(&cid, &blocks, 1, 30, "0.1"))).collect();
-    assert!(h.block(&txs).unwrap().tx_receipts().iter().all(|r| r.outcome.is_ok()));
+    let txs: Vec<_> = (0..3)
+        .map(|i| h.tx(i, deal(&cid, &blocks, 1, 30, "0.1")))
+        .collect();
+    assert!(
+        h.block(&txs)
+            .unwrap()
+            .tx_receipts()
+            .iter()
+            .all(|r| r.outcome.is_ok())
+    );
     let start = h.number;
-    assert_eq!(h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap().len(), 3);
+    assert_eq!(
+        h.state
+            .entries(CollectionId::DealSchedule, &[], 10)
+            .unwrap()
+            .len(),
+        3
+    );
     h.until(start + 9);
     // Three deals due at start+10: two boundaries in that block, the third in the next.
     h.until(start + 10);
-    let left = h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap();
-    let due: Vec<u64> = left.iter().map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap())).collect();
-    assert_eq!(due.iter().filter(|d| **d == start + 10).count(), 1, "{due:?}");
+    let left = h
+        .state
+        .entries(CollectionId::DealSchedule, &[], 10)
+        .unwrap();
+    let due: Vec<u64> = left
+        .iter()
+        .map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        due.iter().filter(|d| **d == start + 10).count(),
+        1,
+        "{due:?}"
+    );
     h.until(start + 11);
-    let left = h.state.entries(CollectionId::DealSchedule, &[], 10).unwrap();
-    assert!(left.iter().all(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()) > start + 11));
+    let left = h
+        .state
+        .entries(CollectionId::DealSchedule, &[], 10)
+        .unwrap();
+    assert!(
+        left.iter()
+            .all(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()) > start + 11)
+    );
     assert_eq!(left.len(), 3);
     h.assert_supply();
 }

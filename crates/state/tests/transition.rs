@@ -52,7 +52,10 @@ fn invalid_transactions_make_the_block_invalid_and_change_nothing() {
         let cases = [
             (sign(&h, 99, 0, price, GAS), Code::WrongChain),
             (sign(&h, common::CHAIN, 1, price, GAS), Code::NonceTooHigh),
-            (sign(&h, common::CHAIN, 0, Amount(price.0 - 1), GAS), Code::GasPriceTooLow),
+            (
+                sign(&h, common::CHAIN, 0, Amount(price.0 - 1), GAS),
+                Code::GasPriceTooLow,
+            ),
             (sign(&h, common::CHAIN, 0, price, 1_000), Code::IntrinsicGas),
             (
                 sign(&h, common::CHAIN, 0, price, h.params().block_gas_limit + 1),
@@ -81,8 +84,15 @@ fn invalid_transactions_make_the_block_invalid_and_change_nothing() {
         // A valid transaction, then the same nonce again.
         let ok = h.tx(0, transfer(to, 1));
         let again = sign(&h, common::CHAIN, 0, Amount(price.0 + 1), GAS);
-        assert_eq!(invalid_code(h.block(&[ok.clone(), again])), Code::StaleNonce);
-        assert_eq!(h.root(), root, "{suite}: nothing of the invalid block stays");
+        assert_eq!(
+            invalid_code(h.block(&[ok.clone(), again])),
+            Code::StaleNonce
+        );
+        assert_eq!(
+            h.root(),
+            root,
+            "{suite}: nothing of the invalid block stays"
+        );
         h.block(&[ok]).unwrap();
         assert_ne!(h.root(), root);
     }
@@ -103,7 +113,11 @@ fn a_failed_included_transaction_pays_for_its_gas_and_nothing_else() {
     let reward = h.params().sealing_reward;
     assert_eq!(
         h.balance(&h.sealer),
-        sealer.checked_add(fee).unwrap().checked_add(reward).unwrap()
+        sealer
+            .checked_add(fee)
+            .unwrap()
+            .checked_add(reward)
+            .unwrap()
     );
     assert_eq!(
         receipt.events,
@@ -173,7 +187,10 @@ fn fees_grow_with_bytes_and_with_on_chain_work() {
     let (many_leaves, b2) = file(262_144 * 3, 2);
     let cheap = h.run(0, deal(&one_leaf, &b1));
     let dear = h.run(0, deal(&many_leaves, &b2));
-    assert!(cheap.outcome.is_ok() && dear.outcome.is_ok(), "{cheap:?} {dear:?}");
+    assert!(
+        cheap.outcome.is_ok() && dear.outcome.is_ok(),
+        "{cheap:?} {dear:?}"
+    );
     // (The one-leaf root carries its 1,000 bytes; the other root is a small node.)
     assert_ne!(cheap.gas_used, dear.gas_used);
     h.assert_supply();
@@ -200,7 +217,11 @@ fn a_block_over_its_gas_limit_is_invalid() {
         .collect();
     assert_eq!(invalid_code(h.block(&txs[..5])), Code::BlockGasExceeded);
     let out = h.block(&txs[..4]).unwrap();
-    assert!(out.gas_used > limit * 3 / 4 && out.gas_used <= limit, "{}", out.gas_used);
+    assert!(
+        out.gas_used > limit * 3 / 4 && out.gas_used <= limit,
+        "{}",
+        out.gas_used
+    );
     // A header that names another gas limit.
     let mut env = h.env();
     env.gas_limit += 1;
@@ -219,21 +240,33 @@ fn a_builder_leaves_out_what_does_not_fit() {
     ];
     let mut block = metamesh_state::BlockExecutor::begin(&mut h.state, &env).unwrap();
     assert!(block.push(&txs[0]).is_ok());
-    assert!(matches!(block.push(&txs[1]), Err(TxError::Invalid(r)) if r.code == Code::NonceTooHigh));
+    assert!(
+        matches!(block.push(&txs[1]), Err(TxError::Invalid(r)) if r.code == Code::NonceTooHigh)
+    );
     assert!(block.push(&txs[2]).is_ok());
     let out = block.finish().unwrap();
-    assert_eq!(out.receipts.len(), 3, "two transactions and the system receipt");
+    assert_eq!(
+        out.receipts.len(),
+        3,
+        "two transactions and the system receipt"
+    );
     assert!(out.receipts.last().unwrap().is_system());
 }
 
 #[test]
 fn parameters_change_at_the_next_block_and_only_by_their_authority() {
-    let mut h = Harness::new(Suite::Sm, 2, |g| g.params.params_authority = Address([0; 20]));
+    let mut h = Harness::new(Suite::Sm, 2, |g| {
+        g.params.params_authority = Address([0; 20])
+    });
     let change = |name: &str, value: Vec<u8>| ParamsAction::Change {
         changes: vec![(name.into(), value)],
     };
     let none = h.run(0, change("storageEpoch", vec![20]));
-    assert_eq!(code(&none), Some(Code::NotParamsAuthority), "no authority at all");
+    assert_eq!(
+        code(&none),
+        Some(Code::NotParamsAuthority),
+        "no authority at all"
+    );
 
     let authority = Harness::new(Suite::Sm, 2, |_| {}).user(0);
     let mut h = Harness::new(Suite::Sm, 2, |g| g.params.params_authority = authority);
@@ -241,7 +274,10 @@ fn parameters_change_at_the_next_block_and_only_by_their_authority() {
         code(&h.run(1, change("storageEpoch", vec![20]))),
         Some(Code::NotParamsAuthority)
     );
-    assert_eq!(code(&h.run(0, change("noSuch", vec![1]))), Some(Code::UnknownParam));
+    assert_eq!(
+        code(&h.run(0, change("noSuch", vec![1]))),
+        Some(Code::UnknownParam)
+    );
     assert_eq!(
         code(&h.run(0, change("storageEpoch", vec![0, 1]))),
         Some(Code::BadParamValue)
@@ -257,12 +293,21 @@ fn parameters_change_at_the_next_block_and_only_by_their_authority() {
     let scheduled = h.run(0, change("minGasPrice", value));
     assert!(scheduled.outcome.is_ok(), "{scheduled:?}");
     let at = h.number + 1;
-    assert!(scheduled.events.contains(&Event::Params(ParamsEvent::Scheduled {
-        block: at,
-        names: vec!["minGasPrice".into()],
-    })));
+    assert!(
+        scheduled
+            .events
+            .contains(&Event::Params(ParamsEvent::Scheduled {
+                block: at,
+                names: vec!["minGasPrice".into()],
+            }))
+    );
     // Still the old price in this block's state; the next block runs with the new one.
-    assert_eq!(metamesh_state::params_at(&h.state, h.number).unwrap().min_gas_price, old);
+    assert_eq!(
+        metamesh_state::params_at(&h.state, h.number)
+            .unwrap()
+            .min_gas_price,
+        old
+    );
     assert_eq!(h.params().min_gas_price, doubled);
     let cheap = Transaction {
         chain_id: common::CHAIN,
@@ -313,7 +358,10 @@ fn first_registration_wins_and_proves_against_the_root() {
     assert_eq!(code(&r), Some(Code::DigestRegistered));
     assert_eq!(r.outcome.unwrap_err().args, vec![u128::from(first_block)]);
     // One CID, one registration, however it is spelled: text is not a CID on chain.
-    assert_eq!(code(&h.run(1, register(cid.to_bytes(), 10))), Some(Code::CidRegistered));
+    assert_eq!(
+        code(&h.run(1, register(cid.to_bytes(), 10))),
+        Some(Code::CidRegistered)
+    );
     assert_eq!(
         code(&h.run(1, register(cid.to_string().into_bytes(), 11))),
         Some(Code::BadCid)
@@ -338,30 +386,49 @@ fn only_the_owner_or_a_grantee_shares_a_key() {
     let mut h = Harness::new(Suite::Sm, 4, |_| {});
     let (cid, _) = file(5_000, 3);
     let (plain, _) = file(5_000, 4);
-    let register = |cid: &metamesh_storage::Cid, digest: u8, encrypted: bool| DataAction::Register {
-        digest: [digest; 32],
-        size: 5_000,
-        cid: cid.to_bytes(),
-        encrypted,
-        profile: "unixfs-v0-2015".into(),
-        title: String::new(),
-        licence: String::new(),
-        metadata: vec![],
-    };
+    let register =
+        |cid: &metamesh_storage::Cid, digest: u8, encrypted: bool| DataAction::Register {
+            digest: [digest; 32],
+            size: 5_000,
+            cid: cid.to_bytes(),
+            encrypted,
+            profile: "unixfs-v0-2015".into(),
+            title: String::new(),
+            licence: String::new(),
+            metadata: vec![],
+        };
     let pk = |h: &Harness, i: usize| h.keys[i].public_key().to_uncompressed().to_vec();
     let share = |cid: &metamesh_storage::Cid, to: Vec<u8>| DataAction::ShareKey {
         cid: cid.to_bytes(),
         recipient: to,
         wrapped: vec![1; 100],
     };
-    assert_eq!(code(&h.run(0, share(&cid, pk(&h, 1)))), Some(Code::CidNotRegistered));
+    assert_eq!(
+        code(&h.run(0, share(&cid, pk(&h, 1)))),
+        Some(Code::CidNotRegistered)
+    );
     assert!(h.run(0, register(&cid, 1, true)).outcome.is_ok());
     assert!(h.run(0, register(&plain, 2, false)).outcome.is_ok());
-    assert_eq!(code(&h.run(0, share(&plain, pk(&h, 1)))), Some(Code::NotEncrypted));
-    assert_eq!(code(&h.run(2, share(&cid, pk(&h, 2)))), Some(Code::NotOwnerOrGrantee));
-    assert!(h.run(0, share(&cid, pk(&h, 1))).outcome.is_ok(), "the owner shares");
-    assert!(h.run(1, share(&cid, pk(&h, 2))).outcome.is_ok(), "a grantee passes it on");
-    assert_eq!(code(&h.run(3, share(&cid, pk(&h, 3)))), Some(Code::NotOwnerOrGrantee));
+    assert_eq!(
+        code(&h.run(0, share(&plain, pk(&h, 1)))),
+        Some(Code::NotEncrypted)
+    );
+    assert_eq!(
+        code(&h.run(2, share(&cid, pk(&h, 2)))),
+        Some(Code::NotOwnerOrGrantee)
+    );
+    assert!(
+        h.run(0, share(&cid, pk(&h, 1))).outcome.is_ok(),
+        "the owner shares"
+    );
+    assert!(
+        h.run(1, share(&cid, pk(&h, 2))).outcome.is_ok(),
+        "a grantee passes it on"
+    );
+    assert_eq!(
+        code(&h.run(3, share(&cid, pk(&h, 3)))),
+        Some(Code::NotOwnerOrGrantee)
+    );
     let bad = DataAction::ShareKey {
         cid: cid.to_bytes(),
         recipient: vec![4; 65],
@@ -376,7 +443,11 @@ fn only_the_owner_or_a_grantee_shares_a_key() {
     assert_eq!(code(&h.run(0, empty)), Some(Code::WrappedKeySize));
     let grants: metamesh_state::KeyGrants = h
         .state
-        .load(&metamesh_state::grants_id(Suite::Sm, &cid.to_bytes(), &h.user(2)))
+        .load(&metamesh_state::grants_id(
+            Suite::Sm,
+            &cid.to_bytes(),
+            &h.user(2),
+        ))
         .unwrap()
         .unwrap();
     assert_eq!(grants.0.len(), 1);

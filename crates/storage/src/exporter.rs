@@ -168,11 +168,20 @@ pub fn list_dir(
                 .map(|(name, cid, tsize)| DirEntry { name, cid, tsize })
                 .collect(),
         )),
-        Node::Pb { data, .. } if data.kind() == Some(DataType::HamtShard) => {
-            Err(StorageError::Malformed {
-                cid: cid.to_string(),
-                reason: "HAMT-sharded directories are not supported yet".into(),
-            })
+        Node::Pb { data, links } if data.kind() == Some(DataType::HamtShard) => {
+            let mut child = |c: &Cid| match node(source, c)? {
+                Node::Pb { data, links } if data.kind() == Some(DataType::HamtShard) => Ok(links),
+                _ => Err(StorageError::Malformed {
+                    cid: c.to_string(),
+                    reason: "a HAMT link of two characters names no shard".into(),
+                }),
+            };
+            Ok(Some(
+                crate::hamt::entries(cid, links, &mut child)?
+                    .into_iter()
+                    .map(|(name, cid, tsize)| DirEntry { name, cid, tsize })
+                    .collect(),
+            ))
         }
         _ => Ok(None),
     }

@@ -328,21 +328,33 @@ pub fn import_dir(
         };
         links.push(file_link(&linked, &name));
     }
-    // Kubo turns a directory into a HAMT shard once its links' names and CIDs reach 256 KiB;
-    // a plain directory node there would carry a CID Kubo never gives.
-    let estimate: usize = links
-        .iter()
-        .map(|l| l.name.as_ref().map_or(0, String::len) + l.hash.as_ref().map_or(0, Vec::len))
-        .sum();
-    if estimate >= HAMT_THRESHOLD {
-        return Err(StorageError::Io(format!(
-            "{}: {} entries need a HAMT-sharded directory (Kubo shards past 256 KiB of links), \
-             which this importer does not write yet; split the directory",
-            path.display(),
-            links.len()
-        )));
+    if needs_sharding(profile, &links) {
+        let entries = links
+            .into_iter()
+            .map(|l| (l.name.clone().unwrap_or_default(), l))
+            .collect();
+        return crate::hamt::write_sharded(profile, entries, sink);
     }
     directory_node(profile, links, sink)
+}
+
+/// Whether Kubo would shard a directory with these links: when their estimated size passes
+/// 256 KiB (not when it equals it) — names and CIDs (`links-bytes`, Kubo's default), or the
+/// whole serialized node (`block-bytes`, the `unixfs-v1-2025` profile).
+fn needs_sharding(profile: Profile, links: &[PbLink]) -> bool {
+    let estimate: usize = if profile == Profile::UNIXFS_V1_2025 {
+        // The node's Data field (`08 01` wrapped) and each link as a serialized PBLink.
+        4 + links
+            .iter()
+            .map(|l| prost::encoding::message::encoded_len(2, l))
+            .sum::<usize>()
+    } else {
+        links
+            .iter()
+            .map(|l| l.name.as_ref().map_or(0, String::len) + l.hash.as_ref().map_or(0, Vec::len))
+            .sum()
+    };
+    estimate > HAMT_THRESHOLD
 }
 
 /// Imports one regular file, reporting bytes read.

@@ -19,6 +19,7 @@ mod block;
 pub mod car;
 pub mod envelope;
 mod exporter;
+mod hamt;
 mod importer;
 mod pb;
 mod profile;

@@ -218,4 +218,3 @@ pub fn verify_proof(
         Some(_) => Err(ProofFault::TooShort),
     }
 }
-

@@ -80,3 +80,51 @@ fn js_importer_agrees_and_js_reads_our_car_files() {
         }
     }
 }
+
+/// A directory of `n` small files whose names are `len` characters long.
+fn directory(root: &std::path::Path, name: &str, n: usize, len: usize) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        let name = format!("{i:06}-{}", "x".repeat(len.saturating_sub(7)));
+        std::fs::write(dir.join(name), format!("entry {i}\n")).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn js_importer_agrees_on_directories_kubo_would_shard() {
+    let scratch = tempfile::tempdir().unwrap();
+    // 3,000 links of 12 + 34 bytes: 138,000 bytes, a flat directory; 3,600 of 40 + 34 bytes:
+    // 266,400, just past 256 KiB, a HAMT (in every profile's estimate); and that HAMT inside
+    // another directory.
+    let flat = directory(scratch.path(), "flat", 3_000, 12);
+    let sharded = directory(scratch.path(), "sharded", 3_600, 40);
+    let outer = scratch.path().join("outer");
+    std::fs::create_dir(&outer).unwrap();
+    std::fs::rename(
+        directory(scratch.path(), "inner", 3_600, 40),
+        outer.join("inner"),
+    )
+    .unwrap();
+    std::fs::write(outer.join("readme.txt"), b"a sharded directory inside\n").unwrap();
+    for dir in [&flat, &sharded, &outer] {
+        for (profile, mode) in [
+            (Profile::KUBO_DEFAULT, "0"),
+            (Profile::KUBO_CIDV1, "1"),
+            (Profile::UNIXFS_V1_2025, "unixfs-v1-2025"),
+        ] {
+            let mut blocks = Vec::new();
+            let root = metamesh_storage::import_dir(
+                profile,
+                dir,
+                metamesh_storage::DirOptions::default(),
+                &mut blocks,
+                &mut |_| {},
+            )
+            .unwrap();
+            let js = node("add-dir.mjs", &[dir.to_str().unwrap(), mode]);
+            assert_eq!(js[0], root.cid.to_string(), "{} in {mode}", dir.display());
+        }
+    }
+}

@@ -5,11 +5,12 @@ use std::io::Write as _;
 
 use metamesh_crypto::{AeadAlgorithm, SecretKey, Suite, unwrap_key, wrap_key};
 use metamesh_storage::{
-    BlockStore, Cid, DirOptions, FileImporter, PinInfo, Profile, StorageProof, build_proof,
+    BlockSource as _, BlockStore, Cid, DataType, DirOptions, FileImporter, PbLink, PbNode, PinInfo,
+    Profile, ProofFault, StorageProof, UnixFsData, build_proof,
     car::{CarReader, CarWriter},
+    cid_from_bytes,
     envelope::{Decryptor, Encryptor, Header, from_io},
-    export_file, export_path, import_dir, verify_proof, walk, ProofFault, file_size, cid_from_bytes,
-    DataType, PbLink, PbNode, UnixFsData, BlockSource as _,
+    export_file, export_path, file_size, import_dir, verify_proof, walk,
 };
 
 const SIZES: [usize; 7] = [0, 1, 262_143, 262_144, 262_145, 3 << 20, (5 << 20) + 17];
@@ -307,10 +308,16 @@ fn repeated_children_and_inflated_sizes_prove_nothing() {
     let b = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 2));
     // One child twice: a thousand bytes stored, two thousand claimed.
     let twice = file_node(&[(a.cid, 1000), (a.cid, 1000)], 2000);
-    assert_eq!(file_size(&twice.cid, &twice.data), Err(ProofFault::DuplicateLinks));
+    assert_eq!(
+        file_size(&twice.cid, &twice.data),
+        Err(ProofFault::DuplicateLinks)
+    );
     // A filesize that is not the sum of the block sizes.
     let inflated = file_node(&[(a.cid, 1000), (b.cid, 1000)], 1 << 40);
-    assert_eq!(file_size(&inflated.cid, &inflated.data), Err(ProofFault::Sizes));
+    assert_eq!(
+        file_size(&inflated.cid, &inflated.data),
+        Err(ProofFault::Sizes)
+    );
     // Block sizes that add up but overstate a leaf: the proof fails at the leaf.
     let overstated = file_node(&[(a.cid, 1000), (b.cid, 5000)], 6000);
     assert_eq!(file_size(&overstated.cid, &overstated.data), Ok(6000));
@@ -352,21 +359,53 @@ fn cids_on_chain_have_one_spelling() {
 }
 
 #[test]
-fn a_directory_kubo_would_shard_is_refused_not_misaddressed() {
+fn a_directory_kubo_would_shard_becomes_a_hamt_and_comes_back_whole() {
     let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
     // 1,200 links of ~234 estimated bytes each: past Kubo's 256 KiB sharding threshold.
     for i in 0..1200 {
         let name = format!("{i:04}-{}", "x".repeat(195));
-        std::fs::write(dir.path().join(name), b"").unwrap();
+        std::fs::write(tree.join(name), format!("{i}")).unwrap();
     }
-    let err = import_dir(
+    std::fs::create_dir(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("sub/inside.txt"), b"deeper").unwrap();
+    let (_d, store) = store();
+    let mut session = store.session();
+    let root = import_dir(
         Profile::KUBO_DEFAULT,
-        dir.path(),
+        &tree,
         DirOptions::default(),
-        &mut metamesh_storage::HashOnly,
+        &mut session,
         &mut |_| {},
     )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("HAMT"), "{err}");
+    .unwrap();
+    session.commit(&root.cid, &PinInfo::default()).unwrap();
+    match metamesh_storage::node(&store, &root.cid).unwrap() {
+        metamesh_storage::Node::Pb { data, links } => {
+            assert_eq!(data.kind(), Some(DataType::HamtShard));
+            assert_eq!(data.fanout, Some(256));
+            assert!(links.len() <= 256 && links.len() > 200, "{}", links.len());
+        }
+        other => panic!("not a shard: {other:?}"),
+    }
+    let entries = metamesh_storage::list_dir(&store, &root.cid)
+        .unwrap()
+        .unwrap();
+    assert_eq!(entries.len(), 1201);
+    assert!(entries.windows(2).all(|w| w[0].name < w[1].name));
+    let out = dir.path().join("out");
+    export_path(&store, &root.cid, &out).unwrap();
+    for i in [0, 599, 1199] {
+        let name = format!("{i:04}-{}", "x".repeat(195));
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            format!("{i}").into_bytes()
+        );
+    }
+    assert_eq!(
+        std::fs::read(out.join("sub/inside.txt")).unwrap(),
+        b"deeper"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1201);
 }

@@ -6,7 +6,9 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{AccountAction, Action, Amount, DataAction, Header, Transaction, WorkKind};
+use metamesh_primitives::{
+    AccountAction, Action, Amount, DataAction, Header, Transaction, WorkKind,
+};
 use metamesh_state::{Attestation, Record as _, StateKey};
 use serde_json::{Value, json};
 

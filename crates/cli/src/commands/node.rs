@@ -236,7 +236,10 @@ impl Settings {
             }
         };
         let rpc = RpcConfig {
-            admin_token: Some(admin_token(&ctx.data_dir, args.rpc_admin_token_file.as_deref())?),
+            admin_token: Some(admin_token(
+                &ctx.data_dir,
+                args.rpc_admin_token_file.as_deref(),
+            )?),
             admin_loopback: args.rpc_admin_loopback || config.rpc_admin_loopback,
             vhosts: pick(args.rpc_vhosts, config.rpc_vhosts, defaults.vhosts.clone()),
             cors: pick(args.rpc_cors, config.rpc_cors, defaults.cors.clone()),
@@ -320,12 +323,7 @@ pub fn run_node(
         target_peers: 25,
         request_timeout: Duration::from_secs(10),
     };
-    runtime.block_on(serve(
-        node,
-        settings.rpc_addr,
-        net,
-        settings.rpc,
-    ))?;
+    runtime.block_on(serve(node, settings.rpc_addr, net, settings.rpc))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -93,7 +93,9 @@ pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
             let stake = match stake {
                 Some(s) => s,
                 None => {
-                    let me = super::client::sender_key(ctx, &sender)?.public_key().address();
+                    let me = super::client::sender_key(ctx, &sender)?
+                        .public_key()
+                        .address();
                     let node = rpc.call("storage_provider", json!([me.to_string()]))?;
                     node["stake"]
                         .as_str()

@@ -184,16 +184,21 @@ pub(crate) mod strategy {
                 }
                 .into()
             }),
-            (bytes(40), bytes(200), any::<u64>(), any::<u64>(), any::<u128>()).prop_map(
-                |(cid, root, replicas, duration, p)| StorageAction::Deal {
+            (
+                bytes(40),
+                bytes(200),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u128>()
+            )
+                .prop_map(|(cid, root, replicas, duration, p)| StorageAction::Deal {
                     cid,
                     root,
                     replicas,
                     duration,
                     price: Amount(p),
                 }
-                .into()
-            ),
+                .into()),
             any::<[u8; 32]>().prop_map(|deal| StorageAction::Accept { deal }.into()),
             (
                 any::<[u8; 32]>(),

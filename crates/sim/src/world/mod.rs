@@ -98,7 +98,10 @@ pub struct Sim {
     /// When each block was sealed (virtual ms), for the partition check.
     sealed_at: HashMap<Hash, u64>,
     /// The files storage deals are opened on.
-    files: Vec<(metamesh_storage::Cid, HashMap<metamesh_storage::Cid, Vec<u8>>)>,
+    files: Vec<(
+        metamesh_storage::Cid,
+        HashMap<metamesh_storage::Cid, Vec<u8>>,
+    )>,
     followers: Vec<Option<events::Follower>>,
     checks: u64,
 }

@@ -29,7 +29,10 @@ pub(super) fn files() -> Vec<(Cid, HashMap<Cid, Vec<u8>>)> {
             let bytes: Vec<u8> = (0..*size).map(|i| (i * 13 + n * 7) as u8).collect();
             let mut blocks = Vec::new();
             let root = import_bytes(Profile::KUBO_DEFAULT, &bytes, &mut blocks).expect("import");
-            (root.cid, blocks.into_iter().map(|b| (b.cid, b.data)).collect())
+            (
+                root.cid,
+                blocks.into_iter().map(|b| (b.cid, b.data)).collect(),
+            )
         })
         .collect()
 }
@@ -47,13 +50,24 @@ impl Sim {
 
     /// Signs `action` from user `u` at its next nonce and submits it to a random live honest
     /// node; false if the node refused it.
-    pub(super) fn submit(&mut self, u: usize, action: Action, gas: u64) -> Option<metamesh_primitives::Hash> {
+    pub(super) fn submit(
+        &mut self,
+        u: usize,
+        action: Action,
+        gas: u64,
+    ) -> Option<metamesh_primitives::Hash> {
         let live = self.live_honest();
         if live.is_empty() {
             return None;
         }
         let target = live[self.rng.below(live.len() as u64) as usize];
-        let node = self.nodes[target].live.as_ref().expect("live").handler.node().clone();
+        let node = self.nodes[target]
+            .live
+            .as_ref()
+            .expect("live")
+            .handler
+            .node()
+            .clone();
         let sender = self.user_address(u);
         let tx = Transaction {
             chain_id: self.genesis.chain_id,
@@ -121,12 +135,22 @@ impl Sim {
     pub(super) fn storage_round(&mut self) {
         let live = self.live_honest();
         let Some(&at) = live.first() else { return };
-        let node = self.nodes[at].live.as_ref().expect("live").handler.node().clone();
+        let node = self.nodes[at]
+            .live
+            .as_ref()
+            .expect("live")
+            .handler
+            .node()
+            .clone();
         let mut actions: Vec<(usize, Action, u64)> = Vec::new();
         for p in 0..PROVIDERS {
             let me = self.user_address(p);
             let registered = node.with_chain(|c| {
-                c.state().load::<metamesh_state::StorageNode>(&me).ok().flatten().is_some()
+                c.state()
+                    .load::<metamesh_state::StorageNode>(&me)
+                    .ok()
+                    .flatten()
+                    .is_some()
             });
             if !registered {
                 let offer = StorageAction::Offer {
@@ -170,11 +194,14 @@ impl Sim {
                     }
                     Some(h) => {
                         let Some(ch) = h.challenge else { continue };
-                        let Some(file) = self.files.iter().find(|f| f.0.to_bytes() == deal.cid) else {
+                        let Some(file) = self.files.iter().find(|f| f.0.to_bytes() == deal.cid)
+                        else {
                             continue;
                         };
                         let root = cid_from_bytes(&deal.cid).expect("a deal's CID");
-                        let Ok(proof) = build_proof(&file.1, &root, ch.offset) else { continue };
+                        let Ok(proof) = build_proof(&file.1, &root, ch.offset) else {
+                            continue;
+                        };
                         let prove = StorageAction::Prove {
                             deal: id,
                             epoch: ch.epoch,
@@ -210,10 +237,16 @@ impl Sim {
     /// Whether some live honest node's chain already carries the change.
     fn params_change_included(&self) -> bool {
         self.live_honest().iter().any(|i| {
-            self.nodes[*i].live.as_ref().expect("live").handler.node().with_chain(|c| {
-                metamesh_state::params_at(&c.state(), c.head().number + 1)
-                    .is_ok_and(|p| p.block_gas_limit == NEW_GAS_LIMIT)
-            })
+            self.nodes[*i]
+                .live
+                .as_ref()
+                .expect("live")
+                .handler
+                .node()
+                .with_chain(|c| {
+                    metamesh_state::params_at(&c.state(), c.head().number + 1)
+                        .is_ok_and(|p| p.block_gas_limit == NEW_GAS_LIMIT)
+                })
         })
     }
 }

@@ -128,7 +128,9 @@ pub fn pay_from_pool<S: NodeStore + Clone>(
         };
     }
     let address = pool.address(ex.suite());
-    let left = budget_per_epoch.checked_sub(budget.spent).unwrap_or_default();
+    let left = budget_per_epoch
+        .checked_sub(budget.spent)
+        .unwrap_or_default();
     let paid = amount.min(left).min(ex.account(&address)?.balance);
     if paid == Amount::ZERO {
         return Ok(paid);

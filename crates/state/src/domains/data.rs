@@ -226,7 +226,10 @@ pub enum DataEvent {
         kind: WorkKind,
     },
     /// `0x22 [granter, recipient]`
-    KeyShared { granter: Address, recipient: Address },
+    KeyShared {
+        granter: Address,
+        recipient: Address,
+    },
 }
 
 /// The registration that names `cid`, if any.

@@ -124,7 +124,13 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             }
             let block = ex.env.number + 1;
             let names = changed_names(ex.params, &next);
-            ex.save(&(), &Pending { block, params: next })?;
+            ex.save(
+                &(),
+                &Pending {
+                    block,
+                    params: next,
+                },
+            )?;
             ex.emit(Event::Params(ParamsEvent::Scheduled { block, names }))
         }
     }

@@ -41,7 +41,10 @@ impl Harness {
             0,
             1,
             vec![sealer],
-            &keys.iter().map(|k| k.public_key().address()).collect::<Vec<_>>(),
+            &keys
+                .iter()
+                .map(|k| k.public_key().address())
+                .collect::<Vec<_>>(),
             Amount::from_mmt(1000),
         );
         tweak(&mut genesis);
@@ -161,7 +164,11 @@ impl Harness {
     /// The sum of every balance is the supply.
     pub fn assert_supply(&self) {
         let sum: u128 = self.accounts().iter().map(|a| self.balance(a).0).sum();
-        assert_eq!(sum, TOTAL_SUPPLY.0, "the supply after block {}", self.number);
+        assert_eq!(
+            sum, TOTAL_SUPPLY.0,
+            "the supply after block {}",
+            self.number
+        );
     }
 }
 
@@ -170,7 +177,10 @@ pub fn file(size: usize, seed: u8) -> (Cid, HashMap<Cid, Vec<u8>>) {
     let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8 ^ seed).collect();
     let mut blocks = Vec::new();
     let root = import_bytes(Profile::KUBO_DEFAULT, &bytes, &mut blocks).unwrap();
-    (root.cid, blocks.into_iter().map(|b| (b.cid, b.data)).collect())
+    (
+        root.cid,
+        blocks.into_iter().map(|b| (b.cid, b.data)).collect(),
+    )
 }
 
 /// The rejection code of a receipt, if it failed.

@@ -23,7 +23,7 @@ use metamesh_trie::NodeStore;
 pub use records::{Challenge, Deal, Replica, StorageEvent, StorageNode};
 
 use super::{TxContext, accounts};
-use crate::{CollectionId, Code, Event, Exec, Outcome, Pool, exec::reject};
+use crate::{Code, CollectionId, Event, Exec, Outcome, Pool, exec::reject};
 
 const GIB: u64 = 1 << 30;
 pub const MAX_REPLICAS: u64 = 16;
@@ -178,7 +178,10 @@ fn open_deal<S: NodeStore + Clone>(
         return reject(Code::EscrowOverflow, &[]);
     };
     if escrow < ex.params.min_deal_escrow {
-        return reject(Code::EscrowTooSmall, &[escrow.0, ex.params.min_deal_escrow.0]);
+        return reject(
+            Code::EscrowTooSmall,
+            &[escrow.0, ex.params.min_deal_escrow.0],
+        );
     }
     // The chain's own work at every boundary of every replica, paid now.
     let n = challenges(epoch, duration);
@@ -205,7 +208,11 @@ fn open_deal<S: NodeStore + Clone>(
     };
     ex.save(&id, &deal)?;
     ex.put_entry(CollectionId::RunningDeals, &id, &[1])?;
-    ex.put_entry(CollectionId::DealSchedule, &schedule_key(deal.next_due, &id), &[1])?;
+    ex.put_entry(
+        CollectionId::DealSchedule,
+        &schedule_key(deal.next_due, &id),
+        &[1],
+    )?;
     ex.emit(Event::Storage(StorageEvent::DealOpened {
         deal: id,
         owner: tx.sender,
@@ -222,7 +229,12 @@ fn accept<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address, id: &Hash) ->
         return reject(Code::NotAStorageNode, &[]);
     };
     let asks = Amount(node.price.0.saturating_mul(gib(deal.size)));
-    let bond = Amount(ex.params.storage_stake_per_gib.0.saturating_mul(gib(deal.size)));
+    let bond = Amount(
+        ex.params
+            .storage_stake_per_gib
+            .0
+            .saturating_mul(gib(deal.size)),
+    );
     let free_stake = node.stake.checked_sub(node.bonded).unwrap_or_default();
     let free_bytes = node.capacity.saturating_sub(node.committed);
     if deal.ended() {
@@ -234,7 +246,10 @@ fn accept<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address, id: &Hash) ->
     } else if deal.owner == me {
         return reject(Code::OwnerCannotHold, &[]);
     } else if free_bytes < deal.size {
-        return reject(Code::NoRoom, &[u128::from(free_bytes), u128::from(deal.size)]);
+        return reject(
+            Code::NoRoom,
+            &[u128::from(free_bytes), u128::from(deal.size)],
+        );
     } else if deal.price < asks {
         return reject(Code::PriceBelowAsk, &[deal.price.0, asks.0]);
     } else if free_stake < bond {
@@ -399,7 +414,11 @@ fn boundary<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash) -> Outcome {
     }
     // A late boundary (a backlog) still leaves the whole window before the next one.
     deal.next_due = (deal.next_due + epoch_len).max(deadline + 1);
-    ex.put_entry(CollectionId::DealSchedule, &schedule_key(deal.next_due, id), &[1])?;
+    ex.put_entry(
+        CollectionId::DealSchedule,
+        &schedule_key(deal.next_due, id),
+        &[1],
+    )?;
     ex.save(id, &deal)
 }
 
