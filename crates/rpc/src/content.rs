@@ -71,17 +71,83 @@ fn cid_of(text: &str) -> Result<Cid, Refusal> {
     parse_cid(text).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
+/// Bytes the body is gathered into before the blocking reader takes them: one hand-over per
+/// MiB rather than one per HTTP frame keeps the two threads from waking each other constantly.
+const CHUNK: usize = 1 << 20;
+
+/// The request body as a blocking `Read`, fed in chunks of about [`CHUNK`] by an async task.
+struct BodyReader {
+    chunks: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => (self.current, self.at) = (chunk, 0),
+                Ok(Err(e)) => return Err(std::io::Error::other(e)),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.at);
+        out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Starts gathering `body` into chunks; the reader ends where the body does.
+fn body_reader(body: Body) -> BodyReader {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        loop {
+            match stream.try_next().await {
+                Ok(Some(frame)) => {
+                    chunk.extend_from_slice(&frame);
+                    if chunk.len() >= CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        // A full channel waits for the reader without blocking a worker.
+                        let tx = tx.clone();
+                        if tokio::task::spawn_blocking(move || tx.send(Ok(full)))
+                            .await
+                            .map_or(true, |r| r.is_err())
+                        {
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.try_send(Err(e.to_string()));
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || tx.send(Ok(chunk))).await;
+        }
+    });
+    BodyReader {
+        chunks: rx,
+        current: Vec::new(),
+        at: 0,
+    }
+}
+
 /// Stores a CAR stream in one add session and pins what `pin` says (complete DAGs only).
 pub async fn add_car(node: Arc<NodeService>, query: AddQuery, body: Body) -> Response {
     let content = match content(&node) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let reader = body_reader(body);
     let store = content.store().clone();
     let result = tokio::task::spawn_blocking(move || -> Result<(Vec<Cid>, u64, u64), String> {
-        let mut car = CarReader::new(std::io::BufReader::with_capacity(1 << 20, reader))
+        let mut car = CarReader::new(std::io::BufReader::with_capacity(64 << 10, reader))
             .map_err(|e| e.to_string())?;
         let roots = car.roots().to_vec();
         let mut session = store.session();

@@ -148,6 +148,7 @@ impl BlockStore {
             links: HashMap::new(),
             batch: Vec::new(),
             batch_bytes: 0,
+            writer: None,
         }
     }
 
@@ -346,46 +347,90 @@ pub struct AddSession {
     links: HashMap<Cid, Vec<Cid>>,
     batch: Vec<Block>,
     batch_bytes: usize,
+    writer: Option<Writer>,
+}
+
+/// Writes an add's batches into redb on a thread of its own, so the next batch is read and
+/// checked while the last one is written.
+struct Writer {
+    batches: std::sync::mpsc::SyncSender<Vec<Block>>,
+    done: std::thread::JoinHandle<Result<(), StorageError>>,
+}
+
+/// Writes one batch in a write transaction of its own.
+fn write_batch(db: &redb::Database, batch: &[Block]) -> Result<(), StorageError> {
+    let mut txn = db.begin_write().map_err(db_err)?;
+    // Batches need not reach the disk on their own: the pin's commit is durable and makes
+    // them so; after a crash they would be unpinned garbage anyway.
+    txn.set_durability(redb::Durability::None).map_err(db_err)?;
+    {
+        let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
+        for b in batch {
+            table
+                .insert(b.cid.to_bytes().as_slice(), b.data.as_slice())
+                .map_err(db_err)?;
+        }
+    }
+    txn.commit().map_err(db_err)
 }
 
 impl AddSession {
+    /// Hands the buffered blocks to the writer (starting it if needed); waits only when the
+    /// writer is a batch behind.
     fn flush(&mut self) -> Result<(), StorageError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let mut txn = self.store.db.begin_write().map_err(db_err)?;
-        // Batches need not reach the disk on their own: the pin's commit is durable and makes
-        // them so; after a crash they would be unpinned garbage anyway.
-        txn.set_durability(redb::Durability::None).map_err(db_err)?;
-        {
-            let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
-            for b in &self.batch {
-                table
-                    .insert(b.cid.to_bytes().as_slice(), b.data.as_slice())
-                    .map_err(db_err)?;
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let writer = self.writer.get_or_insert_with(|| {
+            let (batches, incoming) = std::sync::mpsc::sync_channel::<Vec<Block>>(1);
+            let store = self.store.clone();
+            let done = std::thread::spawn(move || {
+                for batch in incoming {
+                    write_batch(&store.db, &batch)?;
+                }
+                Ok(())
+            });
+            Writer { batches, done }
+        });
+        if writer.batches.send(batch).is_err() {
+            // The writer stopped on an error: report it.
+            return self.drain();
+        }
+        Ok(())
+    }
+
+    /// Waits until every batch handed over is written; the writer's error, if it had one.
+    fn drain(&mut self) -> Result<(), StorageError> {
+        match self.writer.take() {
+            None => Ok(()),
+            Some(Writer { batches, done }) => {
+                drop(batches);
+                done.join()
+                    .unwrap_or_else(|_| Err(StorageError::Db("the block writer panicked".into())))
             }
         }
-        txn.commit().map_err(db_err)?;
-        self.batch.clear();
-        self.batch_bytes = 0;
-        Ok(())
     }
 
     /// Writes what is buffered and pins `root`; the session's blocks are then held by the pin.
     pub fn commit(mut self, root: &Cid, info: &PinInfo) -> Result<(), StorageError> {
         self.flush()?;
+        self.drain()?;
         self.store.pin_knowing(root, info, &self.links)
     }
 
     /// Writes what is buffered now (the blocks stay protected while the session lasts).
     pub fn flush_now(&mut self) -> Result<(), StorageError> {
-        self.flush()
+        self.flush()?;
+        self.drain()
     }
 
     /// Writes what is buffered without pinning (blocks stay collectable once the session ends),
     /// durably.
     pub fn finish_unpinned(mut self) -> Result<(), StorageError> {
         self.flush()?;
+        self.drain()?;
         let mut txn = self.store.db.begin_write().map_err(db_err)?;
         txn.set_durability(redb::Durability::Immediate)
             .map_err(db_err)?;
@@ -415,6 +460,8 @@ impl BlockSink for AddSession {
 
 impl Drop for AddSession {
     fn drop(&mut self) {
+        // What was handed to the writer lands before the session's protection ends.
+        let _ = self.drain();
         if let Ok(mut in_use) = self.store.in_use.lock() {
             in_use.sessions.remove(&self.id);
         }

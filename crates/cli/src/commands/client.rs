@@ -193,6 +193,42 @@ pub enum QueryCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// The chain's parameters (gas schedule, limits, rewards, storage market) at a block, and
+    /// any change waiting for its block.
+    Params {
+        #[arg(long, default_value = "latest")]
+        block: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Every event of the canonical chain over a block range, in order (all pages).
+    Events {
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+        #[arg(long)]
+        to_block: Option<u64>,
+        /// Event kinds, comma-separated (`sealReward,storageProved`, …).
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Only events naming this account.
+        #[arg(long)]
+        address: Option<Address>,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+/// Every page of `mm_getEvents` for `filter`.
+fn all_events(rpc: &RpcArgs, mut filter: Value) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    loop {
+        let page = rpc.call("mm_getEvents", json!([filter]))?;
+        out.extend(page["events"].as_array().cloned().unwrap_or_default());
+        match &page["cursor"] {
+            Value::String(c) => filter["cursor"] = json!(c),
+            _ => return Ok(out),
+        }
+    }
 }
 
 pub(crate) fn sender_key(ctx: &Context, args: &SenderArgs) -> anyhow::Result<SecretKey> {
@@ -511,6 +547,31 @@ pub fn query(ctx: &Context, cmd: QueryCommand) -> anyhow::Result<ExitCode> {
             "nonce": rpc.call("mm_getNonce", json!([address.to_string()]))?,
         }),
         QueryCommand::Signers { rpc } => rpc.call("clique_getSigners", json!([]))?,
+        QueryCommand::Params { block, rpc } => {
+            let b: Value = block
+                .parse::<u64>()
+                .map_or_else(|_| json!(block), |n| json!(n));
+            rpc.call("mm_getParams", json!([b]))?
+        }
+        QueryCommand::Events {
+            from_block,
+            to_block,
+            kinds,
+            address,
+            rpc,
+        } => {
+            let mut filter = json!({"fromBlock": from_block});
+            if let Some(t) = to_block {
+                filter["toBlock"] = json!(t);
+            }
+            if !kinds.is_empty() {
+                filter["kinds"] = json!(kinds);
+            }
+            if let Some(a) = address {
+                filter["address"] = json!(a.to_string());
+            }
+            json!(all_events(rpc, filter)?)
+        }
     };
     ctx.out.emit(&answer, || match &cmd {
         QueryCommand::Balance { .. } => format!(
@@ -519,6 +580,24 @@ pub fn query(ctx: &Context, cmd: QueryCommand) -> anyhow::Result<ExitCode> {
             answer["balance"]["mmt"].as_str().unwrap_or("?"),
             answer["nonce"]
         ),
+        QueryCommand::Events { .. } => answer
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let mut event = e["event"].clone();
+                        let kind = event["type"].take();
+                        format!(
+                            "{} {} {}",
+                            e["blockNumber"],
+                            kind.as_str().unwrap_or("?"),
+                            event
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
         QueryCommand::Signers { .. } => answer
             .as_array()
             .map(|a| {
