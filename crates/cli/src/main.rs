@@ -52,9 +52,9 @@ enum Command {
     /// Show a transaction (`tx HASH`) or send one (`tx transfer`).
     Tx(commands::client::TxArgs),
     /// Attest a file (paper, patent, result, dataset, program) on chain by its digest.
-    Attest(commands::client::AttestArgs),
+    Attest(commands::attest::AttestArgs),
     /// Check a file's attestation against a block header: who registered it, and when.
-    VerifyAttestation(commands::client::VerifyArgs),
+    VerifyAttestation(commands::attest::VerifyArgs),
     /// Ask a node: block, tx, balance, signers.
     #[command(flatten)]
     Query(commands::client::QueryCommand),
@@ -143,8 +143,8 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(&ctx, args),
         Command::Node(cmd) => commands::node::run(&ctx, cmd),
         Command::Tx(cmd) => commands::client::tx(&ctx, cmd),
-        Command::Attest(args) => commands::client::attest(&ctx, args),
-        Command::VerifyAttestation(args) => commands::client::verify_attestation(&ctx, args),
+        Command::Attest(args) => commands::attest::attest(&ctx, args),
+        Command::VerifyAttestation(args) => commands::attest::verify_attestation(&ctx, args),
         Command::Query(cmd) => commands::client::query(&ctx, cmd),
         Command::Devnet(args) => commands::devnet::devnet(&ctx, args),
         Command::Sim(args) => commands::sim::run(&ctx, args),

@@ -240,6 +240,10 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
         .ok()
         .json();
     let deal_id = deal["deal"].as_str().unwrap().to_owned();
+    assert!(
+        deal["reserve"].as_str().is_some_and(|r| r != "0 MMT"),
+        "the deal set a reserve aside for its boundaries: {deal}"
+    );
     wait_for("both storage nodes take the deal", 90, || {
         rpc(ports[0], "storage_deal", json!([deal_id]))
             .is_some_and(|d| d["holders"].as_array().is_some_and(|h| h.len() == 2))
@@ -286,5 +290,9 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     });
     let ended = rpc(ports[0], "storage_deal", json!([deal_id])).unwrap();
     assert_eq!(ended["escrow"], "0 MMT", "{ended}");
+    assert_eq!(
+        ended["reserve"], "0 MMT",
+        "every boundary's sealer was paid: {ended}"
+    );
     assert!(head(ports[0]).unwrap() >= ended["end"].as_u64().unwrap());
 }

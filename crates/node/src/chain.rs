@@ -8,13 +8,17 @@ use metamesh_consensus::{
     ChainReader, Clique, CliqueConfig, CliqueError, ForkCandidate, Snapshot, SnapshotStore,
     checkpoint_extra, compare, recover_signer,
 };
-use metamesh_crypto::{Address, SecretKey, Suite};
+use metamesh_crypto::{Address, Suite};
 use metamesh_db::{ChainDb, ChainDbConfig, DbError, HeadChange, StoredBlock};
 use metamesh_primitives::{Block, Hash, Header, rlp::CodecError};
 use metamesh_state::{
-    BlockEnv, BlockError, BlockExecutor, Genesis, Receipt, State, StateError, TxError, Verdict,
-    VerifiedTx, apply_block, params_at, receipts_root, transactions_root,
+    BlockError, Genesis, Receipt, State, StateError, VerifiedTx, apply_block, params_at,
+    receipts_root, transactions_root,
 };
+
+mod next;
+
+pub use next::Built;
 
 /// Why a block was not imported (or built). Nothing is written when this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -244,80 +248,6 @@ impl Chain {
         State::open(self.suite(), &self.db, self.head.state_root)
     }
 
-    /// What `tx` would do in the next block on top of the head (a dry run: nothing changes).
-    pub fn check_next(
-        &self,
-        state: &State<&ChainDb>,
-        tx: &VerifiedTx,
-    ) -> Result<Verdict, StateError> {
-        let number = self.head.number + 1;
-        let next = Header {
-            parent_hash: self.head.hash(self.suite()),
-            number,
-            timestamp: self.head.timestamp + self.genesis.clique.period,
-            gas_limit: params_at(state, number)?.block_gas_limit,
-            ..Header::default()
-        };
-        let env = self.env(&next, Address::ZERO, [0; 32]);
-        metamesh_state::check_tx(state, &env, tx)
-    }
-
-    /// The gas `tx` from `from` would use in the next block (see `state::estimate_gas`).
-    pub fn estimate_gas(
-        &self,
-        tx: &metamesh_primitives::Transaction,
-        from: Address,
-    ) -> Result<Verdict, StateError> {
-        let state = self.state();
-        let number = self.head.number + 1;
-        let next = Header {
-            parent_hash: self.head.hash(self.suite()),
-            number,
-            timestamp: self.head.timestamp + self.genesis.clique.period,
-            gas_limit: params_at(&state, number)?.block_gas_limit,
-            ..Header::default()
-        };
-        let env = self.env(&next, Address::ZERO, [0; 32]);
-        metamesh_state::estimate_gas(&state, &env, tx, from)
-    }
-
-    /// The parameters of the block after the head.
-    pub fn next_params(&self) -> Result<metamesh_state::Params, StateError> {
-        params_at(&self.state(), self.head.number + 1)
-    }
-
-    fn env(&self, header: &Header, sealer: Address, randomness: Hash) -> BlockEnv {
-        BlockEnv {
-            chain_id: self.genesis.chain_id,
-            number: header.number,
-            timestamp: header.timestamp,
-            parent_hash: header.parent_hash,
-            sealer,
-            gas_limit: header.gas_limit,
-            randomness,
-        }
-    }
-
-    /// The randomness of the block after `parent`: the suite hash of the seals of the last
-    /// ⌊N/2⌋+1 blocks up to `parent` (N signers), which Clique's recency rule makes the work of
-    /// as many distinct signers. Fewer near genesis, whose seal is empty.
-    fn randomness(&mut self, parent: &Header) -> Result<Hash, ImportError> {
-        let suite = self.suite();
-        let signers = self.snapshot(&parent.hash(suite))?.signers.len();
-        let mut seals = Vec::new();
-        let mut header = parent.clone();
-        for _ in 0..signers / 2 + 1 {
-            seals.extend_from_slice(header.seal(suite).unwrap_or_default());
-            if header.number == 0 {
-                break;
-            }
-            header = self
-                .header(&header.parent_hash)
-                .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        }
-        Ok(suite.hash(&seals))
-    }
-
     /// Fork choice input for a block: total difficulty, number, its sealer's turn distance.
     fn candidate(
         &mut self,
@@ -539,76 +469,6 @@ impl Chain {
             },
         )
     }
-
-    /// Builds and seals a block on the head with the candidates that are valid in turn (in
-    /// order; invalid ones and those over the size or gas left are left out; valid ones that
-    /// fail are included and pay), casting `vote` if it is not a checkpoint. The caller imports
-    /// it (`import_built`, or `import` anywhere else).
-    pub fn build_block(
-        &mut self,
-        key: &SecretKey,
-        candidates: &[VerifiedTx],
-        vote: Option<(Address, bool)>,
-        now: u64,
-    ) -> Result<Built, ImportError> {
-        let suite = self.suite();
-        if key.suite() != suite {
-            return Err(ImportError::WrongSuite {
-                key: key.suite(),
-                chain: suite,
-            });
-        }
-        let signer = key.public_key().address();
-        let parent = self.head.clone();
-        let parent_hash = parent.hash(suite);
-        let snap = self.snapshot(&parent_hash)?;
-        let db = self.db.clone();
-        let mut state = State::open(suite, &*db, parent.state_root);
-        let params = params_at(&state, parent.number + 1)?;
-        let mut header = Header {
-            parent_hash,
-            number: parent.number + 1,
-            gas_limit: params.block_gas_limit,
-            timestamp: now.max(parent.timestamp + self.genesis.clique.period),
-            ..Header::default()
-        };
-        self.engine.prepare(&snap, &mut header, &signer, vote);
-        let randomness = self.randomness(&parent)?;
-        let env = self.env(&header, signer, randomness);
-        let mut block = BlockExecutor::begin(&mut state, &env)?;
-        // A list header of up to 5 bytes aside.
-        let mut room = (params.max_block_bytes as usize).saturating_sub(5);
-        let mut included = Vec::new();
-        for tx in candidates {
-            if tx.size > room {
-                continue;
-            }
-            match block.push(tx) {
-                Ok(_) => {
-                    room -= tx.size;
-                    included.push(tx.clone());
-                }
-                Err(TxError::Invalid(_)) => {}
-                Err(TxError::State(e)) => return Err(e.into()),
-            }
-        }
-        let outcome = block.finish()?;
-        let transactions: Vec<_> = included.iter().map(|t| t.tx.clone()).collect();
-        header.gas_used = outcome.gas_used;
-        header.state_root = state.root()?;
-        header.transactions_root = transactions_root(suite, &transactions);
-        header.receipts_root = receipts_root(suite, &outcome.receipts);
-        self.engine.seal(&mut header, key)?;
-        Ok(Built {
-            block: Block {
-                header,
-                transactions,
-            },
-            commit: state.commit()?,
-            receipts: outcome.receipts,
-            txs: included,
-        })
-    }
 }
 
 /// An executed block on its way to the database (its body encoded once).
@@ -618,14 +478,6 @@ struct Executed<'a> {
     commit: &'a metamesh_trie::TrieCommit,
     receipts: Vec<Receipt>,
     txs: &'a [VerifiedTx],
-}
-
-/// A block built by this node with the result of executing it.
-pub struct Built {
-    pub block: Block,
-    pub commit: metamesh_trie::TrieCommit,
-    pub receipts: Vec<Receipt>,
-    pub txs: Vec<VerifiedTx>,
 }
 
 /// Checks the signatures not already known, spread over the machine's cores.

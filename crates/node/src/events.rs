@@ -4,11 +4,64 @@
 //! new ones, as Ethereum's log subscriptions do. A [`Cursor`] says how far a consumer has got,
 //! so one that reconnects resumes exactly there. Provider agents, the RPC's `events`
 //! subscription and the simulator's checks all use [`EventFollower`].
+//!
+//! Readers work on a [`ChainView`] (the database and the head when it was taken), never under
+//! the chain's lock, so a follower catching up from genesis does not hold up block import; and
+//! one poll scans at most [`MAX_BLOCKS_PER_POLL`] blocks.
 
-use metamesh_primitives::Hash;
+use std::sync::Arc;
+
+use metamesh_db::ChainDb;
+use metamesh_primitives::{Hash, Header};
 use metamesh_state::{Event, Receipt};
 
 use crate::Chain;
+
+/// Blocks one [`EventFollower::poll`] steps through at most (empty ones included).
+pub const MAX_BLOCKS_PER_POLL: u64 = 2_000;
+
+/// What event readers need of a chain, without its lock: the database (each read sees a
+/// consistent snapshot) and the head at the time the view was taken.
+#[derive(Clone)]
+pub struct ChainView {
+    db: Arc<ChainDb>,
+    head: u64,
+    genesis_hash: Hash,
+}
+
+impl ChainView {
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn db(&self) -> &ChainDb {
+        &self.db
+    }
+
+    pub fn canonical(&self, number: u64) -> Result<Option<Hash>, String> {
+        self.db.canonical_hash(number).map_err(|e| e.to_string())
+    }
+
+    pub fn header(&self, hash: &Hash) -> Option<Header> {
+        Header::decode_exact(&self.db.header(hash).ok()??).ok()
+    }
+
+    /// The events of a stored block, in order.
+    pub fn block_events(&self, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
+        block_events(&self.db, hash)
+    }
+}
+
+impl Chain {
+    /// A view for event readers (see the module docs).
+    pub fn view(&self) -> ChainView {
+        ChainView {
+            db: self.db().clone(),
+            head: self.head().number,
+            genesis_hash: self.genesis_hash(),
+        }
+    }
+}
 
 /// After the first `index` events of block (`number`, `hash`): the consumer has them, and all
 /// events of that block's ancestors.
@@ -66,9 +119,8 @@ pub struct BlockEvent {
 }
 
 /// The events of a stored block, in order.
-pub fn block_events(chain: &Chain, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
-    let raw = chain
-        .db()
+pub fn block_events(db: &ChainDb, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
+    let raw = db
         .receipts(hash)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("block 0x{} is not stored", hex::encode(hash)))?;
@@ -106,6 +158,8 @@ pub struct EventFollower {
     cursor: Cursor,
     /// The events of the cursor's block, read once.
     cached: Option<(Hash, Vec<BlockEvent>)>,
+    /// Whether the last poll got to the end of the head block.
+    caught_up: bool,
 }
 
 impl EventFollower {
@@ -114,25 +168,27 @@ impl EventFollower {
         EventFollower {
             cursor,
             cached: None,
+            caught_up: false,
         }
     }
 
     /// From the very first block: every event the chain ever had.
-    pub fn from_genesis(chain: &Chain) -> Self {
+    pub fn from_genesis(view: &ChainView) -> Self {
         Self::from_cursor(Cursor {
             number: 0,
-            hash: chain.genesis_hash(),
+            hash: view.genesis_hash,
             index: 0,
         })
     }
 
-    /// From now on: only events of blocks after the current head.
-    pub fn from_head(chain: &Chain) -> Result<Self, String> {
-        let head = chain.head().clone();
-        let hash = head.hash(chain.suite());
-        let count = block_events(chain, &hash)?.len() as u32;
+    /// From now on: only events of blocks after the view's head.
+    pub fn from_head(view: &ChainView) -> Result<Self, String> {
+        let hash = view
+            .canonical(view.head)?
+            .ok_or("the head block is not canonical")?;
+        let count = view.block_events(&hash)?.len() as u32;
         Ok(Self::from_cursor(Cursor {
-            number: head.number,
+            number: view.head,
             hash,
             index: count,
         }))
@@ -142,22 +198,30 @@ impl EventFollower {
         self.cursor
     }
 
-    fn events_of(&mut self, chain: &Chain, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
+    /// Whether the last poll delivered everything up to the end of the view's head block (an
+    /// empty poll that is not caught up only ran out of its block budget: poll again).
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    fn events_of(&mut self, view: &ChainView, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
         if let Some((h, events)) = &self.cached
             && h == hash
         {
             return Ok(events.clone());
         }
-        let events = block_events(chain, hash)?;
+        let events = view.block_events(hash)?;
         self.cached = Some((*hash, events.clone()));
         Ok(events)
     }
 
     /// Up to `max` events: retractions first if the cursor's block left the canonical chain,
-    /// then what the canonical chain has past the cursor.
-    pub fn poll(&mut self, chain: &Chain, max: usize) -> Result<Vec<Delivered>, String> {
-        let db = chain.db();
-        let canonical = |n: u64| db.canonical_hash(n).map_err(|e| e.to_string());
+    /// then what the canonical chain has past the cursor, stepping through at most
+    /// [`MAX_BLOCKS_PER_POLL`] blocks.
+    pub fn poll(&mut self, view: &ChainView, max: usize) -> Result<Vec<Delivered>, String> {
+        let canonical = |n: u64| view.canonical(n);
+        let mut steps = 0u64;
+        self.caught_up = false;
         let mut out = Vec::new();
         while out.len() < max {
             let c = self.cursor;
@@ -165,7 +229,7 @@ impl EventFollower {
                 break;
             }
             // Take back what was delivered of this block, newest first, then step to its parent.
-            let events = self.events_of(chain, &c.hash)?;
+            let events = self.events_of(view, &c.hash)?;
             if c.index > 0 {
                 let index = c.index - 1;
                 self.cursor.index = index;
@@ -182,27 +246,31 @@ impl EventFollower {
                 });
                 continue;
             }
-            let header = chain
+            let header = view
                 .header(&c.hash)
                 .ok_or_else(|| format!("block 0x{} is not stored here", hex::encode(c.hash)))?;
-            if header.number == 0 {
+            if header.number == 0 || header.number != c.number {
                 return Err("the cursor is on another chain".into());
             }
+            steps += 1;
+            if steps > MAX_BLOCKS_PER_POLL {
+                return Ok(out);
+            }
             let parent = header.parent_hash;
-            let count = self.events_of(chain, &parent)?.len() as u32;
+            let count = self.events_of(view, &parent)?.len() as u32;
             self.cursor = Cursor {
                 number: header.number - 1,
                 hash: parent,
                 index: count,
             };
         }
-        let head = chain.head().number;
+        let head = view.head;
         while out.len() < max {
             let c = self.cursor;
             if canonical(c.number)? != Some(c.hash) {
                 break; // a reorg since the loop above: the next poll retracts
             }
-            let events = self.events_of(chain, &c.hash)?;
+            let events = self.events_of(view, &c.hash)?;
             if let Some(event) = events.get(c.index as usize) {
                 self.cursor.index += 1;
                 out.push(Delivered {
@@ -215,6 +283,11 @@ impl EventFollower {
                 continue;
             }
             if c.number >= head {
+                self.caught_up = true;
+                break;
+            }
+            steps += 1;
+            if steps > MAX_BLOCKS_PER_POLL {
                 break;
             }
             let Some(next) = canonical(c.number + 1)? else {

@@ -30,7 +30,9 @@ pub use chain::{Built, Chain, ImportError, Imported, MAX_BLOCK_BODY_BYTES};
 pub use content::{
     Content, Fetched, MAX_ANSWER, MAX_WANT, decode_blocks, decode_want, encode_blocks, encode_want,
 };
-pub use events::{BlockEvent, Cursor, Delivered, EventFollower, block_events};
+pub use events::{
+    BlockEvent, ChainView, Cursor, Delivered, EventFollower, MAX_BLOCKS_PER_POLL, block_events,
+};
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
 pub use pool::{PoolConfig, PoolError, TxPool};

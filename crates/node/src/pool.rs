@@ -1,13 +1,15 @@
 //! The transaction pool: signatures checked once on entry, per-sender nonce order, replacement
-//! only for a higher gas price, global and per-sender limits, and re-injection after a reorg.
+//! only for a gas price at least 10 % higher, global and per-sender limits, and re-injection
+//! after a reorg.
 //!
 //! ```text
 //! add(tx, account) ─▶ decode/verify once ─▶ checks ─▶ by sender, by nonce
-//! pending(accounts) ─▶ each sender's run of consecutive nonces from its account nonce
+//! pending(accounts) ─▶ each sender's run of consecutive nonces from its account nonce, the
+//!                      runs merged highest gas price first
 //! prune(accounts)   ─▶ drop what the chain has passed; reinject(retracted) ─▶ add again
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, Hash, SignedTransaction};
@@ -48,7 +50,7 @@ pub enum PoolError {
     #[error("gas price {price}wei is below the chain's minimum {min}wei")]
     GasPriceTooLow { price: u128, min: u128 },
     #[error(
-        "a transaction with this nonce is pending; a replacement must offer a higher gas price than {0}wei"
+        "a transaction with this nonce is pending; a replacement must offer a gas price of at least {0}wei (10 % more)"
     )]
     ReplacementUnderpriced(u128),
     #[error("the sender has {0} transactions pending, the most allowed")]
@@ -184,8 +186,10 @@ impl TxPool {
         }
         let queue = self.by_sender.get(&sender);
         match queue.and_then(|q| q.get(&t.nonce)) {
-            Some(existing) if t.gas_price <= existing.tx.tx.gas_price => Err(
-                PoolError::ReplacementUnderpriced(existing.tx.tx.gas_price.0),
+            // A bump of at least a tenth, so replacing costs something and the gossip of
+            // replacements cannot run for free.
+            Some(existing) if t.gas_price < replacement_price(existing.tx.tx.gas_price) => Err(
+                PoolError::ReplacementUnderpriced(replacement_price(existing.tx.tx.gas_price).0),
             ),
             Some(_) => Ok(sender),
             None if queue.map_or(0, BTreeMap::len) >= self.config.max_per_sender => {
@@ -196,22 +200,31 @@ impl TxPool {
         }
     }
 
-    /// What can go into the next block: per sender, the consecutive nonces from its account
-    /// nonce, senders in address order, at most `max` in all.
+    /// What can go into the next block, at most `max`: per sender, the consecutive nonces
+    /// from its account nonce; across senders, the next transaction of the highest gas price
+    /// first (ties by sender address, so every node orders alike).
     pub fn pending(
         &self,
         mut account: impl FnMut(&Address) -> Account,
         max: usize,
     ) -> Vec<VerifiedTx> {
-        let mut out = Vec::new();
+        // (price, reversed sender for address order among equals, sender, nonce)
+        let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
-            let mut next = account(sender).nonce;
-            while let Some(tx) = queue.get(&next) {
-                if out.len() >= max {
-                    return out;
-                }
-                out.push(tx.clone());
-                next += 1;
+            let next = account(sender).nonce;
+            if let Some(tx) = queue.get(&next) {
+                heap.push((tx.tx.tx.gas_price, std::cmp::Reverse(*sender), next));
+            }
+        }
+        let mut out = Vec::new();
+        while let Some((_, std::cmp::Reverse(sender), nonce)) = heap.pop() {
+            if out.len() >= max {
+                break;
+            }
+            let queue = &self.by_sender[&sender];
+            out.push(queue[&nonce].clone());
+            if let Some(tx) = queue.get(&(nonce + 1)) {
+                heap.push((tx.tx.tx.gas_price, std::cmp::Reverse(sender), nonce + 1));
             }
         }
         out
@@ -244,6 +257,11 @@ impl TxPool {
             .filter(|tx| self.add(tx.clone(), min_gas_price, &mut account).is_ok())
             .count()
     }
+}
+
+/// The least gas price that replaces a pending transaction offering `price`.
+fn replacement_price(price: Amount) -> Amount {
+    Amount(price.0.saturating_add(price.0.div_ceil(10)))
 }
 
 #[cfg(test)]
@@ -355,6 +373,14 @@ mod tests {
             p.add(same_fee, MIN, FRESH),
             Err(PoolError::ReplacementUnderpriced(_))
         ));
+        // 2 gwei → 2.1 gwei at least: 2.05 is not enough.
+        let mut small_bump = tx(&key, 0, 2);
+        small_bump.tx.gas_price = Amount(2_050_000_000);
+        let small_bump = small_bump.tx.sign(&key).unwrap();
+        assert_eq!(
+            p.add(small_bump, MIN, FRESH),
+            Err(PoolError::ReplacementUnderpriced(2_200_000_000))
+        );
         let better = tx(&key, 0, 3);
         let hash = p.add(better, MIN, FRESH).unwrap();
         assert_eq!(p.len(), 1);
@@ -390,5 +416,25 @@ mod tests {
             ..Account::default()
         });
         assert_eq!(reinjected, 1, "the stale one is dropped, the other fits");
+    }
+
+    #[test]
+    fn pending_puts_the_higher_price_first_and_keeps_each_senders_nonce_order() {
+        let a = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let b = SecretKey::from_bytes(Suite::Sm, &[2; 32]).unwrap();
+        let mut p = TxPool::new(PoolConfig::default(), 1, Suite::Sm);
+        // a: 1 gwei then 9 gwei; b: 5 gwei then 2 gwei.
+        p.add(tx(&a, 0, 1), MIN, FRESH).unwrap();
+        p.add(tx(&a, 1, 9), MIN, FRESH).unwrap();
+        p.add(tx(&b, 0, 5), MIN, FRESH).unwrap();
+        p.add(tx(&b, 1, 2), MIN, FRESH).unwrap();
+        let order: Vec<(u64, u128)> = p
+            .pending(FRESH, 10)
+            .iter()
+            .map(|t| (t.tx.tx.nonce, t.tx.tx.gas_price.0 / 1_000_000_000))
+            .collect();
+        // b0 (5), b1 (2), a0 (1) — a1 (9) waits behind a's nonce 0.
+        assert_eq!(order, vec![(0, 5), (1, 2), (0, 1), (1, 9)]);
+        assert_eq!(p.pending(FRESH, 2).len(), 2);
     }
 }

@@ -205,6 +205,11 @@ impl NodeService {
         f(&mut lock(&self.chain))
     }
 
+    /// A view for event readers, taken under the lock for an instant; they read without it.
+    pub fn chain_view(&self) -> crate::ChainView {
+        lock(&self.chain).view()
+    }
+
     pub fn signer(&self) -> Option<Address> {
         self.signer.as_ref().map(|k| k.public_key().address())
     }
@@ -320,12 +325,23 @@ impl NodeService {
                 raw.len()
             )));
         }
+        let state_error = |e: metamesh_state::StateError| SubmitError::State(e.to_string());
+        // The chain's own limit before decoding: a decoder allocates per field it reads.
+        let max = lock(&self.chain)
+            .next_params()
+            .map_err(state_error)?
+            .max_proof_tx_bytes;
+        if raw.len() as u64 > max {
+            return Err(SubmitError::Malformed(format!(
+                "a transaction of {} bytes is over the chain's {max}-byte limit",
+                raw.len()
+            )));
+        }
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         let verified = VerifiedTx::new(tx, self.suite);
         let chain = lock(&self.chain);
         let state = chain.state();
-        let state_error = |e: metamesh_state::StateError| SubmitError::State(e.to_string());
         let params = chain.next_params().map_err(state_error)?;
         let mut failure = None;
         let mut pool = lock(&self.pool);

@@ -1,6 +1,7 @@
 //! The storage node's agent: with a registered offer (`storage offer`) and a signer key, it
-//! takes deals that pay its price and fit its free capacity and stake (fetching and pinning the
-//! data first), and answers each challenge to it with a proof built from its own store. It
+//! takes deals that pay its price and fit its free capacity and stake (fetching the data and
+//! checking every block of it as the chain will check proofs, then pinning it), and answers
+//! each challenge to it with a proof built from its own store. It
 //! follows the chain's events ([`EventFollower`]): `dealOpened` brings candidates,
 //! `challengeIssued` for this node brings work, `dealEnded` lets it unpin. If the data is gone
 //! it cannot answer, and the chain records the miss and slashes part of its bond.
@@ -14,7 +15,7 @@ use std::{
 use metamesh_crypto::Address;
 use metamesh_primitives::{Amount, Hash, StorageAction};
 use metamesh_state::{CollectionId, Deal, Event, StorageEvent, StorageNode};
-use metamesh_storage::{PinInfo, build_proof, cid_from_bytes};
+use metamesh_storage::{PinInfo, build_proof, check_file, cid_from_bytes};
 use tokio::sync::watch;
 
 use crate::{EventFollower, NodeService};
@@ -54,6 +55,8 @@ struct Agent {
     open: HashMap<(Hash, u64), Open>,
     unanswerable: HashSet<(Hash, u64)>,
     taking: Arc<std::sync::Mutex<HashSet<Hash>>>,
+    /// Deals whose data failed the check: never tried again.
+    refused: Arc<std::sync::Mutex<HashSet<Hash>>>,
 }
 
 /// Runs until `shutdown` turns true.
@@ -64,7 +67,7 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
     let Some(me) = node.signer() else {
         return;
     };
-    let Ok(follower) = node.with_chain(|c| EventFollower::from_head(c)) else {
+    let Ok(follower) = EventFollower::from_head(&node.chain_view()) else {
         return;
     };
     let mut agent = Agent {
@@ -76,6 +79,7 @@ pub async fn run_storage_agent(node: Arc<NodeService>, mut shutdown: watch::Rece
         open: HashMap::new(),
         unanswerable: HashSet::new(),
         taking: Default::default(),
+        refused: Default::default(),
     };
     agent.catch_up();
     let mut heads = node.subscribe_heads();
@@ -134,15 +138,18 @@ impl Agent {
     }
 
     fn step(&mut self) {
+        let view = self.node.chain_view();
         loop {
-            let batch = self
-                .node
-                .with_chain(|c| self.follower.poll(c, 1_000))
-                .unwrap_or_else(|e| {
+            let before = self.follower.cursor();
+            let batch = match self.follower.poll(&view, 1_000) {
+                Ok(batch) => batch,
+                Err(e) => {
                     tracing::warn!("storage agent: events: {e}");
-                    Vec::new()
-                });
-            if batch.is_empty() {
+                    break;
+                }
+            };
+            // Empty and not moved: at the head, or waiting on a reorg the next step sees.
+            if batch.is_empty() && (self.follower.caught_up() || self.follower.cursor() == before) {
                 break;
             }
             for d in batch.into_iter().filter(|d| !d.removed) {
@@ -182,7 +189,9 @@ impl Agent {
             | StorageEvent::ChallengeIssued { .. }
             | StorageEvent::Proved { .. }
             | StorageEvent::Missed { .. }
-            | StorageEvent::DealEnded { .. } => {}
+            | StorageEvent::DealEnded { .. }
+            | StorageEvent::BlockRepeated { .. }
+            | StorageEvent::BoundaryFailed { .. } => {}
         }
     }
 
@@ -263,7 +272,8 @@ impl Agent {
                 continue;
             };
             let full = deal.ended() || deal.holders.len() as u64 >= deal.replicas;
-            if full || deal.holders.iter().any(|h| h.provider == me) {
+            let refused = self.refused.lock().expect("lock").contains(&id);
+            if full || refused || deal.holders.iter().any(|h| h.provider == me) {
                 self.candidates.remove(&id);
                 continue;
             }
@@ -272,13 +282,23 @@ impl Agent {
             {
                 continue;
             }
-            let (node, content, taking) =
-                (self.node.clone(), self.content.clone(), self.taking.clone());
+            let (node, content, taking, refused) = (
+                self.node.clone(),
+                self.content.clone(),
+                self.taking.clone(),
+                self.refused.clone(),
+            );
             tokio::spawn(async move {
-                let taken = take(&node, &content, &id, &deal).await;
-                if let Err(e) = &taken {
-                    tracing::warn!(deal = %hex::encode(id), "not taking the deal: {e}");
-                    tokio::time::sleep(Duration::from_secs(10)).await;
+                match take(&node, &content, &id, &deal).await {
+                    Ok(()) => {}
+                    Err(NotTaken::Refuse(e)) => {
+                        tracing::warn!(deal = %hex::encode(id), "refusing the deal: {e}");
+                        refused.lock().expect("lock").insert(id);
+                    }
+                    Err(NotTaken::Retry(e)) => {
+                        tracing::warn!(deal = %hex::encode(id), "not taking the deal yet: {e}");
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
                 }
                 taking.lock().expect("lock").remove(&id);
             });
@@ -314,14 +334,21 @@ fn release_ended(node: &NodeService, content: &crate::Content, head: u64) {
     }
 }
 
-/// Fetches and pins the deal's data, then accepts the deal on chain.
+/// Why a deal was not taken: for now (the data did not arrive, the chain refused), or for good
+/// (the data is not a file every challenge of which can be answered).
+enum NotTaken {
+    Retry(String),
+    Refuse(String),
+}
+
+/// Fetches the deal's data, checks every block of it, pins it, then accepts the deal on chain.
 async fn take(
     node: &NodeService,
     content: &crate::Content,
     id: &Hash,
     deal: &Deal,
-) -> Result<(), String> {
-    let root = cid_from_bytes(&deal.cid).map_err(|e| e.to_string())?;
+) -> Result<(), NotTaken> {
+    let root = cid_from_bytes(&deal.cid).map_err(|e| NotTaken::Refuse(e.to_string()))?;
     // Internal nodes add well under 1/64 of a file; anything bigger is not the deal's file.
     let bound = deal.size + deal.size / 64 + (1 << 20);
     let fetched = tokio::time::timeout(
@@ -329,8 +356,24 @@ async fn take(
         content.fetch_bounded(&root, None, bound),
     )
     .await
-    .map_err(|_| "fetching the data took over 5 minutes".to_string())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|_| NotTaken::Retry("fetching the data took over 5 minutes".into()))?
+    .map_err(|e| NotTaken::Retry(e.to_string()))?;
+    // Bonding stake to a file with one bad block would lose a share of it at every challenge
+    // that lands there: check it all now, as the chain will check each proof.
+    let store = content.store().clone();
+    let check = tokio::task::spawn_blocking(move || check_file(&store, &root))
+        .await
+        .map_err(|e| NotTaken::Retry(e.to_string()))?
+        .map_err(|e| NotTaken::Refuse(e.to_string()))?;
+    if check.size != deal.size {
+        return Err(NotTaken::Refuse(format!(
+            "the file holds {} bytes, the deal says {}",
+            check.size, deal.size
+        )));
+    }
+    if check.repeats {
+        tracing::info!(deal = %hex::encode(id), "the file repeats a block: the pool will pay no storage reward for it once proofs show that");
+    }
     let info = PinInfo {
         name: format!("deal 0x{}", hex::encode(id)),
         size: deal.size,
@@ -340,10 +383,10 @@ async fn take(
     content
         .store()
         .pin(&root, &info)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NotTaken::Retry(e.to_string()))?;
     content.provide(&root);
     node.submit_own(StorageAction::Accept { deal: *id }.into())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NotTaken::Retry(e.to_string()))?;
     tracing::info!(deal = %hex::encode(id), blocks = fetched.blocks, "deal taken");
     Ok(())
 }

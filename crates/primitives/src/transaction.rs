@@ -81,11 +81,6 @@ impl SignedTransaction {
         out
     }
 
-    /// The length of [`Self::to_rlp`], without encoding.
-    pub fn encoded_len(&self) -> usize {
-        self.to_rlp().len()
-    }
-
     /// Decodes one transaction spanning all of `raw`, with a signature of `suite`.
     pub fn decode(raw: &[u8], suite: Suite) -> Result<Self, CodecError> {
         let mut buf = raw;

@@ -75,20 +75,39 @@ fn cid_of(text: &str) -> Result<Cid, Refusal> {
 /// MiB rather than one per HTTP frame keeps the two threads from waking each other constantly.
 const CHUNK: usize = 1 << 20;
 
+/// What the gathering task hands the reader. The end is said explicitly: a task that stops
+/// without saying it (the client went away, the task was dropped) is an error to the reader,
+/// never a body that looks complete.
+enum Chunk {
+    Data(Vec<u8>),
+    End,
+    Error(String),
+}
+
 /// The request body as a blocking `Read`, fed in chunks of about [`CHUNK`] by an async task.
 struct BodyReader {
-    chunks: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    chunks: std::sync::mpsc::Receiver<Chunk>,
     current: Vec<u8>,
     at: usize,
+    ended: bool,
 }
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.at == self.current.len() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.chunks.recv() {
-                Ok(Ok(chunk)) => (self.current, self.at) = (chunk, 0),
-                Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(_) => return Ok(0),
+                Ok(Chunk::Data(chunk)) => (self.current, self.at) = (chunk, 0),
+                Ok(Chunk::End) => self.ended = true,
+                Ok(Chunk::Error(e)) => return Err(std::io::Error::other(e)),
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the request body stopped before its end",
+                    ));
+                }
             }
         }
         let n = out.len().min(self.current.len() - self.at);
@@ -96,6 +115,15 @@ impl std::io::Read for BodyReader {
         self.at += n;
         Ok(n)
     }
+}
+
+/// Sends `chunk` to the reader from a blocking thread (a full channel waits for the reader
+/// without holding a runtime worker); false once the reader is gone.
+async fn hand_over(tx: &std::sync::mpsc::SyncSender<Chunk>, chunk: Chunk) -> bool {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || tx.send(chunk).is_ok())
+        .await
+        .unwrap_or(false)
 }
 
 /// Starts gathering `body` into chunks; the reader ends where the body does.
@@ -110,31 +138,28 @@ fn body_reader(body: Body) -> BodyReader {
                     chunk.extend_from_slice(&frame);
                     if chunk.len() >= CHUNK {
                         let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                        // A full channel waits for the reader without blocking a worker.
-                        let tx = tx.clone();
-                        if tokio::task::spawn_blocking(move || tx.send(Ok(full)))
-                            .await
-                            .map_or(true, |r| r.is_err())
-                        {
+                        if !hand_over(&tx, Chunk::Data(full)).await {
                             return;
                         }
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = tx.try_send(Err(e.to_string()));
+                    hand_over(&tx, Chunk::Error(format!("reading the request body: {e}"))).await;
                     return;
                 }
             }
         }
-        if !chunk.is_empty() {
-            let _ = tokio::task::spawn_blocking(move || tx.send(Ok(chunk))).await;
+        if !chunk.is_empty() && !hand_over(&tx, Chunk::Data(chunk)).await {
+            return;
         }
+        hand_over(&tx, Chunk::End).await;
     });
     BodyReader {
         chunks: rx,
         current: Vec::new(),
         at: 0,
+        ended: false,
     }
 }
 

@@ -10,7 +10,7 @@
 //! 10,000 blocks, so no call holds the node for long; the returned cursor continues exactly
 //! after the page's last event (or scanned block).
 
-use metamesh_node::{Chain, Cursor, block_events};
+use metamesh_node::{ChainView, Cursor, block_events};
 use metamesh_state::Event;
 use serde_json::{Value, json};
 
@@ -25,16 +25,71 @@ type Result<T> = std::result::Result<T, RpcError>;
 struct Query {
     from: u64,
     to: u64,
-    kinds: Option<Vec<String>>,
-    address: Option<metamesh_crypto::Address>,
+    filter: EventFilter,
     cursor: Option<Cursor>,
     limit: usize,
 }
 
-fn block_number(chain: &Chain, v: Option<&Value>, default: u64, name: &str) -> Result<u64> {
+/// What a reader asked for: event kinds (any of), an account the event names. Shared by
+/// `mm_getEvents` and the `events` subscription.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    kinds: Option<Vec<String>>,
+    address: Option<metamesh_crypto::Address>,
+}
+
+impl EventFilter {
+    pub fn parse(o: &serde_json::Map<String, Value>) -> Result<Self> {
+        let kinds = match o.get("kinds") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(list)) => Some(
+                list.iter()
+                    .map(|k| match k.as_str() {
+                        Some(k) if Event::kinds().any(|known| known == k) => Ok(k.to_owned()),
+                        _ => Err(RpcError::params(format!(
+                            "kinds: {k} is not an event kind ({})",
+                            Event::kinds().collect::<Vec<_>>().join(", ")
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            Some(_) => return Err(RpcError::params("kinds must be a list of event kinds")),
+        };
+        let address = match o.get("address") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                Some(s.parse().map_err(|e: metamesh_crypto::CryptoError| {
+                    RpcError::params(format!("address: {e}"))
+                })?)
+            }
+            Some(_) => return Err(RpcError::params("address must be a string")),
+        };
+        Ok(EventFilter { kinds, address })
+    }
+
+    pub fn wants(&self, e: &Event) -> bool {
+        self.kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|k| k == e.kind()))
+            && self.address.is_none_or(|a| e.addresses().contains(&a))
+    }
+}
+
+/// Refuses a field outside `known`, naming them.
+pub fn reject_unknown(o: &serde_json::Map<String, Value>, known: &[&str]) -> Result<()> {
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(key) => Err(RpcError::params(format!(
+            "unknown filter field `{key}` ({})",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn block_number(head: u64, v: Option<&Value>, default: u64, name: &str) -> Result<u64> {
     match v {
         None | Some(Value::Null) => Ok(default),
-        Some(Value::String(s)) if s == "latest" => Ok(chain.head().number),
+        Some(Value::String(s)) if s == "latest" => Ok(head),
         Some(Value::String(s)) if s == "earliest" => Ok(0),
         Some(Value::String(s)) => match s.strip_prefix("0x") {
             Some(h) => u64::from_str_radix(h, 16).ok(),
@@ -50,52 +105,25 @@ fn block_number(chain: &Chain, v: Option<&Value>, default: u64, name: &str) -> R
     }
 }
 
-fn query(chain: &Chain, params: &[Value]) -> Result<Query> {
+fn query(view: &ChainView, params: &[Value]) -> Result<Query> {
     let empty = serde_json::Map::new();
     let o = match params.first() {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(o)) => o,
         Some(_) => return Err(RpcError::params("the filter must be an object")),
     };
-    for key in o.keys() {
-        if ![
+    reject_unknown(
+        o,
+        &[
             "fromBlock",
             "toBlock",
             "kinds",
             "address",
             "cursor",
             "limit",
-        ]
-        .contains(&key.as_str())
-        {
-            return Err(RpcError::params(format!(
-                "unknown filter field `{key}` (fromBlock, toBlock, kinds, address, cursor, limit)"
-            )));
-        }
-    }
-    let head = chain.head().number;
-    let kinds = match o.get("kinds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(list)) => Some(
-            list.iter()
-                .map(|k| match k.as_str() {
-                    Some(k) if Event::KINDS.contains(&k) => Ok(k.to_owned()),
-                    _ => Err(RpcError::params(format!(
-                        "kinds: {k} is not an event kind ({})",
-                        Event::KINDS.join(", ")
-                    ))),
-                })
-                .collect::<Result<Vec<_>>>()?,
-        ),
-        Some(_) => return Err(RpcError::params("kinds must be a list of event kinds")),
-    };
-    let address = match o.get("address") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.parse().map_err(|e: metamesh_crypto::CryptoError| {
-            RpcError::params(format!("address: {e}"))
-        })?),
-        Some(_) => return Err(RpcError::params("address must be a string")),
-    };
+        ],
+    )?;
+    let head = view.head();
     let cursor = match o.get("cursor") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.parse::<Cursor>().map_err(RpcError::params)?),
@@ -110,18 +138,18 @@ fn query(chain: &Chain, params: &[Value]) -> Result<Query> {
             as usize,
     };
     Ok(Query {
-        from: block_number(chain, o.get("fromBlock"), 0, "fromBlock")?,
-        to: block_number(chain, o.get("toBlock"), head, "toBlock")?.min(head),
-        kinds,
-        address,
+        from: block_number(head, o.get("fromBlock"), 0, "fromBlock")?,
+        to: block_number(head, o.get("toBlock"), head, "toBlock")?.min(head),
+        filter: EventFilter::parse(o)?,
         cursor,
         limit,
     })
 }
 
-pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
-    let q = query(chain, params)?;
-    let db = chain.db();
+/// Runs on a view of the chain, outside its lock (the caller takes the view).
+pub fn get_events(view: &ChainView, params: &[Value]) -> Result<Value> {
+    let q = query(view, params)?;
+    let db = view.db();
     let (start, skip) = match q.cursor {
         Some(c) => {
             if db.canonical_hash(c.number).map_err(RpcError::internal)? != Some(c.hash) {
@@ -144,9 +172,7 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
                 .canonical_hash(number - 1)
                 .map_err(RpcError::internal)?
                 .unwrap_or_default();
-            let count = block_events(chain, &hash)
-                .map_err(RpcError::internal)?
-                .len() as u32;
+            let count = block_events(db, &hash).map_err(RpcError::internal)?.len() as u32;
             next = Some(Cursor {
                 number: number - 1,
                 hash,
@@ -157,7 +183,7 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
         let Some(hash) = db.canonical_hash(number).map_err(RpcError::internal)? else {
             break;
         };
-        let all = block_events(chain, &hash).map_err(RpcError::internal)?;
+        let all = block_events(db, &hash).map_err(RpcError::internal)?;
         let from_index = if number == start { skip as usize } else { 0 };
         for e in all.iter().skip(from_index) {
             let cursor = Cursor {
@@ -165,12 +191,7 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
                 hash,
                 index: e.log_index + 1,
             };
-            let kind_ok = q
-                .kinds
-                .as_ref()
-                .is_none_or(|k| k.iter().any(|k| k == e.event.kind()));
-            let address_ok = q.address.is_none_or(|a| e.event.addresses().contains(&a));
-            if kind_ok && address_ok {
+            if q.filter.wants(&e.event) {
                 events.push(json!({
                     "blockNumber": number,
                     "blockHash": j::hex0x(&hash),
@@ -192,12 +213,12 @@ pub fn get_events(chain: &Chain, params: &[Value]) -> Result<Value> {
         number += 1;
     }
     // A page that ends exactly at the range's last event still says where to go on.
-    if next.is_some_and(|c| c.number == q.to && c.index as usize >= block_len(chain, &c)) {
+    if next.is_some_and(|c| c.number == q.to && c.index as usize >= block_len(db, &c)) {
         next = None;
     }
     Ok(json!({"events": events, "cursor": next.map(|c| c.to_string())}))
 }
 
-fn block_len(chain: &Chain, c: &Cursor) -> usize {
-    block_events(chain, &c.hash).map_or(0, |e| e.len())
+fn block_len(db: &metamesh_db::ChainDb, c: &Cursor) -> usize {
+    block_events(db, &c.hash).map_or(0, |e| e.len())
 }

@@ -227,15 +227,27 @@ pub fn event(e: &Event) -> Value {
             }),
             StorageEvent::Missed {
                 deal,
+                owner,
                 provider,
                 epoch,
                 slashed,
             } => json!({
-                "deal": hex0x(deal), "provider": a(provider), "epoch": epoch,
+                "deal": hex0x(deal), "owner": a(owner), "provider": a(provider), "epoch": epoch,
                 "slashed": slashed.to_string(),
             }),
-            StorageEvent::DealEnded { deal, refund } => {
-                json!({"deal": hex0x(deal), "refund": refund.to_string()})
+            StorageEvent::DealEnded {
+                deal,
+                owner,
+                refund,
+            } => json!({"deal": hex0x(deal), "owner": a(owner), "refund": refund.to_string()}),
+            StorageEvent::BlockRepeated {
+                deal,
+                provider,
+                block,
+            } => json!({"deal": hex0x(deal), "provider": a(provider), "block": cid_text(block)}),
+            StorageEvent::BoundaryFailed { deal, code } => {
+                let name = metamesh_state::Code::from_u16(*code).map(|c| c.name());
+                json!({"deal": hex0x(deal), "code": code, "error": name})
             }
         },
     };
@@ -280,9 +292,9 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             let p = Pending::decode(raw).map_err(err)?;
             json!({"type": "pendingParams", "block": p.block, "params": p.params.to_json()})
         }
-        StateKey::Budget(pool) => {
+        StateKey::Budget(payout) => {
             let b = Budget::decode(raw).map_err(err)?;
-            json!({"type": "budget", "pool": pool.name(), "epoch": b.epoch, "spent": amount(b.spent)})
+            json!({"type": "budget", "payout": payout.name(), "pool": payout.pool().name(), "epoch": b.epoch, "spent": amount(b.spent)})
         }
         StateKey::Collection(c) => {
             json!({"type": "collection", "collection": c.name(), "root": hex0x(raw)})
@@ -336,7 +348,8 @@ pub fn deal(id: &Hash, d: &Deal) -> Value {
     json!({
         "type": "deal", "id": hex0x(id), "owner": d.owner.to_string(), "cid": cid_text(&d.cid), "size": d.size,
         "replicas": d.replicas, "price": d.price.to_string(), "start": d.start, "end": d.end,
-        "escrow": d.escrow.to_string(), "nextDue": d.next_due, "ended": d.ended(),
+        "escrow": d.escrow.to_string(), "boundaryFee": d.fee.to_string(), "reserve": d.reserve.to_string(),
+        "nextDue": d.next_due, "ended": d.ended(), "rewarded": d.rewarded,
         "holders": d.holders.iter().map(|h| json!({
             "provider": h.provider.to_string(), "bond": h.bond.to_string(), "passes": h.passes, "misses": h.misses,
             "challenge": h.challenge.map(|c| json!({"epoch": c.epoch, "offset": c.offset, "deadline": c.deadline})),

@@ -256,6 +256,8 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
         "net_peerCount" | "mm_syncing" | "admin_peers" | "admin_nodeInfo" | "admin_blockPeer"
         | "admin_unblockPeer" => network_method(node, method, &p),
         m if crate::storage_methods::is_storage(m) => crate::storage_methods::dispatch(node, m, &p),
+        // Scans many blocks: on a view of the chain, not under its lock.
+        "mm_getEvents" => crate::events::get_events(&node.chain_view(), p.0),
         _ => node.with_chain(|chain| chain_method(chain, method, &p)),
     }
 }
@@ -351,7 +353,6 @@ fn chain_method(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
             out["blockNumber"] = json!(header.number);
             Ok(out)
         }
-        "mm_getEvents" => crate::events::get_events(chain, p.0),
         "mm_blockNumber" => Ok(json!(chain.head().number)),
         "mm_getBlockByNumber" => match block_header(chain, p.get(0))? {
             Some((h, hash)) => block_json(chain, &h, &hash, p.bool_or(1, "full", false)?),
@@ -416,6 +417,44 @@ fn chain_method(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
                 "trieKey": j::hex0x(&state.trie_key(&key)),
                 "value": value.as_deref().map(j::hex0x),
                 "proof": proof.iter().map(|n| j::hex0x(n)).collect::<Vec<_>>(),
+                "stateRoot": j::hex0x(&header.state_root),
+                "blockNumber": header.number,
+                "blockHash": j::hex0x(&hash),
+            }))
+        }
+        "mm_getEntryProof" => {
+            let name = p.str(0, "collection")?;
+            let collection = metamesh_state::CollectionId::ALL
+                .into_iter()
+                .find(|c| c.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = metamesh_state::CollectionId::ALL
+                        .iter()
+                        .map(|c| c.name())
+                        .collect();
+                    RpcError::params(format!("no collection `{name}` ({})", names.join(", ")))
+                })?;
+            let entry = p.bytes(1, "entry key")?;
+            let (header, hash) = block_header(chain, p.get(2))?
+                .ok_or_else(|| RpcError::rejected("no such block"))?;
+            let state = metamesh_state::State::open(suite, &**chain.db(), header.state_root);
+            let pruned = |e: metamesh_state::StateError| {
+                RpcError::rejected(format!(
+                    "state of block {} is pruned or unreadable: {e}",
+                    header.number
+                ))
+            };
+            let root_key = StateKey::Collection(collection);
+            let root = state.get(&root_key).map_err(pruned)?;
+            Ok(json!({
+                "collection": collection.name(),
+                "key": j::hex0x(&entry),
+                "value": state.entry(collection, &entry).map_err(pruned)?.as_deref().map(j::hex0x),
+                "entryProof": state.prove_entry(collection, &entry).map_err(pruned)?.iter().map(|n| j::hex0x(n)).collect::<Vec<_>>(),
+                "collectionRoot": root.as_deref().map(j::hex0x),
+                "rootKey": j::hex0x(&root_key.to_bytes()),
+                "rootTrieKey": j::hex0x(&state.trie_key(&root_key)),
+                "rootProof": state.prove(&root_key).map_err(pruned)?.iter().map(|n| j::hex0x(n)).collect::<Vec<_>>(),
                 "stateRoot": j::hex0x(&header.state_root),
                 "blockNumber": header.number,
                 "blockHash": j::hex0x(&hash),

@@ -5,7 +5,8 @@
 //!   rebinding domain cannot reach a node on loopback;
 //! * a request with an `Origin` must come from an allowed origin or the node's own;
 //! * admin methods and content writes need the bearer token (compared in constant time), even
-//!   on loopback unless the operator allows loopback;
+//!   on loopback unless the operator allows loopback (and then only for requests whose `Host`
+//!   is a loopback address or `localhost`);
 //! * a batch holds at most 1,000 calls and 25 MB of answers.
 
 use std::{net::SocketAddr, sync::Arc};
@@ -136,9 +137,20 @@ async fn guard(
     }
 }
 
-/// May this caller use admin methods?
+/// May this caller use admin methods? The loopback exemption also needs a `Host` that names
+/// this machine (a loopback IP or `localhost`): a page on a rebinding domain reaches loopback
+/// too, but its requests name the domain.
 pub(crate) fn admin_allowed(shared: &Shared, peer: &SocketAddr, headers: &HeaderMap) -> bool {
-    if shared.config.admin_loopback && peer.ip().is_loopback() {
+    let local_host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map(host_of)
+        .is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost")
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    if shared.config.admin_loopback && peer.ip().is_loopback() && local_host {
         return true;
     }
     let presented = headers

@@ -17,26 +17,21 @@ use axum::extract::ws::{Message, WebSocket};
 use metamesh_node::{Cursor, Delivered, EventFollower};
 use serde_json::{Value, json};
 
-use crate::{RpcError, json as j, server::Shared};
+use crate::{
+    RpcError,
+    events::{EventFilter, reject_unknown},
+    json as j,
+    server::Shared,
+};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 const BATCH: usize = 500;
 
 struct EventsSub {
     id: String,
-    follower: EventFollower,
-    kinds: Option<Vec<String>>,
-    address: Option<metamesh_crypto::Address>,
-}
-
-impl EventsSub {
-    fn wants(&self, d: &Delivered) -> bool {
-        let e = &d.event.event;
-        self.kinds
-            .as_ref()
-            .is_none_or(|k| k.iter().any(|k| k == e.kind()))
-            && self.address.is_none_or(|a| e.addresses().contains(&a))
-    }
+    /// `None` while a poll runs on the blocking pool.
+    follower: Option<EventFollower>,
+    filter: EventFilter,
 }
 
 /// The JSON of one delivered event.
@@ -60,37 +55,31 @@ fn events_sub(shared: &Shared, id: String, options: Option<&Value>) -> Result<Ev
         Some(Value::Object(o)) => o,
         Some(_) => return Err(RpcError::params("the events options must be an object")),
     };
-    let kinds = match o.get("kinds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .map(|k| match k.as_str() {
-                    Some(k) if metamesh_state::Event::KINDS.contains(&k) => Ok(k.to_owned()),
-                    _ => Err(RpcError::params(format!("kinds: {k} is not an event kind"))),
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        Some(_) => return Err(RpcError::params("kinds must be a list")),
-    };
-    let address = match o.get("address") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.parse().map_err(|e: metamesh_crypto::CryptoError| {
-            RpcError::params(format!("address: {e}"))
-        })?),
-        Some(_) => return Err(RpcError::params("address must be a string")),
-    };
+    reject_unknown(o, &["cursor", "kinds", "address"])?;
+    let filter = EventFilter::parse(o)?;
     let follower = match o.get("cursor") {
-        None | Some(Value::Null) => shared
-            .node
-            .with_chain(|c| EventFollower::from_head(c))
-            .map_err(RpcError::internal)?,
+        None | Some(Value::Null) => {
+            EventFollower::from_head(&shared.node.chain_view()).map_err(RpcError::internal)?
+        }
         Some(Value::String(s)) => {
             let cursor: Cursor = s.parse().map_err(RpcError::params)?;
-            if !shared.node.knows(&cursor.hash) {
-                return Err(RpcError::rejected(format!(
-                    "the cursor's block 0x{} is not stored on this node",
-                    hex::encode(cursor.hash)
-                )));
+            let header = shared.node.with_chain(|c| c.header(&cursor.hash));
+            match header {
+                Some(h) if h.number == cursor.number => {}
+                Some(h) => {
+                    return Err(RpcError::params(format!(
+                        "the cursor names block {} but block 0x{} is number {}",
+                        cursor.number,
+                        hex::encode(cursor.hash),
+                        h.number
+                    )));
+                }
+                None => {
+                    return Err(RpcError::rejected(format!(
+                        "the cursor's block 0x{} is not stored on this node",
+                        hex::encode(cursor.hash)
+                    )));
+                }
             }
             EventFollower::from_cursor(cursor)
         }
@@ -98,9 +87,8 @@ fn events_sub(shared: &Shared, id: String, options: Option<&Value>) -> Result<Ev
     };
     Ok(EventsSub {
         id,
-        follower,
-        kinds,
-        address,
+        follower: Some(follower),
+        filter,
     })
 }
 
@@ -197,10 +185,27 @@ pub(crate) async fn session(shared: Shared, mut socket: WebSocket, admin: bool) 
     }
 }
 
-/// Sends every event past the subscriber's cursor, a batch at a time.
+/// Sends every event past the subscriber's cursor, a batch at a time. The reads run on the
+/// blocking pool, on a view of the chain: no lock is held while the client is slow.
 async fn pump(shared: &Shared, socket: &mut WebSocket, sub: &mut EventsSub) -> bool {
     loop {
-        let batch = match shared.node.with_chain(|c| sub.follower.poll(c, BATCH)) {
+        let Some(mut follower) = sub.follower.take() else {
+            return false;
+        };
+        let view = shared.node.chain_view();
+        let before = follower.cursor();
+        let polled = tokio::task::spawn_blocking(move || {
+            let batch = follower.poll(&view, BATCH);
+            (follower, batch)
+        })
+        .await;
+        let Ok((follower, batch)) = polled else {
+            return false;
+        };
+        let caught_up = follower.caught_up();
+        let moved = follower.cursor() != before;
+        sub.follower = Some(follower);
+        let batch = match batch {
             Ok(b) => b,
             Err(e) => {
                 let error = RpcError::rejected(format!("the event stream cannot go on: {e}"));
@@ -208,10 +213,10 @@ async fn pump(shared: &Shared, socket: &mut WebSocket, sub: &mut EventsSub) -> b
                 return false;
             }
         };
-        if batch.is_empty() {
+        if batch.is_empty() && (caught_up || !moved) {
             return true;
         }
-        for d in batch.iter().filter(|d| sub.wants(d)) {
+        for d in batch.iter().filter(|d| sub.filter.wants(&d.event.event)) {
             if !send(socket, note(&sub.id, delivered(d))).await {
                 return false;
             }

@@ -137,8 +137,9 @@ fn seal(node: &NodeService, now: u64) {
     node.seal(parent, now).unwrap().unwrap();
 }
 
-const METHODS: [&str; 32] = [
+const METHODS: [&str; 33] = [
     "mm_chainId",
+    "mm_getEntryProof",
     "mm_getParams",
     "mm_estimateGas",
     "mm_getEvents",
@@ -372,6 +373,59 @@ async fn a_transaction_and_an_attestation_round_trip_with_proof() {
             call(addr, "clique_status", json!([]))["result"]["numBlocks"],
             1
         );
+
+        // A collection entry (the storage node the user registers) proves in two steps: the
+        // collection's root under the state root, the entry under the collection's root.
+        let offer = tx(
+            2,
+            metamesh_primitives::StorageAction::Offer {
+                capacity: 1 << 30,
+                price: Amount::ZERO,
+                stake: Amount::from_mmt(1),
+            }
+            .into(),
+        );
+        let reply = call(
+            addr,
+            "mm_sendRawTransaction",
+            json!([format!("0x{}", hex::encode(offer.to_rlp()))]),
+        );
+        assert!(reply.get("result").is_some(), "{reply}");
+        seal(&node, 1_002);
+        let me = user.public_key().address();
+        let p = call(
+            addr,
+            "mm_getEntryProof",
+            json!(["storageNodes", format!("0x{}", hex::encode(me.0)), "latest"]),
+        )["result"]
+            .clone();
+        assert_eq!(p["value"], "0x01", "{p}");
+        let nodes =
+            |v: &Value| -> Vec<Vec<u8>> { v.as_array().unwrap().iter().map(unhex).collect() };
+        let state_root: [u8; 32] = unhex(&p["stateRoot"]).try_into().unwrap();
+        let root = metamesh_trie::verify_proof::<metamesh_trie::Sm3>(
+            &state_root,
+            &unhex(&p["rootTrieKey"]),
+            &nodes(&p["rootProof"]),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(format!("0x{}", hex::encode(&root)), p["collectionRoot"]);
+        let root: [u8; 32] = root.try_into().unwrap();
+        let entry = metamesh_trie::verify_proof::<metamesh_trie::Sm3>(
+            &root,
+            &me.0,
+            &nodes(&p["entryProof"]),
+        )
+        .unwrap();
+        assert_eq!(entry, Some(vec![1]));
+        let none = call(addr, "mm_getEntryProof", json!(["noSuch", "0x00"]));
+        assert!(
+            none["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("storageNodes")
+        );
     })
     .await
     .unwrap();
@@ -571,21 +625,32 @@ async fn admin_calls_need_the_token_and_foreign_pages_get_nothing() {
         .insert("origin", "https://evil.example".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(request).await.is_err());
 
-    // An operator who allows loopback: admin calls from loopback pass without a token.
+    // An operator who allows loopback: admin calls from loopback pass without a token — when
+    // they name this machine. With every host allowed, a rebinding page's name still does not
+    // get the exemption.
     let open = start_with(RpcConfig {
         admin_loopback: true,
+        vhosts: vec!["*".into()],
         ..RpcConfig::default()
     })
     .await;
     let addr = open.addr;
     tokio::task::spawn_blocking(move || {
+        let discard = json!([key(3).public_key().address().to_string()]);
         let (_, reply) = call_as(
             addr,
             "Host: localhost\r\n",
             "clique_discard",
-            json!([key(3).public_key().address().to_string()]),
+            discard.clone(),
         );
         assert!(reply.get("result").is_some(), "{reply}");
+        let (_, reply) = call_as(
+            addr,
+            "Host: rebind.evil.example:8545\r\n",
+            "clique_discard",
+            discard,
+        );
+        assert!(reply.get("error").is_some(), "{reply}");
     })
     .await
     .unwrap();

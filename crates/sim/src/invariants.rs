@@ -284,7 +284,7 @@ impl Checker {
                 }
                 let from = from?;
                 let before = c.canonical_header(from - 1)?.hash(c.suite());
-                let events = metamesh_node::block_events(c, &before).ok()?;
+                let events = metamesh_node::block_events(c.db(), &before).ok()?;
                 let scheduled = events.iter().any(|e| {
                     matches!(&e.event, metamesh_state::Event::Params(metamesh_state::ParamsEvent::Scheduled { block, .. }) if *block == from)
                 });
@@ -344,8 +344,8 @@ impl Checker {
     }
 }
 
-/// The storage module's account holds exactly the escrows of the running deals and the stakes
-/// of the storage nodes.
+/// The storage module's account holds exactly the escrows and boundary reserves of the running
+/// deals and the stakes of the storage nodes.
 fn storage_holds_what_it_owes(
     state: &metamesh_state::State<&metamesh_db::ChainDb>,
 ) -> Result<(), String> {
@@ -362,7 +362,7 @@ fn storage_holds_what_it_owes(
         owed += state
             .load::<Deal>(&id)
             .map_err(read)?
-            .map_or(0, |d| d.escrow.0);
+            .map_or(0, |d| d.escrow.0 + d.reserve.0);
     }
     for (key, _) in state
         .entries(CollectionId::StorageNodes, &[], 100_000)
@@ -384,7 +384,7 @@ fn storage_holds_what_it_owes(
         .0;
     if held != owed {
         return Err(format!(
-            "the storage module holds {held} wei but owes {owed} wei in escrows and stakes"
+            "the storage module holds {held} wei but owes {owed} wei in escrows, reserves and stakes"
         ));
     }
     Ok(())

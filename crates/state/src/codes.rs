@@ -58,6 +58,7 @@ codes! {
 
     OutOfGas = 200, "out-of-gas", "out of gas: the transaction needs more than its limit of {0}";
     InsufficientBalance = 201, "insufficient-balance", "insufficient balance: has {0:mmt}, needs {1:mmt}";
+    ModuleAccount = 202, "module-account", "the recipient is a module account (a domain's escrows and stakes); it takes no transfers";
 
     NotParamsAuthority = 300, "not-params-authority", "only the chain's parameters authority may change parameters";
     UnknownParam = 301, "unknown-param", "change {0} names no parameter";

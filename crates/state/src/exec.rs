@@ -86,9 +86,11 @@ impl Meter {
 pub struct Exec<'a, S: NodeStore + Clone> {
     state: &'a State<S>,
     layers: Vec<Layer>,
-    pub gas: Meter,
-    pub env: &'a BlockEnv,
-    pub params: &'a Params,
+    // Private: a domain reads the block and the parameters and spends gas, and cannot swap
+    // either or wind the meter back.
+    gas: Meter,
+    env: &'a BlockEnv,
+    params: &'a Params,
 }
 
 /// What a finished run leaves: its writes and events, in order.
@@ -113,6 +115,20 @@ impl<'a, S: NodeStore + Clone> Exec<'a, S> {
 
     pub fn suite(&self) -> metamesh_crypto::Suite {
         self.state.suite()
+    }
+
+    /// The block being built.
+    pub fn env(&self) -> &'a BlockEnv {
+        self.env
+    }
+
+    /// The parameters in force for this block.
+    pub fn params(&self) -> &'a Params {
+        self.params
+    }
+
+    pub fn gas_used(&self) -> u64 {
+        self.gas.used
     }
 
     /// Uses `amount` gas, or fails with `out-of-gas` (the meter then stands at its limit).

@@ -9,7 +9,7 @@
 use metamesh_crypto::Address;
 use metamesh_primitives::Hash;
 
-use crate::Pool;
+use crate::Payout;
 
 /// An ordered collection in state: a plain (unhashed) trie of its own, whose root is the
 /// record [`StateKey::Collection`], so entries iterate in key order and prove under the state
@@ -22,13 +22,18 @@ pub enum CollectionId {
     RunningDeals,
     /// Deal boundaries to process: due block (8, big-endian) ‖ deal id (32) → `01`.
     DealSchedule,
+    /// Blocks storage proofs have shown: deal id (32) ‖ binary block CID → the file offset
+    /// where the block starts (8, big-endian). A block shown at a second offset stops the
+    /// deal's storage rewards.
+    DealBlocks,
 }
 
 impl CollectionId {
-    pub const ALL: [CollectionId; 3] = [
+    pub const ALL: [CollectionId; 4] = [
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
+        CollectionId::DealBlocks,
     ];
 
     pub fn byte(self) -> u8 {
@@ -36,6 +41,7 @@ impl CollectionId {
             CollectionId::StorageNodes => 0x30,
             CollectionId::RunningDeals => 0x31,
             CollectionId::DealSchedule => 0x32,
+            CollectionId::DealBlocks => 0x33,
         }
     }
 
@@ -48,6 +54,7 @@ impl CollectionId {
             CollectionId::StorageNodes => "storageNodes",
             CollectionId::RunningDeals => "runningDeals",
             CollectionId::DealSchedule => "dealSchedule",
+            CollectionId::DealBlocks => "dealBlocks",
         }
     }
 }
@@ -59,8 +66,9 @@ pub enum StateKey {
     Params,
     /// `0x01` → [`crate::domains::params::Pending`], a change waiting for its block.
     PendingParams,
-    /// `0x02 ‖ pool (1)` → [`crate::domains::accounts::Budget`], what a pool paid this epoch.
-    Budget(Pool),
+    /// `0x02 ‖ payout (1)` → [`crate::domains::accounts::Budget`], what one purpose (sealing,
+    /// storage) has been paid this reward epoch.
+    Budget(Payout),
     /// `0x03 ‖ collection (1)` → the collection's 32-byte root.
     Collection(CollectionId),
     /// `0x10 ‖ address (20)` → [`crate::Account`].
@@ -125,7 +133,7 @@ impl StateKey {
         let key = match (tag, id.len()) {
             (Self::PARAMS, 0) => Some(StateKey::Params),
             (Self::PENDING_PARAMS, 0) => Some(StateKey::PendingParams),
-            (Self::BUDGET, 1) => Pool::from_byte(id[0]).map(StateKey::Budget),
+            (Self::BUDGET, 1) => Payout::from_byte(id[0]).map(StateKey::Budget),
             (Self::COLLECTION, 1) => CollectionId::from_byte(id[0]).map(StateKey::Collection),
             (Self::ACCOUNT, 20) => Some(StateKey::Account(address(id))),
             (Self::DATA, 32) => Some(StateKey::Data(hash(id))),
@@ -165,7 +173,7 @@ mod tests {
         let keys = [
             StateKey::Params,
             StateKey::PendingParams,
-            StateKey::Budget(Pool::Community),
+            StateKey::Budget(Payout::Storage),
             StateKey::Collection(CollectionId::DealSchedule),
             StateKey::Account(Address([1; 20])),
             StateKey::Data([2; 32]),

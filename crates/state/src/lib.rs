@@ -36,7 +36,7 @@ pub use block::{
 pub use codes::{Code, Rejection};
 pub use domains::{
     TxContext,
-    accounts::{Account, AccountEvent, Budget, module_address, pay_from_pool},
+    accounts::{Account, AccountEvent, Budget, Payout, module_address, pay_from_pool},
     data::{Attestation, CidIndex, DataEvent, DataRecord, KeyGrant, KeyGrants, grants_id},
     params::{ParamsEvent, Pending},
     storage::{

@@ -214,15 +214,18 @@ params! {
     /// Hashing on chain (CIDs, storage proofs): per hash, and per 32-byte word hashed.
     gas_hash: u64 = 60, "gasHash";
     gas_hash_word: u64 = 12, "gasHashWord";
-    /// The chain's own work for one replica in one epoch of a deal (drawing and judging its
-    /// challenge), paid when the deal opens.
-    gas_deal_epoch: u64 = 10_000, "gasDealEpoch";
+    /// The chain's own work for one replica at one boundary of a deal (judging its challenge,
+    /// drawing the next, the writes and events): priced at the opening transaction's gas price,
+    /// set aside when the deal opens and paid to the sealer of each boundary's block.
+    gas_deal_epoch: u64 = 30_000, "gasDealEpoch";
     /// Paid to each block's sealer from the community pool, within its budget.
     sealing_reward: Amount = Amount::from_mmt(2), "sealingReward";
     /// Blocks per reward epoch: the period of the pool budgets.
     reward_epoch: u64 = 1_000, "rewardEpoch";
-    /// The most the community pool pays out (sealing and storage rewards) in one reward epoch.
-    community_budget: Amount = Amount::from_mmt(50_000), "communityBudget";
+    /// The most the community pool pays in sealing rewards in one reward epoch…
+    sealing_budget: Amount = Amount::from_mmt(5_000), "sealingBudget";
+    /// …and in storage rewards: a budget each, so neither can spend the other's.
+    storage_budget: Amount = Amount::from_mmt(45_000), "storageBudget";
     /// Blocks between a deal's storage challenges.
     storage_epoch: u64 = 10, "storageEpoch";
     /// Blocks a storage node has to answer a challenge (fewer than `storageEpoch`).
@@ -242,32 +245,62 @@ params! {
     params_authority: Address = Address::ZERO, "paramsAuthority";
 }
 
+/// The most deal boundaries one block may be set to run (`maxDueDeals`): the chain's own work
+/// per block must stay bounded whatever a parameter change says.
+pub const MAX_DUE_DEALS: u64 = 4_096;
+/// The longest `storageEpoch`, so block arithmetic on boundaries never nears overflow.
+pub const MAX_STORAGE_EPOCH: u64 = 1_000_000;
+
 impl Params {
-    /// The rules every parameter set obeys; the number of the first broken rule (the code
-    /// `params-invalid` carries it, docs/FORMATS.md lists them).
-    pub fn check(&self) -> Result<(), u128> {
+    /// The rules every parameter set obeys, each under its number (what `params-invalid`
+    /// carries; docs/FORMATS.md lists them). Numbers are stable: a new rule takes a new one.
+    pub fn rules(&self) -> [(u128, bool); 12] {
         let intrinsic_max = self
             .gas_tx_base
             .saturating_add(self.gas_signature)
             .saturating_add(self.gas_tx_byte.saturating_mul(self.max_proof_tx_bytes));
-        let rules = [
-            self.max_block_bytes <= MAX_BLOCK_BYTES,
-            self.max_tx_bytes <= self.max_proof_tx_bytes
-                && self.max_proof_tx_bytes <= self.max_block_bytes
-                && self.max_tx_bytes >= 1024,
-            self.min_gas_price.0 >= 1,
-            self.gas_tx_base >= 1_000 && self.gas_signature >= 1 && self.gas_tx_byte >= 1,
-            self.block_gas_limit >= intrinsic_max,
-            self.storage_epoch >= 1
-                && self.proof_window >= 1
-                && self.proof_window < self.storage_epoch,
-            self.reward_epoch >= 1,
-            self.storage_slash_permille <= 1_000,
-            self.max_due_deals >= 1,
-            self.gas_read >= 1 && self.gas_write >= 1 && self.gas_event >= 1 && self.gas_hash >= 1,
-        ];
-        match rules.iter().position(|ok| !ok) {
-            Some(i) => Err(i as u128 + 1),
+        [
+            (1, self.max_block_bytes <= MAX_BLOCK_BYTES),
+            (
+                2,
+                self.max_tx_bytes <= self.max_proof_tx_bytes
+                    && self.max_proof_tx_bytes <= self.max_block_bytes
+                    && self.max_tx_bytes >= 1024,
+            ),
+            (3, self.min_gas_price.0 >= 1),
+            (
+                4,
+                self.gas_tx_base >= 1_000 && self.gas_signature >= 1 && self.gas_tx_byte >= 1,
+            ),
+            (5, self.block_gas_limit >= intrinsic_max),
+            (
+                6,
+                self.storage_epoch >= 1
+                    && self.proof_window >= 1
+                    && self.proof_window < self.storage_epoch,
+            ),
+            (7, self.reward_epoch >= 1),
+            (8, self.storage_slash_permille <= 1_000),
+            (9, self.max_due_deals >= 1),
+            (
+                10,
+                self.gas_read >= 1
+                    && self.gas_write >= 1
+                    && self.gas_event >= 1
+                    && self.gas_hash >= 1,
+            ),
+            (
+                11,
+                self.max_due_deals <= MAX_DUE_DEALS && self.storage_epoch <= MAX_STORAGE_EPOCH,
+            ),
+            (12, self.gas_deal_epoch >= 1),
+        ]
+    }
+
+    /// The number of the first rule the set breaks.
+    pub fn check(&self) -> Result<(), u128> {
+        match self.rules().into_iter().find(|(_, ok)| !ok) {
+            Some((rule, _)) => Err(rule),
             None => Ok(()),
         }
     }
@@ -304,6 +337,19 @@ mod tests {
             Err(5),
             "a block must hold the largest transaction"
         );
+    }
+
+    #[test]
+    fn rules_have_their_own_numbers() {
+        let numbers: Vec<u128> = Params::default().rules().iter().map(|r| r.0).collect();
+        assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+        let mut p = Params {
+            max_due_deals: MAX_DUE_DEALS + 1,
+            ..Params::default()
+        };
+        assert_eq!(p.check(), Err(11));
+        p.max_due_deals = 0;
+        assert_eq!(p.check(), Err(9));
     }
 
     #[test]

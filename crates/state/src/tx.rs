@@ -176,7 +176,7 @@ pub(crate) fn run<S: NodeStore + Clone>(
         Err(Fail::Reject(r)) => Err(r),
         Err(Fail::State(e)) => return Err(e),
     };
-    let gas_used = ex.gas.used;
+    let gas_used = ex.gas_used();
     let fee = Amount(t.gas_price.0 * u128::from(gas_used));
     let refund = admitted.max_fee.checked_sub(fee).expect("gas used ≤ limit");
     adjust(&mut ex, &sender, |a| {

@@ -2,9 +2,10 @@
 //! changes, registrations, attestations, key grants, storage offers, deals, acceptances and
 //! proofs run through `apply_block`, while a model written from the rules alone predicts each
 //! outcome and every movement of MMT (fees, transfers, stakes, escrows, prices, rewards within
-//! the pool budget, refunds, slashes, sealing rewards). After every block the state and the
-//! model agree on every balance, the storage module holds exactly the escrows and stakes, and
-//! all balances sum to the 2,300,000,000 MMT supply.
+//! each purpose's budget, boundary fees from deal reserves, refunds, slashes, sealing rewards).
+//! After every block the state and the model agree on every balance, the storage module holds
+//! exactly the escrows, reserves and stakes, and all balances sum to the 2,300,000,000 MMT
+//! supply.
 
 mod common;
 
@@ -166,6 +167,8 @@ struct MDeal {
     start: u64,
     end: u64,
     escrow: u128,
+    fee: u128,
+    reserve: u128,
     next_due: u64,
     ended: bool,
     holders: Vec<MHolder>,
@@ -177,9 +180,11 @@ struct Model {
     balances: BTreeMap<Address, u128>,
     sealing_reward: u128,
     storage_reward: u128,
-    budget: u128,
+    /// Per reward epoch: sealing, storage.
+    budgets: [u128; 2],
     pending: Option<(u64, u8, u128)>,
-    spent: (u64, u128),
+    /// (epoch, spent) of sealing and of storage.
+    spent: [(u64, u128); 2],
     registered: BTreeSet<u8>,
     cids: BTreeMap<usize, (Address, bool)>,
     grants: BTreeSet<(usize, Address)>,
@@ -206,16 +211,17 @@ impl Model {
         *self.bal(to) += amount;
     }
 
-    /// What the community pool pays now for a request of `amount`, within its budget.
-    fn pay(&mut self, w: &World, number: u64, to: &Address, amount: u128) -> u128 {
+    /// What the community pool pays now for a request of `amount` for purpose `what` (0
+    /// sealing, 1 storage), within that purpose's budget.
+    fn pay(&mut self, w: &World, number: u64, what: usize, to: &Address, amount: u128) -> u128 {
         let epoch = number / w.h.genesis.params.reward_epoch;
-        if self.spent.0 != epoch {
-            self.spent = (epoch, 0);
+        if self.spent[what].0 != epoch {
+            self.spent[what] = (epoch, 0);
         }
         let paid = amount
-            .min(self.budget.saturating_sub(self.spent.1))
+            .min(self.budgets[what].saturating_sub(self.spent[what].1))
             .min(self.balances[&w.pool]);
-        self.spent.1 += paid;
+        self.spent[what].1 += paid;
         self.mv(&w.pool.clone(), to, paid);
         paid
     }
@@ -227,7 +233,7 @@ impl Model {
             match which {
                 0 => self.sealing_reward = v,
                 1 => self.storage_reward = v,
-                _ => self.budget = v,
+                _ => self.budgets[1] = v,
             }
             self.pending = None;
         }
@@ -247,6 +253,9 @@ impl Model {
         for (_, id) in due {
             let i = self.deals.iter().position(|d| d.id == id).unwrap();
             let mut d = self.deals[i].clone();
+            let fee = d.fee.min(d.reserve);
+            d.reserve -= fee;
+            self.mv(&w.module, &w.h.sealer, fee);
             for h in &mut d.holders {
                 if h.open.take().is_some() {
                     let refund = d.price.min(d.escrow);
@@ -261,7 +270,8 @@ impl Model {
                 }
             }
             if number >= d.end {
-                self.mv(&w.module, &d.owner, d.escrow);
+                self.mv(&w.module, &d.owner, d.escrow + d.reserve);
+                d.reserve = 0;
                 for h in &d.holders {
                     let n = self.nodes.get_mut(&h.provider).unwrap();
                     n.committed -= d.size;
@@ -402,10 +412,12 @@ impl Model {
                 if escrow < p.min_deal_escrow.0 {
                     return Err(Code::EscrowTooSmall);
                 }
-                if self.balances[&me] - reserve < escrow {
+                let fee = w.price * u128::from(p.gas_deal_epoch) * u128::from(replicas);
+                let held = fee * u128::from(n + 1);
+                if self.balances[&me] - reserve < escrow + held {
                     return Err(Code::InsufficientBalance);
                 }
-                self.mv(&me, &w.module, escrow);
+                self.mv(&me, &w.module, escrow + held);
                 self.deals.push(MDeal {
                     id: deal_id(w.h.suite, &me, nonce),
                     owner: me,
@@ -415,6 +427,8 @@ impl Model {
                     start: number,
                     end: number + (n + 1) * epoch,
                     escrow,
+                    fee,
+                    reserve: held,
                     next_due: number + epoch,
                     ended: false,
                     holders: vec![],
@@ -482,7 +496,7 @@ impl Model {
                 self.deals[deal].holders[i].open = None;
                 self.mv(&w.module, &me, paid);
                 let due = self.storage_reward * u128::from(d.size) / GIB;
-                self.pay(w, number, &me, due);
+                self.pay(w, number, 1, &me, due);
             }
         }
         Ok(())
@@ -499,7 +513,7 @@ fn action(w: &World, model: &Model, op: &Op, number: u64) -> Option<Action> {
         }
         .into(),
         Op::Params { which, mmt, .. } => {
-            let name = ["sealingReward", "storageReward", "communityBudget"][which as usize];
+            let name = ["sealingReward", "storageReward", "storageBudget"][which as usize];
             let v = Amount::from_mmt(mmt).0.to_be_bytes();
             let value = v[v.iter().position(|b| *b != 0).unwrap_or(16)..].to_vec();
             ParamsAction::Change {
@@ -622,7 +636,7 @@ fn check(w: &World, model: &Model) -> Result<(), TestCaseError> {
         sum += got;
     }
     prop_assert_eq!(sum, TOTAL_SUPPLY.0, "the supply after block {}", w.h.number);
-    let escrows: u128 = model.deals.iter().map(|d| d.escrow).sum();
+    let escrows: u128 = model.deals.iter().map(|d| d.escrow + d.reserve).sum();
     let stakes: u128 = model.nodes.values().map(|n| n.stake).sum();
     prop_assert_eq!(w.h.balance(&w.module).0, escrows + stakes);
     Ok(())
@@ -636,7 +650,8 @@ fn run(eth: bool, blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         g.params.storage_epoch = 4;
         g.params.proof_window = 2;
         g.params.reward_epoch = 16;
-        g.params.community_budget = Amount::from_mmt(40);
+        g.params.sealing_budget = Amount::from_mmt(20);
+        g.params.storage_budget = Amount::from_mmt(40);
         g.params.storage_reward = Amount::from_mmt(5_000);
     });
     let files = [1_000usize, 300_000, 700_000]
@@ -664,9 +679,9 @@ fn run(eth: bool, blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
             .collect(),
         sealing_reward: p.sealing_reward.0,
         storage_reward: p.storage_reward.0,
-        budget: p.community_budget.0,
+        budgets: [p.sealing_budget.0, p.storage_budget.0],
         pending: None,
-        spent: (0, 0),
+        spent: [(0, 0); 2],
         registered: BTreeSet::new(),
         cids: BTreeMap::new(),
         grants: BTreeSet::new(),
@@ -729,7 +744,7 @@ fn run(eth: bool, blocks: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
         }
         let sealer = w.h.sealer;
         let reward = planned.sealing_reward;
-        planned.pay(&w, number, &sealer, reward);
+        planned.pay(&w, number, 0, &sealer, reward);
         model = planned;
         check(&w, &model)?;
         let _: &Receipt = out.receipts.last().unwrap();

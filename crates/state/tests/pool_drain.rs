@@ -3,7 +3,9 @@
 //! of an enormous "file", and one passed challenge paid a reward on that size: on the tree
 //! before this test's fix, one proof took all 575,000,000 MMT. Now the chain reads the size from
 //! the root block, refuses roots that repeat a child or whose sizes do not add up, refuses
-//! proofs whose path does, and no pool pays more than its per-epoch budget.
+//! proofs whose path does, and no pool pays more than its per-epoch budget. A DAG whose links
+//! are distinct within each node but which reuses a block across nodes passes every check one
+//! proof can make; two proofs that show the block at two offsets stop the deal's rewards.
 
 mod common;
 
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 use common::{Harness, code, file};
 use metamesh_crypto::Suite;
 use metamesh_primitives::{Amount, StorageAction};
-use metamesh_state::{Code, Deal, Pool, deal_id};
+use metamesh_state::{Code, Deal, Event, Pool, StorageEvent, deal_id};
 use metamesh_storage::{
     Cid, CidVersion, DAG_PB, DataType, PbLink, PbNode, RAW, UnixFsData, build_proof, sha2_256,
 };
@@ -211,7 +213,7 @@ fn no_reward_passes_the_pool_budget() {
     // An honest deal, but a reward rate that would pay out the pool: the budget holds it.
     let mut h = Harness::new(Suite::Sm, 2, |g| {
         g.params.storage_reward = Amount::from_mmt(1_000_000_000);
-        g.params.community_budget = Amount::from_mmt(100);
+        g.params.storage_budget = Amount::from_mmt(100);
     });
     let (cid, blocks) = file(262_144 * 3, 9);
     let offer = StorageAction::Offer {
@@ -225,7 +227,7 @@ fn no_reward_passes_the_pool_budget() {
     let id = deal_id(Suite::Sm, &h.user(0), nonce);
     assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
     let pool = Pool::Community.address(Suite::Sm);
-    let before = h.balance(&pool);
+    let (before, from) = (h.balance(&pool), h.number);
     let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
     h.until(due);
     let d: Deal = h.state.load(&id).unwrap().unwrap();
@@ -242,6 +244,99 @@ fn no_reward_passes_the_pool_budget() {
     );
     assert!(r.outcome.is_ok(), "{r:?}");
     let paid = before.checked_sub(h.balance(&pool)).unwrap();
-    assert!(paid <= Amount::from_mmt(100), "{paid}");
+    // The storage budget, and the sealing rewards of the blocks since.
+    let sealing = h.params().sealing_reward.0 * u128::from(h.number - from);
+    assert!(paid.0 <= Amount::from_mmt(100).0 + sealing, "{paid}");
+    assert!(
+        paid.0 >= Amount::from_mmt(100).0,
+        "{paid}: the budget was reached"
+    );
+    // Storage rewards have their own budget: the sealers are still paid in the same epoch.
+    let sealer = h.sealer;
+    let sealed = h.balance(&sealer);
+    h.until(h.number + 3);
+    let reward = h.params().sealing_reward;
+    assert!(h.balance(&sealer).0 >= sealed.0 + 3 * reward.0);
+    h.assert_supply();
+}
+
+/// Eight nodes each link one shared leaf and one of their own: every node's links are distinct
+/// and every size adds up, yet half the "file" is one block.
+fn shared_leaf_dag() -> (Cid, HashMap<Cid, Vec<u8>>) {
+    let leaf = |seed: u8| -> Vec<u8> { (0..262_144u32).map(|i| (i % 251) as u8 ^ seed).collect() };
+    let mut blocks = HashMap::new();
+    let shared = leaf(0);
+    let shared_cid = cid(RAW, &shared);
+    blocks.insert(shared_cid, shared);
+    let mut children = Vec::new();
+    for i in 1..=8u8 {
+        let own = leaf(i);
+        let own_cid = cid(RAW, &own);
+        blocks.insert(own_cid, own);
+        let (c, bytes) = node(&[(shared_cid, 262_144), (own_cid, 262_144)], 524_288);
+        blocks.insert(c, bytes);
+        children.push((c, 524_288));
+    }
+    let (root, bytes) = node(&children, 8 * 524_288);
+    blocks.insert(root, bytes);
+    (root, blocks)
+}
+
+#[test]
+fn a_block_shown_at_two_offsets_stops_the_deals_rewards() {
+    let mut h = Harness::new(Suite::Sm, 2, |g| {
+        g.params.storage_reward = Amount::from_mmt(1_000);
+    });
+    let (root, blocks) = shared_leaf_dag();
+    let offer = StorageAction::Offer {
+        capacity: 1 << 30,
+        price: Amount::ZERO,
+        stake: Amount::from_mmt(100),
+    };
+    assert!(h.run(1, offer).outcome.is_ok());
+    let nonce = h.nonce(&h.user(0));
+    assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
+    let id = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    let (mut rewarded, mut unrewarded, mut repeated) = (0, 0, 0);
+    for _ in 0..60 {
+        let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
+        h.until(due);
+        let ch = h.state.load::<Deal>(&id).unwrap().unwrap().holders[0]
+            .challenge
+            .unwrap();
+        // Every proof is valid on its own: the builder finds nothing wrong with one path.
+        let p = build_proof(&blocks, &root, ch.offset).unwrap();
+        let prove = StorageAction::Prove {
+            deal: id,
+            epoch: ch.epoch,
+            path: p.path,
+            leaf: p.leaf,
+        };
+        let r = h.run(1, prove);
+        assert!(r.outcome.is_ok(), "{r:?}");
+        for e in &r.events {
+            match e {
+                Event::Storage(StorageEvent::Proved { reward, .. }) if reward.0 > 0 => {
+                    assert_eq!(repeated, 0, "a reward after the repeat was shown");
+                    rewarded += 1;
+                }
+                Event::Storage(StorageEvent::Proved { .. }) => unrewarded += 1,
+                Event::Storage(StorageEvent::BlockRepeated { .. }) => repeated += 1,
+                _ => {}
+            }
+        }
+        if unrewarded >= 3 {
+            break;
+        }
+    }
+    assert_eq!(repeated, 1, "the repeat is reported once");
+    assert!(unrewarded >= 3, "{rewarded} rewarded, {unrewarded} not");
+    assert!(!h.state.load::<Deal>(&id).unwrap().unwrap().rewarded);
+    // Until the repeat showed, a few passes were paid; the bond still stands behind each.
+    assert!(
+        rewarded < 20,
+        "{rewarded} passes paid before the repeat showed"
+    );
     h.assert_supply();
 }

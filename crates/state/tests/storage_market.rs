@@ -62,9 +62,12 @@ fn proof(h: &Harness, id: &Hash, who: &Address, blocks: &HashMap<Cid, Vec<u8>>) 
     }
 }
 
-/// The storage module holds exactly the escrows and stakes its records say.
+/// The storage module holds exactly the escrows, reserves and stakes its records say.
 fn assert_module_balance(h: &Harness, deals: &[Hash], nodes: &[Address]) {
-    let escrows: u128 = deals.iter().map(|d| the_deal(h, d).escrow.0).sum();
+    let escrows: u128 = deals
+        .iter()
+        .map(|d| the_deal(h, d).escrow.0 + the_deal(h, d).reserve.0)
+        .sum();
     let stakes: u128 = nodes
         .iter()
         .map(|n| {
@@ -103,14 +106,15 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
             (d.escrow, d.size, d.end),
             (Amount::from_mmt(6), size as u64, start + 40)
         );
-        let fee = Amount(h.params().min_gas_price.0 * u128::from(r.gas_used));
+        // The reserve for the sealers of its four boundaries: 30,000 gas × 2 replicas each, at
+        // the opening transaction's gas price.
+        let price = h.params().min_gas_price.0;
+        assert_eq!(d.fee.0, price * 30_000 * 2);
+        assert_eq!(d.reserve.0, d.fee.0 * 4);
+        let fee = Amount(price * u128::from(r.gas_used));
         assert_eq!(
-            h.balance(&o),
-            before
-                .checked_sub(Amount::from_mmt(6))
-                .unwrap()
-                .checked_sub(fee)
-                .unwrap()
+            h.balance(&o).0,
+            before.0 - Amount::from_mmt(6).0 - d.reserve.0 - fee.0
         );
 
         let txs = [
@@ -134,7 +138,14 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
 
         let mut slashed_total = 0u128;
         for epoch in 1..=3u64 {
+            let sealed = h.balance(&h.sealer);
             let boundary = h.until(start + 10 * epoch);
+            // The sealer of the boundary's block was paid for it from the reserve.
+            let boundary_fee = the_deal(&h, &id).fee;
+            assert!(boundary.iter().any(|e| matches!(e,
+                Event::Accounts(metamesh_state::AccountEvent::Fee { from, amount, .. })
+                if *from == o && *amount == boundary_fee)));
+            assert!(h.balance(&h.sealer).0 >= sealed.0 + boundary_fee.0);
             assert!(boundary.iter().any(|e| matches!(e,
                 Event::Storage(StorageEvent::ChallengeIssued { provider, epoch: ep, deadline, .. })
                 if *provider == k && *ep == epoch && *deadline == start + 10 * epoch + 5)));
@@ -235,7 +246,7 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
             (3, 0, 0, Amount::ZERO)
         );
         let d = the_deal(&h, &id);
-        assert!(d.ended() && d.escrow == Amount::ZERO);
+        assert!(d.ended() && d.escrow == Amount::ZERO && d.reserve == Amount::ZERO);
         assert!(
             h.state
                 .entries(CollectionId::RunningDeals, &[], 10)

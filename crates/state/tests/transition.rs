@@ -132,6 +132,16 @@ fn a_failed_included_transaction_pays_for_its_gas_and_nothing_else() {
 }
 
 #[test]
+fn module_accounts_take_no_transfers() {
+    let mut h = Harness::new(Suite::Eth, 1, |_| {});
+    let module = metamesh_state::escrow_account(Suite::Eth);
+    let receipt = h.run(0, transfer(module, 1));
+    assert_eq!(code(&receipt), Some(Code::ModuleAccount));
+    assert_eq!(h.balance(&module), Amount::ZERO);
+    h.assert_supply();
+}
+
+#[test]
 fn out_of_gas_pays_the_whole_limit_and_writes_nothing() {
     let mut h = Harness::new(Suite::Sm, 1, |_| {});
     let action = DataAction::Attest {

@@ -187,11 +187,68 @@ pub fn list_dir(
     }
 }
 
-/// Writes a file or a directory tree under `root` to `path` (which must not exist).
+/// How much of a directory tree [`export_path_within`] writes at most: a tree that links one
+/// subdirectory many times can name exponentially more entries than it has blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportLimits {
+    pub depth: usize,
+    pub entries: u64,
+}
+
+impl Default for ExportLimits {
+    fn default() -> Self {
+        ExportLimits {
+            depth: 256,
+            entries: 1_000_000,
+        }
+    }
+}
+
+/// Writes a file or a directory tree under `root` to `path` (which must not exist), within
+/// the default [`ExportLimits`].
 pub fn export_path(source: &dyn BlockSource, root: &Cid, path: &Path) -> Result<u64, StorageError> {
+    export_path_within(source, root, path, ExportLimits::default())
+}
+
+/// [`export_path`] within `limits`.
+pub fn export_path_within(
+    source: &dyn BlockSource,
+    root: &Cid,
+    path: &Path,
+    limits: ExportLimits,
+) -> Result<u64, StorageError> {
+    let mut entries = 0;
+    export_tree(source, root, path, &limits, 0, &mut entries)
+}
+
+fn export_tree(
+    source: &dyn BlockSource,
+    root: &Cid,
+    path: &Path,
+    limits: &ExportLimits,
+    depth: usize,
+    count: &mut u64,
+) -> Result<u64, StorageError> {
     let io = |e: std::io::Error| StorageError::Io(format!("{}: {e}", path.display()));
+    let malformed = |reason: String| StorageError::Malformed {
+        cid: root.to_string(),
+        reason,
+    };
     match list_dir(source, root)? {
         Some(entries) => {
+            if depth >= limits.depth {
+                return Err(malformed(format!(
+                    "a directory tree over {} levels deep",
+                    limits.depth
+                )));
+            }
+            *count += entries.len() as u64;
+            if *count > limits.entries {
+                return Err(malformed(format!(
+                    "a directory tree of over {} entries",
+                    limits.entries
+                )));
+            }
             fs::create_dir(path).map_err(io)?;
             let mut total = 0;
             for entry in entries {
@@ -201,12 +258,10 @@ pub fn export_path(source: &dyn BlockSource, root: &Cid, path: &Path) -> Result<
                     && !entry.name.contains('/')
                     && !entry.name.contains('\0');
                 if !safe {
-                    return Err(StorageError::Malformed {
-                        cid: root.to_string(),
-                        reason: format!("unsafe entry name {:?}", entry.name),
-                    });
+                    return Err(malformed(format!("unsafe entry name {:?}", entry.name)));
                 }
-                total += export_path(source, &entry.cid, &path.join(&entry.name))?;
+                let at = path.join(&entry.name);
+                total += export_tree(source, &entry.cid, &at, limits, depth + 1, count)?;
             }
             Ok(total)
         }

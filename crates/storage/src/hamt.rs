@@ -149,6 +149,9 @@ pub fn entries(
         reason,
     };
     let mut out = Vec::new();
+    // A name's hash fixes its path, so an honest HAMT never links one shard twice; a hostile
+    // one that did would list 256× more entries per level than it holds blocks.
+    let mut seen = std::collections::HashSet::from([*root]);
     let mut stack = vec![(links, 0usize)];
     while let Some((links, depth)) = stack.pop() {
         if depth > 64 {
@@ -159,6 +162,9 @@ pub fn entries(
                 return Err(malformed(format!("a shard link named {name:?}")));
             }
             if name.len() == 2 {
+                if !seen.insert(cid) {
+                    return Err(malformed(format!("the shard {cid} is linked twice")));
+                }
                 stack.push((child(&cid)?, depth + 1));
             } else {
                 out.push((name[2..].to_string(), cid, tsize));
@@ -166,6 +172,12 @@ pub fn entries(
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(malformed(format!(
+            "the name {:?} is in the directory twice",
+            w[0].0
+        )));
+    }
     Ok(out)
 }
 

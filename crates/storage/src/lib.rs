@@ -29,14 +29,18 @@ mod store;
 pub use block::{Block, DAG_PB, RAW, SHA2_256, links, parse_cid, sha2_256, verify};
 pub use cid::{Cid, Version as CidVersion};
 pub use exporter::{
-    BlockSource, DirEntry, Node, export_file, export_path, fetch, list_dir, node, walk,
+    BlockSource, DirEntry, ExportLimits, Node, export_file, export_path, export_path_within, fetch,
+    list_dir, node, walk,
 };
 pub use importer::{
     BlockSink, DirOptions, FileImporter, HashOnly, Linked, import_bytes, import_dir, import_file,
 };
 pub use pb::{DataType, PbLink, PbNode, UnixFsData};
 pub use profile::Profile;
-pub use proof::{ProofFault, StorageProof, build_proof, cid_from_bytes, file_size, verify_proof};
+pub use proof::{
+    FileCheck, ProofFault, ProvenBlocks, StorageProof, build_proof, check_file, cid_from_bytes,
+    file_size, verify_proof,
+};
 pub use store::{AddSession, BlockStore, GcReport, PinInfo, StoreStats};
 
 /// What can go wrong with content.

@@ -27,11 +27,10 @@ pub struct StorageProof {
     pub leaf: Vec<u8>,
 }
 
-impl StorageProof {
-    pub fn size(&self) -> usize {
-        self.leaf.len() + self.path.iter().map(Vec::len).sum::<usize>()
-    }
-}
+/// The blocks a checked proof went through below the root, each with the file offset where
+/// its bytes start: the chain records them per deal, so a block shown at two places (a DAG
+/// that repeats itself, holding fewer bytes than it claims) is caught.
+pub type ProvenBlocks = Vec<(Cid, u64)>;
 
 /// Why a file root or a proof is refused. Stable: the chain maps each to a rejection code, so
 /// the words never reach consensus.
@@ -189,16 +188,18 @@ pub fn build_proof(
 
 /// Checks a proof for `offset` in the file `root` of `size` bytes (as [`file_size`] read it).
 /// The leaf must hold the offset inline: a node above it that holds it inline is a leaf.
+/// Returns the blocks below the root the proof went through, with where each starts.
 pub fn verify_proof(
     root: &Cid,
     size: u64,
     offset: u64,
     proof: &StorageProof,
-) -> Result<(), ProofFault> {
+) -> Result<ProvenBlocks, ProofFault> {
     if offset >= size {
         return Err(ProofFault::PastEnd);
     }
     let (mut cid, mut at, mut expected) = (*root, offset, size);
+    let mut blocks = ProvenBlocks::new();
     for bytes in &proof.path {
         let node = file_node(&cid, bytes)?;
         if node.total() != expected {
@@ -206,7 +207,10 @@ pub fn verify_proof(
         }
         match descend(&node, at)? {
             None => return Err(ProofFault::TooLong),
-            Some((child, rest, child_size)) => (cid, at, expected) = (child, rest, child_size),
+            Some((child, rest, child_size)) => {
+                blocks.push((child, offset - rest));
+                (cid, at, expected) = (child, rest, child_size);
+            }
         }
     }
     let leaf = file_node(&cid, &proof.leaf)?;
@@ -214,7 +218,61 @@ pub fn verify_proof(
         return Err(ProofFault::ChildSize);
     }
     match descend(&leaf, at)? {
-        None => Ok(()),
+        None => Ok(blocks),
         Some(_) => Err(ProofFault::TooShort),
     }
+}
+
+/// What [`check_file`] found in a whole file DAG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileCheck {
+    pub size: u64,
+    pub blocks: u64,
+    /// Some block sits at two places in the file (a sparse file's zero runs do this too): the
+    /// chain pays no storage reward for such a deal once a proof shows it.
+    pub repeats: bool,
+}
+
+/// Checks every block of the file `root` from local blocks, as the chain will check each proof
+/// (hashes, UnixFS file nodes, distinct links, sizes that add up to what each parent says), so
+/// a storage node knows before it bonds stake that every challenge can be answered.
+pub fn check_file(source: &dyn BlockSource, root: &Cid) -> Result<FileCheck, StorageError> {
+    let malformed = |cid: &Cid, fault: ProofFault| StorageError::Malformed {
+        cid: cid.to_string(),
+        reason: fault.to_string(),
+    };
+    let mut starts: std::collections::HashMap<Cid, u64> = std::collections::HashMap::new();
+    let mut check = FileCheck {
+        size: 0,
+        blocks: 0,
+        repeats: false,
+    };
+    // (block, where it starts, the size its parent gave it; None for the root)
+    let mut stack = vec![(*root, 0u64, None::<u64>)];
+    while let Some((cid, start, expected)) = stack.pop() {
+        if let Some(seen) = starts.get(&cid) {
+            // The same block at the same place was checked already; elsewhere it repeats.
+            check.repeats |= *seen != start;
+            continue;
+        }
+        let bytes = fetch(source, &cid)?;
+        let node = file_node(&cid, &bytes).map_err(|f| malformed(&cid, f))?;
+        let total = node.total();
+        match expected {
+            Some(e) if e != total => return Err(malformed(&cid, ProofFault::ChildSize)),
+            None if total == 0 => return Err(malformed(&cid, ProofFault::Empty)),
+            None => check.size = total,
+            Some(_) => {}
+        }
+        starts.insert(cid, start);
+        check.blocks += 1;
+        let mut at = start.saturating_add(node.inline);
+        let mut children = Vec::with_capacity(node.children.len());
+        for (child, size) in node.children {
+            children.push((child, at, Some(size)));
+            at = at.saturating_add(size);
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(check)
 }

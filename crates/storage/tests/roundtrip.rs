@@ -8,7 +8,7 @@ use metamesh_storage::{
     BlockSource as _, BlockStore, Cid, DataType, DirOptions, FileImporter, PbLink, PbNode, PinInfo,
     Profile, ProofFault, StorageProof, UnixFsData, build_proof,
     car::{CarReader, CarWriter},
-    cid_from_bytes,
+    check_file, cid_from_bytes,
     envelope::{Decryptor, Encryptor, Header, from_io},
     export_file, export_path, file_size, import_dir, verify_proof, walk,
 };
@@ -231,9 +231,19 @@ fn storage_proofs_check_every_step() {
         let root = store.block(&cid).unwrap().unwrap();
         assert_eq!(file_size(&cid, &root), Ok(size as u64));
         let size = size as u64;
+        let whole = check_file(&store, &cid).unwrap();
+        assert_eq!((whole.size, whole.repeats), (size, false));
         for offset in [0, 262_143, 262_144, 1_000_000, size - 1] {
             let proof = build_proof(&store, &cid, offset).unwrap();
-            verify_proof(&cid, size, offset, &proof).unwrap();
+            let blocks = verify_proof(&cid, size, offset, &proof).unwrap();
+            // One block per level below the root, each starting at or before the offset.
+            assert_eq!(blocks.len(), proof.path.len());
+            assert!(blocks.windows(2).all(|w| w[0].1 <= w[1].1));
+            assert!(
+                blocks
+                    .last()
+                    .is_none_or(|b| b.1 <= offset && offset - b.1 < 262_144)
+            );
             // The same proof does not answer another leaf's offset.
             let other = (offset + 262_144 * 2) % size;
             if other / 262_144 != offset / 262_144 {
@@ -267,7 +277,7 @@ fn storage_proofs_check_every_step() {
     let small = add(&store, Profile::KUBO_DEFAULT, b"hello world\n");
     let proof = build_proof(&store, &small, 3).unwrap();
     assert!(proof.path.is_empty());
-    verify_proof(&small, 12, 3, &proof).unwrap();
+    assert_eq!(verify_proof(&small, 12, 3, &proof), Ok(vec![]));
     // A lost block: the proof cannot be built.
     let cid = add(&store, Profile::KUBO_DEFAULT, &random(600_000, 4));
     let proof = build_proof(&store, &cid, 300_000).unwrap();
@@ -335,7 +345,10 @@ fn repeated_children_and_inflated_sizes_prove_nothing() {
         path: vec![honest.data.clone()],
         leaf: b.data.clone(),
     };
-    assert_eq!(verify_proof(&honest.cid, 2000, 1500, &proof), Ok(()));
+    assert_eq!(
+        verify_proof(&honest.cid, 2000, 1500, &proof),
+        Ok(vec![(b.cid, 1000)])
+    );
     // A root block that is not the CID's, an empty file, a directory.
     assert_eq!(file_size(&honest.cid, &a.data), Err(ProofFault::Hash));
     let empty = metamesh_storage::Block::new(cid::Version::V1, 0x55, Vec::new());
@@ -408,4 +421,123 @@ fn a_directory_kubo_would_shard_becomes_a_hamt_and_comes_back_whole() {
         b"deeper"
     );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1201);
+}
+
+#[test]
+fn a_whole_file_is_checked_before_a_deal_is_taken() {
+    let blocks = |list: &[&metamesh_storage::Block]| -> std::collections::HashMap<Cid, Vec<u8>> {
+        list.iter().map(|b| (b.cid, b.data.clone())).collect()
+    };
+    let a = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 1));
+    let b = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 2));
+    let c = metamesh_storage::Block::new(cid::Version::V1, 0x55, random(1000, 3));
+    // Every link distinct within each node, yet `b` sits at two places: 4000 bytes claimed,
+    // 3000 held. The chain's proofs see it only when two of them land on `b`; the check sees
+    // it at once.
+    let x = file_node(&[(a.cid, 1000), (b.cid, 1000)], 2000);
+    let y = file_node(&[(b.cid, 1000), (c.cid, 1000)], 2000);
+    let root = file_node(&[(x.cid, 2000), (y.cid, 2000)], 4000);
+    let source = blocks(&[&a, &b, &c, &x, &y, &root]);
+    let check = check_file(&source, &root.cid).unwrap();
+    assert_eq!((check.size, check.blocks, check.repeats), (4000, 6, true));
+    // Both proofs through `b` pass alone, and name `b` at its two starts.
+    let at = |offset| {
+        let proof = build_proof(&source, &root.cid, offset).unwrap();
+        verify_proof(&root.cid, 4000, offset, &proof).unwrap()
+    };
+    assert_eq!(at(1500).last(), Some(&(b.cid, 1000)));
+    assert_eq!(at(2500).last(), Some(&(b.cid, 2000)));
+    // A leaf smaller than its parent says, deep in the file: refused before any stake is bonded.
+    let short = file_node(&[(a.cid, 1000), (c.cid, 1500)], 2500);
+    let root = file_node(&[(x.cid, 2000), (short.cid, 2500)], 4500);
+    let source = blocks(&[&a, &b, &c, &x, &short, &root]);
+    let err = check_file(&source, &root.cid).unwrap_err().to_string();
+    assert!(err.contains(&c.cid.to_string()), "{err}");
+    // A missing block is named.
+    let source = blocks(&[&a, &x, &y, &root]);
+    let err = check_file(
+        &source,
+        &file_node(&[(x.cid, 2000), (y.cid, 2000)], 4000).cid,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not available"), "{err}");
+}
+
+/// A dag-pb directory (or HAMT shard) node over named links.
+fn dir_node(kind: DataType, links: &[(&str, Cid)]) -> metamesh_storage::Block {
+    use prost::Message as _;
+    let data = UnixFsData {
+        r#type: kind as i32,
+        data: None,
+        filesize: None,
+        blocksizes: vec![],
+        hash_type: (kind == DataType::HamtShard).then_some(0x22),
+        fanout: (kind == DataType::HamtShard).then_some(256),
+    };
+    let node = PbNode {
+        links: links
+            .iter()
+            .map(|(name, c)| PbLink {
+                hash: Some(c.to_bytes()),
+                name: Some(name.to_string()),
+                tsize: Some(1),
+            })
+            .collect(),
+        data: Some(data.encode_to_vec()),
+    };
+    metamesh_storage::Block::new(cid::Version::V1, 0x70, node.encode_to_vec())
+}
+
+#[test]
+fn hostile_directory_trees_stop_with_a_reason() {
+    let file = metamesh_storage::Block::new(cid::Version::V1, 0x55, b"x".to_vec());
+    let mut blocks: std::collections::HashMap<Cid, Vec<u8>> =
+        [(file.cid, file.data.clone())].into();
+    let mut keep = |b: &metamesh_storage::Block| {
+        blocks.insert(b.cid, b.data.clone());
+        b.cid
+    };
+    // One shard linked under two slots: an honest HAMT never repeats a shard.
+    let shard = dir_node(DataType::HamtShard, &[("AAname", file.cid)]);
+    let shard = keep(&shard);
+    let root = dir_node(DataType::HamtShard, &[("00", shard), ("01", shard)]);
+    let root = keep(&root);
+    // One subdirectory linked ten times: 10 entries, then 10 × 3 more.
+    let sub = dir_node(
+        DataType::Directory,
+        &[("a", file.cid), ("b", file.cid), ("c", file.cid)],
+    );
+    let sub = keep(&sub);
+    let names: Vec<String> = (0..10).map(|i| format!("d{i}")).collect();
+    let links: Vec<(&str, Cid)> = names.iter().map(|n| (n.as_str(), sub)).collect();
+    let wide = dir_node(DataType::Directory, &links);
+    let wide = keep(&wide);
+    // 300 directories, each inside the last.
+    let mut deep = keep(&dir_node(DataType::Directory, &[("f", file.cid)]));
+    for _ in 0..300 {
+        deep = keep(&dir_node(DataType::Directory, &[("d", deep)]));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let err = metamesh_storage::list_dir(&blocks, &root)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("linked twice"), "{err}");
+    let limits = metamesh_storage::ExportLimits {
+        depth: 256,
+        entries: 20,
+    };
+    let err = metamesh_storage::export_path_within(&blocks, &wide, &out.path().join("w"), limits)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("over 20 entries"), "{err}");
+    // Within the default limits the same tree comes out whole.
+    assert_eq!(
+        export_path(&blocks, &wide, &out.path().join("w2")).unwrap(),
+        30
+    );
+    let err = export_path(&blocks, &deep, &out.path().join("deep"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("256 levels"), "{err}");
 }

@@ -1,18 +1,14 @@
-//! Commands that talk to a running node over JSON-RPC: transfers, attestations and their
-//! verification against a block header, and queries.
+//! Talking to a running node over JSON-RPC: the node's URL and admin token, signing and
+//! sending with gas, transfers, and queries (attestations are in `attest`).
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
-use metamesh_crypto::{Address, SecretKey, Suite};
-use metamesh_primitives::{
-    AccountAction, Action, Amount, DataAction, Header, Transaction, WorkKind,
-};
-use metamesh_state::{Attestation, Record as _, StateKey};
+use metamesh_crypto::{Address, SecretKey};
+use metamesh_primitives::{AccountAction, Action, Amount, Transaction};
 use serde_json::{Value, json};
 
-use super::read_input;
 use crate::{Context, password::PasswordArgs};
 
 /// Which node to ask.
@@ -34,20 +30,43 @@ pub fn remember_data_dir(dir: &std::path::Path) {
     let _ = DATA_DIR.set(dir.to_path_buf());
 }
 
-/// The admin token to present: `METAMESH_ADMIN_TOKEN`, or the token file a node writes in the
-/// data directory (`admin.token`).
-pub fn admin_token() -> Option<String> {
+/// The admin token to present to the node at `url`: `METAMESH_ADMIN_TOKEN` (sent wherever the
+/// user points the CLI), or the token file a local node writes in the data directory
+/// (`admin.token`) — sent only to a loopback URL, so pointing `--rpc` at someone else's node
+/// never hands it this machine's token.
+pub fn admin_token(url: &str) -> Option<String> {
     if let Ok(t) = std::env::var("METAMESH_ADMIN_TOKEN") {
         return Some(t.trim().to_owned());
+    }
+    if !is_loopback_url(url) {
+        return None;
     }
     let dir = DATA_DIR.get()?;
     let text = std::fs::read_to_string(dir.join(super::node::ADMIN_TOKEN_FILE)).ok()?;
     Some(text.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-/// A request with the admin token, when there is one.
-pub fn authorized<B>(request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
-    match admin_token() {
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    // scheme://[userinfo@]host[:port][/…]
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A request to `url` with the admin token, when there is one for it.
+pub fn authorized<B>(url: &str, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+    match admin_token(url) {
         Some(t) => request.header("Authorization", format!("Bearer {t}")),
         None => request,
     }
@@ -89,7 +108,7 @@ impl RpcArgs {
     }
 
     fn post(&self, body: String) -> anyhow::Result<String> {
-        authorized(ureq::post(&self.url))
+        authorized(&self.url, ureq::post(&self.url))
             .header("Content-Type", "application/json")
             .send(body)
             .with_context(|| {
@@ -146,31 +165,6 @@ pub enum TxCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-}
-
-#[derive(clap::Args, Debug)]
-pub struct AttestArgs {
-    /// The file whose digest is attested (its content never leaves this machine).
-    file: PathBuf,
-    /// paper, patent, result, dataset or program.
-    #[arg(long)]
-    kind: WorkKind,
-    #[arg(long)]
-    title: String,
-    #[command(flatten)]
-    sender: SenderArgs,
-    #[command(flatten)]
-    rpc: RpcArgs,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct VerifyArgs {
-    file: PathBuf,
-    /// The chain's suite (its digests and trie hash).
-    #[arg(long, default_value = "sm")]
-    suite: Suite,
-    #[command(flatten)]
-    rpc: RpcArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,169 +364,6 @@ pub fn tx(ctx: &Context, args: TxArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn digest_of(file: &std::path::Path, suite: Suite) -> anyhow::Result<[u8; 32]> {
-    Ok(suite.hash(&read_input(file)?))
-}
-
-pub fn attest(ctx: &Context, args: AttestArgs) -> anyhow::Result<ExitCode> {
-    let key_suite = sender_key_suite(ctx, &args.sender)?;
-    let digest = digest_of(&args.file, key_suite)?;
-    let metadata = serde_json::to_vec(&json!({"title": args.title}))?;
-    let receipt = send_and_wait(
-        ctx,
-        &args.rpc,
-        &args.sender,
-        DataAction::Attest {
-            digest,
-            kind: args.kind,
-            metadata,
-        }
-        .into(),
-    )?;
-    let record_key = format!(
-        "0x{}",
-        hex::encode(StateKey::Attestation(digest).to_bytes())
-    );
-    let block = args
-        .rpc
-        .call("mm_getBlockByHash", json!([receipt["blockHash"]]))?;
-    let view = json!({
-        "recordKey": record_key,
-        "digest": format!("0x{}", hex::encode(digest)),
-        "block": receipt["blockNumber"],
-        "blockHash": receipt["blockHash"],
-        "time": block["timestamp"],
-    });
-    ctx.out.emit(&view, || {
-        format!(
-            "attested {} ({}) in block {} at {} (unix time)\nrecord key {record_key}",
-            args.file.display(),
-            args.kind.name(),
-            view["block"],
-            view["time"]
-        )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The suite of the signing account (its key file says so without unlocking).
-fn sender_key_suite(ctx: &Context, args: &SenderArgs) -> anyhow::Result<Suite> {
-    let keystore = ctx.keystore()?;
-    let entries = keystore.list()?;
-    let entry = match args.from {
-        Some(a) => entries.into_iter().find(|e| e.address == a),
-        None => entries.into_iter().next(),
-    };
-    Ok(entry.map_or(Suite::Sm, |e| e.suite))
-}
-
-/// Rebuilds a header from its JSON and checks that it hashes to the hash the node gave.
-fn header_from_json(v: &Value, suite: Suite) -> anyhow::Result<Header> {
-    let bytes = |k: &str| -> anyhow::Result<Vec<u8>> {
-        let s = v[k]
-            .as_str()
-            .ok_or_else(|| anyhow!("header field {k} missing"))?;
-        hex::decode(s.trim_start_matches("0x")).with_context(|| format!("header field {k}"))
-    };
-    let h32 = |k: &str| -> anyhow::Result<[u8; 32]> {
-        bytes(k)?
-            .try_into()
-            .map_err(|_| anyhow!("{k} is not 32 bytes"))
-    };
-    let header = Header {
-        parent_hash: h32("parentHash")?,
-        coinbase: v["coinbase"].as_str().unwrap_or_default().parse()?,
-        state_root: h32("stateRoot")?,
-        transactions_root: h32("transactionsRoot")?,
-        receipts_root: h32("receiptsRoot")?,
-        number: v["number"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("number missing"))?,
-        gas_limit: v["gasLimit"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("gasLimit missing"))?,
-        gas_used: v["gasUsed"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("gasUsed missing"))?,
-        timestamp: v["timestamp"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("timestamp missing"))?,
-        extra: bytes("extraData")?,
-        difficulty: v["difficulty"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("difficulty missing"))?,
-        nonce: bytes("nonce")?
-            .try_into()
-            .map_err(|_| anyhow!("nonce is not 8 bytes"))?,
-    };
-    if format!("0x{}", hex::encode(header.hash(suite))) != v["hash"].as_str().unwrap_or_default() {
-        bail!("the header the node sent does not hash to its block hash");
-    }
-    Ok(header)
-}
-
-pub fn verify_attestation(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let suite = args.suite;
-    let digest = digest_of(&args.file, suite)?;
-    let key = StateKey::Attestation(digest);
-    let proof = args.rpc.call(
-        "mm_getProof",
-        json!([format!("0x{}", hex::encode(key.to_bytes())), "latest"]),
-    )?;
-    let block = args
-        .rpc
-        .call("mm_getBlockByHash", json!([proof["blockHash"]]))?;
-    let header = header_from_json(&block, suite)?;
-    let sealer = metamesh_consensus::recover_signer(&header, suite)
-        .map_err(|e| anyhow!("the block's seal does not verify: {e}"))?;
-    let nodes: Vec<Vec<u8>> = proof["proof"]
-        .as_array()
-        .ok_or_else(|| anyhow!("proof missing"))?
-        .iter()
-        .map(|n| hex::decode(n.as_str().unwrap_or_default().trim_start_matches("0x")))
-        .collect::<Result<_, _>>()?;
-    let trie_key = suite.hash(&key.to_bytes());
-    let value = match suite {
-        Suite::Sm => {
-            metamesh_trie::verify_proof::<metamesh_trie::Sm3>(&header.state_root, &trie_key, &nodes)
-        }
-        Suite::Eth => metamesh_trie::verify_proof::<metamesh_trie::Keccak256>(
-            &header.state_root,
-            &trie_key,
-            &nodes,
-        ),
-    }
-    .map_err(|e| {
-        anyhow!(
-            "the proof does not verify against block {}'s state root: {e}",
-            header.number
-        )
-    })?;
-    let Some(value) = value else {
-        let view = json!({"attested": false, "digest": format!("0x{}", hex::encode(digest)), "block": header.number});
-        ctx.out.emit(&view, || {
-            format!(
-                "not attested: the state of block {} proves no attestation of this file",
-                header.number
-            )
-        });
-        return Ok(ExitCode::from(1));
-    };
-    let record =
-        Attestation::decode(&value).map_err(|e| anyhow!("the proven record is malformed: {e}"))?;
-    let view = json!({
-        "attested": true, "owner": record.owner.to_string(), "block": record.block, "time": record.time,
-        "kind": record.kind.name(), "provenAtBlock": header.number, "sealer": sealer.to_string(),
-    });
-    ctx.out.emit(&view, || {
-        format!(
-            "registered by {} at block {}, time {} ({}); proven against block {} sealed by {sealer}",
-            record.owner, record.block, record.time, record.kind.name(), header.number
-        )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
 pub fn query(ctx: &Context, cmd: QueryCommand) -> anyhow::Result<ExitCode> {
     let answer = match &cmd {
         QueryCommand::Block { number, rpc } => {
@@ -610,4 +441,32 @@ pub fn query(ctx: &Context, cmd: QueryCommand) -> anyhow::Result<ExitCode> {
         _ => serde_json::to_string_pretty(&answer).unwrap_or_default(),
     });
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn the_token_file_goes_only_to_this_machine() {
+        for url in [
+            "http://127.0.0.1:8545",
+            "http://127.9.9.9",
+            "http://localhost:8545/x",
+            "http://[::1]:8545",
+            "http://user@127.0.0.1:1/",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1:8545",
+            "https://node.example.org",
+            "http://127.0.0.1.example.org",
+            "http://localhost.example.org",
+            "http://127.0.0.1@example.org",
+            "127.0.0.1:8545",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per top-level command.
 
 pub mod account;
+pub mod attest;
 pub mod bench;
 pub mod client;
 pub mod data;
@@ -49,6 +50,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut f = options
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
+    // The mode above applies only to a new file: an existing one is narrowed too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} private", path.display()))?;
+    }
     f.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -47,8 +47,8 @@ pub struct RunArgs {
     /// Seal blocks with this keystore account (it must be a signer) [config: signer].
     #[arg(long, env = "METAMESH_SIGNER")]
     signer: Option<Address>,
-    /// File holding the admin token (default: a fresh random token written to
-    /// `<data-dir>/admin.token` at each start; `METAMESH_ADMIN_TOKEN` also sets it).
+    /// File holding the admin token (default: `<data-dir>/admin.token`, created with a fresh
+    /// random token on the first start and kept, mode 0600; `METAMESH_ADMIN_TOKEN` overrides).
     #[arg(long, value_name = "FILE")]
     rpc_admin_token_file: Option<PathBuf>,
     /// Let callers on loopback use admin methods without the token [config: rpc-admin-loopback].
@@ -151,6 +151,12 @@ fn admin_token(data_dir: &Path, file: Option<&Path>) -> anyhow::Result<String> {
     if let Ok(text) = std::fs::read_to_string(&path)
         && !text.trim().is_empty()
     {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", path.display()))?;
+        }
         return Ok(text.trim().to_owned());
     }
     let token = new_admin_token()?;

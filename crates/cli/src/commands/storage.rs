@@ -33,7 +33,8 @@ pub enum StorageCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
-    /// Ask for replicas of a file the node holds; the escrow is paid now.
+    /// Ask for replicas of a file the node holds; the escrow and the reserve for the sealers
+    /// of its boundaries are paid now (what is left comes back when it ends).
     Deal {
         cid: String,
         #[arg(long, default_value_t = 1)]
@@ -159,12 +160,16 @@ pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
                 .and_then(|e| e.iter().find(|e| e["type"] == "dealOpened"))
                 .cloned()
                 .unwrap_or(Value::Null);
-            let view = json!({"deal": opened["deal"], "cid": cid.to_string(), "size": size, "escrow": opened["escrow"], "block": receipt["blockNumber"]});
+            // The reserve for the sealers of its boundaries is in the deal record.
+            let record = rpc.call("storage_deal", json!([opened["deal"]]))?;
+            let view = json!({"deal": opened["deal"], "cid": cid.to_string(), "size": size, "escrow": opened["escrow"],
+                "reserve": record["reserve"], "block": receipt["blockNumber"]});
             ctx.out.emit(&view, || {
                 format!(
-                    "deal {} for {cid}: {replicas} replicas, {duration} blocks, escrow {}",
+                    "deal {} for {cid}: {replicas} replicas, {duration} blocks, escrow {}, boundary reserve {}",
                     view["deal"].as_str().unwrap_or("?"),
-                    view["escrow"].as_str().unwrap_or("?")
+                    view["escrow"].as_str().unwrap_or("?"),
+                    view["reserve"].as_str().unwrap_or("?")
                 )
             });
         }

@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use metamesh_primitives::{Block, Hash};
+use metamesh_state::Code;
 
 mod scoring;
 mod sync;
@@ -453,6 +454,21 @@ impl<P: Copy + Ord + Debug> Handler<P> {
                     peer,
                     penalty::INVALID_TX,
                     &format!("invalid transaction: {e}"),
+                    now,
+                );
+                Verdict::Reject
+            }
+            // Invalid whatever the state: no honest node relays it.
+            Err(SubmitError::Refused(r))
+                if matches!(
+                    r.code,
+                    Code::WrongChain | Code::WrongSuite | Code::BadSignature | Code::TooLarge
+                ) =>
+            {
+                self.penalise(
+                    peer,
+                    penalty::INVALID_TX,
+                    &format!("invalid transaction: {r}"),
                     now,
                 );
                 Verdict::Reject

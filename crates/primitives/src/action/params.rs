@@ -14,6 +14,9 @@ pub enum ParamsAction {
     Change { changes: Vec<(String, Vec<u8>)> },
 }
 
+/// Changes one action may carry (there are fewer parameters than this).
+pub const MAX_CHANGES: usize = 64;
+
 impl ParamsAction {
     pub const CHANGE: u8 = 0x10;
 
@@ -50,6 +53,9 @@ impl ParamsAction {
                 let mut list = decode_list(p)?;
                 let mut changes = Vec::new();
                 while !list.is_empty() {
+                    if changes.len() == MAX_CHANGES {
+                        return Err(alloy_rlp::Error::Custom("over 64 parameter changes"));
+                    }
                     let mut pair = decode_list(&mut list)?;
                     let name = decode_text(&mut pair)?;
                     let value = decode_bytes(&mut pair)?;

@@ -40,6 +40,10 @@ pub enum StorageAction {
     },
 }
 
+/// Nodes a storage proof's path may have: a balanced DAG of 174 links per node is deeper than
+/// this only past 10^140 bytes. Bounds what a hostile transaction makes a decoder allocate.
+pub const MAX_PROOF_PATH: usize = 64;
+
 impl StorageAction {
     pub const OFFER: u8 = 0x30;
     pub const DEAL: u8 = 0x31;
@@ -130,6 +134,9 @@ impl StorageAction {
                 let mut nodes = decode_list(p)?;
                 let mut path = Vec::new();
                 while !nodes.is_empty() {
+                    if path.len() == MAX_PROOF_PATH {
+                        return Err(alloy_rlp::Error::Custom("a proof path of over 64 nodes"));
+                    }
                     path.push(bytes(&mut nodes)?);
                 }
                 StorageAction::Prove {

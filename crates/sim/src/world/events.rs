@@ -18,7 +18,7 @@ pub(super) struct Follower {
 impl Follower {
     pub(super) fn new(node: &NodeService) -> Self {
         Follower {
-            follower: node.with_chain(|c| EventFollower::from_genesis(c)),
+            follower: EventFollower::from_genesis(&node.chain_view()),
             log: Vec::new(),
         }
     }
@@ -42,15 +42,17 @@ impl Sim {
                 f.follower = EventFollower::from_cursor(f.follower.cursor());
             }
             let mut problems = Vec::new();
+            let view = node.chain_view();
             loop {
-                let batch = match node.with_chain(|c| f.follower.poll(c, 500)) {
+                let before = f.follower.cursor();
+                let batch = match f.follower.poll(&view, 500) {
                     Ok(b) => b,
                     Err(e) => {
                         problems.push(format!("node {i}: the event stream broke: {e}"));
                         break;
                     }
                 };
-                if batch.is_empty() {
+                if batch.is_empty() && (f.follower.caught_up() || f.follower.cursor() == before) {
                     break;
                 }
                 for d in batch {
@@ -82,10 +84,15 @@ impl Sim {
                 continue;
             };
             let node = live.handler.node().clone();
-            let mut fresh = node.with_chain(|c| EventFollower::from_genesis(c));
+            let view = node.chain_view();
+            let mut fresh = EventFollower::from_genesis(&view);
             let mut canonical = Vec::new();
-            while let Ok(batch) = node.with_chain(|c| fresh.poll(c, 10_000)) {
-                if batch.is_empty() {
+            loop {
+                let before = fresh.cursor();
+                let Ok(batch) = fresh.poll(&view, 10_000) else {
+                    break;
+                };
+                if batch.is_empty() && (fresh.caught_up() || fresh.cursor() == before) {
                     break;
                 }
                 canonical.extend(

@@ -1,4 +1,5 @@
-//! Accounts and MMT: balances, transfers, the five genesis pools with their per-epoch budgets,
+//! Accounts and MMT: balances, transfers, the five genesis pools and the per-epoch budget of
+//! each purpose they pay for,
 //! module accounts (where a domain holds escrows and stakes), and the sealer's reward.
 //!
 //! Nothing is minted after genesis: every payout moves MMT out of a pool, within the pool's
@@ -13,7 +14,11 @@ use metamesh_primitives::{
 use metamesh_trie::NodeStore;
 
 use super::{TxContext, open};
-use crate::{Event, Exec, Outcome, Pool, Record, StateKey};
+use crate::{
+    Code, Event, Exec, Outcome, Pool, Record, StateKey,
+    events::{DomainEvent, UNKNOWN, address, amount},
+    exec::reject,
+};
 
 /// A balance holder: `[nonce, balance]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,7 +53,56 @@ impl Record for Account {
     }
 }
 
-/// What a pool has paid in the current reward epoch: `[epoch, spent]`.
+/// What a pool pays for. Each purpose has a budget of its own per reward epoch, so one kind of
+/// work cannot spend what another is owed (a storage farmer cannot starve the sealers). A
+/// domain that pays from a pool adds a purpose here and a budget parameter beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Payout {
+    /// Block sealing rewards (`sealingReward`, within `sealingBudget`).
+    Sealing,
+    /// Storage rewards for passed challenges (`storageReward`, within `storageBudget`).
+    Storage,
+}
+
+impl Payout {
+    pub const ALL: [Payout; 2] = [Payout::Sealing, Payout::Storage];
+
+    /// Its byte in state keys.
+    pub const fn byte(self) -> u8 {
+        match self {
+            Payout::Sealing => 0,
+            Payout::Storage => 1,
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.byte() == b)
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Payout::Sealing => "sealing",
+            Payout::Storage => "storage",
+        }
+    }
+
+    /// The pool it pays from.
+    pub const fn pool(self) -> Pool {
+        match self {
+            Payout::Sealing | Payout::Storage => Pool::Community,
+        }
+    }
+
+    /// The most it pays in one reward epoch.
+    pub fn budget(self, params: &crate::Params) -> Amount {
+        match self {
+            Payout::Sealing => params.sealing_budget,
+            Payout::Storage => params.storage_budget,
+        }
+    }
+}
+
+/// What one purpose has been paid in the current reward epoch: `[epoch, spent]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Budget {
     pub epoch: u64,
@@ -56,10 +110,10 @@ pub struct Budget {
 }
 
 impl Record for Budget {
-    const WHAT: &'static str = "pool budget";
-    type Id = Pool;
+    const WHAT: &'static str = "payout budget";
+    type Id = Payout;
 
-    fn key(id: &Pool) -> StateKey {
+    fn key(id: &Payout) -> StateKey {
         StateKey::Budget(*id)
     }
 
@@ -87,6 +141,14 @@ pub fn module_address(suite: Suite, name: &str) -> Address {
     Address::from_digest(&suite.hash(format!("metamesh/module/{name}").as_bytes()))
 }
 
+/// The names of every module account. A transfer into one is refused: its balance is what its
+/// domain's records say it holds, and the invariants check exactly that.
+pub const MODULES: &[&str] = &["storage"];
+
+pub fn is_module(suite: Suite, address: &Address) -> bool {
+    MODULES.iter().any(|m| module_address(suite, m) == *address)
+}
+
 /// The accounts domain's events (types 0x00–0x0f).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AccountEvent {
@@ -96,7 +158,8 @@ pub enum AccountEvent {
         to: Address,
         amount: Amount,
     },
-    /// `0x01 [from, sealer, amount]`: the gas a transaction paid.
+    /// `0x01 [from, sealer, amount]`: gas paid to a block's sealer — a transaction's (from its
+    /// sender), or a storage deal's boundary work (from the deal's reserve, `from` its owner).
     Fee {
         from: Address,
         sealer: Address,
@@ -106,21 +169,82 @@ pub enum AccountEvent {
     SealReward { sealer: Address, amount: Amount },
 }
 
-/// Pays up to `amount` from `pool` to `to`, within the pool's budget for this reward epoch
-/// and its balance; returns what was paid.
+impl DomainEvent for AccountEvent {
+    const KINDS: &'static [(u8, &'static str)] =
+        &[(0x00, "transfer"), (0x01, "fee"), (0x02, "sealReward")];
+
+    fn type_byte(&self) -> u8 {
+        match self {
+            AccountEvent::Transfer { .. } => 0x00,
+            AccountEvent::Fee { .. } => 0x01,
+            AccountEvent::SealReward { .. } => 0x02,
+        }
+    }
+
+    fn addresses(&self) -> Vec<Address> {
+        match self {
+            AccountEvent::Transfer { from, to, .. } => vec![*from, *to],
+            AccountEvent::Fee { from, sealer, .. } => vec![*from, *sealer],
+            AccountEvent::SealReward { sealer, .. } => vec![*sealer],
+        }
+    }
+
+    fn encode_fields(&self, p: &mut Vec<u8>) {
+        match self {
+            AccountEvent::Transfer { from, to, amount } => {
+                from.0.encode(p);
+                to.0.encode(p);
+                amount.0.encode(p);
+            }
+            AccountEvent::Fee {
+                from,
+                sealer,
+                amount,
+            } => {
+                from.0.encode(p);
+                sealer.0.encode(p);
+                amount.0.encode(p);
+            }
+            AccountEvent::SealReward { sealer, amount } => {
+                sealer.0.encode(p);
+                amount.0.encode(p);
+            }
+        }
+    }
+
+    fn decode_fields(ty: u8, p: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(match ty {
+            0x00 => AccountEvent::Transfer {
+                from: address(p)?,
+                to: address(p)?,
+                amount: amount(p)?,
+            },
+            0x01 => AccountEvent::Fee {
+                from: address(p)?,
+                sealer: address(p)?,
+                amount: amount(p)?,
+            },
+            0x02 => AccountEvent::SealReward {
+                sealer: address(p)?,
+                amount: amount(p)?,
+            },
+            _ => return Err(UNKNOWN),
+        })
+    }
+}
+
+/// Pays up to `amount` for `payout` from its pool to `to`, within the purpose's budget for
+/// this reward epoch and the pool's balance; returns what was paid.
 pub fn pay_from_pool<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
-    pool: Pool,
+    payout: Payout,
     to: &Address,
     amount: Amount,
 ) -> Outcome<Amount> {
-    let budget_per_epoch = match pool {
-        Pool::Community => ex.params.community_budget,
-        // The other pools pay out through vesting and grants, which arrive with the economy.
-        Pool::Founders | Pool::Ecosystem | Pool::Airdrops | Pool::PrivatePlacement => Amount::ZERO,
-    };
-    let epoch = ex.env.number / ex.params.reward_epoch;
-    let mut budget = ex.load::<Budget>(&pool)?.unwrap_or_default();
+    let budget_per_epoch = payout.budget(ex.params());
+    let pool = payout.pool();
+    let epoch = ex.env().number / ex.params().reward_epoch;
+    let mut budget = ex.load::<Budget>(&payout)?.unwrap_or_default();
     if budget.epoch != epoch {
         budget = Budget {
             epoch,
@@ -136,7 +260,7 @@ pub fn pay_from_pool<S: NodeStore + Clone>(
         return Ok(paid);
     }
     budget.spent = budget.spent.checked_add(paid).expect("within the budget");
-    ex.save(&pool, &budget)?;
+    ex.save(&payout, &budget)?;
     ex.transfer(&address, to, paid)?;
     Ok(paid)
 }
@@ -148,6 +272,9 @@ pub(crate) fn apply<S: NodeStore + Clone>(
 ) -> Outcome {
     match action {
         AccountAction::Transfer { to, amount } => {
+            if is_module(ex.suite(), to) {
+                return reject(Code::ModuleAccount, &[]);
+            }
             ex.transfer(&tx.sender, to, *amount)?;
             ex.emit(Event::Accounts(AccountEvent::Transfer {
                 from: tx.sender,
@@ -160,8 +287,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
 
 /// The end of every block: the sealer's reward, while the pool and its budget last.
 pub(crate) fn end_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
-    let sealer = ex.env.sealer;
-    let paid = pay_from_pool(ex, Pool::Community, &sealer, ex.params.sealing_reward)?;
+    let sealer = ex.env().sealer;
+    let paid = pay_from_pool(ex, Payout::Sealing, &sealer, ex.params().sealing_reward)?;
     if paid > Amount::ZERO {
         ex.emit(Event::Accounts(AccountEvent::SealReward {
             sealer,

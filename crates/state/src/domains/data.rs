@@ -19,7 +19,11 @@ use metamesh_primitives::{
 use metamesh_trie::NodeStore;
 
 use super::{TxContext, open};
-use crate::{Code, Event, Exec, Outcome, Record, StateKey, exec::reject};
+use crate::{
+    Code, Event, Exec, Outcome, Record, StateKey,
+    events::{DomainEvent, UNKNOWN, address},
+    exec::reject,
+};
 
 const MAX_WRAPPED: usize = 512;
 
@@ -232,6 +236,71 @@ pub enum DataEvent {
     },
 }
 
+impl DomainEvent for DataEvent {
+    const KINDS: &'static [(u8, &'static str)] = &[
+        (0x20, "dataRegistered"),
+        (0x21, "attested"),
+        (0x22, "keyShared"),
+    ];
+
+    fn type_byte(&self) -> u8 {
+        match self {
+            DataEvent::Registered { .. } => 0x20,
+            DataEvent::Attested { .. } => 0x21,
+            DataEvent::KeyShared { .. } => 0x22,
+        }
+    }
+
+    fn addresses(&self) -> Vec<Address> {
+        match self {
+            DataEvent::Registered { owner, .. } | DataEvent::Attested { owner, .. } => vec![*owner],
+            DataEvent::KeyShared { granter, recipient } => vec![*granter, *recipient],
+        }
+    }
+
+    fn encode_fields(&self, p: &mut Vec<u8>) {
+        match self {
+            DataEvent::Registered { digest, owner } => {
+                digest.encode(p);
+                owner.0.encode(p);
+            }
+            DataEvent::Attested {
+                digest,
+                owner,
+                kind,
+            } => {
+                digest.encode(p);
+                owner.0.encode(p);
+                (*kind as u8).encode(p);
+            }
+            DataEvent::KeyShared { granter, recipient } => {
+                granter.0.encode(p);
+                recipient.0.encode(p);
+            }
+        }
+    }
+
+    fn decode_fields(ty: u8, p: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(match ty {
+            0x20 => DataEvent::Registered {
+                digest: Decodable::decode(p)?,
+                owner: address(p)?,
+            },
+            0x21 => DataEvent::Attested {
+                digest: Decodable::decode(p)?,
+                owner: address(p)?,
+                kind: WorkKind::from_u8(u8::decode(p)?)
+                    .ok_or(alloy_rlp::Error::Custom("unknown attestation kind"))?,
+            },
+            0x22 => DataEvent::KeyShared {
+                granter: address(p)?,
+                recipient: address(p)?,
+            },
+            _ => return Err(UNKNOWN),
+        })
+    }
+}
+
 /// The registration that names `cid`, if any.
 pub fn registration_of<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
@@ -284,8 +353,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             }
             let record = DataRecord {
                 owner: tx.sender,
-                block: ex.env.number,
-                time: ex.env.timestamp,
+                block: ex.env().number,
+                time: ex.env().timestamp,
                 size: *size,
                 cid: cid.clone(),
                 encrypted: *encrypted,
@@ -314,8 +383,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             }
             let record = Attestation {
                 owner: tx.sender,
-                block: ex.env.number,
-                time: ex.env.timestamp,
+                block: ex.env().number,
+                time: ex.env().timestamp,
                 kind: *kind,
                 metadata: metadata.clone(),
             };
@@ -375,7 +444,7 @@ fn share_key<S: NodeStore + Clone>(
     }
     grants.0.push(KeyGrant {
         granter: tx.sender,
-        block: ex.env.number,
+        block: ex.env().number,
         recipient: recipient.to_vec(),
         wrapped: wrapped.to_vec(),
     });

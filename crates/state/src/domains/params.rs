@@ -10,7 +10,12 @@ use metamesh_primitives::{
 use metamesh_trie::NodeStore;
 
 use super::{TxContext, open};
-use crate::{Code, Event, Exec, Outcome, Params, Record, StateKey, exec::reject};
+use crate::{
+    Code, Event, Exec, Outcome, Params, Record, StateKey,
+    events::{DomainEvent, UNKNOWN},
+    exec::reject,
+};
+use metamesh_crypto::Address;
 
 impl Record for Params {
     const WHAT: &'static str = "parameters";
@@ -69,6 +74,47 @@ pub enum ParamsEvent {
     Changed { names: Vec<String> },
 }
 
+impl DomainEvent for ParamsEvent {
+    const KINDS: &'static [(u8, &'static str)] =
+        &[(0x10, "paramsScheduled"), (0x11, "paramsChanged")];
+
+    fn type_byte(&self) -> u8 {
+        match self {
+            ParamsEvent::Scheduled { .. } => 0x10,
+            ParamsEvent::Changed { .. } => 0x11,
+        }
+    }
+
+    fn addresses(&self) -> Vec<Address> {
+        match self {
+            ParamsEvent::Scheduled { .. } | ParamsEvent::Changed { .. } => vec![],
+        }
+    }
+
+    fn encode_fields(&self, p: &mut Vec<u8>) {
+        match self {
+            ParamsEvent::Scheduled { block, names } => {
+                block.encode(p);
+                encode_names(names, p);
+            }
+            ParamsEvent::Changed { names } => encode_names(names, p),
+        }
+    }
+
+    fn decode_fields(ty: u8, p: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(match ty {
+            0x10 => ParamsEvent::Scheduled {
+                block: u64::decode(p)?,
+                names: decode_names(p)?,
+            },
+            0x11 => ParamsEvent::Changed {
+                names: decode_names(p)?,
+            },
+            _ => return Err(UNKNOWN),
+        })
+    }
+}
+
 /// The names whose values differ.
 pub fn changed_names(a: &Params, b: &Params) -> Vec<String> {
     Params::NAMES
@@ -78,7 +124,7 @@ pub fn changed_names(a: &Params, b: &Params) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn encode_names(names: &[String], out: &mut Vec<u8>) {
+fn encode_names(names: &[String], out: &mut Vec<u8>) {
     let mut p = Vec::new();
     for n in names {
         n.as_bytes().encode(&mut p);
@@ -86,7 +132,7 @@ pub(crate) fn encode_names(names: &[String], out: &mut Vec<u8>) {
     metamesh_primitives::rlp::encode_list(&p, out);
 }
 
-pub(crate) fn decode_names(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<String>> {
+fn decode_names(buf: &mut &[u8]) -> alloy_rlp::Result<Vec<String>> {
     let mut p = decode_list(buf)?;
     let mut names = Vec::new();
     while !p.is_empty() {
@@ -102,14 +148,14 @@ pub(crate) fn apply<S: NodeStore + Clone>(
 ) -> Outcome {
     match action {
         ParamsAction::Change { changes } => {
-            let authority = ex.params.params_authority;
+            let authority = ex.params().params_authority;
             if authority == metamesh_crypto::Address::ZERO || tx.sender != authority {
                 return reject(Code::NotParamsAuthority, &[]);
             }
             // A second change in the same block builds on the first.
             let base = match ex.load::<Pending>(&())? {
                 Some(p) => p.params,
-                None => ex.params.clone(),
+                None => ex.params().clone(),
             };
             let mut next = base.clone();
             for (i, (name, value)) in changes.iter().enumerate() {
@@ -122,8 +168,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             if let Err(rule) = next.check() {
                 return reject(Code::ParamsInvalid, &[rule]);
             }
-            let block = ex.env.number + 1;
-            let names = changed_names(ex.params, &next);
+            let block = ex.env().number + 1;
+            let names = changed_names(ex.params(), &next);
             ex.save(
                 &(),
                 &Pending {
@@ -142,10 +188,10 @@ pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome
     let Some(pending) = ex.load::<Pending>(&())? else {
         return Ok(None);
     };
-    if pending.block > ex.env.number {
+    if pending.block > ex.env().number {
         return Ok(None);
     }
-    let names = changed_names(ex.params, &pending.params);
+    let names = changed_names(ex.params(), &pending.params);
     ex.save(&(), &pending.params)?;
     ex.delete::<Pending>(&())?;
     ex.emit(Event::Params(ParamsEvent::Changed { names }))?;

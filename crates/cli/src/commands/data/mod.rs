@@ -205,7 +205,7 @@ pub(crate) fn parse_public(text: &str, suite: Suite) -> anyhow::Result<PublicKey
 fn pin(ctx: &Context, cid: &str, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     let cid = parse_cid(cid)?;
     let url = content_url(rpc, &format!("fetch/{cid}?pin=true"));
-    let mut response = crate::commands::client::authorized(ureq::post(&url))
+    let mut response = crate::commands::client::authorized(&url, ureq::post(&url))
         .config()
         .http_status_as_error(false)
         .build()

@@ -31,7 +31,7 @@ pub(super) fn upload<T>(
         complete: complete.clone(),
     };
     let sender = std::thread::spawn(move || -> anyhow::Result<Value> {
-        let mut response = crate::commands::client::authorized(ureq::post(&url))
+        let mut response = crate::commands::client::authorized(&url, ureq::post(&url))
             .header("Content-Type", "application/vnd.ipld.car")
             .config()
             .http_status_as_error(false)
@@ -139,7 +139,7 @@ pub(super) fn download(
     mut each: impl FnMut(&metamesh_storage::Block) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let url = content_url(rpc, &format!("car/{cid}"));
-    let mut response = crate::commands::client::authorized(ureq::get(&url))
+    let mut response = crate::commands::client::authorized(&url, ureq::get(&url))
         .config()
         .http_status_as_error(false)
         .build()

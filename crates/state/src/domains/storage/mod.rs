@@ -3,31 +3,44 @@
 //!
 //! A deal's size is read on chain from its root block ([`metamesh_storage::file_size`]), never
 //! taken from the owner's word. Each deal has its own boundaries, every `storageEpoch` blocks
-//! from its start, kept in the ordered `DealSchedule` collection: at a boundary, a holder's
-//! unanswered challenge is a miss (the epoch's price goes back to the owner and part of the
-//! holder's bond to the community pool), and each holder gets a new challenge — a byte offset
-//! drawn from the block's randomness (the recent seals, see `BlockEnv::randomness`) — to answer
-//! within `proofWindow` blocks. At the last boundary the deal ends: the escrow left goes back to
-//! the owner and the bonds are released. Each block processes at most `maxDueDeals`
-//! boundaries (the rest wait a block), and a deal prepays the gas of all of its boundaries.
-//! A passed challenge pays the price from escrow and `storageReward` per GiB of the verified
-//! size from the community pool, within the pool's budget.
+//! from its start, kept in the ordered `DealSchedule` collection ([`boundary`]): at a
+//! boundary, a holder's unanswered challenge is a miss (the epoch's price goes back to the
+//! owner and part of the holder's bond to the community pool), and each holder gets a new
+//! challenge — a byte offset drawn from the block's randomness (the recent seals, see
+//! `BlockEnv::randomness`) — to answer within `proofWindow` blocks. At the last boundary the
+//! deal ends: what is left of the escrow goes back to the owner and the bonds are released.
+//! Each block processes at most `maxDueDeals` boundaries (the rest wait a block); the sealer
+//! of the block that runs one is paid for the work from the deal's reserve.
+//!
+//! A passed challenge ([`prove`]) pays the price from escrow and `storageReward` per GiB of
+//! the size from the community pool, within `storageBudget` per reward epoch. The chain cannot
+//! tell stored bytes from bytes that can be rebuilt on demand (there is no proof of
+//! replication yet), so the reward is bounded three ways: the budget, the holder's bond
+//! (`storageStakePerGib`, slashed on misses), and the blocks proofs have shown: a DAG that
+//! reuses one block at two offsets earns nothing once two proofs land on it.
 
+mod boundary;
+mod events;
+mod prove;
 mod records;
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, Hash, StorageAction};
-use metamesh_storage::{ProofFault, StorageProof, cid_from_bytes, file_size, verify_proof};
+use metamesh_storage::{ProofFault, cid_from_bytes, file_size};
 use metamesh_trie::NodeStore;
 
-pub use records::{Challenge, Deal, Replica, StorageEvent, StorageNode};
+pub use events::StorageEvent;
+pub use records::{Challenge, Deal, Replica, StorageNode};
+
+pub(crate) use boundary::begin_block;
 
 use super::{TxContext, accounts};
-use crate::{Code, CollectionId, Event, Exec, Outcome, Pool, exec::reject};
+use crate::{Code, CollectionId, Event, Exec, Outcome, exec::reject};
 
 const GIB: u64 = 1 << 30;
 pub const MAX_REPLICAS: u64 = 16;
-/// About a year of 2-second blocks.
+/// The longest deal: about a year of 2-second blocks. Its boundaries are paid from a reserve
+/// in MMT, not in the opening transaction's gas, so a deal this long fits in a block.
 pub const MAX_DURATION: u64 = 16_000_000;
 
 /// The account that holds every escrow and stake of the market.
@@ -59,6 +72,23 @@ pub fn escrow_for(epoch: u64, duration: u64, replicas: u64, price: Amount) -> Op
 
 fn gib(size: u64) -> u128 {
     u128::from(size.div_ceil(GIB))
+}
+
+/// What a deal sets aside to pay the sealers of its boundaries: per boundary,
+/// `gasDealEpoch` × replicas at the opening transaction's gas price; and the whole reserve.
+pub fn boundary_reserve(
+    gas_deal_epoch: u64,
+    gas_price: Amount,
+    epoch: u64,
+    duration: u64,
+    replicas: u64,
+) -> Option<(Amount, Amount)> {
+    let fee = gas_price
+        .0
+        .checked_mul(u128::from(gas_deal_epoch))?
+        .checked_mul(u128::from(replicas))?;
+    let reserve = fee.checked_mul(u128::from(challenges(epoch, duration)) + 1)?;
+    Some((Amount(fee), Amount(reserve)))
 }
 
 fn schedule_key(due: u64, deal: &Hash) -> Vec<u8> {
@@ -105,7 +135,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             epoch,
             path,
             leaf,
-        } => prove(ex, tx.sender, deal, *epoch, path, leaf),
+        } => prove::prove(ex, tx.sender, deal, *epoch, path, leaf),
     }
 }
 
@@ -166,7 +196,7 @@ fn open_deal<S: NodeStore + Clone>(
     if !(1..=MAX_REPLICAS).contains(&replicas) {
         return reject(Code::BadReplicas, &[u128::from(MAX_REPLICAS)]);
     }
-    let epoch = ex.params.storage_epoch;
+    let epoch = ex.params().storage_epoch;
     let shortest = epoch + 1;
     if !(shortest..=MAX_DURATION).contains(&duration) {
         return reject(
@@ -174,26 +204,23 @@ fn open_deal<S: NodeStore + Clone>(
             &[u128::from(shortest), u128::from(MAX_DURATION)],
         );
     }
-    let Some(escrow) = escrow_for(epoch, duration, replicas, price) else {
+    let p = ex.params();
+    let reserve = boundary_reserve(p.gas_deal_epoch, tx.gas_price, epoch, duration, replicas);
+    let (Some(escrow), Some((fee, reserve))) =
+        (escrow_for(epoch, duration, replicas, price), reserve)
+    else {
         return reject(Code::EscrowOverflow, &[]);
     };
-    if escrow < ex.params.min_deal_escrow {
-        return reject(
-            Code::EscrowTooSmall,
-            &[escrow.0, ex.params.min_deal_escrow.0],
-        );
+    if escrow < p.min_deal_escrow {
+        return reject(Code::EscrowTooSmall, &[escrow.0, p.min_deal_escrow.0]);
     }
-    // The chain's own work at every boundary of every replica, paid now.
-    let n = challenges(epoch, duration);
-    ex.charge(
-        ex.params
-            .gas_deal_epoch
-            .saturating_mul(replicas)
-            .saturating_mul(n + 1),
-    )?;
-    ex.transfer(&tx.sender, &escrow_account(ex.suite()), escrow)?;
+    let Some(held) = escrow.checked_add(reserve) else {
+        return reject(Code::EscrowOverflow, &[]);
+    };
+    ex.transfer(&tx.sender, &escrow_account(ex.suite()), held)?;
     let id = deal_id(ex.suite(), &tx.sender, tx.nonce);
-    let start = ex.env.number;
+    let start = ex.env().number;
+    let n = challenges(epoch, duration);
     let deal = Deal {
         owner: tx.sender,
         cid: cid.to_vec(),
@@ -203,7 +230,10 @@ fn open_deal<S: NodeStore + Clone>(
         start,
         end: start + (n + 1) * epoch,
         escrow,
+        fee,
+        reserve,
         next_due: start + epoch,
+        rewarded: true,
         holders: Vec::new(),
     };
     ex.save(&id, &deal)?;
@@ -230,7 +260,7 @@ fn accept<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address, id: &Hash) ->
     };
     let asks = Amount(node.price.0.saturating_mul(gib(deal.size)));
     let bond = Amount(
-        ex.params
+        ex.params()
             .storage_stake_per_gib
             .0
             .saturating_mul(gib(deal.size)),
@@ -270,173 +300,5 @@ fn accept<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address, id: &Hash) ->
         deal: *id,
         provider: me,
         bond,
-    }))
-}
-
-fn prove<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    me: Address,
-    id: &Hash,
-    epoch: u64,
-    path: &[Vec<u8>],
-    leaf: &[u8],
-) -> Outcome {
-    let Some(mut deal) = ex.load::<Deal>(id)? else {
-        return reject(Code::NoSuchDeal, &[]);
-    };
-    let Some(i) = deal.holders.iter().position(|h| h.provider == me) else {
-        return reject(Code::NotAHolder, &[]);
-    };
-    let Some(ch) = deal.holders[i].challenge else {
-        return reject(Code::NoOpenChallenge, &[]);
-    };
-    if ch.epoch != epoch {
-        return reject(Code::WrongEpoch, &[u128::from(ch.epoch), u128::from(epoch)]);
-    }
-    if ex.env.number > ch.deadline {
-        return reject(Code::ChallengeClosed, &[u128::from(ch.deadline)]);
-    }
-    for node in path {
-        ex.charge_hash(node.len())?;
-    }
-    ex.charge_hash(leaf.len())?;
-    let proof = StorageProof {
-        path: path.to_vec(),
-        leaf: leaf.to_vec(),
-    };
-    let root = cid_from_bytes(&deal.cid).expect("checked when the deal opened");
-    if let Err(f) = verify_proof(&root, deal.size, ch.offset, &proof) {
-        return reject(fault_code(f), &[]);
-    }
-    let paid = deal.price.min(deal.escrow);
-    deal.escrow = deal.escrow.checked_sub(paid).expect("min");
-    let holder = &mut deal.holders[i];
-    holder.challenge = None;
-    holder.passes += 1;
-    let mut node = ex.load::<StorageNode>(&me)?.unwrap_or_default();
-    node.passes += 1;
-    ex.save(&me, &node)?;
-    ex.save(id, &deal)?;
-    ex.transfer(&escrow_account(ex.suite()), &me, paid)?;
-    let due = Amount(
-        ex.params
-            .storage_reward
-            .0
-            .saturating_mul(u128::from(deal.size))
-            / u128::from(GIB),
-    );
-    let reward = accounts::pay_from_pool(ex, Pool::Community, &me, due)?;
-    ex.emit(Event::Storage(StorageEvent::Proved {
-        deal: *id,
-        provider: me,
-        epoch,
-        paid,
-        reward,
-    }))
-}
-
-/// The start of every block: the deal boundaries that are due, oldest first, at most
-/// `maxDueDeals` of them.
-pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
-    let limit = usize::try_from(ex.params.max_due_deals).unwrap_or(usize::MAX);
-    let due = ex.entries(CollectionId::DealSchedule, &[], limit)?;
-    for (key, _) in due {
-        let at = u64::from_be_bytes(key[..8].try_into().expect("schedule keys are 40 bytes"));
-        if at > ex.env.number {
-            break;
-        }
-        let id: Hash = key[8..].try_into().expect("schedule keys are 40 bytes");
-        ex.remove_entry(CollectionId::DealSchedule, &key)?;
-        boundary(ex, &id)?;
-    }
-    Ok(())
-}
-
-/// One deal's boundary: judge open challenges, then end the deal or draw new ones.
-fn boundary<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash) -> Outcome {
-    let Some(mut deal) = ex.load::<Deal>(id)? else {
-        return Ok(());
-    };
-    let suite = ex.suite();
-    let escrow = escrow_account(suite);
-    let pool = Pool::Community.address(suite);
-    for i in 0..deal.holders.len() {
-        let Some(ch) = deal.holders[i].challenge.take() else {
-            continue;
-        };
-        let provider = deal.holders[i].provider;
-        let refund = deal.price.min(deal.escrow);
-        deal.escrow = deal.escrow.checked_sub(refund).expect("min");
-        ex.transfer(&escrow, &deal.owner, refund)?;
-        let holder = &mut deal.holders[i];
-        holder.misses += 1;
-        let slashed = Amount(holder.bond.0 / 1_000 * u128::from(ex.params.storage_slash_permille));
-        holder.bond = holder.bond.checked_sub(slashed).expect("a share");
-        let mut node = ex.load::<StorageNode>(&provider)?.unwrap_or_default();
-        node.misses += 1;
-        node.stake = node.stake.checked_sub(slashed).unwrap_or_default();
-        node.bonded = node.bonded.checked_sub(slashed).unwrap_or_default();
-        ex.save(&provider, &node)?;
-        ex.transfer(&escrow, &pool, slashed)?;
-        ex.emit(Event::Storage(StorageEvent::Missed {
-            deal: *id,
-            provider,
-            epoch: ch.epoch,
-            slashed,
-        }))?;
-    }
-    let number = ex.env.number;
-    if number >= deal.end {
-        return end_deal(ex, id, deal);
-    }
-    let epoch_len = ex.params.storage_epoch;
-    let epoch = (deal.next_due - deal.start) / epoch_len;
-    let deadline = number + ex.params.proof_window;
-    for h in &mut deal.holders {
-        let mut seed = ex.env.randomness.to_vec();
-        seed.extend(id);
-        seed.extend(h.provider.0);
-        seed.extend(number.to_be_bytes());
-        let draw = u64::from_be_bytes(suite.hash(&seed)[..8].try_into().expect("8"));
-        let ch = Challenge {
-            epoch,
-            offset: draw % deal.size,
-            deadline,
-        };
-        h.challenge = Some(ch);
-        ex.emit(Event::Storage(StorageEvent::ChallengeIssued {
-            deal: *id,
-            provider: h.provider,
-            epoch,
-            offset: ch.offset,
-            deadline,
-        }))?;
-    }
-    // A late boundary (a backlog) still leaves the whole window before the next one.
-    deal.next_due = (deal.next_due + epoch_len).max(deadline + 1);
-    ex.put_entry(
-        CollectionId::DealSchedule,
-        &schedule_key(deal.next_due, id),
-        &[1],
-    )?;
-    ex.save(id, &deal)
-}
-
-fn end_deal<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, mut deal: Deal) -> Outcome {
-    let refund = deal.escrow;
-    ex.transfer(&escrow_account(ex.suite()), &deal.owner, refund)?;
-    for h in &deal.holders {
-        let mut node = ex.load::<StorageNode>(&h.provider)?.unwrap_or_default();
-        node.committed = node.committed.saturating_sub(deal.size);
-        node.bonded = node.bonded.checked_sub(h.bond).unwrap_or_default();
-        ex.save(&h.provider, &node)?;
-    }
-    deal.escrow = Amount::ZERO;
-    deal.next_due = 0;
-    ex.save(id, &deal)?;
-    ex.remove_entry(CollectionId::RunningDeals, id)?;
-    ex.emit(Event::Storage(StorageEvent::DealEnded {
-        deal: *id,
-        refund,
     }))
 }

@@ -1,8 +1,9 @@
-//! The storage market's records and events.
+//! The storage market's records.
 //!
 //! ```text
 //! StorageNode  [capacity, price, committed, stake, bonded, passes, misses]
-//! Deal         [owner, cid, size, replicas, price, start, end, escrow, next_due, [replica, …]]
+//! Deal         [owner, cid, size, replicas, price, start, end, escrow, fee, reserve, next_due,
+//!               rewarded, [replica, …]]
 //! replica      [provider, bond, passes, misses, [] | [epoch, offset, deadline]]
 //! ```
 
@@ -105,8 +106,16 @@ pub struct Deal {
     pub end: u64,
     /// What is still held (in the storage module's account) for payments.
     pub escrow: Amount,
+    /// Paid to the sealer of each block that runs one of the deal's boundaries (the chain's
+    /// own work for it: `gasDealEpoch` × replicas at the opening transaction's gas price)…
+    pub fee: Amount,
+    /// …out of this reserve, set aside when the deal opened (also in the module's account).
+    pub reserve: Amount,
     /// The block of the next boundary (0 once the deal has ended).
     pub next_due: u64,
+    /// Whether passed challenges still earn the storage reward: false once two proofs showed
+    /// one block at two offsets (the DAG holds fewer bytes than its size).
+    pub rewarded: bool,
     pub holders: Vec<Replica>,
 }
 
@@ -178,7 +187,10 @@ impl Record for Deal {
         self.start.encode(&mut p);
         self.end.encode(&mut p);
         self.escrow.0.encode(&mut p);
+        self.fee.0.encode(&mut p);
+        self.reserve.0.encode(&mut p);
         self.next_due.encode(&mut p);
+        self.rewarded.encode(&mut p);
         let mut h = Vec::new();
         for r in &self.holders {
             encode_replica(r, &mut h);
@@ -197,7 +209,10 @@ impl Record for Deal {
         let start = u64::decode(&mut p)?;
         let end = u64::decode(&mut p)?;
         let escrow = Amount(u128::decode(&mut p)?);
+        let fee = Amount(u128::decode(&mut p)?);
+        let reserve = Amount(u128::decode(&mut p)?);
         let next_due = u64::decode(&mut p)?;
+        let rewarded = bool::decode(&mut p)?;
         let mut h = decode_list(&mut p)?;
         let mut holders = Vec::new();
         while !h.is_empty() {
@@ -213,58 +228,11 @@ impl Record for Deal {
             start,
             end,
             escrow,
+            fee,
+            reserve,
             next_due,
+            rewarded,
             holders,
         })
     }
-}
-
-/// The storage market's events (types 0x30–0x3f).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StorageEvent {
-    /// `0x30 [provider, capacity, price, stake]`
-    Offered {
-        provider: Address,
-        capacity: u64,
-        price: Amount,
-        stake: Amount,
-    },
-    /// `0x31 [deal, owner, size, escrow]`
-    DealOpened {
-        deal: Hash,
-        owner: Address,
-        size: u64,
-        escrow: Amount,
-    },
-    /// `0x32 [deal, provider, bond]`
-    DealAccepted {
-        deal: Hash,
-        provider: Address,
-        bond: Amount,
-    },
-    /// `0x33 [deal, provider, epoch, offset, deadline]`: a block-level event at a boundary.
-    ChallengeIssued {
-        deal: Hash,
-        provider: Address,
-        epoch: u64,
-        offset: u64,
-        deadline: u64,
-    },
-    /// `0x34 [deal, provider, epoch, paid, reward]`
-    Proved {
-        deal: Hash,
-        provider: Address,
-        epoch: u64,
-        paid: Amount,
-        reward: Amount,
-    },
-    /// `0x35 [deal, provider, epoch, slashed]`: block-level.
-    Missed {
-        deal: Hash,
-        provider: Address,
-        epoch: u64,
-        slashed: Amount,
-    },
-    /// `0x36 [deal, refund]`: block-level.
-    DealEnded { deal: Hash, refund: Amount },
 }
