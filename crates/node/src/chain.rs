@@ -109,6 +109,9 @@ pub struct Chain {
     genesis: Genesis,
     genesis_hash: Hash,
     head: Header,
+    /// The parameters of the block after the head: read on every transaction's entry, so
+    /// kept rather than read from the trie each time.
+    next_params: metamesh_state::Params,
 }
 
 impl Chain {
@@ -192,12 +195,14 @@ impl Chain {
             epoch: genesis.clique.epoch,
             suite,
         })?;
+        let next_params = params_at(&State::open(suite, &*db, head.state_root), head.number + 1)?;
         Ok(Chain {
             db,
             engine,
             genesis,
             genesis_hash,
             head,
+            next_params,
         })
     }
 
@@ -417,6 +422,7 @@ impl Chain {
         )?;
         if make_head {
             self.head = header.clone();
+            self.next_params = params_at(&self.state(), header.number + 1)?;
         }
         Ok(Imported::New {
             hash,

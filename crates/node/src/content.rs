@@ -297,6 +297,8 @@ impl Content {
         if frontier.is_empty() {
             return Ok(done);
         }
+        // What the frontier holds, for a constant-time "already asked for" on wide DAGs.
+        let mut queued: HashSet<Cid> = frontier.iter().copied().collect();
         let mut bad: HashSet<PeerId> = HashSet::new();
         let mut idle = 0;
         while !frontier.is_empty() {
@@ -332,12 +334,20 @@ impl Content {
                         session.put(b)?;
                     }
                     session.flush_now()?;
-                    frontier.retain(|c| !got.contains(c));
+                    // The batch is the frontier's front: take it off, put back what did not come.
+                    frontier.drain(..batch.len());
+                    for c in batch.iter().rev().filter(|c| !got.contains(c)) {
+                        frontier.push_front(*c);
+                    }
+                    for c in &got {
+                        queued.remove(c);
+                    }
                     for (len, links) in links {
                         done.blocks += 1;
                         done.bytes += len;
                         for link in links {
-                            if !self.store.has(&link)? && !frontier.contains(&link) {
+                            if !queued.contains(&link) && !self.store.has(&link)? {
+                                queued.insert(link);
                                 frontier.push_back(link);
                             }
                         }

@@ -7,7 +7,9 @@
 //!
 //! Readers work on a [`ChainView`] (the database and the head when it was taken), never under
 //! the chain's lock, so a follower catching up from genesis does not hold up block import; and
-//! one poll scans at most [`MAX_BLOCKS_PER_POLL`] blocks.
+//! one poll scans at most [`MAX_BLOCKS_PER_POLL`] blocks. Each read is its own database
+//! transaction, so the chain may reorganise between two of them: a follower steps only from a
+//! block to its child, and what a reorg took away is retracted by the next poll.
 
 use std::sync::Arc;
 
@@ -20,8 +22,8 @@ use crate::Chain;
 /// Blocks one [`EventFollower::poll`] steps through at most (empty ones included).
 pub const MAX_BLOCKS_PER_POLL: u64 = 2_000;
 
-/// What event readers need of a chain, without its lock: the database (each read sees a
-/// consistent snapshot) and the head at the time the view was taken.
+/// What event readers need of a chain, without its lock: the database (each read sees the
+/// chain as one import left it) and the head at the time the view was taken.
 #[derive(Clone)]
 pub struct ChainView {
     db: Arc<ChainDb>,
@@ -156,8 +158,8 @@ pub struct Delivered {
 #[derive(Clone, Debug)]
 pub struct EventFollower {
     cursor: Cursor,
-    /// The events of the cursor's block, read once.
-    cached: Option<(Hash, Vec<BlockEvent>)>,
+    /// The events of the cursor's block, read once and shared.
+    cached: Option<(Hash, Arc<[BlockEvent]>)>,
     /// Whether the last poll got to the end of the head block.
     caught_up: bool,
 }
@@ -204,15 +206,32 @@ impl EventFollower {
         self.caught_up
     }
 
-    fn events_of(&mut self, view: &ChainView, hash: &Hash) -> Result<Vec<BlockEvent>, String> {
+    fn events_of(&mut self, view: &ChainView, hash: &Hash) -> Result<Arc<[BlockEvent]>, String> {
         if let Some((h, events)) = &self.cached
             && h == hash
         {
             return Ok(events.clone());
         }
-        let events = view.block_events(hash)?;
+        let events: Arc<[BlockEvent]> = view.block_events(hash)?.into();
         self.cached = Some((*hash, events.clone()));
         Ok(events)
+    }
+
+    /// Polls until caught up with the view's head (or stuck behind a reorg the next call
+    /// retracts), at most `max` events in all: what a consumer that handles events as they
+    /// come needs (one that must pace itself, as a WebSocket session does, polls on its own).
+    pub fn drain(&mut self, view: &ChainView, max: usize) -> Result<Vec<Delivered>, String> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let before = self.cursor;
+            let batch = self.poll(view, max - out.len())?;
+            let moved = self.cursor != before;
+            out.extend(batch);
+            if self.caught_up || !moved {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `max` events: retractions first if the cursor's block left the canonical chain,
@@ -293,6 +312,11 @@ impl EventFollower {
             let Some(next) = canonical(c.number + 1)? else {
                 break;
             };
+            // The database may move on while we read it: step only to a child of this block,
+            // or the next poll retracts what a reorg took away.
+            if view.header(&next).is_none_or(|h| h.parent_hash != c.hash) {
+                break;
+            }
             self.cursor = Cursor {
                 number: c.number + 1,
                 hash: next,

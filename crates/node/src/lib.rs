@@ -35,9 +35,9 @@ pub use events::{
 };
 pub use handler::{Action, Handler, HandlerConfig, Verdict};
 pub use p2p::{run_network, topic_names};
-pub use pool::{PoolConfig, PoolError, TxPool};
+pub use pool::{PoolConfig, PoolError, QUEUED_BLOCKS, TxPool};
 pub use service::{
-    Announcement, MAX_RAW_TRANSACTION_BYTES, NetControl, NetView, NodeService, PeerView, SealPlan,
-    SubmitError, unix_now,
+    Announcement, MAX_RAW_TRANSACTION_BYTES, NetControl, NetView, NodeService, OwnTx, PeerView,
+    SealPlan, SubmitError, unix_now,
 };
 pub use storage_agent::run_storage_agent;

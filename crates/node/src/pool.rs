@@ -1,12 +1,14 @@
 //! The transaction pool: signatures checked once on entry, per-sender nonce order, replacement
-//! only for a gas price at least 10 % higher, global and per-sender limits, and re-injection
-//! after a reorg.
+//! only for a gas price at least 10 % higher, global and per-sender limits (a full pool makes
+//! room by dropping the cheapest sender's last transaction), and re-injection after a reorg.
 //!
 //! ```text
 //! add(tx, account) ─▶ decode/verify once ─▶ checks ─▶ by sender, by nonce
 //! pending(accounts) ─▶ each sender's run of consecutive nonces from its account nonce, the
 //!                      runs merged highest gas price first
-//! prune(accounts)   ─▶ drop what the chain has passed; reinject(retracted) ─▶ add again
+//! prune(accounts, head) ─▶ drop what the chain has passed, and queued transactions (behind a
+//!                      nonce gap) older than QUEUED_BLOCKS; remove(hash) ─▶ what a block refused
+//! reinject(retracted) ─▶ add again
 //! ```
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -14,6 +16,16 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, Hash, SignedTransaction};
 use metamesh_state::{Account, VerifiedTx};
+
+/// Blocks a transaction may wait behind a nonce gap before the pool lets it go.
+pub const QUEUED_BLOCKS: u64 = 600;
+
+/// One pooled transaction and the head it arrived at.
+#[derive(Debug)]
+struct Entry {
+    tx: VerifiedTx,
+    arrived: u64,
+}
 
 /// Limits of the pool.
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +70,7 @@ pub enum PoolError {
     #[error("the pool is full")]
     PoolFull,
     #[error(
-        "the sender cannot pay the gas limit ({fee}; balance {balance}) of a queued transaction"
+        "the sender cannot pay the gas limits ({fee} in all; balance {balance}) of its queued transactions"
     )]
     CannotPay { balance: Amount, fee: Amount },
 }
@@ -69,8 +81,10 @@ pub struct TxPool {
     config: PoolConfig,
     chain_id: u64,
     suite: Suite,
-    by_sender: BTreeMap<Address, BTreeMap<u64, VerifiedTx>>,
+    by_sender: BTreeMap<Address, BTreeMap<u64, Entry>>,
     by_hash: HashMap<Hash, (Address, u64)>,
+    /// The head number new transactions arrive at (set by `prune`).
+    head: u64,
 }
 
 impl TxPool {
@@ -81,6 +95,7 @@ impl TxPool {
             suite,
             by_sender: BTreeMap::new(),
             by_hash: HashMap::new(),
+            head: 0,
         }
     }
 
@@ -105,7 +120,21 @@ impl TxPool {
 
     pub fn get(&self, hash: &Hash) -> Option<&VerifiedTx> {
         let (sender, nonce) = self.by_hash.get(hash)?;
-        self.by_sender.get(sender)?.get(nonce)
+        self.by_sender.get(sender)?.get(nonce).map(|e| &e.tx)
+    }
+
+    /// Drops one transaction (a block builder found it invalid whatever the block).
+    pub fn remove(&mut self, hash: &Hash) -> bool {
+        let Some((sender, nonce)) = self.by_hash.remove(hash) else {
+            return false;
+        };
+        if let Some(queue) = self.by_sender.get_mut(&sender) {
+            queue.remove(&nonce);
+            if queue.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+        true
     }
 
     /// Adds a transaction; `account` is the sender's state, looked up by the caller once the
@@ -129,9 +158,20 @@ impl TxPool {
     ) -> Result<Hash, PoolError> {
         let sender = self.admit(&verified, min_gas_price, account)?;
         let (hash, nonce) = (verified.hash, verified.tx.tx.nonce);
+        let replaces = self
+            .by_sender
+            .get(&sender)
+            .is_some_and(|q| q.contains_key(&nonce));
+        if !replaces && self.by_hash.len() >= self.config.max_transactions {
+            self.evict_cheapest();
+        }
+        let entry = Entry {
+            tx: verified,
+            arrived: self.head,
+        };
         let queue = self.by_sender.entry(sender).or_default();
-        if let Some(old) = queue.insert(nonce, verified) {
-            self.by_hash.remove(&old.hash);
+        if let Some(old) = queue.insert(nonce, entry) {
+            self.by_hash.remove(&old.tx.hash);
         }
         self.by_hash.insert(hash, (sender, nonce));
         Ok(hash)
@@ -174,28 +214,46 @@ impl TxPool {
                 got: t.nonce,
             });
         }
-        // A later nonce waits only if its sender could pay for it; otherwise fresh keys could
-        // fill the pool with transactions that never run. (The next nonce meets the full
-        // checks of the state transition on entry.)
-        let max_fee = t.max_fee().unwrap_or(Amount(u128::MAX));
-        if t.nonce > account.nonce && account.balance < max_fee {
-            return Err(PoolError::CannotPay {
-                balance: account.balance,
-                fee: max_fee,
-            });
-        }
+        // A later nonce waits only if its sender could pay for it and for everything else it
+        // has waiting; otherwise fresh keys could fill the pool with transactions that never
+        // run. (The next nonce meets the full checks of the state transition on entry.)
         let queue = self.by_sender.get(&sender);
+        if t.nonce > account.nonce {
+            let others = queue.map_or(Some(0u128), |q| {
+                q.iter()
+                    .filter(|(n, _)| **n != t.nonce)
+                    .try_fold(0u128, |sum, (_, e)| {
+                        sum.checked_add(e.tx.tx.tx.max_fee()?.0)
+                    })
+            });
+            let total = others
+                .zip(t.max_fee())
+                .and_then(|(o, f)| o.checked_add(f.0))
+                .unwrap_or(u128::MAX);
+            if account.balance.0 < total {
+                return Err(PoolError::CannotPay {
+                    balance: account.balance,
+                    fee: Amount(total),
+                });
+            }
+        }
         match queue.and_then(|q| q.get(&t.nonce)) {
             // A bump of at least a tenth, so replacing costs something and the gossip of
             // replacements cannot run for free.
-            Some(existing) if t.gas_price < replacement_price(existing.tx.tx.gas_price) => Err(
-                PoolError::ReplacementUnderpriced(replacement_price(existing.tx.tx.gas_price).0),
+            Some(existing) if t.gas_price < replacement_price(existing.tx.tx.tx.gas_price) => Err(
+                PoolError::ReplacementUnderpriced(replacement_price(existing.tx.tx.tx.gas_price).0),
             ),
             Some(_) => Ok(sender),
             None if queue.map_or(0, BTreeMap::len) >= self.config.max_per_sender => {
                 Err(PoolError::SenderFull(queue.map_or(0, BTreeMap::len)))
             }
-            None if self.by_hash.len() >= self.config.max_transactions => Err(PoolError::PoolFull),
+            None if self.by_hash.len() >= self.config.max_transactions
+                && self
+                    .cheapest_tail()
+                    .is_none_or(|(_, price)| t.gas_price <= price) =>
+            {
+                Err(PoolError::PoolFull)
+            }
             None => Ok(sender),
         }
     }
@@ -212,8 +270,8 @@ impl TxPool {
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
             let next = account(sender).nonce;
-            if let Some(tx) = queue.get(&next) {
-                heap.push((tx.tx.tx.gas_price, std::cmp::Reverse(*sender), next));
+            if let Some(e) = queue.get(&next) {
+                heap.push((e.tx.tx.tx.gas_price, std::cmp::Reverse(*sender), next));
             }
         }
         let mut out = Vec::new();
@@ -222,23 +280,55 @@ impl TxPool {
                 break;
             }
             let queue = &self.by_sender[&sender];
-            out.push(queue[&nonce].clone());
-            if let Some(tx) = queue.get(&(nonce + 1)) {
-                heap.push((tx.tx.tx.gas_price, std::cmp::Reverse(sender), nonce + 1));
+            out.push(queue[&nonce].tx.clone());
+            if let Some(e) = queue.get(&(nonce + 1)) {
+                heap.push((e.tx.tx.tx.gas_price, std::cmp::Reverse(sender), nonce + 1));
             }
         }
         out
     }
 
-    /// Drops transactions the chain has passed (nonce below the account's).
-    pub fn prune(&mut self, mut account: impl FnMut(&Address) -> Account) {
+    /// The sender whose last transaction offers the least, and that price.
+    fn cheapest_tail(&self) -> Option<(Address, Amount)> {
+        self.by_sender
+            .iter()
+            .filter_map(|(s, q)| q.values().next_back().map(|e| (*s, e.tx.tx.tx.gas_price)))
+            .min_by_key(|(s, price)| (*price, std::cmp::Reverse(*s)))
+    }
+
+    /// Makes room: the cheapest sender's last transaction goes (its earlier ones keep their
+    /// order).
+    fn evict_cheapest(&mut self) {
+        let Some((sender, _)) = self.cheapest_tail() else {
+            return;
+        };
+        if let Some(queue) = self.by_sender.get_mut(&sender)
+            && let Some((_, e)) = queue.pop_last()
+        {
+            self.by_hash.remove(&e.tx.hash);
+            if queue.is_empty() {
+                self.by_sender.remove(&sender);
+            }
+        }
+    }
+
+    /// At a new head `head`: drops transactions the chain has passed (nonce below the
+    /// account's), and those waiting behind a nonce gap for over [`QUEUED_BLOCKS`].
+    pub fn prune(&mut self, mut account: impl FnMut(&Address) -> Account, head: u64) {
+        self.head = head;
         let by_hash = &mut self.by_hash;
         self.by_sender.retain(|sender, queue| {
             let nonce = account(sender).nonce;
-            queue.retain(|n, tx| {
-                let keep = *n >= nonce;
+            let mut next = nonce;
+            queue.retain(|n, e| {
+                let passed = *n < nonce;
+                let runs = !passed && *n == next;
+                if runs {
+                    next += 1;
+                }
+                let keep = !passed && (runs || head.saturating_sub(e.arrived) <= QUEUED_BLOCKS);
                 if !keep {
-                    by_hash.remove(&tx.hash);
+                    by_hash.remove(&e.tx.hash);
                 }
                 keep
             });
@@ -406,10 +496,13 @@ mod tests {
         assert_eq!(p.pending(FRESH, 10).len(), 4);
         assert_eq!(p.pending(FRESH, 3).len(), 3);
         let a_addr = a.public_key().address();
-        p.prune(|s| Account {
-            nonce: if *s == a_addr { 2 } else { 0 },
-            ..Account::default()
-        });
+        p.prune(
+            |s| Account {
+                nonce: if *s == a_addr { 2 } else { 0 },
+                ..Account::default()
+            },
+            1,
+        );
         assert_eq!(p.len(), 3);
         let reinjected = p.reinject([tx(&a, 0, 1), tx(&a, 2, 1)], MIN, |s| Account {
             nonce: if *s == a_addr { 2 } else { 0 },
@@ -436,5 +529,57 @@ mod tests {
         // b0 (5), b1 (2), a0 (1) — a1 (9) waits behind a's nonce 0.
         assert_eq!(order, vec![(0, 5), (1, 2), (0, 1), (1, 9)]);
         assert_eq!(p.pending(FRESH, 2).len(), 2);
+    }
+
+    #[test]
+    fn queued_transactions_need_funds_for_all_and_expire() {
+        let a = SecretKey::from_bytes(Suite::Sm, &[1; 32]).unwrap();
+        let mut p = TxPool::new(PoolConfig::default(), 1, Suite::Sm);
+        // A balance for two queued gas limits, not three (30,000 gas at 1 gwei each).
+        let two = |_: &Address| Account {
+            nonce: 0,
+            balance: Amount(2 * 30_000 * 1_000_000_000),
+        };
+        p.add(tx(&a, 1, 1), MIN, two).unwrap();
+        p.add(tx(&a, 2, 1), MIN, two).unwrap();
+        assert!(matches!(
+            p.add(tx(&a, 3, 1), MIN, two),
+            Err(PoolError::CannotPay { .. })
+        ));
+        // Behind the gap at nonce 0 they wait QUEUED_BLOCKS blocks, then go.
+        p.prune(FRESH, QUEUED_BLOCKS);
+        assert_eq!(p.len(), 2);
+        p.prune(FRESH, QUEUED_BLOCKS + 1);
+        assert_eq!(p.len(), 0);
+        // A runnable one does not expire.
+        p.add(tx(&a, 0, 1), MIN, FRESH).unwrap();
+        p.prune(FRESH, 10 * QUEUED_BLOCKS);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn a_full_pool_drops_the_cheapest_last_transaction_for_a_dearer_one() {
+        let keys: Vec<SecretKey> = (1..=3u8)
+            .map(|i| SecretKey::from_bytes(Suite::Sm, &[i; 32]).unwrap())
+            .collect();
+        let config = PoolConfig {
+            max_transactions: 3,
+            ..PoolConfig::default()
+        };
+        let mut p = TxPool::new(config, 1, Suite::Sm);
+        p.add(tx(&keys[0], 0, 5), MIN, FRESH).unwrap();
+        let cheap = p.add(tx(&keys[1], 0, 1), MIN, FRESH).unwrap();
+        p.add(tx(&keys[1], 1, 3), MIN, FRESH).unwrap();
+        // Not dearer than the cheapest last one (3 gwei): refused.
+        assert_eq!(
+            p.add(tx(&keys[2], 0, 3), MIN, FRESH),
+            Err(PoolError::PoolFull)
+        );
+        // Dearer: the 3-gwei tail of the second sender goes, its nonce 0 stays.
+        p.add(tx(&keys[2], 0, 4), MIN, FRESH).unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(p.get(&cheap).is_some());
+        assert!(p.remove(&cheap));
+        assert_eq!(p.len(), 2);
     }
 }

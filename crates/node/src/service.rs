@@ -13,7 +13,7 @@ use std::{
 
 use metamesh_consensus::{Proposals, out_of_turn_wait};
 use metamesh_crypto::{Address, SecretKey};
-use metamesh_primitives::{Block, Hash, Header, SignedTransaction};
+use metamesh_primitives::{Amount, Block, Hash, Header, SignedTransaction};
 use metamesh_state::{Rejection, Verdict, VerifiedTx};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -88,6 +88,14 @@ pub enum SealPlan {
     Seal { parent: Hash, delay: Duration },
 }
 
+/// A transaction this node signed and sent: what a resend replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnTx {
+    pub hash: Hash,
+    pub nonce: u64,
+    pub gas_price: Amount,
+}
+
 pub struct NodeService {
     suite: metamesh_crypto::Suite,
     chain: Mutex<Chain>,
@@ -150,9 +158,33 @@ impl NodeService {
         self.content.get()
     }
 
-    /// Signs `action` with the node's signer key at its next free nonce, the chain's minimum
-    /// gas price and the gas a dry run says it needs (with a margin), and submits it.
+    /// Signs `action` with this node's key at its next nonce, the chain's minimum gas price and
+    /// the gas a dry run says it needs (padded), and submits it.
     pub fn submit_own(&self, action: metamesh_primitives::Action) -> Result<Hash, SubmitError> {
+        self.send_own(action, None).map(|o| o.hash)
+    }
+
+    /// [`Self::submit_own`], telling what was sent (for [`Self::resend_own`]).
+    pub fn submit_own_tx(&self, action: metamesh_primitives::Action) -> Result<OwnTx, SubmitError> {
+        self.send_own(action, None)
+    }
+
+    /// Sends `action` again in place of `previous` while that still waits in the pool: the same
+    /// nonce at a quarter more gas price (at most 16 × the minimum), so a proof crowded out of
+    /// blocks outbids what crowds it; once `previous` has left the pool, as a new transaction.
+    pub fn resend_own(
+        &self,
+        action: metamesh_primitives::Action,
+        previous: &OwnTx,
+    ) -> Result<OwnTx, SubmitError> {
+        self.send_own(action, Some(previous))
+    }
+
+    fn send_own(
+        &self,
+        action: metamesh_primitives::Action,
+        previous: Option<&OwnTx>,
+    ) -> Result<OwnTx, SubmitError> {
         let key = self
             .signer
             .as_ref()
@@ -166,11 +198,23 @@ impl NodeService {
             let params = chain.next_params().map_err(state_error)?;
             (chain.genesis().chain_id, params, account)
         };
-        let nonce = lock(&self.pool).next_nonce(&me, account.nonce);
+        let min = params.min_gas_price;
+        let waiting = previous.filter(|p| lock(&self.pool).get(&p.hash).is_some());
+        let (nonce, gas_price) = match waiting {
+            Some(p) => {
+                let cap = Amount(min.0.saturating_mul(16));
+                let price = Amount(p.gas_price.0.saturating_add(p.gas_price.0 / 4)).min(cap);
+                if price.0 < p.gas_price.0.saturating_add(p.gas_price.0.div_ceil(10)) {
+                    return Ok(p.clone()); // at the cap: it waits as it is
+                }
+                (p.nonce, price.max(min))
+            }
+            None => (lock(&self.pool).next_nonce(&me, account.nonce), min),
+        };
         let mut tx = metamesh_primitives::Transaction {
             chain_id,
             nonce: account.nonce,
-            gas_price: params.min_gas_price,
+            gas_price,
             gas_limit: params.block_gas_limit,
             action,
         };
@@ -188,7 +232,12 @@ impl NodeService {
         let tx = tx
             .sign(key)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
-        self.submit(&tx.to_rlp())
+        let hash = self.submit(&tx.to_rlp())?;
+        Ok(OwnTx {
+            hash,
+            nonce,
+            gas_price,
+        })
     }
 
     /// The first nonce of `sender` neither used on chain nor waiting in the pool.
@@ -430,7 +479,10 @@ impl NodeService {
                 .next_params()
                 .map_or(metamesh_primitives::Amount(u128::MAX), |p| p.min_gas_price);
             let mut pool = lock(&self.pool);
-            pool.prune(|a| state.account(a).unwrap_or_default());
+            pool.prune(
+                |a| state.account(a).unwrap_or_default(),
+                chain.head().number,
+            );
             pool.reinject(retracted, min_gas_price, |a| {
                 state.account(a).unwrap_or_default()
             });
@@ -488,6 +540,12 @@ impl NodeService {
             let vote = lock(&self.proposals).choose(&snap, &parent);
             let built = chain.build_block(key, &pending, vote, now)?;
             let block = built.block.clone();
+            // What no block would take goes, so it cannot hold the top of the pool forever.
+            let mut pool = lock(&self.pool);
+            for hash in &built.refused {
+                pool.remove(hash);
+            }
+            drop(pool);
             let imported = chain.import_built(built, now)?;
             self.after_import(&mut chain, &imported)?;
             block

@@ -7,8 +7,8 @@
 //!                cursor}], cursor: "N-HASH-I" to continue, or null when the range is done}
 //! ```
 //! A page holds at most `limit` (default 1,000, at most 10,000) events and scans at most
-//! 10,000 blocks, so no call holds the node for long; the returned cursor continues exactly
-//! after the page's last event (or scanned block).
+//! 10,000 blocks, so no call holds the node for long (and a batch holds one such call); the
+//! returned cursor continues exactly after the page's last event (or scanned block).
 
 use metamesh_node::{ChainView, Cursor, block_events};
 use metamesh_state::Event;
@@ -165,6 +165,7 @@ pub fn get_events(view: &ChainView, params: &[Value]) -> Result<Value> {
     let mut events = Vec::new();
     let mut number = start;
     let mut next: Option<Cursor> = None;
+    let mut parent: Option<metamesh_primitives::Hash> = None;
     while number <= q.to {
         if number >= start + MAX_BLOCKS {
             // Scanned enough for one call: continue from the start of this block.
@@ -183,6 +184,16 @@ pub fn get_events(view: &ChainView, params: &[Value]) -> Result<Value> {
         let Some(hash) = db.canonical_hash(number).map_err(RpcError::internal)? else {
             break;
         };
+        // Each read is its own database transaction: a reorg between two must not splice two
+        // branches into one page.
+        if let Some(p) = parent
+            && view.header(&hash).is_none_or(|h| h.parent_hash != p)
+        {
+            return Err(RpcError::rejected(format!(
+                "the chain reorganised at block {number} during the scan; ask again from the last cursor"
+            )));
+        }
+        parent = Some(hash);
         let all = block_events(db, &hash).map_err(RpcError::internal)?;
         let from_index = if number == start { skip as usize } else { 0 };
         for e in all.iter().skip(from_index) {

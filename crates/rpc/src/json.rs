@@ -197,8 +197,10 @@ pub fn event(e: &Event) -> Value {
                 owner,
                 size,
                 escrow,
+                reserve,
             } => json!({
                 "deal": hex0x(deal), "owner": a(owner), "size": size, "escrow": escrow.to_string(),
+                "reserve": reserve.to_string(),
             }),
             StorageEvent::DealAccepted {
                 deal,
@@ -230,16 +232,21 @@ pub fn event(e: &Event) -> Value {
                 owner,
                 provider,
                 epoch,
+                refund,
                 slashed,
             } => json!({
                 "deal": hex0x(deal), "owner": a(owner), "provider": a(provider), "epoch": epoch,
-                "slashed": slashed.to_string(),
+                "refund": refund.to_string(), "slashed": slashed.to_string(),
             }),
             StorageEvent::DealEnded {
                 deal,
                 owner,
                 refund,
-            } => json!({"deal": hex0x(deal), "owner": a(owner), "refund": refund.to_string()}),
+                reserve,
+            } => json!({
+                "deal": hex0x(deal), "owner": a(owner), "refund": refund.to_string(),
+                "reserve": reserve.to_string(),
+            }),
             StorageEvent::BlockRepeated {
                 deal,
                 provider,
@@ -294,7 +301,7 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
         }
         StateKey::Budget(payout) => {
             let b = Budget::decode(raw).map_err(err)?;
-            json!({"type": "budget", "payout": payout.name(), "pool": payout.pool().name(), "epoch": b.epoch, "spent": amount(b.spent)})
+            json!({"type": "budget", "payout": payout.name(), "pool": payout.pool().name(), "start": b.start, "spent": amount(b.spent)})
         }
         StateKey::Collection(c) => {
             json!({"type": "collection", "collection": c.name(), "root": hex0x(raw)})
@@ -348,8 +355,9 @@ pub fn deal(id: &Hash, d: &Deal) -> Value {
     json!({
         "type": "deal", "id": hex0x(id), "owner": d.owner.to_string(), "cid": cid_text(&d.cid), "size": d.size,
         "replicas": d.replicas, "price": d.price.to_string(), "start": d.start, "end": d.end,
-        "escrow": d.escrow.to_string(), "boundaryFee": d.fee.to_string(), "reserve": d.reserve.to_string(),
-        "nextDue": d.next_due, "ended": d.ended(), "rewarded": d.rewarded,
+        "epoch": d.epoch, "escrow": d.escrow.to_string(), "boundaryFee": d.fee.to_string(),
+        "reserve": d.reserve.to_string(), "nextDue": d.next_due, "proofBytes": d.proof_bytes,
+        "ended": d.ended(), "rewarded": d.rewarded,
         "holders": d.holders.iter().map(|h| json!({
             "provider": h.provider.to_string(), "bond": h.bond.to_string(), "passes": h.passes, "misses": h.misses,
             "challenge": h.challenge.map(|c| json!({"epoch": c.epoch, "offset": c.offset, "deadline": c.deadline})),

@@ -7,7 +7,7 @@
 //! * admin methods and content writes need the bearer token (compared in constant time), even
 //!   on loopback unless the operator allows loopback (and then only for requests whose `Host`
 //!   is a loopback address or `localhost`);
-//! * a batch holds at most 1,000 calls and 25 MB of answers.
+//! * a batch holds at most 1,000 calls, 25 MB of answers and one `mm_getEvents`.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -304,7 +304,21 @@ pub(crate) fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<V
         Value::Array(batch) => {
             let mut answers = Vec::new();
             let mut bytes = 0usize;
+            let mut scans = 0usize;
             for request in &batch {
+                // Each event scan may read thousands of blocks: one per batch, or a batch of a
+                // thousand would be a thousand times the work of one call.
+                if request.get("method").and_then(Value::as_str) == Some("mm_getEvents") {
+                    scans += 1;
+                    if scans > 1 {
+                        let e = RpcError::new(
+                            RpcError::LIMIT,
+                            "one mm_getEvents per batch; send the others on their own",
+                        );
+                        answers.push(e.to_json(request.get("id").unwrap_or(&Value::Null)));
+                        continue;
+                    }
+                }
                 if bytes > config.max_batch_bytes {
                     let e = RpcError::new(
                         RpcError::LIMIT,

@@ -22,10 +22,11 @@ pub enum CollectionId {
     RunningDeals,
     /// Deal boundaries to process: due block (8, big-endian) ‖ deal id (32) → `01`.
     DealSchedule,
-    /// Blocks storage proofs have shown: deal id (32) ‖ binary block CID → the file offset
-    /// where the block starts (8, big-endian). A block shown at a second offset stops the
-    /// deal's storage rewards.
-    DealBlocks,
+    /// Blocks storage proofs have shown, per file across all its deals: `H(root CID)` (32) ‖
+    /// binary block CID → the offset where the block starts (8, big-endian); and `H(root CID)`
+    /// alone → `01` once a proof showed a block at a second offset (no deal on the file earns
+    /// storage rewards after that).
+    FileBlocks,
 }
 
 impl CollectionId {
@@ -33,7 +34,7 @@ impl CollectionId {
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
-        CollectionId::DealBlocks,
+        CollectionId::FileBlocks,
     ];
 
     pub fn byte(self) -> u8 {
@@ -41,7 +42,7 @@ impl CollectionId {
             CollectionId::StorageNodes => 0x30,
             CollectionId::RunningDeals => 0x31,
             CollectionId::DealSchedule => 0x32,
-            CollectionId::DealBlocks => 0x33,
+            CollectionId::FileBlocks => 0x33,
         }
     }
 
@@ -54,7 +55,7 @@ impl CollectionId {
             CollectionId::StorageNodes => "storageNodes",
             CollectionId::RunningDeals => "runningDeals",
             CollectionId::DealSchedule => "dealSchedule",
-            CollectionId::DealBlocks => "dealBlocks",
+            CollectionId::FileBlocks => "fileBlocks",
         }
     }
 }

@@ -225,13 +225,15 @@ params! {
     /// The most the community pool pays in sealing rewards in one reward epoch…
     sealing_budget: Amount = Amount::from_mmt(5_000), "sealingBudget";
     /// …and in storage rewards: a budget each, so neither can spend the other's.
-    storage_budget: Amount = Amount::from_mmt(45_000), "storageBudget";
+    storage_budget: Amount = Amount::from_mmt(1_000), "storageBudget";
     /// Blocks between a deal's storage challenges.
     storage_epoch: u64 = 10, "storageEpoch";
     /// Blocks a storage node has to answer a challenge (fewer than `storageEpoch`).
     proof_window: u64 = 5, "proofWindow";
-    /// Paid from the community pool per passed challenge, per GiB of the file (pro rata).
-    storage_reward: Amount = Amount(500_000_000_000_000_000), "storageReward";
+    /// Paid from the community pool per passed challenge, per GiB of the file (pro rata). With
+    /// no proof of replication it is a yield on the bond, not pay for bytes stored: at the
+    /// default about 16 % of the bond a year (1.6 million challenges of 10 blocks).
+    storage_reward: Amount = Amount(1_000_000_000_000), "storageReward";
     /// Stake a storage node bonds per GiB (rounded up) of each replica it holds.
     storage_stake_per_gib: Amount = Amount::from_mmt(10), "storageStakePerGib";
     /// Share of a replica's bond a missed challenge slashes, in thousandths.
@@ -241,6 +243,11 @@ params! {
     /// The most deal boundaries (challenge draws, judgements, ends) one block processes; the
     /// rest wait for the next block.
     max_due_deals: u64 = 256, "maxDueDeals";
+    /// The proof bytes the challenges drawn in one block may ask for (each challenge counts
+    /// its deal's largest proof so far, the largest a proof may be before the first): so the
+    /// proofs of one block's challenges fit in one block, and no holder misses for want of
+    /// block space. Boundaries past it wait a block.
+    max_challenge_bytes: u64 = 4 * 1024 * 1024, "maxChallengeBytes";
     /// The account that may change parameters directly (`changeParams`); none by default.
     params_authority: Address = Address::ZERO, "paramsAuthority";
 }
@@ -254,11 +261,28 @@ pub const MAX_STORAGE_EPOCH: u64 = 1_000_000;
 impl Params {
     /// The rules every parameter set obeys, each under its number (what `params-invalid`
     /// carries; docs/FORMATS.md lists them). Numbers are stable: a new rule takes a new one.
-    pub fn rules(&self) -> [(u128, bool); 12] {
+    pub fn rules(&self) -> [(u128, bool); 14] {
         let intrinsic_max = self
             .gas_tx_base
             .saturating_add(self.gas_signature)
             .saturating_add(self.gas_tx_byte.saturating_mul(self.max_proof_tx_bytes));
+        // A small ordinary transaction: 1 KiB, four records read and written, two events.
+        let small = self
+            .gas_tx_base
+            .saturating_add(self.gas_signature)
+            .saturating_add(self.gas_tx_byte.saturating_mul(1024))
+            .saturating_add(
+                self.gas_read
+                    .saturating_add(self.gas_write)
+                    .saturating_add(self.gas_write_byte.saturating_mul(100))
+                    .saturating_mul(4),
+            )
+            .saturating_add(
+                self.gas_event
+                    .saturating_add(self.gas_event_byte.saturating_mul(100))
+                    .saturating_mul(2),
+            );
+        let small_cost = self.min_gas_price.0.saturating_mul(u128::from(small));
         [
             (1, self.max_block_bytes <= MAX_BLOCK_BYTES),
             (
@@ -294,6 +318,14 @@ impl Params {
                 self.max_due_deals <= MAX_DUE_DEALS && self.storage_epoch <= MAX_STORAGE_EPOCH,
             ),
             (12, self.gas_deal_epoch >= 1),
+            (13, small_cost <= Amount::from_mmt(1).0),
+            (
+                14,
+                self.max_challenge_bytes >= 1
+                    && self.max_challenge_bytes <= self.max_block_bytes
+                    && self.gas_tx_byte.saturating_mul(self.max_challenge_bytes)
+                        <= self.block_gas_limit,
+            ),
         ]
     }
 
@@ -342,7 +374,16 @@ mod tests {
     #[test]
     fn rules_have_their_own_numbers() {
         let numbers: Vec<u128> = Params::default().rules().iter().map(|r| r.0).collect();
-        assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+        assert_eq!(numbers, (1..=14).collect::<Vec<_>>());
+        let p = Params {
+            min_gas_price: Amount::from_mmt(1),
+            ..Params::default()
+        };
+        assert_eq!(
+            p.check(),
+            Err(13),
+            "no price that makes every transaction unaffordable"
+        );
         let mut p = Params {
             max_due_deals: MAX_DUE_DEALS + 1,
             ..Params::default()

@@ -93,15 +93,8 @@ pub(crate) fn validate<S: NodeStore + Clone>(
     let Some(sender) = vtx.sender else {
         return refuse(Code::BadSignature, &[]);
     };
-    let account = state.account(&sender)?;
-    if t.nonce != account.nonce {
-        let code = if t.nonce < account.nonce {
-            Code::StaleNonce
-        } else {
-            Code::NonceTooHigh
-        };
-        return refuse(code, &[u128::from(account.nonce), u128::from(t.nonce)]);
-    }
+    // What the transaction is on its own comes before the account's nonce, so a pool that
+    // keeps a later nonce waiting has seen every rule but the state's.
     if t.gas_price < params.min_gas_price {
         return refuse(
             Code::GasPriceTooLow,
@@ -120,6 +113,15 @@ pub(crate) fn validate<S: NodeStore + Clone>(
             Code::BlockGasExceeded,
             &[u128::from(t.gas_limit), u128::from(gas_left)],
         );
+    }
+    let account = state.account(&sender)?;
+    if t.nonce != account.nonce {
+        let code = if t.nonce < account.nonce {
+            Code::StaleNonce
+        } else {
+            Code::NonceTooHigh
+        };
+        return refuse(code, &[u128::from(account.nonce), u128::from(t.nonce)]);
     }
     match t.max_fee() {
         Some(max_fee) if max_fee <= account.balance => Ok(Ok(Admitted {

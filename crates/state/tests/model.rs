@@ -68,12 +68,14 @@ enum Op {
         by: usize,
         deal: usize,
     },
-    /// `epoch`: the epoch the proof names (filled in when it is built).
+    /// `epoch`: the epoch the proof names, `shown` its path and leaf bytes (filled in when it
+    /// is aimed).
     Prove {
         by: usize,
         deal: usize,
         junk: bool,
         epoch: u64,
+        shown: u64,
     },
 }
 
@@ -91,7 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (u.clone(), 0usize..3, 1u64..4, 3u64..40, any::<bool>())
             .prop_map(|(by, file, replicas, duration, dear)| Op::Deal { by, file, replicas, duration, dear }),
         5 => (u.clone(), 0usize..64).prop_map(|(by, deal)| Op::Accept { by, deal }),
-        8 => (u.clone(), 0usize..64, prop::bool::weighted(0.15)).prop_map(|(by, deal, junk)| Op::Prove { by, deal, junk, epoch: 0 }),
+        8 => (u.clone(), 0usize..64, prop::bool::weighted(0.15)).prop_map(|(by, deal, junk)| Op::Prove { by, deal, junk, epoch: 0, shown: 0 }),
     ]
 }
 
@@ -123,17 +125,21 @@ fn aim(op: Op, model: &Model, w: &World) -> Option<Op> {
             };
             // The proof answers the challenge open before this block's boundaries run.
             let chain: Deal = w.h.state.load(&d.id).ok()??;
-            let epoch = chain
+            let (epoch, offset) = chain
                 .holders
                 .iter()
                 .find(|h| h.provider == w.h.user(by))
                 .and_then(|h| h.challenge)
-                .map_or(0, |c| c.epoch);
+                .map_or((0, 0), |c| (c.epoch, c.offset));
+            let file = w.files.iter().find(|f| f.0.to_bytes() == chain.cid)?;
+            let p = build_proof(&file.1, &file.0, offset).ok()?;
+            let shown = (p.path.iter().map(Vec::len).sum::<usize>() + p.leaf.len()) as u64;
             Some(Op::Prove {
                 by,
                 deal,
                 junk,
                 epoch,
+                shown,
             })
         }
         other => Some(other),
@@ -170,6 +176,7 @@ struct MDeal {
     fee: u128,
     reserve: u128,
     next_due: u64,
+    proof_bytes: u64,
     ended: bool,
     holders: Vec<MHolder>,
 }
@@ -250,9 +257,25 @@ impl Model {
             .map(|d| (d.next_due, d.id))
             .collect();
         due.sort();
+        let mut asked = 0u64;
         for (_, id) in due {
             let i = self.deals.iter().position(|d| d.id == id).unwrap();
             let mut d = self.deals[i].clone();
+            // The proofs this boundary's challenges will ask for, within the block's share.
+            let each = if d.proof_bytes == 0 {
+                p.max_proof_tx_bytes
+            } else {
+                d.proof_bytes
+            };
+            let demand = if number >= d.end {
+                0
+            } else {
+                each * d.holders.len() as u64
+            };
+            if asked > 0 && asked + demand > p.max_challenge_bytes {
+                break;
+            }
+            asked += demand;
             let fee = d.fee.min(d.reserve);
             d.reserve -= fee;
             self.mv(&w.module, &w.h.sealer, fee);
@@ -429,7 +452,9 @@ impl Model {
                     escrow,
                     fee,
                     reserve: held,
-                    next_due: number + epoch,
+                    // Only the end, until a first holder.
+                    next_due: number + (n + 1) * epoch,
+                    proof_bytes: 0,
                     ended: false,
                     holders: vec![],
                 });
@@ -462,6 +487,12 @@ impl Model {
                 let node = self.nodes.get_mut(&me).unwrap();
                 node.committed += d.size;
                 node.bonded += bond;
+                if d.holders.is_empty() {
+                    let epoch = p.storage_epoch;
+                    let next = d.start + ((number - d.start) / epoch + 1) * epoch;
+                    let dm = &mut self.deals[deal];
+                    dm.next_due = dm.next_due.min(next);
+                }
                 self.deals[deal].holders.push(MHolder {
                     provider: me,
                     bond,
@@ -473,6 +504,7 @@ impl Model {
                 deal,
                 junk,
                 epoch,
+                shown,
             } => {
                 let me = user(by);
                 let d = self.deals[deal].clone();
@@ -493,6 +525,7 @@ impl Model {
                 }
                 let paid = d.price.min(d.escrow);
                 self.deals[deal].escrow -= paid;
+                self.deals[deal].proof_bytes = d.proof_bytes.max(shown);
                 self.deals[deal].holders[i].open = None;
                 self.mv(&w.module, &me, paid);
                 let due = self.storage_reward * u128::from(d.size) / GIB;

@@ -338,5 +338,33 @@ fn a_block_shown_at_two_offsets_stops_the_deals_rewards() {
         rewarded < 20,
         "{rewarded} passes paid before the repeat showed"
     );
+    // The mark is on the file: a fresh deal on it earns nothing from its first proof on.
+    let nonce = h.nonce(&h.user(0));
+    assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
+    let again = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert!(
+        h.run(1, StorageAction::Accept { deal: again })
+            .outcome
+            .is_ok()
+    );
+    let due = h.state.load::<Deal>(&again).unwrap().unwrap().next_due;
+    h.until(due);
+    let ch = h.state.load::<Deal>(&again).unwrap().unwrap().holders[0]
+        .challenge
+        .unwrap();
+    let p = build_proof(&blocks, &root, ch.offset).unwrap();
+    let r = h.run(
+        1,
+        StorageAction::Prove {
+            deal: again,
+            epoch: ch.epoch,
+            path: p.path,
+            leaf: p.leaf,
+        },
+    );
+    assert!(r.events.iter().any(|e| matches!(e,
+        Event::Storage(StorageEvent::Proved { reward, .. }) if reward.0 == 0)));
+    assert!(r.events.iter().any(|e| matches!(e,
+        Event::Storage(StorageEvent::BlockRepeated { block, .. }) if block.is_empty())));
     h.assert_supply();
 }

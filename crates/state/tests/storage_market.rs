@@ -142,9 +142,10 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
             let boundary = h.until(start + 10 * epoch);
             // The sealer of the boundary's block was paid for it from the reserve.
             let boundary_fee = the_deal(&h, &id).fee;
+            let module = escrow_account(suite);
             assert!(boundary.iter().any(|e| matches!(e,
                 Event::Accounts(metamesh_state::AccountEvent::Fee { from, amount, .. })
-                if *from == o && *amount == boundary_fee)));
+                if *from == module && *amount == boundary_fee)));
             assert!(h.balance(&h.sealer).0 >= sealed.0 + boundary_fee.0);
             assert!(boundary.iter().any(|e| matches!(e,
                 Event::Storage(StorageEvent::ChallengeIssued { provider, epoch: ep, deadline, .. })
@@ -190,7 +191,7 @@ fn a_deal_pays_passes_slashes_misses_and_refunds_the_rest() {
             let fees_before = h.balance(&k);
             let r = h.run(1, proof(&h, &id, &k, &blocks));
             assert!(r.outcome.is_ok(), "{r:?}");
-            let reward = Amount(Amount::from_mmt(1).0 / 2 * size as u128 / (1u128 << 30));
+            let reward = Amount(h.params().storage_reward.0 * size as u128 / (1u128 << 30));
             assert!(r.events.iter().any(|e| matches!(e,
                 Event::Storage(StorageEvent::Proved { provider, paid, reward: got, .. })
                 if *provider == k && *paid == Amount::from_mmt(1) && *got == reward)));
@@ -405,53 +406,104 @@ fn acceptance_needs_a_node_with_room_price_and_stake() {
     h.assert_supply();
 }
 
-#[test]
-fn a_block_processes_at_most_max_due_deals_boundaries() {
-    let mut h = Harness::new(Suite::Sm, 4, |g| g.params.max_due_deals = 2);
+/// The due block of every scheduled boundary.
+fn schedule(h: &Harness) -> Vec<u64> {
+    h.state
+        .entries(CollectionId::DealSchedule, &[], 100)
+        .unwrap()
+        .iter()
+        .map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()))
+        .collect()
+}
+
+/// Three deals opened in one block and taken by one node in the next: until then only their
+/// ends are scheduled, then their first boundaries, ten blocks after the opening.
+fn three_held_deals(tweak: impl FnOnce(&mut metamesh_state::Genesis)) -> (Harness, u64) {
+    let mut h = Harness::new(Suite::Sm, 4, tweak);
+    assert!(h.run(3, offer(100, "0")).outcome.is_ok());
     let (cid, blocks) = file(2_000, 5);
     let txs: Vec<_> = (0..3)
         .map(|i| h.tx(i, deal(&cid, &blocks, 1, 30, "0.1")))
         .collect();
-    assert!(
-        h.block(&txs)
-            .unwrap()
-            .tx_receipts()
-            .iter()
-            .all(|r| r.outcome.is_ok())
-    );
+    let out = h.block(&txs).unwrap();
+    assert!(out.tx_receipts().iter().all(|r| r.outcome.is_ok()));
     let start = h.number;
-    assert_eq!(
-        h.state
-            .entries(CollectionId::DealSchedule, &[], 10)
-            .unwrap()
-            .len(),
-        3
+    assert_eq!(schedule(&h), vec![start + 30; 3], "nobody holds them yet");
+    let nonce = h.nonce(&h.user(3));
+    let accepts: Vec<_> = (0..3)
+        .map(|i| {
+            let id = deal_id(Suite::Sm, &h.user(i), 0);
+            h.signed(
+                3,
+                nonce + i as u64,
+                common::GAS,
+                StorageAction::Accept { deal: id }.into(),
+            )
+        })
+        .collect();
+    let out = h.block(&accepts).unwrap();
+    assert!(
+        out.tx_receipts().iter().all(|r| r.outcome.is_ok()),
+        "{out:?}"
     );
+    assert_eq!(schedule(&h), vec![start + 10; 3]);
+    (h, start)
+}
+
+#[test]
+fn a_block_processes_at_most_max_due_deals_boundaries() {
+    let (mut h, start) = three_held_deals(|g| g.params.max_due_deals = 2);
     h.until(start + 9);
     // Three deals due at start+10: two boundaries in that block, the third in the next.
     h.until(start + 10);
-    let left = h
-        .state
-        .entries(CollectionId::DealSchedule, &[], 10)
-        .unwrap();
-    let due: Vec<u64> = left
-        .iter()
-        .map(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()))
-        .collect();
+    let due = schedule(&h);
     assert_eq!(
         due.iter().filter(|d| **d == start + 10).count(),
         1,
         "{due:?}"
     );
     h.until(start + 11);
-    let left = h
-        .state
-        .entries(CollectionId::DealSchedule, &[], 10)
-        .unwrap();
-    assert!(
-        left.iter()
-            .all(|(k, _)| u64::from_be_bytes(k[..8].try_into().unwrap()) > start + 11)
-    );
-    assert_eq!(left.len(), 3);
+    let due = schedule(&h);
+    assert!(due.iter().all(|d| *d > start + 11), "{due:?}");
+    assert_eq!(due.len(), 3);
+    h.assert_supply();
+}
+
+#[test]
+fn a_block_draws_no_more_challenges_than_their_proofs_fit() {
+    // Room for one largest-possible proof per block: before any proof of these deals, each
+    // challenge counts as that large, so their boundaries spread over three blocks.
+    let (mut h, start) = three_held_deals(|g| {
+        g.params.max_challenge_bytes = g.params.max_proof_tx_bytes;
+    });
+    let issued = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Storage(StorageEvent::ChallengeIssued { .. })))
+            .count()
+    };
+    let mut per_block = Vec::new();
+    for n in start + 10..=start + 12 {
+        per_block.push(issued(&h.until(n)));
+    }
+    assert_eq!(per_block, vec![1, 1, 1]);
+    // Once proofs have shown how small they are (one leaf of 2,000 bytes in its UnixFS
+    // wrapping), all three fit a block.
+    let (_, blocks) = file(2_000, 5);
+    for i in 0..3 {
+        let id = deal_id(Suite::Sm, &h.user(i), 0);
+        let r = h.run(3, proof(&h, &id, &h.user(3), &blocks));
+        assert!(r.outcome.is_ok(), "{r:?}");
+        assert!((2_000..2_100).contains(&the_deal(&h, &id).proof_bytes));
+    }
+    let next = schedule(&h).into_iter().min().unwrap();
+    h.until(next - 1);
+    let mut issued_after = 0;
+    for n in next..next + 3 {
+        issued_after += issued(&h.until(n));
+        if n == next {
+            assert_eq!(issued_after, 3, "all three in one block");
+        }
+    }
     h.assert_supply();
 }

@@ -212,6 +212,7 @@ fn a_block_over_its_gas_limit_is_invalid() {
         g.params.block_gas_limit = 2_000_000;
         g.params.max_tx_bytes = 32 * 1024;
         g.params.max_proof_tx_bytes = 64 * 1024;
+        g.params.max_challenge_bytes = 64 * 1024;
     });
     let limit = h.params().block_gas_limit;
     // Each uses about 430,000 gas (16 KiB carried and stored): five fill the block.

@@ -92,9 +92,13 @@ pub fn export_file(
     out: &mut dyn Write,
 ) -> Result<u64, StorageError> {
     let mut written = 0;
-    write_file(source, root, None, out, &mut written)?;
+    write_file(source, root, None, out, &mut written, 0)?;
     Ok(written)
 }
+
+/// The deepest file DAG the exporter follows: a balanced DAG of 174 links is this deep only
+/// past 10^140 bytes, and a hostile chain of nodes would otherwise recurse until the stack ends.
+pub const MAX_FILE_DEPTH: usize = 64;
 
 fn write_file(
     source: &dyn BlockSource,
@@ -102,12 +106,18 @@ fn write_file(
     expected: Option<u64>,
     out: &mut dyn Write,
     written: &mut u64,
+    depth: usize,
 ) -> Result<(), StorageError> {
     let start = *written;
     let malformed = |reason: String| StorageError::Malformed {
         cid: cid.to_string(),
         reason,
     };
+    if depth > MAX_FILE_DEPTH {
+        return Err(malformed(format!(
+            "a file DAG deeper than {MAX_FILE_DEPTH} levels"
+        )));
+    }
     let declared = match node(source, cid)? {
         Node::Raw(bytes) => {
             out.write_all(&bytes).map_err(StorageError::io)?;
@@ -133,7 +143,7 @@ fn write_file(
             out.write_all(&inline).map_err(StorageError::io)?;
             *written += inline.len() as u64;
             for ((_, child, _), size) in links.iter().zip(&data.blocksizes) {
-                write_file(source, child, Some(*size), out, written)?;
+                write_file(source, child, Some(*size), out, written, depth + 1)?;
             }
             data.filesize.unwrap_or(*written - start)
         }

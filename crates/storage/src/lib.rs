@@ -29,8 +29,8 @@ mod store;
 pub use block::{Block, DAG_PB, RAW, SHA2_256, links, parse_cid, sha2_256, verify};
 pub use cid::{Cid, Version as CidVersion};
 pub use exporter::{
-    BlockSource, DirEntry, ExportLimits, Node, export_file, export_path, export_path_within, fetch,
-    list_dir, node, walk,
+    BlockSource, DirEntry, ExportLimits, MAX_FILE_DEPTH, Node, export_file, export_path,
+    export_path_within, fetch, list_dir, node, walk,
 };
 pub use importer::{
     BlockSink, DirOptions, FileImporter, HashOnly, Linked, import_bytes, import_dir, import_file,

@@ -180,6 +180,9 @@ pub fn build_proof(
             }
             Some((child, rest, _)) => {
                 proof.path.push(bytes);
+                if proof.path.len() > crate::exporter::MAX_FILE_DEPTH {
+                    return Err(malformed(ProofFault::TooLong));
+                }
                 (cid, at) = (child, rest);
             }
         }

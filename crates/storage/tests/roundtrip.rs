@@ -540,4 +540,16 @@ fn hostile_directory_trees_stop_with_a_reason() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("256 levels"), "{err}");
+    // A file of one byte under 100 nodes of one link each: refused, not a stack overflow.
+    let mut chain = file.cid;
+    for _ in 0..100 {
+        let node = file_node(&[(chain, 1)], 1);
+        blocks.insert(node.cid, node.data.clone());
+        chain = node.cid;
+    }
+    let err = export_file(&blocks, &chain, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("deeper than 64"), "{err}");
+    assert!(build_proof(&blocks, &chain, 0).is_err());
 }

@@ -5,8 +5,8 @@ use metamesh_crypto::{Address, SecretKey};
 use metamesh_db::ChainDb;
 use metamesh_primitives::{Block, Hash, Header};
 use metamesh_state::{
-    BlockEnv, BlockExecutor, Receipt, State, StateError, TxError, Verdict, VerifiedTx, params_at,
-    receipts_root, transactions_root,
+    BlockEnv, BlockExecutor, Code, Receipt, State, StateError, TxError, Verdict, VerifiedTx,
+    params_at, receipts_root, transactions_root,
 };
 
 use super::{Chain, ImportError};
@@ -18,7 +18,7 @@ impl Chain {
         state: &State<&ChainDb>,
         tx: &VerifiedTx,
     ) -> Result<Verdict, StateError> {
-        let env = self.dry_run_env(state)?;
+        let env = self.dry_run_env();
         metamesh_state::check_tx(state, &env, tx)
     }
 
@@ -29,27 +29,27 @@ impl Chain {
         from: Address,
     ) -> Result<Verdict, StateError> {
         let state = self.state();
-        let env = self.dry_run_env(&state)?;
+        let env = self.dry_run_env();
         metamesh_state::estimate_gas(&state, &env, tx, from)
     }
 
     /// The parameters of the block after the head.
     pub fn next_params(&self) -> Result<metamesh_state::Params, StateError> {
-        params_at(&self.state(), self.head.number + 1)
+        Ok(self.next_params.clone())
     }
 
     /// The next block as a dry run sees it: on the head, one period later, no sealer yet and
     /// no randomness (a dry run draws no challenge).
-    fn dry_run_env(&self, state: &State<&ChainDb>) -> Result<BlockEnv, StateError> {
+    fn dry_run_env(&self) -> BlockEnv {
         let number = self.head.number + 1;
         let next = Header {
             parent_hash: self.head.hash(self.suite()),
             number,
             timestamp: self.head.timestamp + self.genesis.clique.period,
-            gas_limit: params_at(state, number)?.block_gas_limit,
+            gas_limit: self.next_params.block_gas_limit,
             ..Header::default()
         };
-        Ok(self.env(&next, Address::ZERO, [0; 32]))
+        self.env(&next, Address::ZERO, [0; 32])
     }
 
     pub(super) fn env(&self, header: &Header, sealer: Address, randomness: Hash) -> BlockEnv {
@@ -122,7 +122,7 @@ impl Chain {
         let mut block = BlockExecutor::begin(&mut state, &env)?;
         // A list header of up to 5 bytes aside.
         let mut room = (params.max_block_bytes as usize).saturating_sub(5);
-        let mut included = Vec::new();
+        let (mut included, mut refused) = (Vec::new(), Vec::new());
         for tx in candidates {
             if tx.size > room {
                 continue;
@@ -132,7 +132,11 @@ impl Chain {
                     room -= tx.size;
                     included.push(tx.clone());
                 }
-                Err(TxError::Invalid(_)) => {}
+                // Too big for what this block has left, or behind an earlier nonce that was
+                // left out: another block may take it.
+                Err(TxError::Invalid(r))
+                    if matches!(r.code, Code::BlockGasExceeded | Code::NonceTooHigh) => {}
+                Err(TxError::Invalid(_)) => refused.push(tx.hash),
                 Err(TxError::State(e)) => return Err(e.into()),
             }
         }
@@ -151,6 +155,7 @@ impl Chain {
             commit: state.commit()?,
             receipts: outcome.receipts,
             txs: included,
+            refused,
         })
     }
 }
@@ -161,4 +166,7 @@ pub struct Built {
     pub commit: metamesh_trie::TrieCommit,
     pub receipts: Vec<Receipt>,
     pub txs: Vec<VerifiedTx>,
+    /// Candidates no block would take as they stand (a stale nonce, an unpayable gas limit…):
+    /// the pool drops them.
+    pub refused: Vec<Hash>,
 }

@@ -43,32 +43,26 @@ impl Sim {
             }
             let mut problems = Vec::new();
             let view = node.chain_view();
-            loop {
-                let before = f.follower.cursor();
-                let batch = match f.follower.poll(&view, 500) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        problems.push(format!("node {i}: the event stream broke: {e}"));
-                        break;
-                    }
-                };
-                if batch.is_empty() && (f.follower.caught_up() || f.follower.cursor() == before) {
-                    break;
+            let batch = match f.follower.drain(&view, usize::MAX) {
+                Ok(b) => b,
+                Err(e) => {
+                    problems.push(format!("node {i}: the event stream broke: {e}"));
+                    Vec::new()
                 }
-                for d in batch {
-                    self.report.events_delivered += 1;
-                    let entry = (d.number, d.block_hash, d.event.log_index, d.event.event);
-                    if d.removed {
-                        self.report.events_removed += 1;
-                        if f.log.pop().as_ref() != Some(&entry) {
-                            problems.push(format!(
-                                "node {i}: a removed event is not the newest one delivered (block {})",
-                                d.number
-                            ));
-                        }
-                    } else {
-                        f.log.push(entry);
+            };
+            for d in batch {
+                self.report.events_delivered += 1;
+                let entry = (d.number, d.block_hash, d.event.log_index, d.event.event);
+                if d.removed {
+                    self.report.events_removed += 1;
+                    if f.log.pop().as_ref() != Some(&entry) {
+                        problems.push(format!(
+                            "node {i}: a removed event is not the newest one delivered (block {})",
+                            d.number
+                        ));
                     }
+                } else {
+                    f.log.push(entry);
                 }
             }
             self.report.violations.extend(problems);
@@ -86,21 +80,12 @@ impl Sim {
             let node = live.handler.node().clone();
             let view = node.chain_view();
             let mut fresh = EventFollower::from_genesis(&view);
-            let mut canonical = Vec::new();
-            loop {
-                let before = fresh.cursor();
-                let Ok(batch) = fresh.poll(&view, 10_000) else {
-                    break;
-                };
-                if batch.is_empty() && (fresh.caught_up() || fresh.cursor() == before) {
-                    break;
-                }
-                canonical.extend(
-                    batch
-                        .into_iter()
-                        .map(|d| (d.number, d.block_hash, d.event.log_index, d.event.event)),
-                );
-            }
+            let canonical: Vec<_> = fresh
+                .drain(&view, usize::MAX)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| (d.number, d.block_hash, d.event.log_index, d.event.event))
+                .collect();
             if canonical != f.log {
                 self.report.violations.push(format!(
                     "node {i}: the follower holds {} events, the chain has {}; first difference at {:?}",

@@ -102,10 +102,12 @@ impl Payout {
     }
 }
 
-/// What one purpose has been paid in the current reward epoch: `[epoch, spent]`.
+/// What one purpose has been paid in its current period of `rewardEpoch` blocks:
+/// `[start, spent]`, the period starting at block `start`. Kept by start block rather than
+/// epoch number, so a change of `rewardEpoch` cannot open a fresh budget mid-period.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Budget {
-    pub epoch: u64,
+    pub start: u64,
     pub spent: Amount,
 }
 
@@ -119,7 +121,7 @@ impl Record for Budget {
 
     fn encode(&self) -> Vec<u8> {
         let mut p = Vec::new();
-        self.epoch.encode(&mut p);
+        self.start.encode(&mut p);
         self.spent.0.encode(&mut p);
         list(&p)
     }
@@ -127,7 +129,7 @@ impl Record for Budget {
     fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
         let mut p = open(raw)?;
         let b = Budget {
-            epoch: u64::decode(&mut p)?,
+            start: u64::decode(&mut p)?,
             spent: Amount(u128::decode(&mut p)?),
         };
         done(p)?;
@@ -147,6 +149,21 @@ pub const MODULES: &[&str] = &["storage"];
 
 pub fn is_module(suite: Suite, address: &Address) -> bool {
     MODULES.iter().any(|m| module_address(suite, m) == *address)
+}
+
+/// Moves MMT to an account a user named (a transfer's recipient, later a job's payee): never
+/// into a module account (`module-account`). Domains moving their own escrows use
+/// `Exec::transfer`.
+pub fn transfer_to_user<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> Outcome {
+    if is_module(ex.suite(), to) {
+        return reject(Code::ModuleAccount, &[]);
+    }
+    ex.transfer(from, to, amount)
 }
 
 /// The accounts domain's events (types 0x00–0x0f).
@@ -243,11 +260,13 @@ pub fn pay_from_pool<S: NodeStore + Clone>(
 ) -> Outcome<Amount> {
     let budget_per_epoch = payout.budget(ex.params());
     let pool = payout.pool();
-    let epoch = ex.env().number / ex.params().reward_epoch;
+    let number = ex.env().number;
     let mut budget = ex.load::<Budget>(&payout)?.unwrap_or_default();
-    if budget.epoch != epoch {
+    if number >= budget.start.saturating_add(ex.params().reward_epoch) {
+        // Periods follow each other on the grid of the old start, however long the gap.
+        let behind = number - budget.start;
         budget = Budget {
-            epoch,
+            start: number - behind % ex.params().reward_epoch,
             spent: Amount::ZERO,
         };
     }
@@ -272,10 +291,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
 ) -> Outcome {
     match action {
         AccountAction::Transfer { to, amount } => {
-            if is_module(ex.suite(), to) {
-                return reject(Code::ModuleAccount, &[]);
-            }
-            ex.transfer(&tx.sender, to, *amount)?;
+            transfer_to_user(ex, &tx.sender, to, *amount)?;
             ex.emit(Event::Accounts(AccountEvent::Transfer {
                 from: tx.sender,
                 to: *to,

@@ -7,12 +7,17 @@ use metamesh_trie::NodeStore;
 use super::{Challenge, Deal, StorageEvent, StorageNode, escrow_account, schedule_key};
 use crate::{AccountEvent, CollectionId, Event, Exec, Fail, Outcome, Pool};
 
-/// The deal boundaries that are due, oldest first, at most `maxDueDeals` of them. Each runs in
-/// a layer of its own: one that fails is dropped with a `boundaryFailed` event, and the block
-/// goes on (a fault in one deal must not stall the chain).
+/// The deal boundaries that are due, oldest first: at most `maxDueDeals` of them, and no more
+/// than the challenges they draw can be answered in (`maxChallengeBytes` of proofs); the rest
+/// wait a block. Each runs in a layer of its own: one that fails is dropped with a
+/// `boundaryFailed` event and tried again an epoch later, and the block goes on (a fault in
+/// one deal must not stall the chain).
 pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
-    let limit = usize::try_from(ex.params().max_due_deals).unwrap_or(usize::MAX);
+    let p = ex.params();
+    let limit = usize::try_from(p.max_due_deals).unwrap_or(usize::MAX);
     let due = ex.entries(CollectionId::DealSchedule, &[], limit)?;
+    let number = ex.env().number;
+    let mut asked = 0u64;
     for (key, _) in due {
         let (Some(at), Some(id)) = (
             key.get(..8)
@@ -24,34 +29,65 @@ pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome
             ex.remove_entry(CollectionId::DealSchedule, &key)?;
             continue;
         };
-        if at > ex.env().number {
+        if at > number {
             break;
         }
+        let Some(deal) = ex.load::<Deal>(&id)? else {
+            ex.remove_entry(CollectionId::DealSchedule, &key)?;
+            continue;
+        };
+        let demand = challenge_bytes(&deal, number, p.max_proof_tx_bytes);
+        if asked > 0 && asked.saturating_add(demand) > p.max_challenge_bytes {
+            break;
+        }
+        asked = asked.saturating_add(demand);
         ex.remove_entry(CollectionId::DealSchedule, &key)?;
-        match ex.layer(|ex| boundary(ex, &id)) {
+        match ex.layer(|ex| boundary(ex, &id, deal.clone())) {
             Ok(()) => {}
-            Err(Fail::Reject(r)) => ex.emit(Event::Storage(StorageEvent::BoundaryFailed {
-                deal: id,
-                code: r.code as u16,
-            }))?,
+            Err(Fail::Reject(r)) => {
+                let retry = number.saturating_add(deal.epoch.max(1));
+                ex.put_entry(CollectionId::DealSchedule, &schedule_key(retry, &id), &[1])?;
+                ex.save(
+                    &id,
+                    &Deal {
+                        next_due: retry,
+                        ..deal
+                    },
+                )?;
+                ex.emit(Event::Storage(StorageEvent::BoundaryFailed {
+                    deal: id,
+                    code: r.code as u16,
+                }))?
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// One deal's boundary.
-fn boundary<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash) -> Outcome {
-    let Some(mut deal) = ex.load::<Deal>(id)? else {
-        return Ok(());
+/// The proof bytes the challenges this boundary draws will ask for: none at the end, else each
+/// holder's proof as large as the deal's largest so far (the largest allowed before the first).
+fn challenge_bytes(deal: &Deal, number: u64, max_proof: u64) -> u64 {
+    if number >= deal.end {
+        return 0;
+    }
+    let each = if deal.proof_bytes == 0 {
+        max_proof
+    } else {
+        deal.proof_bytes
     };
+    each.saturating_mul(deal.holders.len() as u64)
+}
+
+/// One deal's boundary.
+fn boundary<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, mut deal: Deal) -> Outcome {
     pay_sealer(ex, &mut deal)?;
     judge(ex, id, &mut deal)?;
     let number = ex.env().number;
     if number >= deal.end {
         return end_deal(ex, id, deal);
     }
-    let epoch_len = ex.params().storage_epoch;
+    let epoch_len = deal.epoch;
     let epoch = (deal.next_due - deal.start) / epoch_len;
     let deadline = number.saturating_add(ex.params().proof_window);
     let suite = ex.suite();
@@ -95,10 +131,10 @@ fn pay_sealer<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, deal: &mut Deal) -> Ou
         return Ok(());
     }
     deal.reserve = deal.reserve.checked_sub(fee).expect("min");
-    let sealer = ex.env().sealer;
-    ex.transfer(&escrow_account(ex.suite()), &sealer, fee)?;
+    let (module, sealer) = (escrow_account(ex.suite()), ex.env().sealer);
+    ex.transfer(&module, &sealer, fee)?;
     ex.emit(Event::Accounts(AccountEvent::Fee {
-        from: deal.owner,
+        from: module,
         sealer,
         amount: fee,
     }))
@@ -133,6 +169,7 @@ fn judge<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, deal: &mut Deal)
             owner: deal.owner,
             provider,
             epoch: ch.epoch,
+            refund,
             slashed,
         }))?;
     }
@@ -142,11 +179,9 @@ fn judge<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, deal: &mut Deal)
 /// The last boundary: what is left of the escrow and the reserve goes back to the owner, and
 /// the holders' bonds and capacity are released.
 fn end_deal<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, mut deal: Deal) -> Outcome {
-    let refund = deal
-        .escrow
-        .checked_add(deal.reserve)
-        .expect("both within the supply");
-    ex.transfer(&escrow_account(ex.suite()), &deal.owner, refund)?;
+    let (refund, reserve) = (deal.escrow, deal.reserve);
+    let back = refund.checked_add(reserve).expect("both within the supply");
+    ex.transfer(&escrow_account(ex.suite()), &deal.owner, back)?;
     for h in &deal.holders {
         let mut node = ex.load::<StorageNode>(&h.provider)?.unwrap_or_default();
         node.committed = node.committed.saturating_sub(deal.size);
@@ -162,6 +197,7 @@ fn end_deal<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, mut deal: Dea
         deal: *id,
         owner: deal.owner,
         refund,
+        reserve,
     }))
 }
 
@@ -201,12 +237,14 @@ mod tests {
             size: 1,
             replicas: 1,
             price: Amount(5),
+            epoch: 10,
             start: 0,
             end: 100,
             escrow: Amount(escrow),
             fee: Amount::ZERO,
             reserve: Amount::ZERO,
             next_due: 1,
+            proof_bytes: 0,
             rewarded: true,
             holders: vec![holder(challenge)],
         };
@@ -236,10 +274,15 @@ mod tests {
                     code: Code::InsufficientBalance as u16
                 }))
         );
-        // The broken deal is as it was; the other one drew its challenge.
-        assert_eq!(
-            state.load::<Deal>(&broken).unwrap().unwrap().escrow,
-            Amount(5)
+        // The broken deal is as it was, and is tried again an epoch later; the other one drew
+        // its challenge.
+        let stuck = state.load::<Deal>(&broken).unwrap().unwrap();
+        assert_eq!((stuck.escrow, stuck.next_due), (Amount(5), 11));
+        assert!(
+            state
+                .entry(CollectionId::DealSchedule, &schedule_key(11, &broken))
+                .unwrap()
+                .is_some()
         );
         let fine = state.load::<Deal>(&fine).unwrap().unwrap();
         assert!(fine.holders[0].challenge.is_some() && fine.next_due > 1);

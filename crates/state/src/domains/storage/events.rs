@@ -16,12 +16,13 @@ pub enum StorageEvent {
         price: Amount,
         stake: Amount,
     },
-    /// `0x31 [deal, owner, size, escrow]`
+    /// `0x31 [deal, owner, size, escrow, reserve]`: both moved from the owner to the module.
     DealOpened {
         deal: Hash,
         owner: Address,
         size: u64,
         escrow: Amount,
+        reserve: Amount,
     },
     /// `0x32 [deal, provider, bond]`
     DealAccepted {
@@ -45,20 +46,23 @@ pub enum StorageEvent {
         paid: Amount,
         reward: Amount,
     },
-    /// `0x35 [deal, owner, provider, epoch, slashed]`: block-level; the epoch's price went back
-    /// to the owner.
+    /// `0x35 [deal, owner, provider, epoch, refund, slashed]`: block-level; `refund` (the
+    /// epoch's price) went back to the owner, `slashed` to the community pool.
     Missed {
         deal: Hash,
         owner: Address,
         provider: Address,
         epoch: u64,
+        refund: Amount,
         slashed: Amount,
     },
-    /// `0x36 [deal, owner, refund]`: block-level.
+    /// `0x36 [deal, owner, refund, reserve]`: block-level; what was left of the escrow and of
+    /// the boundary reserve went back to the owner.
     DealEnded {
         deal: Hash,
         owner: Address,
         refund: Amount,
+        reserve: Amount,
     },
     /// `0x37 [deal, provider, block]`: a proof showed `block` (a binary CID) at a second offset
     /// of the file; the deal earns no more storage rewards.
@@ -134,11 +138,13 @@ impl DomainEvent for StorageEvent {
                 owner,
                 size,
                 escrow,
+                reserve,
             } => {
                 deal.encode(p);
                 owner.0.encode(p);
                 size.encode(p);
                 escrow.0.encode(p);
+                reserve.0.encode(p);
             }
             StorageEvent::DealAccepted {
                 deal,
@@ -180,22 +186,26 @@ impl DomainEvent for StorageEvent {
                 owner,
                 provider,
                 epoch,
+                refund,
                 slashed,
             } => {
                 deal.encode(p);
                 owner.0.encode(p);
                 provider.0.encode(p);
                 epoch.encode(p);
+                refund.0.encode(p);
                 slashed.0.encode(p);
             }
             StorageEvent::DealEnded {
                 deal,
                 owner,
                 refund,
+                reserve,
             } => {
                 deal.encode(p);
                 owner.0.encode(p);
                 refund.0.encode(p);
+                reserve.0.encode(p);
             }
             StorageEvent::BlockRepeated {
                 deal,
@@ -226,6 +236,7 @@ impl DomainEvent for StorageEvent {
                 owner: address(p)?,
                 size: u64::decode(p)?,
                 escrow: amount(p)?,
+                reserve: amount(p)?,
             },
             0x32 => StorageEvent::DealAccepted {
                 deal: Decodable::decode(p)?,
@@ -251,12 +262,14 @@ impl DomainEvent for StorageEvent {
                 owner: address(p)?,
                 provider: address(p)?,
                 epoch: u64::decode(p)?,
+                refund: amount(p)?,
                 slashed: amount(p)?,
             },
             0x36 => StorageEvent::DealEnded {
                 deal: Decodable::decode(p)?,
                 owner: address(p)?,
                 refund: amount(p)?,
+                reserve: amount(p)?,
             },
             0x37 => StorageEvent::BlockRepeated {
                 deal: Decodable::decode(p)?,

@@ -9,8 +9,10 @@
 //! challenge — a byte offset drawn from the block's randomness (the recent seals, see
 //! `BlockEnv::randomness`) — to answer within `proofWindow` blocks. At the last boundary the
 //! deal ends: what is left of the escrow goes back to the owner and the bonds are released.
-//! Each block processes at most `maxDueDeals` boundaries (the rest wait a block); the sealer
-//! of the block that runs one is paid for the work from the deal's reserve.
+//! Until a first holder takes a deal only its end is scheduled. Each block processes at most
+//! `maxDueDeals` boundaries, whose challenges ask at most `maxChallengeBytes` of proofs (the rest
+//! wait a block), so what is challenged can be answered; the sealer of the block that runs a
+//! boundary is paid for the work from the deal's reserve. A deal's epoch is fixed when it opens.
 //!
 //! A passed challenge ([`prove`]) pays the price from escrow and `storageReward` per GiB of
 //! the size from the community pool, within `storageBudget` per reward epoch. The chain cannot
@@ -89,6 +91,23 @@ pub fn boundary_reserve(
         .checked_mul(u128::from(replicas))?;
     let reserve = fee.checked_mul(u128::from(challenges(epoch, duration)) + 1)?;
     Some((Amount(fee), Amount(reserve)))
+}
+
+/// With its first holder, a deal's next regular boundary (after this block) replaces the end
+/// as the one scheduled.
+fn schedule_first_boundary<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    id: &Hash,
+    deal: &mut Deal,
+) -> Outcome {
+    let number = ex.env().number;
+    let next = deal.start + ((number - deal.start) / deal.epoch + 1) * deal.epoch;
+    if next < deal.next_due {
+        ex.remove_entry(CollectionId::DealSchedule, &schedule_key(deal.next_due, id))?;
+        ex.put_entry(CollectionId::DealSchedule, &schedule_key(next, id), &[1])?;
+        deal.next_due = next;
+    }
+    Ok(())
 }
 
 fn schedule_key(due: u64, deal: &Hash) -> Vec<u8> {
@@ -221,18 +240,23 @@ fn open_deal<S: NodeStore + Clone>(
     let id = deal_id(ex.suite(), &tx.sender, tx.nonce);
     let start = ex.env().number;
     let n = challenges(epoch, duration);
+    let end = start + (n + 1) * epoch;
+    // Until a holder takes it, only its end is scheduled: a deal nobody holds costs the
+    // boundary queue nothing on the way.
     let deal = Deal {
         owner: tx.sender,
         cid: cid.to_vec(),
         size,
         replicas,
         price,
+        epoch,
         start,
-        end: start + (n + 1) * epoch,
+        end,
         escrow,
         fee,
         reserve,
-        next_due: start + epoch,
+        next_due: end,
+        proof_bytes: 0,
         rewarded: true,
         holders: Vec::new(),
     };
@@ -248,6 +272,7 @@ fn open_deal<S: NodeStore + Clone>(
         owner: tx.sender,
         size,
         escrow,
+        reserve,
     }))
 }
 
@@ -284,6 +309,9 @@ fn accept<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address, id: &Hash) ->
         return reject(Code::PriceBelowAsk, &[deal.price.0, asks.0]);
     } else if free_stake < bond {
         return reject(Code::StakeTooSmall, &[free_stake.0, bond.0]);
+    }
+    if deal.holders.is_empty() {
+        schedule_first_boundary(ex, id, &mut deal)?;
     }
     deal.holders.push(Replica {
         provider: me,

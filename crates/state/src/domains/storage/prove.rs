@@ -1,6 +1,7 @@
 //! A holder's answer to its challenge: the proof is checked against the deal's root and size,
-//! the blocks it went through are recorded per deal (a block at a second offset stops the
-//! deal's rewards), then the epoch's price is paid from escrow and the reward from the pool.
+//! the blocks it went through are recorded per file, across all its deals (a block at a second
+//! offset stops the rewards of every deal on the file), then the epoch's price is paid from
+//! escrow and the reward from the pool.
 
 use metamesh_crypto::Address;
 use metamesh_primitives::{Amount, Hash};
@@ -48,7 +49,9 @@ pub(super) fn prove<S: NodeStore + Clone>(
         Ok(blocks) => blocks,
         Err(f) => return reject(fault_code(f), &[]),
     };
-    if let Some(block) = record_blocks(ex, id, &blocks)?
+    let shown = path.iter().map(Vec::len).sum::<usize>() + leaf.len();
+    deal.proof_bytes = deal.proof_bytes.max(shown as u64);
+    if let Some(block) = record_blocks(ex, &deal.cid, &blocks)?
         && deal.rewarded
     {
         deal.rewarded = false;
@@ -88,26 +91,35 @@ pub(super) fn prove<S: NodeStore + Clone>(
     }))
 }
 
-/// Records where each proven block starts; the first block already seen at another offset,
-/// if any (as a binary CID).
+/// Records where each proven block of the file `root` starts. Returns the block already seen
+/// at another offset (as a binary CID) if this proof shows one, or an empty CID if an earlier
+/// proof of the file did (the file's mark, `H(root)` alone, is set then).
 fn record_blocks<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
-    id: &Hash,
+    root: &[u8],
     blocks: &ProvenBlocks,
 ) -> Outcome<Option<Vec<u8>>> {
+    ex.charge_hash(root.len())?;
+    let file = ex.suite().hash(root).to_vec();
+    if ex.entry(CollectionId::FileBlocks, &file)?.is_some() {
+        return Ok(Some(Vec::new()));
+    }
     let mut repeated = None;
     for (cid, start) in blocks {
         let cid = cid.to_bytes();
-        let mut key = id.to_vec();
+        let mut key = file.clone();
         key.extend(&cid);
         let start = start.to_be_bytes();
-        match ex.entry(CollectionId::DealBlocks, &key)? {
-            None => ex.put_entry(CollectionId::DealBlocks, &key, &start)?,
+        match ex.entry(CollectionId::FileBlocks, &key)? {
+            None => ex.put_entry(CollectionId::FileBlocks, &key, &start)?,
             Some(seen) if seen == start => {}
             Some(_) => {
                 repeated.get_or_insert(cid);
             }
         }
+    }
+    if repeated.is_some() {
+        ex.put_entry(CollectionId::FileBlocks, &file, &[1])?;
     }
     Ok(repeated)
 }

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! StorageNode  [capacity, price, committed, stake, bonded, passes, misses]
-//! Deal         [owner, cid, size, replicas, price, start, end, escrow, fee, reserve, next_due,
-//!               rewarded, [replica, …]]
+//! Deal         [owner, cid, size, replicas, price, epoch, start, end, escrow, fee, reserve,
+//!               next_due, proof_bytes, rewarded, [replica, …]]
 //! replica      [provider, bond, passes, misses, [] | [epoch, offset, deadline]]
 //! ```
 
@@ -101,6 +101,9 @@ pub struct Deal {
     pub replicas: u64,
     /// Per replica per challenge passed.
     pub price: Amount,
+    /// Blocks between its boundaries: `storageEpoch` when it opened (a deal's terms do not
+    /// change under it).
+    pub epoch: u64,
     pub start: u64,
     /// The block of the last boundary: the last challenge is judged and the deal ends.
     pub end: u64,
@@ -111,8 +114,12 @@ pub struct Deal {
     pub fee: Amount,
     /// …out of this reserve, set aside when the deal opened (also in the module's account).
     pub reserve: Amount,
-    /// The block of the next boundary (0 once the deal has ended).
+    /// The block of the next boundary (0 once the deal has ended). Until a first holder takes
+    /// it, only the last boundary is scheduled.
     pub next_due: u64,
+    /// The largest proof shown for it so far (path and leaf bytes; 0 before the first): what
+    /// a challenge to it asks of block space.
+    pub proof_bytes: u64,
     /// Whether passed challenges still earn the storage reward: false once two proofs showed
     /// one block at two offsets (the DAG holds fewer bytes than its size).
     pub rewarded: bool,
@@ -184,12 +191,14 @@ impl Record for Deal {
         self.size.encode(&mut p);
         self.replicas.encode(&mut p);
         self.price.0.encode(&mut p);
+        self.epoch.encode(&mut p);
         self.start.encode(&mut p);
         self.end.encode(&mut p);
         self.escrow.0.encode(&mut p);
         self.fee.0.encode(&mut p);
         self.reserve.0.encode(&mut p);
         self.next_due.encode(&mut p);
+        self.proof_bytes.encode(&mut p);
         self.rewarded.encode(&mut p);
         let mut h = Vec::new();
         for r in &self.holders {
@@ -206,12 +215,14 @@ impl Record for Deal {
         let size = u64::decode(&mut p)?;
         let replicas = u64::decode(&mut p)?;
         let price = Amount(u128::decode(&mut p)?);
+        let epoch = u64::decode(&mut p)?;
         let start = u64::decode(&mut p)?;
         let end = u64::decode(&mut p)?;
         let escrow = Amount(u128::decode(&mut p)?);
         let fee = Amount(u128::decode(&mut p)?);
         let reserve = Amount(u128::decode(&mut p)?);
         let next_due = u64::decode(&mut p)?;
+        let proof_bytes = u64::decode(&mut p)?;
         let rewarded = bool::decode(&mut p)?;
         let mut h = decode_list(&mut p)?;
         let mut holders = Vec::new();
@@ -225,12 +236,14 @@ impl Record for Deal {
             size,
             replicas,
             price,
+            epoch,
             start,
             end,
             escrow,
             fee,
             reserve,
             next_due,
+            proof_bytes,
             rewarded,
             holders,
         })
