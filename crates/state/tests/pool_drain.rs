@@ -116,6 +116,50 @@ fn deal(root: &Cid, blocks: &HashMap<Cid, Vec<u8>>) -> StorageAction {
     }
 }
 
+/// User 0 opens a deal on `root` and user 1 (staking `stake` MMT first, if given) takes it.
+fn held_deal(
+    h: &mut Harness,
+    root: &Cid,
+    blocks: &HashMap<Cid, Vec<u8>>,
+    stake: Option<u128>,
+) -> metamesh_primitives::Hash {
+    if let Some(stake) = stake {
+        let offer = StorageAction::Offer {
+            capacity: 1 << 30,
+            price: Amount::ZERO,
+            stake: Amount::from_mmt(stake),
+        };
+        assert!(h.run(1, offer).outcome.is_ok());
+    }
+    let nonce = h.nonce(&h.user(0));
+    assert!(h.run(0, deal(root, blocks)).outcome.is_ok());
+    let id = deal_id(Suite::Sm, &h.user(0), nonce);
+    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    id
+}
+
+/// At the deal's next boundary, user 1 answers its challenge with an honest proof.
+fn prove_next(
+    h: &mut Harness,
+    id: &metamesh_primitives::Hash,
+    root: &Cid,
+    blocks: &HashMap<Cid, Vec<u8>>,
+) -> metamesh_state::Receipt {
+    let due = h.state.load::<Deal>(id).unwrap().unwrap().next_due;
+    h.until(due);
+    let ch = h.state.load::<Deal>(id).unwrap().unwrap().holders[0]
+        .challenge
+        .unwrap();
+    let p = build_proof(blocks, root, ch.offset).unwrap();
+    let prove = StorageAction::Prove {
+        deal: *id,
+        epoch: ch.epoch,
+        path: p.path,
+        leaf: p.leaf,
+    };
+    h.run(1, prove)
+}
+
 #[test]
 fn colluding_owner_and_provider_cannot_drain_the_community_pool() {
     let mut h = Harness::new(Suite::Sm, 2, |_| {});
@@ -216,32 +260,10 @@ fn no_reward_passes_the_pool_budget() {
         g.params.storage_budget = Amount::from_mmt(100);
     });
     let (cid, blocks) = file(262_144 * 3, 9);
-    let offer = StorageAction::Offer {
-        capacity: 1 << 30,
-        price: Amount::ZERO,
-        stake: Amount::from_mmt(10),
-    };
-    assert!(h.run(1, offer).outcome.is_ok());
-    let nonce = h.nonce(&h.user(0));
-    assert!(h.run(0, deal(&cid, &blocks)).outcome.is_ok());
-    let id = deal_id(Suite::Sm, &h.user(0), nonce);
-    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    let id = held_deal(&mut h, &cid, &blocks, Some(10));
     let pool = Pool::Community.address(Suite::Sm);
     let (before, from) = (h.balance(&pool), h.number);
-    let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
-    h.until(due);
-    let d: Deal = h.state.load(&id).unwrap().unwrap();
-    let ch = d.holders[0].challenge.unwrap();
-    let p = build_proof(&blocks, &cid, ch.offset).unwrap();
-    let r = h.run(
-        1,
-        StorageAction::Prove {
-            deal: id,
-            epoch: ch.epoch,
-            path: p.path,
-            leaf: p.leaf,
-        },
-    );
+    let r = prove_next(&mut h, &id, &cid, &blocks);
     assert!(r.outcome.is_ok(), "{r:?}");
     let paid = before.checked_sub(h.balance(&pool)).unwrap();
     // The storage budget, and the sealing rewards of the blocks since.
@@ -288,32 +310,11 @@ fn a_block_shown_at_two_offsets_stops_the_deals_rewards() {
         g.params.storage_reward = Amount::from_mmt(1_000);
     });
     let (root, blocks) = shared_leaf_dag();
-    let offer = StorageAction::Offer {
-        capacity: 1 << 30,
-        price: Amount::ZERO,
-        stake: Amount::from_mmt(100),
-    };
-    assert!(h.run(1, offer).outcome.is_ok());
-    let nonce = h.nonce(&h.user(0));
-    assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
-    let id = deal_id(Suite::Sm, &h.user(0), nonce);
-    assert!(h.run(1, StorageAction::Accept { deal: id }).outcome.is_ok());
+    let id = held_deal(&mut h, &root, &blocks, Some(100));
     let (mut rewarded, mut unrewarded, mut repeated) = (0, 0, 0);
     for _ in 0..60 {
-        let due = h.state.load::<Deal>(&id).unwrap().unwrap().next_due;
-        h.until(due);
-        let ch = h.state.load::<Deal>(&id).unwrap().unwrap().holders[0]
-            .challenge
-            .unwrap();
         // Every proof is valid on its own: the builder finds nothing wrong with one path.
-        let p = build_proof(&blocks, &root, ch.offset).unwrap();
-        let prove = StorageAction::Prove {
-            deal: id,
-            epoch: ch.epoch,
-            path: p.path,
-            leaf: p.leaf,
-        };
-        let r = h.run(1, prove);
+        let r = prove_next(&mut h, &id, &root, &blocks);
         assert!(r.outcome.is_ok(), "{r:?}");
         for e in &r.events {
             match e {
@@ -339,29 +340,8 @@ fn a_block_shown_at_two_offsets_stops_the_deals_rewards() {
         "{rewarded} passes paid before the repeat showed"
     );
     // The mark is on the file: a fresh deal on it earns nothing from its first proof on.
-    let nonce = h.nonce(&h.user(0));
-    assert!(h.run(0, deal(&root, &blocks)).outcome.is_ok());
-    let again = deal_id(Suite::Sm, &h.user(0), nonce);
-    assert!(
-        h.run(1, StorageAction::Accept { deal: again })
-            .outcome
-            .is_ok()
-    );
-    let due = h.state.load::<Deal>(&again).unwrap().unwrap().next_due;
-    h.until(due);
-    let ch = h.state.load::<Deal>(&again).unwrap().unwrap().holders[0]
-        .challenge
-        .unwrap();
-    let p = build_proof(&blocks, &root, ch.offset).unwrap();
-    let r = h.run(
-        1,
-        StorageAction::Prove {
-            deal: again,
-            epoch: ch.epoch,
-            path: p.path,
-            leaf: p.leaf,
-        },
-    );
+    let again = held_deal(&mut h, &root, &blocks, None);
+    let r = prove_next(&mut h, &again, &root, &blocks);
     assert!(r.events.iter().any(|e| matches!(e,
         Event::Storage(StorageEvent::Proved { reward, .. }) if reward.0 == 0)));
     assert!(r.events.iter().any(|e| matches!(e,
