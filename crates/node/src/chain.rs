@@ -18,7 +18,7 @@ use metamesh_state::{
 
 mod next;
 
-pub use next::Built;
+pub use next::{Built, Tip};
 
 /// Why a block was not imported (or built). Nothing is written when this is returned.
 #[derive(Debug, thiserror::Error)]

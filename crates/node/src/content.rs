@@ -46,6 +46,8 @@ pub struct Content {
     peers: Mutex<HashSet<PeerId>>,
     /// Want-lists being answered, per peer.
     serving: Mutex<HashMap<PeerId, usize>>,
+    /// Held while the storage agent changes its pins' names, so two changes never race.
+    deal_pins: Mutex<()>,
 }
 
 /// Want-lists answered at once for one peer; more are refused until one is done.
@@ -121,7 +123,15 @@ impl Content {
             next: AtomicU64::new(1),
             peers: Mutex::new(HashSet::new()),
             serving: Mutex::new(HashMap::new()),
+            deal_pins: Mutex::new(()),
         }
+    }
+
+    /// The storage agent's lock over its pins' names.
+    pub(crate) fn deal_pins(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.deal_pins
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes one of `peer`'s answer slots; `false` when it has too many want-lists open.

@@ -26,7 +26,7 @@ pub mod protocol;
 mod service;
 mod storage_agent;
 
-pub use chain::{Built, Chain, ImportError, Imported, MAX_BLOCK_BODY_BYTES};
+pub use chain::{Built, Chain, ImportError, Imported, MAX_BLOCK_BODY_BYTES, Tip};
 pub use content::{
     Content, Fetched, MAX_ANSWER, MAX_WANT, decode_blocks, decode_want, encode_blocks, encode_want,
 };

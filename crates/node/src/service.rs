@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, RwLock,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -17,7 +17,7 @@ use metamesh_primitives::{Amount, Block, Hash, Header, SignedTransaction};
 use metamesh_state::{Rejection, Verdict, VerifiedTx};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, TxPool, protocol::Status};
+use crate::{Chain, ImportError, Imported, PoolConfig, PoolError, Tip, TxPool, protocol::Status};
 
 /// Bytes a raw transaction may have before it is even decoded: the largest the chain's
 /// parameters could allow (a block body). The chain's own limits (`maxTxBytes`,
@@ -99,6 +99,8 @@ pub struct OwnTx {
 pub struct NodeService {
     suite: metamesh_crypto::Suite,
     chain: Mutex<Chain>,
+    /// The head for entry checks, readable without the chain's lock.
+    tip: RwLock<Arc<Tip>>,
     pool: Mutex<TxPool>,
     proposals: Mutex<Proposals>,
     signer: Option<SecretKey>,
@@ -130,10 +132,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl NodeService {
     pub fn new(chain: Chain, signer: Option<SecretKey>, pool: PoolConfig) -> Arc<Self> {
         let g = chain.genesis();
-        let pool = TxPool::new(pool, g.chain_id, chain.suite());
+        let mut pool = TxPool::new(pool, g.chain_id, chain.suite());
+        if let Some(key) = &signer {
+            pool.set_local(key.public_key().address());
+        }
         let (heads, _) = broadcast::channel(64);
         Arc::new(NodeService {
             suite: chain.suite(),
+            tip: RwLock::new(Arc::new(chain.tip())),
             chain: Mutex::new(chain),
             pool: Mutex::new(pool),
             proposals: Mutex::new(Proposals::default()),
@@ -170,7 +176,7 @@ impl NodeService {
     }
 
     /// Sends `action` again in place of `previous` while that still waits in the pool: the same
-    /// nonce at a quarter more gas price (at most 16 × the minimum), so a proof crowded out of
+    /// nonce at twice the gas price (at most 16 × the minimum), so a proof crowded out of
     /// blocks outbids what crowds it; once `previous` has left the pool, as a new transaction.
     pub fn resend_own(
         &self,
@@ -203,7 +209,7 @@ impl NodeService {
         let (nonce, gas_price) = match waiting {
             Some(p) => {
                 let cap = Amount(min.0.saturating_mul(16));
-                let price = Amount(p.gas_price.0.saturating_add(p.gas_price.0 / 4)).min(cap);
+                let price = Amount(p.gas_price.0.saturating_mul(2)).min(cap);
                 if price.0 < p.gas_price.0.saturating_add(p.gas_price.0.div_ceil(10)) {
                     return Ok(p.clone()); // at the cap: it waits as it is
                 }
@@ -218,9 +224,7 @@ impl NodeService {
             gas_limit: params.block_gas_limit,
             action,
         };
-        let verdict = self
-            .with_chain(|c| c.estimate_gas(&tx, me))
-            .map_err(state_error)?;
+        let verdict = self.tip().estimate_gas(&tx, me).map_err(state_error)?;
         let used = match verdict {
             Verdict::Applies { gas_used } => gas_used,
             Verdict::Fails { rejection, .. } | Verdict::Invalid(rejection) => {
@@ -375,11 +379,9 @@ impl NodeService {
             )));
         }
         let state_error = |e: metamesh_state::StateError| SubmitError::State(e.to_string());
+        let mut tip = self.tip();
         // The chain's own limit before decoding: a decoder allocates per field it reads.
-        let max = lock(&self.chain)
-            .next_params()
-            .map_err(state_error)?
-            .max_proof_tx_bytes;
+        let max = tip.params().max_proof_tx_bytes;
         if raw.len() as u64 > max {
             return Err(SubmitError::Malformed(format!(
                 "a transaction of {} bytes is over the chain's {max}-byte limit",
@@ -389,39 +391,58 @@ impl NodeService {
         let tx = SignedTransaction::decode(raw, self.suite)
             .map_err(|e| SubmitError::Malformed(e.to_string()))?;
         let verified = VerifiedTx::new(tx, self.suite);
-        let chain = lock(&self.chain);
-        let state = chain.state();
-        let params = chain.next_params().map_err(state_error)?;
-        let mut failure = None;
-        let mut pool = lock(&self.pool);
-        pool.admit(&verified, params.min_gas_price, |a| {
-            state.account(a).unwrap_or_else(|e| {
-                failure = Some(e.to_string());
-                Default::default()
-            })
-        })?;
-        if let Some(e) = failure {
-            return Err(SubmitError::State(e));
+        // What it is on its own first: those are the clearest reasons, and a peer's fault.
+        tip.check_alone(&verified).map_err(SubmitError::Refused)?;
+        // Checked against the tip without the chain's lock, so entries go on while a block is
+        // built and written; the pool takes it only if no block came in meanwhile.
+        loop {
+            let state = tip.state();
+            let params = tip.params();
+            let mut failure = None;
+            lock(&self.pool).admit(&verified, params.min_gas_price, |a| {
+                state.account(a).unwrap_or_else(|e| {
+                    failure = Some(e.to_string());
+                    Default::default()
+                })
+            })?;
+            if let Some(e) = failure {
+                return Err(SubmitError::State(e));
+            }
+            // The pool's rules passed; now a dry run against the state, before anything changes
+            // (so a failing replacement never evicts what it meant to replace). A later nonce
+            // may well become valid; anything else would only be refused or fail in a block.
+            match tip.check(&state, &verified).map_err(state_error)? {
+                Verdict::Invalid(r) if r.code != metamesh_state::Code::NonceTooHigh => {
+                    return Err(SubmitError::Refused(r));
+                }
+                Verdict::Fails { rejection, .. } => return Err(SubmitError::Refused(rejection)),
+                // A transaction over the ordinary size must be checkable now: no queue of big
+                // unchecked transactions behind a nonce gap.
+                Verdict::Invalid(r) if raw.len() as u64 > params.max_tx_bytes => {
+                    return Err(SubmitError::Refused(r));
+                }
+                Verdict::Invalid(_) | Verdict::Applies { .. } => {}
+            }
+            let mut pool = lock(&self.pool);
+            let now = self.tip();
+            if !Arc::ptr_eq(&now, &tip) {
+                drop((pool, state));
+                tip = now;
+                continue;
+            }
+            return Ok(pool.add_verified(verified, params.min_gas_price, |a| {
+                state.account(a).unwrap_or_default()
+            })?);
         }
-        // The pool's rules passed; now a dry run against the state, before anything changes
-        // (so a failing replacement never evicts what it meant to replace). A later nonce may
-        // well become valid; anything else would only be refused or fail in a block.
-        match chain.check_next(&state, &verified).map_err(state_error)? {
-            Verdict::Invalid(r) if r.code != metamesh_state::Code::NonceTooHigh => {
-                Err(SubmitError::Refused(r))
-            }
-            Verdict::Fails { rejection, .. } => Err(SubmitError::Refused(rejection)),
-            // A transaction over the ordinary size must be checkable now: no queue of big
-            // unchecked transactions behind a nonce gap.
-            Verdict::Invalid(r) if raw.len() as u64 > params.max_tx_bytes => {
-                Err(SubmitError::Refused(r))
-            }
-            Verdict::Invalid(_) | Verdict::Applies { .. } => {
-                Ok(pool.add_verified(verified, params.min_gas_price, |a| {
-                    state.account(a).unwrap_or_default()
-                })?)
-            }
-        }
+    }
+
+    /// The head as the pool's checks see it (replaced, under the pool's lock, by every import
+    /// that moves the head).
+    pub fn tip(&self) -> Arc<Tip> {
+        self.tip
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     pub fn propose(&self, address: Address, authorize: bool) {
@@ -474,18 +495,22 @@ impl NodeService {
                     retracted.extend(Block::decode_body(&body, suite)?);
                 }
             }
-            let state = chain.state();
-            let min_gas_price = chain
-                .next_params()
-                .map_or(metamesh_primitives::Amount(u128::MAX), |p| p.min_gas_price);
+            let tip = Arc::new(chain.tip());
+            let state = tip.state();
             let mut pool = lock(&self.pool);
             pool.prune(
                 |a| state.account(a).unwrap_or_default(),
-                chain.head().number,
+                tip.number(),
+                tip.params(),
             );
-            pool.reinject(retracted, min_gas_price, |a| {
+            pool.reinject(retracted, tip.params().min_gas_price, |a| {
                 state.account(a).unwrap_or_default()
             });
+            drop(state);
+            *self
+                .tip
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = tip;
             drop(pool);
             let head = chain.head().hash(suite);
             if let Ok(snap) = chain.snapshot(&head) {
@@ -538,15 +563,16 @@ impl NodeService {
             let pending = lock(&self.pool).pending(|a| state.account(a).unwrap_or_default(), 2_000);
             drop(state);
             let vote = lock(&self.proposals).choose(&snap, &parent);
-            let built = chain.build_block(key, &pending, vote, now)?;
+            let mut built = chain.build_block(key, &pending, vote, now)?;
             let block = built.block.clone();
+            let refused = std::mem::take(&mut built.refused);
+            let imported = chain.import_built(built, now)?;
             // What no block would take goes, so it cannot hold the top of the pool forever.
             let mut pool = lock(&self.pool);
-            for hash in &built.refused {
+            for hash in &refused {
                 pool.remove(hash);
             }
             drop(pool);
-            let imported = chain.import_built(built, now)?;
             self.after_import(&mut chain, &imported)?;
             block
         };

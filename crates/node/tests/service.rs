@@ -95,7 +95,7 @@ fn submitted_transactions_are_sealed_when_the_period_allows() {
         .submit(&raw_transfer(&user, 1, friend, 43))
         .unwrap_err();
     assert!(
-        matches!(err, SubmitError::Pool(PoolError::WrongChain { .. })),
+        matches!(&err, SubmitError::Refused(r) if r.code == metamesh_state::Code::WrongChain),
         "{err}"
     );
     let err = node
@@ -209,4 +209,45 @@ async fn the_sealing_loop_runs_until_shut_down() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[test]
+fn the_nodes_own_transactions_get_into_a_full_pool() {
+    let suite = Suite::Sm;
+    let dir = tempfile::tempdir().unwrap();
+    let (stranger, me) = (key(suite, 2), key(suite, 4));
+    let friend = key(suite, 3).public_key().address();
+    let mut g = genesis(suite, &[&key(suite, 1)], &stranger, 5, 1_000);
+    g.grants.push(Grant {
+        address: me.public_key().address(),
+        amount: Amount::from_mmt(100),
+        pool: Pool::Airdrops,
+    });
+    let chain = Chain::open(&dir.path().join("chain.redb"), g, ChainDbConfig::default()).unwrap();
+    let config = PoolConfig {
+        max_transactions: 1,
+        ..PoolConfig::default()
+    };
+    let node = NodeService::new(chain, Some(me), config);
+    node.submit(&raw_transfer(&stranger, 0, friend, 42))
+        .unwrap();
+    let err = node
+        .submit(&raw_transfer(&stranger, 1, friend, 42))
+        .unwrap_err();
+    assert!(
+        matches!(err, SubmitError::Pool(PoolError::PoolFull)),
+        "{err}"
+    );
+    // A flood cannot keep the node's own (its storage proofs) out: a stranger's goes instead.
+    let own = node
+        .submit_own(
+            AccountAction::Transfer {
+                to: friend,
+                amount: Amount::from_mmt(1),
+            }
+            .into(),
+        )
+        .unwrap();
+    assert!(node.pending_transaction(&own).is_some());
+    assert_eq!(node.pool_len(), 1);
 }

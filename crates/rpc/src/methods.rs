@@ -211,8 +211,10 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
             let from = tx
                 .sender()
                 .map_err(|e| RpcError::params(format!("transaction: {e}")))?;
+            // On the tip, off the chain's lock: a dry run may take a block's worth of gas.
             let verdict = node
-                .with_chain(|c| c.estimate_gas(&tx.tx, from))
+                .tip()
+                .estimate_gas(&tx.tx, from)
                 .map_err(RpcError::internal)?;
             match verdict {
                 metamesh_state::Verdict::Applies { gas_used } => Ok(json!(gas_used)),

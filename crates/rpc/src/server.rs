@@ -7,9 +7,10 @@
 //! * admin methods and content writes need the bearer token (compared in constant time), even
 //!   on loopback unless the operator allows loopback (and then only for requests whose `Host`
 //!   is a loopback address or `localhost`);
-//! * a batch holds at most 1,000 calls, 25 MB of answers and one `mm_getEvents`.
+//! * a batch holds at most 1,000 calls, 25 MB of answers, one `mm_getEvents` and 16 each of
+//!   `mm_estimateGas` and `mm_sendRawTransaction`.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -304,16 +305,24 @@ pub(crate) fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<V
         Value::Array(batch) => {
             let mut answers = Vec::new();
             let mut bytes = 0usize;
-            let mut scans = 0usize;
+            let mut heavy: HashMap<&str, usize> = HashMap::new();
             for request in &batch {
-                // Each event scan may read thousands of blocks: one per batch, or a batch of a
-                // thousand would be a thousand times the work of one call.
-                if request.get("method").and_then(Value::as_str) == Some("mm_getEvents") {
-                    scans += 1;
-                    if scans > 1 {
+                // A call that may do a block's worth of work (an event scan over thousands of
+                // blocks, a dry run up to the block gas limit) is capped per batch, or a batch
+                // of a thousand would be a thousand times the work of one call.
+                if let Some((method, cap)) = request
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .and_then(|m| per_batch(m).map(|cap| (m, cap)))
+                {
+                    let seen = heavy.entry(method).or_default();
+                    *seen += 1;
+                    if *seen > cap {
                         let e = RpcError::new(
                             RpcError::LIMIT,
-                            "one mm_getEvents per batch; send the others on their own",
+                            format!(
+                                "at most {cap} {method} per batch; send the others on their own"
+                            ),
                         );
                         answers.push(e.to_json(request.get("id").unwrap_or(&Value::Null)));
                         continue;
@@ -338,6 +347,15 @@ pub(crate) fn answer_body(shared: &Shared, body: &[u8], admin: bool) -> Option<V
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
         single => answer(shared, &single, admin),
+    }
+}
+
+/// How many calls of `method` one batch may hold, for the methods that can cost a block's work.
+fn per_batch(method: &str) -> Option<usize> {
+    match method {
+        "mm_getEvents" => Some(1),
+        "mm_estimateGas" | "mm_sendRawTransaction" => Some(16),
+        _ => None,
     }
 }
 

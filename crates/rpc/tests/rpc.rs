@@ -689,6 +689,20 @@ async fn batches_are_capped_in_calls_and_in_bytes() {
         assert!(list[0].get("result").is_some());
         assert_eq!(list[39]["error"]["code"], -32005, "{}", list[39]);
         assert_eq!(list[39]["id"], 39);
+        // Calls that can cost a block's work are capped per batch, the rest answered.
+        let scans = batch(2, "mm_getEvents", json!([{"fromBlock": 0}]));
+        assert!(scans[0].get("result").is_some(), "{}", scans[0]);
+        assert_eq!(scans[1]["error"]["code"], -32005, "{}", scans[1]);
+        let dry_runs = batch(17, "mm_estimateGas", json!([]));
+        let list = dry_runs.as_array().unwrap();
+        assert_eq!(list[15]["error"]["code"], -32602, "{}", list[15]);
+        assert_eq!(list[16]["error"]["code"], -32005, "{}", list[16]);
+        assert!(
+            list[16]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 16")
+        );
     })
     .await
     .unwrap();

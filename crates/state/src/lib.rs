@@ -51,4 +51,7 @@ pub use keys::{CollectionId, Record, StateKey};
 pub use params::{MAX_BLOCK_BYTES, ParamValue, Params};
 pub use receipts::{Receipt, receipts_root, transactions_root};
 pub use state::{State, StateError};
-pub use tx::{Verdict, VerifiedTx, check_tx, estimate_gas, intrinsic_gas, padded_gas};
+pub use tx::{
+    Verdict, VerifiedTx, check_alone, check_tx, check_tx_with, estimate_gas, intrinsic_gas,
+    padded_gas,
+};

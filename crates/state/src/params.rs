@@ -321,7 +321,7 @@ impl Params {
             (13, small_cost <= Amount::from_mmt(1).0),
             (
                 14,
-                self.max_challenge_bytes >= 1
+                self.max_challenge_bytes >= self.max_proof_tx_bytes
                     && self.max_challenge_bytes <= self.max_block_bytes
                     && self.gas_tx_byte.saturating_mul(self.max_challenge_bytes)
                         <= self.block_gas_limit,

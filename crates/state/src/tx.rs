@@ -67,23 +67,24 @@ pub(crate) struct Admitted {
     pub max_fee: Amount,
 }
 
-/// Every rule a transaction must meet to be in a block, given the gas the block has left.
-pub(crate) fn validate<S: NodeStore + Clone>(
-    state: &State<S>,
-    env: &BlockEnv,
+/// The rules a transaction meets on its own, whatever the state and the block: chain, suite,
+/// size, signature, gas price and intrinsic gas, under `params`. Its sender when it meets them.
+/// A pool re-checks them at every head, since a parameter change can break them.
+pub fn check_alone(
     params: &Params,
+    chain_id: u64,
+    suite: Suite,
     vtx: &VerifiedTx,
-    gas_left: u64,
-) -> Result<Result<Admitted, Rejection>, StateError> {
+) -> Result<Address, Rejection> {
     let t = &vtx.tx.tx;
-    let refuse = |code, args: &[u128]| Ok(Err(Rejection::with(code, args)));
-    if t.chain_id != env.chain_id {
+    let refuse = |code, args: &[u128]| Err(Rejection::with(code, args));
+    if t.chain_id != chain_id {
         return refuse(
             Code::WrongChain,
-            &[u128::from(env.chain_id), u128::from(t.chain_id)],
+            &[u128::from(chain_id), u128::from(t.chain_id)],
         );
     }
-    if vtx.tx.signature.suite() != state.suite() {
+    if vtx.tx.signature.suite() != suite {
         return refuse(Code::WrongSuite, &[]);
     }
     let limit = domains::max_tx_bytes(params, &t.action);
@@ -93,8 +94,6 @@ pub(crate) fn validate<S: NodeStore + Clone>(
     let Some(sender) = vtx.sender else {
         return refuse(Code::BadSignature, &[]);
     };
-    // What the transaction is on its own comes before the account's nonce, so a pool that
-    // keeps a later nonce waiting has seen every rule but the state's.
     if t.gas_price < params.min_gas_price {
         return refuse(
             Code::GasPriceTooLow,
@@ -108,6 +107,25 @@ pub(crate) fn validate<S: NodeStore + Clone>(
             &[u128::from(t.gas_limit), u128::from(intrinsic)],
         );
     }
+    Ok(sender)
+}
+
+/// Every rule a transaction must meet to be in a block, given the gas the block has left.
+pub(crate) fn validate<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    params: &Params,
+    vtx: &VerifiedTx,
+    gas_left: u64,
+) -> Result<Result<Admitted, Rejection>, StateError> {
+    let t = &vtx.tx.tx;
+    let refuse = |code, args: &[u128]| Ok(Err(Rejection::with(code, args)));
+    // What the transaction is on its own comes before the account's nonce, so a pool that
+    // keeps a later nonce waiting has seen every rule but the state's.
+    let sender = match check_alone(params, env.chain_id, state.suite(), vtx) {
+        Ok(sender) => sender,
+        Err(r) => return Ok(Err(r)),
+    };
     if t.gas_limit > gas_left {
         return refuse(
             Code::BlockGasExceeded,
@@ -126,7 +144,7 @@ pub(crate) fn validate<S: NodeStore + Clone>(
     match t.max_fee() {
         Some(max_fee) if max_fee <= account.balance => Ok(Ok(Admitted {
             sender,
-            intrinsic,
+            intrinsic: intrinsic_gas(params, vtx.size),
             max_fee,
         })),
         max_fee => refuse(
@@ -226,11 +244,23 @@ pub fn check_tx<S: NodeStore + Clone>(
     tx: &VerifiedTx,
 ) -> Result<Verdict, StateError> {
     let params = crate::params_at(state, env.number)?;
-    let admitted = match validate(state, env, &params, tx, params.block_gas_limit)? {
+    check_tx_with(state, env, &params, tx)
+}
+
+/// [`check_tx`] under `params`, which must be the parameters of the block `env` describes
+/// (`params_at(state, env.number)`): the pool checks every transaction against the same block,
+/// so it reads them once.
+pub fn check_tx_with<S: NodeStore + Clone>(
+    state: &State<S>,
+    env: &BlockEnv,
+    params: &Params,
+    tx: &VerifiedTx,
+) -> Result<Verdict, StateError> {
+    let admitted = match validate(state, env, params, tx, params.block_gas_limit)? {
         Ok(a) => a,
         Err(r) => return Ok(Verdict::Invalid(r)),
     };
-    let (_, receipt) = run(state, env, &params, tx, &admitted)?;
+    let (_, receipt) = run(state, env, params, tx, &admitted)?;
     Ok(match receipt.outcome {
         Ok(()) => Verdict::Applies {
             gas_used: receipt.gas_used,

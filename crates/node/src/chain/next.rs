@@ -1,25 +1,57 @@
 //! The next block: dry runs on top of the head (the pool's check, gas estimates), the block
 //! environment and its randomness, and building a block for a signer.
 
-use metamesh_crypto::{Address, SecretKey};
+use std::sync::Arc;
+
+use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::ChainDb;
 use metamesh_primitives::{Block, Hash, Header};
 use metamesh_state::{
-    BlockEnv, BlockExecutor, Code, Receipt, State, StateError, TxError, Verdict, VerifiedTx,
-    params_at, receipts_root, transactions_root,
+    BlockEnv, BlockExecutor, Code, Params, Receipt, State, StateError, TxError, Verdict,
+    VerifiedTx, params_at, receipts_root, transactions_root,
 };
 
 use super::{Chain, ImportError};
 
-impl Chain {
-    /// What `tx` would do in the next block on top of the head (a dry run: nothing changes).
-    pub fn check_next(
-        &self,
-        state: &State<&ChainDb>,
-        tx: &VerifiedTx,
-    ) -> Result<Verdict, StateError> {
-        let env = self.dry_run_env();
-        metamesh_state::check_tx(state, &env, tx)
+/// The head as the pool's checks need it, taken under the chain's lock for an instant and used
+/// without it: the head's state (pruning keeps it for many blocks) and the next block's
+/// environment and parameters. Checking against a tip the chain has since left is harmless:
+/// the pool re-checks the sender and a block refuses what no longer fits.
+#[derive(Clone)]
+pub struct Tip {
+    db: Arc<ChainDb>,
+    suite: Suite,
+    state_root: Hash,
+    number: u64,
+    env: BlockEnv,
+    params: Params,
+}
+
+impl Tip {
+    /// The head's number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The head's state.
+    pub fn state(&self) -> State<&ChainDb> {
+        State::open(self.suite, &*self.db, self.state_root)
+    }
+
+    /// The parameters of the next block.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// What `tx` would do in the next block on top of `state` (the tip's: a dry run, nothing
+    /// changes).
+    pub fn check(&self, state: &State<&ChainDb>, tx: &VerifiedTx) -> Result<Verdict, StateError> {
+        metamesh_state::check_tx_with(state, &self.env, &self.params, tx)
+    }
+
+    /// The rules `tx` meets on its own in the next block (see `state::check_alone`).
+    pub fn check_alone(&self, tx: &VerifiedTx) -> Result<Address, metamesh_state::Rejection> {
+        metamesh_state::check_alone(&self.params, self.env.chain_id, self.suite, tx)
     }
 
     /// The gas `tx` from `from` would use in the next block (see `state::estimate_gas`).
@@ -28,9 +60,21 @@ impl Chain {
         tx: &metamesh_primitives::Transaction,
         from: Address,
     ) -> Result<Verdict, StateError> {
-        let state = self.state();
-        let env = self.dry_run_env();
-        metamesh_state::estimate_gas(&state, &env, tx, from)
+        metamesh_state::estimate_gas(&self.state(), &self.env, tx, from)
+    }
+}
+
+impl Chain {
+    /// The head for the pool's checks (see [`Tip`]).
+    pub fn tip(&self) -> Tip {
+        Tip {
+            db: self.db.clone(),
+            suite: self.suite(),
+            state_root: self.head.state_root,
+            number: self.head.number,
+            env: self.dry_run_env(),
+            params: self.next_params.clone(),
+        }
     }
 
     /// The parameters of the block after the head.

@@ -7,6 +7,7 @@
 //! data of deals that ended or that others took. If the data is gone it cannot answer, and the
 //! chain records the miss and slashes part of its bond.
 
+mod pins;
 mod take;
 
 use std::{
@@ -134,7 +135,7 @@ impl Agent {
         let head = view.head();
         self.answer(head);
         self.take();
-        take::release(&self.node, &self.content, &self.me, head);
+        pins::release(&self.node, &self.content, &self.me, head);
     }
 
     fn on_event(&mut self, event: Event) {
@@ -170,17 +171,16 @@ impl Agent {
         }
     }
 
-    /// Sends a proof for each open challenge, and again if it is still open two blocks later
-    /// (a proof can be dropped, or crowded out of blocks: the resend replaces it at a higher gas
-    /// price).
+    /// Sends a proof for each open challenge, and again at every block while it stays open
+    /// (a proof can be dropped, or crowded out of blocks: the resend replaces it at twice the
+    /// gas price, so within a proof window it outbids up to 16 × the minimum).
     fn answer(&mut self, head: u64) {
         self.open.retain(|_, o| head <= o.deadline);
         let due: Vec<((Hash, u64), Open)> = self
             .open
             .iter()
             .filter(|(k, o)| {
-                !self.unanswerable.contains(k)
-                    && o.sent.as_ref().is_none_or(|(at, _)| head >= at + 2)
+                !self.unanswerable.contains(k) && o.sent.as_ref().is_none_or(|(at, _)| head > *at)
             })
             .map(|(k, o)| (*k, o.clone()))
             .collect();

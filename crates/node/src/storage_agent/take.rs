@@ -12,7 +12,7 @@ use std::{
 use metamesh_crypto::Address;
 use metamesh_primitives::{Amount, Hash, StorageAction};
 use metamesh_state::{Deal, StorageNode};
-use metamesh_storage::{PinInfo, StorageError, check_file, cid_from_bytes};
+use metamesh_storage::{StorageError, check_file, cid_from_bytes};
 
 use crate::NodeService;
 
@@ -162,50 +162,10 @@ async fn take(
     if check.repeats {
         tracing::info!(deal = %hex::encode(id), "the file repeats a block: the pool will pay no storage reward for it once proofs show that");
     }
-    let info = PinInfo {
-        name: format!("deal 0x{}", hex::encode(id)),
-        size: deal.size,
-        profile: String::new(),
-        encrypted: false,
-    };
-    content
-        .store()
-        .pin(&root, &info)
-        .map_err(|e| NotTaken::Retry(e.to_string()))?;
+    super::pins::hold(content, &root, id, deal.size).map_err(|e| NotTaken::Retry(e.to_string()))?;
     content.provide(&root);
     node.submit_own(StorageAction::Accept { deal: *id }.into())
         .map_err(|e| NotTaken::Retry(e.to_string()))?;
     tracing::info!(deal = %hex::encode(id), blocks = fetched.blocks, "deal taken");
     Ok(())
-}
-
-/// Unpins the data of deals this agent pinned and does not hold: ended ones, and ones whose
-/// replicas others took (an acceptance that lost the race). The next collection frees it.
-pub(super) fn release(node: &NodeService, content: &crate::Content, me: &Address, head: u64) {
-    let Ok(pins) = content.store().pins() else {
-        return;
-    };
-    for (cid, info) in pins {
-        let Some(id) = info
-            .name
-            .strip_prefix("deal 0x")
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| Hash::try_from(b.as_slice()).ok())
-        else {
-            continue;
-        };
-        let deal = node.with_chain(|chain| chain.state().load::<Deal>(&id).ok().flatten());
-        let Some(deal) = deal else { continue };
-        let ended = deal.ended() && head >= deal.end;
-        let held = deal.holders.iter().any(|h| h.provider == *me);
-        let lost = !held && deal.holders.len() as u64 >= deal.replicas;
-        if (ended || lost) && content.store().unpin(&cid).is_ok() {
-            let why = if ended {
-                "deal ended"
-            } else {
-                "others took the replicas"
-            };
-            tracing::info!(deal = %hex::encode(id), %cid, "{why}; data unpinned");
-        }
-    }
 }

@@ -8,8 +8,8 @@ use super::{Challenge, Deal, StorageEvent, StorageNode, escrow_account, schedule
 use crate::{AccountEvent, CollectionId, Event, Exec, Fail, Outcome, Pool};
 
 /// The deal boundaries that are due, oldest first: at most `maxDueDeals` of them, and no more
-/// than the challenges they draw can be answered in (`maxChallengeBytes` of proofs); the rest
-/// wait a block. Each runs in a layer of its own: one that fails is dropped with a
+/// than the challenges they draw can be answered in (`maxChallengeBytes` of proofs); those
+/// that do not fit wait a block. Each runs in a layer of its own: one that fails is dropped with a
 /// `boundaryFailed` event and tried again an epoch later, and the block goes on (a fault in
 /// one deal must not stall the chain).
 pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
@@ -37,8 +37,10 @@ pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome
             continue;
         };
         let demand = challenge_bytes(&deal, number, p.max_proof_tx_bytes);
+        // One that does not fit waits, and is the oldest next block; later ones that fit (an
+        // end asks for nothing) go on.
         if asked > 0 && asked.saturating_add(demand) > p.max_challenge_bytes {
-            break;
+            continue;
         }
         asked = asked.saturating_add(demand);
         ex.remove_entry(CollectionId::DealSchedule, &key)?;
