@@ -136,6 +136,7 @@ impl NodeService {
         if let Some(key) = &signer {
             pool.set_local(key.public_key().address());
         }
+        pool.set_head(chain.head().number);
         let (heads, _) = broadcast::channel(64);
         Arc::new(NodeService {
             suite: chain.suite(),
@@ -489,12 +490,6 @@ impl NodeService {
         } = &imported
         {
             let suite = chain.suite();
-            let mut retracted = Vec::new();
-            for hash in &change.retracted {
-                if let Some(body) = chain.db().body(hash)? {
-                    retracted.extend(Block::decode_body(&body, suite)?);
-                }
-            }
             let tip = Arc::new(chain.tip());
             let state = tip.state();
             let mut pool = lock(&self.pool);
@@ -503,15 +498,36 @@ impl NodeService {
                 tip.number(),
                 tip.params(),
             );
-            pool.reinject(retracted, tip.params().min_gas_price, |a| {
-                state.account(a).unwrap_or_default()
-            });
-            drop(state);
             *self
                 .tip
                 .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = tip;
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = tip.clone();
             drop(pool);
+            // The block is in: a retracted body that cannot be read only loses its
+            // transactions' place in the pool (they were gossiped, and can be sent again).
+            let mut retracted = Vec::new();
+            for hash in &change.retracted {
+                match chain
+                    .db()
+                    .body(hash)
+                    .map(|b| b.map(|b| Block::decode_body(&b, suite)))
+                {
+                    Ok(Some(Ok(txs))) => retracted.extend(txs),
+                    Ok(None) => {}
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(block = %hex::encode(hash), "a retracted body does not decode: {e}")
+                    }
+                    Err(e) => {
+                        tracing::warn!(block = %hex::encode(hash), "reading a retracted body: {e}")
+                    }
+                }
+            }
+            if !retracted.is_empty() {
+                lock(&self.pool).reinject(retracted, tip.params().min_gas_price, |a| {
+                    state.account(a).unwrap_or_default()
+                });
+            }
+            drop(state);
             let head = chain.head().hash(suite);
             if let Ok(snap) = chain.snapshot(&head) {
                 // A proposal that came true is done; keeping it would vote it back out.

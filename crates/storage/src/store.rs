@@ -30,6 +30,33 @@ const PINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pins");
 /// Bytes an add session buffers before committing a batch.
 const BATCH_BYTES: usize = 32 << 20;
 
+/// Inside `txn`: every block of the DAG under `root` is stored (blocks whose links are `known`
+/// are not read back).
+fn check_complete(
+    txn: &redb::WriteTransaction,
+    root: &Cid,
+    known: &HashMap<Cid, Vec<Cid>>,
+) -> Result<(), StorageError> {
+    let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+    let mut stack = vec![*root];
+    let mut seen = HashSet::new();
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(cid) {
+            continue;
+        }
+        if let Some(links) = known.get(&cid) {
+            stack.extend(links.iter().copied());
+            continue;
+        }
+        let key = cid.to_bytes();
+        let Some(data) = blocks.get(key.as_slice()).map_err(db_err)? else {
+            return Err(StorageError::Missing(cid.to_string()));
+        };
+        stack.extend(block::links(&cid, data.value())?);
+    }
+    Ok(())
+}
+
 fn db_err(e: impl Into<redb::Error>) -> StorageError {
     StorageError::Db(e.into().to_string())
 }
@@ -185,30 +212,57 @@ impl BlockStore {
     ) -> Result<(), StorageError> {
         let value = serde_json::to_vec(info).expect("plain struct");
         let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
-            let mut stack = vec![*root];
-            let mut seen = HashSet::new();
-            while let Some(cid) = stack.pop() {
-                if !seen.insert(cid) {
-                    continue;
-                }
-                if let Some(links) = known.get(&cid) {
-                    stack.extend(links.iter().copied());
-                    continue;
-                }
-                let key = cid.to_bytes();
-                let Some(data) = blocks.get(key.as_slice()).map_err(db_err)? else {
-                    return Err(StorageError::Missing(cid.to_string()));
-                };
-                stack.extend(block::links(&cid, data.value())?);
-            }
-            txn.open_table(PINS)
-                .map_err(db_err)?
-                .insert(root.to_bytes().as_slice(), value.as_slice())
-                .map_err(db_err)?;
-        }
+        check_complete(&txn, root, known)?;
+        txn.open_table(PINS)
+            .map_err(db_err)?
+            .insert(root.to_bytes().as_slice(), value.as_slice())
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)
+    }
+
+    /// Changes the pin of `root` only while its name is still `expected` (`None`: no pin), in
+    /// one write transaction: to `to`, or away when `to` is `None`. `false`, and nothing
+    /// changed, when the name was not `expected` — someone else (an operator, another agent
+    /// step) changed it meanwhile. A new pin checks the DAG is complete, as [`Self::pin`] does.
+    pub fn swap_pin(
+        &self,
+        root: &Cid,
+        expected: Option<&str>,
+        to: Option<&PinInfo>,
+    ) -> Result<bool, StorageError> {
+        let key = root.to_bytes();
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut pins = txn.open_table(PINS).map_err(db_err)?;
+            let current = pins.get(key.as_slice()).map_err(db_err)?.map(|v| {
+                serde_json::from_slice::<PinInfo>(v.value())
+                    .ok()
+                    .map(|i| i.name)
+            });
+            let matches = match (&current, expected) {
+                (None, None) => true,
+                (Some(Some(name)), Some(want)) => name == want,
+                _ => false,
+            };
+            if !matches {
+                return Ok(false);
+            }
+            match to {
+                Some(info) => {
+                    if current.is_none() {
+                        check_complete(&txn, root, &HashMap::new())?;
+                    }
+                    let value = serde_json::to_vec(info).expect("plain struct");
+                    pins.insert(key.as_slice(), value.as_slice())
+                        .map_err(db_err)?;
+                }
+                None => {
+                    pins.remove(key.as_slice()).map_err(db_err)?;
+                }
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(true)
     }
 
     /// Removes a pin; `false` when there was none.

@@ -553,3 +553,51 @@ fn hostile_directory_trees_stop_with_a_reason() {
     assert!(err.contains("deeper than 64"), "{err}");
     assert!(build_proof(&blocks, &chain, 0).is_err());
 }
+
+#[test]
+fn a_pin_changes_only_while_it_is_as_it_was_read() {
+    let (_d, store) = store();
+    let root = add(&store, Profile::KUBO_DEFAULT, &random(300_000, 3));
+    let named = |name: &str| PinInfo {
+        name: name.into(),
+        ..PinInfo::default()
+    };
+    let name_now = || store.pin_info(&root).unwrap().map(|i| i.name);
+    let first = name_now().expect("add pins");
+    // Read as `first`, renamed: it changes.
+    assert!(
+        store
+            .swap_pin(&root, Some(&first), Some(&named("deal 0xaa")))
+            .unwrap()
+    );
+    // The operator pinned it under their own name in between: nothing changes.
+    store.pin(&root, &named("my results")).unwrap();
+    assert!(!store.swap_pin(&root, Some("deal 0xaa"), None).unwrap());
+    assert_eq!(name_now().as_deref(), Some("my results"));
+    // The operator unpinned it in between: it is not pinned back.
+    assert!(store.unpin(&root).unwrap());
+    assert!(
+        !store
+            .swap_pin(&root, Some("my results"), Some(&named("x")))
+            .unwrap()
+    );
+    assert_eq!(name_now(), None);
+    // No pin expected and none there: a new pin, checked for completeness.
+    assert!(
+        store
+            .swap_pin(&root, None, Some(&named("deal 0xbb")))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .swap_pin(&root, None, Some(&named("deal 0xcc")))
+            .unwrap()
+    );
+    let absent: Cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+        .parse()
+        .unwrap();
+    assert!(
+        store.swap_pin(&absent, None, Some(&named("y"))).is_err(),
+        "not stored"
+    );
+}

@@ -13,16 +13,21 @@
 //! ```
 //!
 //! Room is priced: a sender's waiting transactions together must not cost more gas than its
-//! balance holds (at entry and at every head); at most `max_queued` wait behind nonce gaps
-//! (they run nowhere, so they pay nothing); a full pool drops a queued transaction first, then
-//! the cheapest sender's last one for a dearer newcomer. The node's own transactions (its
-//! signer's) are never dropped for room, so a flood cannot keep its storage proofs out.
+//! balance holds (at entry and at every head); at most `max_queued` of others' wait behind
+//! nonce gaps (they run nowhere, so they pay nothing); a full pool makes room for a runnable
+//! newcomer by dropping a queued transaction, else the cheapest sender's last one if the
+//! newcomer pays more, and for a queued newcomer only a cheaper queued one. The node's own
+//! transactions (its signer's) enter a full pool and are never dropped for room, so a flood
+//! cannot keep its storage proofs out.
+
+mod room;
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, Hash, SignedTransaction};
 use metamesh_state::{Account, Params, VerifiedTx, check_alone};
+use room::{Mark, Room};
 
 /// Blocks a transaction may wait behind a nonce gap before the pool lets it go.
 pub const QUEUED_BLOCKS: u64 = 600;
@@ -34,11 +39,13 @@ struct Entry {
     arrived: u64,
 }
 
-/// One sender's waiting transactions by nonce, and its account nonce when last seen.
+/// One sender's waiting transactions by nonce, its account nonce when last seen, and what the
+/// pool's [`Room`] counted for it.
 #[derive(Debug, Default)]
 struct Queue {
     base: u64,
     txs: BTreeMap<u64, Entry>,
+    mark: Mark,
 }
 
 impl Queue {
@@ -49,11 +56,6 @@ impl Queue {
             n += 1;
         }
         n
-    }
-
-    /// How many wait behind a nonce gap.
-    fn queued(&self) -> usize {
-        self.txs.range(self.run_end(self.base)..).count()
     }
 
     /// The gas all but `nonce` could cost, or `None` past `u128`.
@@ -132,6 +134,7 @@ pub struct TxPool {
     head: u64,
     /// This node's signer: its transactions are never dropped for room.
     local: Option<Address>,
+    room: Room,
 }
 
 impl TxPool {
@@ -144,7 +147,14 @@ impl TxPool {
             by_hash: HashMap::new(),
             head: 0,
             local: None,
+            room: Room::default(),
         }
+    }
+
+    /// The head new transactions arrive at, until the next [`Self::prune`] (a node sets it
+    /// when it starts, so queued transactions do not look 600 blocks old).
+    pub fn set_head(&mut self, head: u64) {
+        self.head = head;
     }
 
     /// Marks `signer`'s transactions as this node's own.
@@ -181,11 +191,23 @@ impl TxPool {
         };
         if let Some(queue) = self.by_sender.get_mut(&sender) {
             queue.txs.remove(&nonce);
-            if queue.txs.is_empty() {
-                self.by_sender.remove(&sender);
-            }
         }
+        self.recount(&sender);
         true
+    }
+
+    /// Brings [`Room`] up to date with `sender`'s queue after a change, and drops the queue
+    /// once empty.
+    fn recount(&mut self, sender: &Address) {
+        let Some(queue) = self.by_sender.get_mut(sender) else {
+            return;
+        };
+        self.room.forget(&mut queue.mark);
+        if queue.txs.is_empty() {
+            self.by_sender.remove(sender);
+        } else {
+            queue.mark = self.room.note(*sender, queue);
+        }
     }
 
     /// Adds a transaction; `account` is the sender's state, looked up by the caller once the
@@ -238,6 +260,7 @@ impl TxPool {
             self.by_hash.remove(&old.tx.hash);
         }
         self.by_hash.insert(hash, (sender, nonce));
+        self.recount(&sender);
         Ok(hash)
     }
 
@@ -351,34 +374,20 @@ impl TxPool {
 
     /// Transactions waiting behind nonce gaps, over all senders.
     fn queued(&self) -> usize {
-        self.by_sender.values().map(Queue::queued).sum()
+        self.room.queued()
     }
 
     /// Whose last transaction goes to make room for one from `newcomer` at `price` (`queued`:
-    /// behind a nonce gap): a queued one first — they run nowhere — cheapest first, for any
-    /// runnable newcomer or a dearer queued one; else the cheapest runnable last transaction,
-    /// for a dearer runnable newcomer. Never the node's own, nor the newcomer's (that would
-    /// open a gap before it); for the node's own newcomer, the cheapest of anyone else's.
+    /// behind a nonce gap). A runnable newcomer displaces a queued one first — they run
+    /// nowhere — whatever it pays, else the cheapest runnable last transaction if it pays more;
+    /// a queued newcomer displaces only a cheaper queued one. Never the node's own, nor the
+    /// newcomer's (that would open a gap before it); for the node's own newcomer, the cheapest
+    /// of anyone else's.
     fn victim(&self, newcomer: &Address, price: Amount, queued: bool) -> Option<Address> {
-        type Tail = (Amount, std::cmp::Reverse<Address>);
-        let (mut cheapest_queued, mut cheapest_runnable): (Option<Tail>, Option<Tail>) =
-            (None, None);
-        for (sender, q) in &self.by_sender {
-            if Some(*sender) == self.local || sender == newcomer {
-                continue;
-            }
-            let Some((&last, e)) = q.txs.last_key_value() else {
-                continue;
-            };
-            let tail = Some((e.tx.tx.tx.gas_price, std::cmp::Reverse(*sender)));
-            let slot = if last >= q.run_end(q.base) {
-                &mut cheapest_queued
-            } else {
-                &mut cheapest_runnable
-            };
-            *slot = (*slot).min(tail).or(tail);
-        }
-        let dearer = |t: &Tail| t.0 < price;
+        let skip = |s: &Address| Some(*s) == self.local || s == newcomer;
+        let cheapest_queued = self.room.cheapest(true, skip);
+        let cheapest_runnable = self.room.cheapest(false, skip);
+        let dearer = |t: &room::Tail| t.0 < price;
         let chosen = if self.local == Some(*newcomer) {
             cheapest_queued.or(cheapest_runnable)
         } else if !queued {
@@ -395,9 +404,7 @@ impl TxPool {
             && let Some((_, e)) = queue.txs.pop_last()
         {
             self.by_hash.remove(&e.tx.hash);
-            if queue.txs.is_empty() {
-                self.by_sender.remove(sender);
-            }
+            self.recount(sender);
         }
     }
 
@@ -447,6 +454,10 @@ impl TxPool {
             });
             !queue.txs.is_empty()
         });
+        self.room = Room::default();
+        for (sender, queue) in &mut self.by_sender {
+            queue.mark = self.room.note(*sender, queue);
+        }
     }
 
     /// Puts the transactions of retracted blocks back; those no longer valid are dropped.

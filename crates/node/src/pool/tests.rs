@@ -361,3 +361,102 @@ fn room_is_never_made_from_the_newcomers_own_queue() {
     assert_eq!(p.add(tx(&a, 2, 3), MIN, FRESH), Err(PoolError::PoolFull));
     assert_eq!(p.len(), 3);
 }
+
+/// The pool's counts against a walk over every entry, and its choice of what to drop against
+/// the rule written out plainly.
+fn assert_room_agrees(p: &TxPool) {
+    let mut queued = 0;
+    let mut tails = Vec::new();
+    for (sender, q) in &p.by_sender {
+        let run_end = q.run_end(q.base);
+        queued += q.txs.range(run_end..).count();
+        let (&last, e) = q.txs.last_key_value().expect("no empty queues");
+        tails.push((last >= run_end, e.tx.tx.tx.gas_price, *sender));
+    }
+    assert_eq!(p.room.queued(), queued);
+    let newcomer = Address([0xee; 20]);
+    for price in [MIN, Amount(3 * MIN.0), Amount(100 * MIN.0)] {
+        for is_queued in [false, true] {
+            let cheapest = |want_queued: bool| {
+                tails
+                    .iter()
+                    .filter(|(q, _, s)| *q == want_queued && Some(*s) != p.local)
+                    .min_by_key(|(_, price, s)| (*price, std::cmp::Reverse(*s)))
+                    .map(|(_, price, s)| (*price, *s))
+            };
+            let expected = if is_queued {
+                cheapest(true).filter(|(pr, _)| *pr < price)
+            } else {
+                cheapest(true).or(cheapest(false).filter(|(pr, _)| *pr < price))
+            }
+            .map(|(_, s)| s);
+            assert_eq!(p.victim(&newcomer, price, is_queued), expected);
+        }
+    }
+}
+
+#[test]
+fn the_pools_counts_follow_every_change() {
+    let keys: Vec<SecretKey> = (1..=6u8)
+        .map(|i| SecretKey::from_bytes(Suite::Sm, &[i; 32]).unwrap())
+        .collect();
+    let config = PoolConfig {
+        max_transactions: 16,
+        max_per_sender: 6,
+        max_nonce_gap: 8,
+        max_queued: 3,
+    };
+    let mut p = TxPool::new(config, 1, Suite::Sm);
+    p.set_local(keys[5].public_key().address());
+    // A fixed pseudo-random walk of adds (mostly each sender's next nonce, some behind a gap,
+    // some replacing), removals, and prunes as the chain's nonces move on.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut hashes = Vec::new();
+    let (mut full, mut queue_full, mut most) = (0, 0, 0);
+    let mut chain_nonce = 0u64;
+    for step in 0..600u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = &keys[(x % 6) as usize];
+        let account = move |_: &Address| Account {
+            nonce: chain_nonce,
+            ..FRESH(&Address::ZERO)
+        };
+        match (x >> 8) % 16 {
+            0 if !hashes.is_empty() => {
+                let h = hashes.swap_remove(((x >> 16) as usize) % hashes.len());
+                p.remove(&h);
+            }
+            1 => {
+                chain_nonce += (x >> 20) % 2;
+                p.prune(account, step, &params());
+            }
+            _ => {
+                let sender = key.public_key().address();
+                let nonce = if (x >> 24) % 10 < 6 {
+                    p.next_nonce(&sender, chain_nonce)
+                } else {
+                    chain_nonce + (x >> 28) % 8
+                };
+                match p.add(tx(key, nonce, u128::from(1 + (x >> 32) % 5)), MIN, account) {
+                    Ok(h) => hashes.push(h),
+                    Err(PoolError::PoolFull) => full += 1,
+                    Err(PoolError::QueueFull(_)) => queue_full += 1,
+                    Err(_) => {}
+                }
+            }
+        }
+        assert!(
+            p.len() <= 16 + 6,
+            "over the cap by more than the node's own"
+        );
+        most = most.max(p.len());
+        assert_room_agrees(&p);
+    }
+    // The walk reached both caps, or it proved little.
+    assert!(
+        full > 0 && queue_full > 0 && most >= 16,
+        "{full} {queue_full} {most}"
+    );
+}

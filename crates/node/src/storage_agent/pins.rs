@@ -1,7 +1,9 @@
 //! The agent's pins: one per file, named for every deal this node took on it
 //! (`deal 0x<id> 0x<id>…`), so taking a second deal on a file it holds never lets the first
 //! deal's data go when the second ends; a pin the operator made is left as it is (it keeps the
-//! data whatever the deals do). Names change one at a time, under the content store's lock.
+//! data whatever the deals do). The agent's changes go one at a time, under the content store's
+//! lock, and each is made only on the pin as it was read (`BlockStore::swap_pin`), so an
+//! operator's pin or unpin in between is never overwritten.
 
 use metamesh_crypto::Address;
 use metamesh_primitives::Hash;
@@ -40,31 +42,43 @@ pub(super) fn hold(
 ) -> Result<(), StorageError> {
     let _one_at_a_time = content.deal_pins();
     let store = content.store();
-    let info = match store.pin_info(root)? {
-        None => PinInfo {
-            name: name_of(&[*id]),
-            size,
-            profile: String::new(),
-            encrypted: false,
-        },
-        Some(info) => match deals_of(&info.name) {
-            None => return Ok(()),
-            Some(deals) if deals.contains(id) => return Ok(()),
-            Some(mut deals) => {
-                deals.push(*id);
-                PinInfo {
-                    name: name_of(&deals),
-                    ..info
+    // The operator may pin or unpin the same file meanwhile: each change is made only on the
+    // pin as it was read, else read again.
+    for _ in 0..8 {
+        let current = store.pin_info(root)?;
+        let info = match &current {
+            None => PinInfo {
+                name: name_of(&[*id]),
+                size,
+                profile: String::new(),
+                encrypted: false,
+            },
+            Some(info) => match deals_of(&info.name) {
+                None => return Ok(()),
+                Some(deals) if deals.contains(id) => return Ok(()),
+                Some(mut deals) => {
+                    deals.push(*id);
+                    PinInfo {
+                        name: name_of(&deals),
+                        ..info.clone()
+                    }
                 }
-            }
-        },
-    };
-    store.pin(root, &info)
+            },
+        };
+        let expected = current.as_ref().map(|i| i.name.as_str());
+        if store.swap_pin(root, expected, Some(&info))? {
+            return Ok(());
+        }
+    }
+    Err(StorageError::Io(format!(
+        "the pin of {root} kept changing while this deal was added to it"
+    )))
 }
 
 /// Lets go of the deals this node pinned data for and does not hold: ended ones, and ones whose
 /// replicas others took (an acceptance that lost the race). A file no deal needs any more is
-/// unpinned, and the next collection frees it.
+/// unpinned, and the next collection frees it. A pin changed meanwhile (by the operator) is
+/// left for the next step to judge.
 pub(super) fn release(node: &NodeService, content: &crate::Content, me: &Address, head: u64) {
     let _one_at_a_time = content.deal_pins();
     let Ok(pins) = content.store().pins() else {
@@ -77,21 +91,27 @@ pub(super) fn release(node: &NodeService, content: &crate::Content, me: &Address
         let (kept, gone): (Vec<Hash>, Vec<Hash>) = deals
             .iter()
             .partition(|id| still_needed(node, me, head, id));
-        for id in &gone {
-            tracing::info!(deal = %hex::encode(id), %cid, "deal ended or others took its replicas: its hold on the data goes");
+        if gone.is_empty() {
+            continue;
         }
-        if kept.is_empty() {
-            if content.store().unpin(&cid).is_ok() {
-                tracing::info!(%cid, "no deal of this node needs the data: unpinned");
+        let to = (!kept.is_empty()).then(|| PinInfo {
+            name: name_of(&kept),
+            ..info.clone()
+        });
+        match content
+            .store()
+            .swap_pin(&cid, Some(&info.name), to.as_ref())
+        {
+            Ok(true) => {
+                for id in &gone {
+                    tracing::info!(deal = %hex::encode(id), %cid, "deal ended or others took its replicas: its hold on the data goes");
+                }
+                if kept.is_empty() {
+                    tracing::info!(%cid, "no deal of this node needs the data: unpinned");
+                }
             }
-        } else if !gone.is_empty() {
-            let info = PinInfo {
-                name: name_of(&kept),
-                ..info
-            };
-            if let Err(e) = content.store().pin(&cid, &info) {
-                tracing::warn!(%cid, "renaming the pin: {e}");
-            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(%cid, "changing the pin: {e}"),
         }
     }
 }
