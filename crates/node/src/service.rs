@@ -399,16 +399,12 @@ impl NodeService {
         loop {
             let state = tip.state();
             let params = tip.params();
-            let mut failure = None;
-            lock(&self.pool).admit(&verified, params.min_gas_price, |a| {
-                state.account(a).unwrap_or_else(|e| {
-                    failure = Some(e.to_string());
-                    Default::default()
-                })
-            })?;
-            if let Some(e) = failure {
-                return Err(SubmitError::State(e));
-            }
+            // The sender's account, read once for both of the pool's checks.
+            let account = match verified.sender {
+                Some(sender) => state.account(&sender).map_err(state_error)?,
+                None => Default::default(),
+            };
+            lock(&self.pool).admit(&verified, params.min_gas_price, |_| account)?;
             // The pool's rules passed; now a dry run against the state, before anything changes
             // (so a failing replacement never evicts what it meant to replace). A later nonce
             // may well become valid; anything else would only be refused or fail in a block.
@@ -431,9 +427,7 @@ impl NodeService {
                 tip = now;
                 continue;
             }
-            return Ok(pool.add_verified(verified, params.min_gas_price, |a| {
-                state.account(a).unwrap_or_default()
-            })?);
+            return Ok(pool.add_verified(verified, params.min_gas_price, |_| account)?);
         }
     }
 
