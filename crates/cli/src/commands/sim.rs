@@ -61,6 +61,7 @@ pub fn run(ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter(|r| r.attacks + r.equivocations > 0)
         .count();
+    let total = |f: fn(&metamesh_sim::Report) -> u64| reports.iter().map(f).sum::<u64>();
     let summary = serde_json::json!({
         "seeds": args.seeds,
         "from": args.from,
@@ -68,16 +69,26 @@ pub fn run(ctx: &Context, args: SimArgs) -> anyhow::Result<ExitCode> {
         "blocks": blocks,
         "crashes": crashes,
         "byzantineRuns": byzantine,
+        "transfersIncluded": total(|r| r.transfers_included),
+        "storageActions": total(|r| r.storage_submitted),
+        "proofsIncluded": total(|r| r.proofs_included),
+        "paramsChanged": reports.iter().filter(|r| r.params_changed_at.is_some()).count(),
+        "eventsDelivered": total(|r| r.events_delivered),
+        "eventsRemoved": total(|r| r.events_removed),
         "seconds": start.elapsed().as_secs_f64(),
     });
     if ctx.out.json {
         println!("{summary:#}");
     } else {
         println!(
-            "{} seed(s) from {}: {} failed; {blocks} blocks, {crashes} crashes, {byzantine} Byzantine runs, {:.1} s",
+            "{} seed(s) from {}: {} failed; {blocks} blocks, {crashes} crashes, {byzantine} Byzantine runs; {} storage and data actions, {} proofs included, {} events delivered ({} removed); {:.1} s",
             args.seeds,
             args.from,
             failed.len(),
+            summary["storageActions"],
+            summary["proofsIncluded"],
+            summary["eventsDelivered"],
+            summary["eventsRemoved"],
             start.elapsed().as_secs_f64()
         );
     }
