@@ -45,6 +45,22 @@ impl Address {
     }
 }
 
+// As 20 bytes in RLP, so records can derive their codecs.
+impl alloy_rlp::Encodable for Address {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        self.0.encode(out)
+    }
+    fn length(&self) -> usize {
+        self.0.length()
+    }
+}
+
+impl alloy_rlp::Decodable for Address {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(Address(<[u8; 20]>::decode(buf)?))
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_checksum())

@@ -33,6 +33,22 @@ impl Amount {
     }
 }
 
+// As an RLP integer, so records can derive their codecs.
+impl alloy_rlp::Encodable for Amount {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        self.0.encode(out)
+    }
+    fn length(&self) -> usize {
+        self.0.length()
+    }
+}
+
+impl alloy_rlp::Decodable for Amount {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(Amount(u128::decode(buf)?))
+    }
+}
+
 /// Why a text is not an amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {

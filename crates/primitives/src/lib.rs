@@ -25,7 +25,10 @@ pub mod header;
 pub mod rlp;
 pub mod transaction;
 
-pub use action::{AccountAction, Action, DataAction, ParamsAction, StorageAction, WorkKind};
+pub use action::compute;
+pub use action::{
+    AccountAction, Action, ComputeAction, DataAction, ParamsAction, StorageAction, WorkKind,
+};
 pub use amount::{Amount, TOTAL_SUPPLY};
 pub use block::Block;
 pub use header::Header;

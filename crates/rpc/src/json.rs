@@ -123,6 +123,7 @@ pub fn action(a: &Action) -> Value {
             "deal": hex0x(deal), "epoch": epoch,
             "pathNodes": path.len(), "leafBytes": leaf.len(),
         }),
+        Action::Compute(c) => crate::compute_json::action(c),
     };
     v["type"] = json!(name);
     v
@@ -182,6 +183,7 @@ pub fn event(e: &Event) -> Value {
                 json!({"granter": a(granter), "recipient": a(recipient)})
             }
         },
+        Event::Compute(e) => crate::compute_json::event(e),
         Event::Storage(e) => match e {
             StorageEvent::Offered {
                 provider,
@@ -331,6 +333,36 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
         }
         StateKey::StorageNode(a) => provider(a, &StorageNode::decode(raw).map_err(err)?),
         StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),
+        StateKey::ComputeCounts => {
+            let c = metamesh_state::ComputeCounts::decode(raw).map_err(err)?;
+            json!({"type": "computeCounts", "providers": c.providers, "capacityEpoch": c.capacity_epoch})
+        }
+        StateKey::Provider(a) => {
+            let p = metamesh_state::Provider::decode(raw).map_err(err)?;
+            // Online and quality need the block: `mm_getProvider` gives them.
+            let mut v = crate::compute_json::provider(a, &p, p.last_seen, &Params::default());
+            v.as_object_mut().map(|o| {
+                o.remove("online");
+                o.remove("quality");
+                o.insert("qualityStored".into(), json!(p.quality));
+            });
+            v
+        }
+        StateKey::Job(id) => {
+            let job = metamesh_state::Job::decode(raw).map_err(err)?;
+            let mut v = crate::compute_json::job(id, &job, &[]);
+            v["type"] = json!("job");
+            v
+        }
+        StateKey::Task(id, i) => {
+            let t = metamesh_state::Task::decode(raw).map_err(err)?;
+            json!({"type": "task", "job": hex0x(id), "index": i, "state": t.state, "wanted": t.wanted,
+                "replicas": t.replicas.iter().map(|r| r.provider.to_string()).collect::<Vec<_>>(),
+                "digest": hex0x(&t.digest)})
+        }
+        StateKey::ComputeResult(_, _) => {
+            crate::compute_json::result(&metamesh_state::ComputeResult::decode(raw).map_err(err)?)
+        }
         StateKey::KeyGrants(_) => {
             let g = KeyGrants::decode(raw).map_err(err)?;
             json!({"type": "keyGrants", "grants": g.0.iter().map(|g| json!({

@@ -14,6 +14,8 @@
 //! method, -32602 params, -32000 refused by the node, -32001 admin only); the server keeps
 //! serving. Admin methods (`clique_propose`, `clique_discard`) answer on loopback or with a token.
 
+pub mod compute_json;
+mod compute_methods;
 mod content;
 mod error;
 mod events;

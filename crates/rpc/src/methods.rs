@@ -50,6 +50,12 @@ impl<'a> Params<'a> {
             .map_err(|e: metamesh_crypto::CryptoError| RpcError::params(format!("{name}: {e}")))
     }
 
+    pub(crate) fn u64(&self, i: usize, name: &str) -> Result<u64> {
+        self.need(i, name)?
+            .as_u64()
+            .ok_or_else(|| RpcError::params(format!("{name} must be a non-negative integer")))
+    }
+
     fn bool_or(&self, i: usize, name: &str, default: bool) -> Result<bool> {
         match self.get(i) {
             None => Ok(default),
@@ -258,6 +264,9 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
         "net_peerCount" | "mm_syncing" | "admin_peers" | "admin_nodeInfo" | "admin_blockPeer"
         | "admin_unblockPeer" => network_method(node, method, &p),
         m if crate::storage_methods::is_storage(m) => crate::storage_methods::dispatch(node, m, &p),
+        m if crate::compute_methods::is_compute(m) => {
+            node.with_chain(|chain| crate::compute_methods::dispatch(chain, m, &p))
+        }
         // Scans many blocks: on a view of the chain, not under its lock.
         "mm_getEvents" => crate::events::get_events(&node.chain_view(), p.0),
         _ => node.with_chain(|chain| chain_method(chain, method, &p)),

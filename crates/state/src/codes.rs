@@ -4,7 +4,8 @@
 //! message is not a fork. Numbers are stable: a new code takes a new number.
 //!
 //! Ranges: 1xx validity (the transaction cannot be included), 2xx execution in any domain,
-//! 3xx parameters, 4xx data, 5xx storage market; later domains take the next hundreds.
+//! 3xx parameters, 4xx data, 5xx storage market, 6xx computing; later domains take the next
+//! hundreds.
 
 use metamesh_primitives::Amount;
 
@@ -106,6 +107,41 @@ codes! {
     ProofHash = 525, "proof-hash", "a block of the proof does not hash to the link its parent gives";
     ProofSize = 526, "proof-size", "a node of the proof is not as large as its parent says";
     ProofShape = 527, "proof-shape", "the proof does not end at the leaf holding the challenged byte";
+
+    NotAProvider = 600, "not-a-provider", "no computing provider is registered at this address";
+    ProviderStakeTooSmall = 601, "provider-stake-too-small", "stake {0:mmt} is below the minimum {1:mmt}";
+    InventoryInUse = 602, "inventory-in-use", "the new inventory has less than the {0} running replicas hold";
+    BadInventory = 603, "bad-inventory", "the inventory is malformed: no cores, no executor, or an accelerator, link or executor kind out of range";
+    StakeInUse = 604, "stake-in-use", "the stake cannot be lowered while {0} replicas run";
+    BadTaskCount = 610, "bad-task-count", "a job has {0} tasks: 1 to {1} allowed";
+    BadDependency = 611, "bad-dependency", "task {0} waits for task {1}, which is itself or not in the job";
+    CyclicGraph = 612, "cyclic-graph", "the task graph has a cycle through task {0}";
+    UnknownInput = 613, "unknown-input", "task {0} reads input {1} from a task it does not wait for, or an output name that is not a file name";
+    BadTaskReplicas = 614, "bad-task-replicas", "task {0} asks for {1} replicas: 1 to {2} allowed (1 for requester verification)";
+    BadTimeout = 615, "bad-timeout", "task {0} has a timeout of {1} blocks: 1 to {2} allowed";
+    BadFuel = 616, "bad-fuel", "task {0} asks for {1} fuel: 1 to {2} allowed";
+    BadTask = 617, "bad-task", "task {0} is malformed: an empty or repeated name, a bad program or input CID, a repeated or bad input name, or an unknown executor, verification, accelerator or link kind";
+    NoBudget = 618, "no-budget", "max price {0:mmt} leaves nothing for a replica of each of the {1} tasks";
+    BadWeights = 619, "bad-weights", "weights must be empty or seven integers not all zero, and the preset 0 to 3";
+    NoSuchJob = 620, "no-such-job", "no such job";
+    NoSuchTask = 621, "no-such-task", "the job has no task {0}";
+    NotAssigned = 622, "not-assigned", "the sender holds no active replica of task {0}";
+    AlreadyCommitted = 623, "already-committed", "this replica has already committed";
+    NotCommitted = 624, "not-committed", "this replica has not committed";
+    CommitmentMismatch = 625, "commitment-mismatch", "the reveal does not open the commitment";
+    RevealsClosed = 626, "reveals-closed", "reveals open once all {0} replicas have committed ({1} have)";
+    NotJobOwner = 627, "not-job-owner", "only the job's submitter may do this";
+    JobEnded = 628, "job-ended", "the job has ended";
+    NotInReview = 629, "not-in-review", "task {0} is not waiting for the submitter's decision";
+    BadResult = 630, "bad-result", "the result is malformed: outputs unsorted, repeated or badly named, a bad CID, an unknown status, or fuel over the task's limit";
+    JobEscrowOverflow = 631, "job-escrow-overflow", "the job's escrow overflows";
+    AlreadyRevealed = 632, "already-revealed", "this replica has already revealed";
+    NoMajority = 640, "no-majority", "no strict majority among {0} results after {1} extra replicas";
+    RetriesExhausted = 641, "retries-exhausted", "replicas timed out {0} times";
+    ReserveExhausted = 642, "reserve-exhausted", "the job's placement reserve cannot pay for placing task {0}";
+    RejectedByOwner = 643, "rejected-by-owner", "the submitter rejected the result";
+    RunFailed = 644, "run-failed", "the program's run ended with status {0} (code {1}); statuses: 1 exit, 2 trap, 3 out of fuel, 4 bad program, 5 bad input";
+    UpstreamFailed = 645, "upstream-failed", "task {0}, which this one waits for, failed";
 }
 
 /// A refusal: the code and its integer arguments (what the message template names).

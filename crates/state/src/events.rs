@@ -15,7 +15,8 @@ use metamesh_primitives::{
 };
 
 use crate::domains::{
-    accounts::AccountEvent, data::DataEvent, params::ParamsEvent, storage::StorageEvent,
+    accounts::AccountEvent, compute::ComputeEvent, data::DataEvent, params::ParamsEvent,
+    storage::StorageEvent,
 };
 
 /// One domain's events: their type bytes and names, the accounts each names, and their fields'
@@ -39,6 +40,7 @@ pub enum Event {
     Params(ParamsEvent),
     Data(DataEvent),
     Storage(StorageEvent),
+    Compute(ComputeEvent),
 }
 
 pub(crate) const UNKNOWN: alloy_rlp::Error = alloy_rlp::Error::Custom("unknown event type");
@@ -68,6 +70,7 @@ impl Event {
             Event::Params(e) => e.type_byte(),
             Event::Data(e) => e.type_byte(),
             Event::Storage(e) => e.type_byte(),
+            Event::Compute(e) => e.type_byte(),
         }
     }
 
@@ -78,6 +81,7 @@ impl Event {
             Event::Params(e) => name_of(e),
             Event::Data(e) => name_of(e),
             Event::Storage(e) => name_of(e),
+            Event::Compute(e) => name_of(e),
         }
     }
 
@@ -88,6 +92,7 @@ impl Event {
             ParamsEvent::KINDS,
             DataEvent::KINDS,
             StorageEvent::KINDS,
+            ComputeEvent::KINDS,
         ]
         .into_iter()
         .flatten()
@@ -101,6 +106,7 @@ impl Event {
             Event::Params(e) => e.addresses(),
             Event::Data(e) => e.addresses(),
             Event::Storage(e) => e.addresses(),
+            Event::Compute(e) => e.addresses(),
         }
     }
 
@@ -112,6 +118,7 @@ impl Event {
             Event::Params(e) => e.encode_fields(&mut p),
             Event::Data(e) => e.encode_fields(&mut p),
             Event::Storage(e) => e.encode_fields(&mut p),
+            Event::Compute(e) => e.encode_fields(&mut p),
         }
         encode_list(&p, out);
     }
@@ -129,6 +136,8 @@ impl Event {
             Event::Data(DataEvent::decode_fields(ty, p)?)
         } else if known(StorageEvent::KINDS) {
             Event::Storage(StorageEvent::decode_fields(ty, p)?)
+        } else if known(ComputeEvent::KINDS) {
+            Event::Compute(ComputeEvent::decode_fields(ty, p)?)
         } else {
             return Err(UNKNOWN);
         };
@@ -149,6 +158,7 @@ mod tests {
             (ParamsEvent::KINDS, 0x10..=0x1f),
             (DataEvent::KINDS, 0x20..=0x2f),
             (StorageEvent::KINDS, 0x30..=0x3f),
+            (ComputeEvent::KINDS, 0x40..=0x4f),
         ] {
             assert!(kinds.iter().all(|(t, _)| range.contains(t)), "{kinds:?}");
         }

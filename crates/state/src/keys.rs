@@ -3,7 +3,7 @@
 //!
 //! A record key is a one-byte tag followed by the record's id; the trie stores it under the
 //! secure path `H(key)`. Tags follow the domains' ranges (0x0_ chain, 0x1_ accounts, 0x2_ data,
-//! 0x3_ storage). Every domain record sits under the one state root, so a header alone proves
+//! 0x3_ storage, 0x4_ compute). Every domain record sits under the one state root, so a header alone proves
 //! any of them.
 
 use metamesh_crypto::Address;
@@ -27,14 +27,23 @@ pub enum CollectionId {
     /// alone → `01` once a proof showed a block at a second offset (no deal on the file earns
     /// storage rewards after that).
     FileBlocks,
+    /// Registered computing providers: address (20) → `01`.
+    Providers,
+    /// Tasks waiting for a placement, oldest first: block queued (8) ‖ job (32) ‖ task (8) → `01`.
+    ComputeQueue,
+    /// Tasks with a replica deadline or review window: due block (8) ‖ job (32) ‖ task (8) → `01`.
+    ComputeDue,
 }
 
 impl CollectionId {
-    pub const ALL: [CollectionId; 4] = [
+    pub const ALL: [CollectionId; 7] = [
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
         CollectionId::FileBlocks,
+        CollectionId::Providers,
+        CollectionId::ComputeQueue,
+        CollectionId::ComputeDue,
     ];
 
     pub fn byte(self) -> u8 {
@@ -43,6 +52,9 @@ impl CollectionId {
             CollectionId::RunningDeals => 0x31,
             CollectionId::DealSchedule => 0x32,
             CollectionId::FileBlocks => 0x33,
+            CollectionId::Providers => 0x40,
+            CollectionId::ComputeQueue => 0x41,
+            CollectionId::ComputeDue => 0x42,
         }
     }
 
@@ -56,6 +68,9 @@ impl CollectionId {
             CollectionId::RunningDeals => "runningDeals",
             CollectionId::DealSchedule => "dealSchedule",
             CollectionId::FileBlocks => "fileBlocks",
+            CollectionId::Providers => "providers",
+            CollectionId::ComputeQueue => "computeQueue",
+            CollectionId::ComputeDue => "computeDue",
         }
     }
 }
@@ -86,6 +101,16 @@ pub enum StateKey {
     StorageNode(Address),
     /// `0x31 ‖ deal id (32)` → [`crate::Deal`].
     Deal(Hash),
+    /// `0x04` → [`crate::domains::compute::ComputeCounts`].
+    ComputeCounts,
+    /// `0x40 ‖ address (20)` → [`crate::Provider`].
+    Provider(Address),
+    /// `0x41 ‖ job id (32)` → [`crate::Job`].
+    Job(Hash),
+    /// `0x42 ‖ job id (32) ‖ task index (8)` → [`crate::Task`].
+    Task(Hash, u64),
+    /// `0x43 ‖ job id (32) ‖ task index (8)` → [`crate::ComputeResult`].
+    ComputeResult(Hash, u64),
 }
 
 impl StateKey {
@@ -93,6 +118,7 @@ impl StateKey {
     pub const PENDING_PARAMS: u8 = 0x01;
     pub const BUDGET: u8 = 0x02;
     pub const COLLECTION: u8 = 0x03;
+    pub const COMPUTE_COUNTS: u8 = 0x04;
     pub const ACCOUNT: u8 = 0x10;
     pub const DATA: u8 = 0x20;
     pub const ATTESTATION: u8 = 0x21;
@@ -100,6 +126,10 @@ impl StateKey {
     pub const DATA_BY_CID: u8 = 0x23;
     pub const STORAGE_NODE: u8 = 0x30;
     pub const DEAL: u8 = 0x31;
+    pub const PROVIDER: u8 = 0x40;
+    pub const JOB: u8 = 0x41;
+    pub const TASK: u8 = 0x42;
+    pub const COMPUTE_RESULT: u8 = 0x43;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let (tag, id): (u8, Vec<u8>) = match self {
@@ -107,6 +137,7 @@ impl StateKey {
             StateKey::PendingParams => (Self::PENDING_PARAMS, vec![]),
             StateKey::Budget(p) => (Self::BUDGET, vec![p.byte()]),
             StateKey::Collection(c) => (Self::COLLECTION, vec![c.byte()]),
+            StateKey::ComputeCounts => (Self::COMPUTE_COUNTS, vec![]),
             StateKey::Account(a) => (Self::ACCOUNT, a.0.to_vec()),
             StateKey::Data(d) => (Self::DATA, d.to_vec()),
             StateKey::Attestation(d) => (Self::ATTESTATION, d.to_vec()),
@@ -114,6 +145,12 @@ impl StateKey {
             StateKey::DataByCid(h) => (Self::DATA_BY_CID, h.to_vec()),
             StateKey::StorageNode(a) => (Self::STORAGE_NODE, a.0.to_vec()),
             StateKey::Deal(h) => (Self::DEAL, h.to_vec()),
+            StateKey::Provider(a) => (Self::PROVIDER, a.0.to_vec()),
+            StateKey::Job(h) => (Self::JOB, h.to_vec()),
+            StateKey::Task(h, i) => (Self::TASK, [&h[..], &i.to_be_bytes()].concat()),
+            StateKey::ComputeResult(h, i) => {
+                (Self::COMPUTE_RESULT, [&h[..], &i.to_be_bytes()].concat())
+            }
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
@@ -125,6 +162,7 @@ impl StateKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         let address = |b: &[u8]| Address(b.try_into().expect("20 bytes"));
         let hash = |b: &[u8]| -> Hash { b.try_into().expect("32 bytes") };
+        let index = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
         if bytes.len() == 20 {
             return Ok(StateKey::Account(address(bytes)));
         }
@@ -136,6 +174,7 @@ impl StateKey {
             (Self::PENDING_PARAMS, 0) => Some(StateKey::PendingParams),
             (Self::BUDGET, 1) => Payout::from_byte(id[0]).map(StateKey::Budget),
             (Self::COLLECTION, 1) => CollectionId::from_byte(id[0]).map(StateKey::Collection),
+            (Self::COMPUTE_COUNTS, 0) => Some(StateKey::ComputeCounts),
             (Self::ACCOUNT, 20) => Some(StateKey::Account(address(id))),
             (Self::DATA, 32) => Some(StateKey::Data(hash(id))),
             (Self::ATTESTATION, 32) => Some(StateKey::Attestation(hash(id))),
@@ -143,6 +182,12 @@ impl StateKey {
             (Self::DATA_BY_CID, 32) => Some(StateKey::DataByCid(hash(id))),
             (Self::STORAGE_NODE, 20) => Some(StateKey::StorageNode(address(id))),
             (Self::DEAL, 32) => Some(StateKey::Deal(hash(id))),
+            (Self::PROVIDER, 20) => Some(StateKey::Provider(address(id))),
+            (Self::JOB, 32) => Some(StateKey::Job(hash(id))),
+            (Self::TASK, 40) => Some(StateKey::Task(hash(&id[..32]), index(&id[32..]))),
+            (Self::COMPUTE_RESULT, 40) => {
+                Some(StateKey::ComputeResult(hash(&id[..32]), index(&id[32..])))
+            }
             _ => None,
         };
         key.ok_or_else(|| {
@@ -183,6 +228,11 @@ mod tests {
             StateKey::DataByCid([5; 32]),
             StateKey::StorageNode(Address([6; 20])),
             StateKey::Deal([7; 32]),
+            StateKey::ComputeCounts,
+            StateKey::Provider(Address([8; 20])),
+            StateKey::Job([9; 32]),
+            StateKey::Task([10; 32], 3),
+            StateKey::ComputeResult([11; 32], 4),
         ];
         for k in keys {
             assert_eq!(StateKey::from_bytes(&k.to_bytes()), Ok(k));

@@ -37,6 +37,10 @@ pub use codes::{Code, Rejection};
 pub use domains::{
     TxContext,
     accounts::{Account, AccountEvent, Budget, Payout, module_address, pay_from_pool},
+    compute::{
+        ComputeCounts, ComputeEvent, ComputeResult, Explained, Job, Provider, Task, commitment,
+        compute_account, job_id, result_digest,
+    },
     data::{Attestation, CidIndex, DataEvent, DataRecord, KeyGrant, KeyGrants, grants_id},
     params::{ParamsEvent, Pending},
     storage::{
@@ -48,7 +52,7 @@ pub use events::Event;
 pub use exec::{Exec, Fail, Meter, Outcome};
 pub use genesis::{CliqueParams, Genesis, Grant, Pool};
 pub use keys::{CollectionId, Record, StateKey};
-pub use params::{MAX_BLOCK_BYTES, ParamValue, Params};
+pub use params::{MAX_BLOCK_BYTES, ParamValue, Params, Weights};
 pub use receipts::{Receipt, receipts_root, transactions_root};
 pub use state::{State, StateError};
 pub use tx::{

@@ -88,6 +88,66 @@ impl ParamValue for Address {
     }
 }
 
+/// The weights of the scheduler's seven strategies (load, idle, data, price, performance,
+/// network, quality): a preset's, as a parameter. In a change, seven bytes; in JSON, an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Weights(pub [u8; 7]);
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeightsJson {
+    load: u8,
+    idle: u8,
+    data: u8,
+    price: u8,
+    performance: u8,
+    network: u8,
+    quality: u8,
+}
+
+impl Serialize for Weights {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let [load, idle, data, price, performance, network, quality] = self.0;
+        WeightsJson {
+            load,
+            idle,
+            data,
+            price,
+            performance,
+            network,
+            quality,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Weights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WeightsJson::deserialize(d)?;
+        Ok(Weights([
+            w.load,
+            w.idle,
+            w.data,
+            w.price,
+            w.performance,
+            w.network,
+            w.quality,
+        ]))
+    }
+}
+
+impl ParamValue for Weights {
+    fn to_change(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+    fn from_change(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Weights)
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("plain integers")
+    }
+}
+
 trait RlpField: Sized {
     fn put(&self, out: &mut Vec<u8>);
     fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self>;
@@ -117,6 +177,15 @@ impl RlpField for Address {
     }
     fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
         Ok(Address(Decodable::decode(buf)?))
+    }
+}
+
+impl RlpField for Weights {
+    fn put(&self, out: &mut Vec<u8>) {
+        self.0.as_slice().encode(out)
+    }
+    fn take(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(Weights(Decodable::decode(buf)?))
     }
 }
 
@@ -248,9 +317,57 @@ params! {
     /// proofs of one block's challenges fit in one block, and no holder misses for want of
     /// block space. Boundaries past it wait a block.
     max_challenge_bytes: u64 = 4 * 1024 * 1024, "maxChallengeBytes";
+    /// The least stake a computing provider keeps to be given tasks.
+    compute_min_stake: Amount = Amount::from_mmt(100), "computeMinStake";
+    /// Blocks without a heartbeat after which a provider counts as offline.
+    compute_offline_after: u64 = 30, "computeOfflineAfter";
+    /// Blocks replicas have to reveal once all have committed (their deadline moves to at
+    /// least this far ahead).
+    compute_reveal_window: u64 = 10, "computeRevealWindow";
+    /// The most tasks in one job, and replicas of one task.
+    compute_max_tasks: u64 = 64, "computeMaxTasks";
+    compute_max_replicas: u64 = 7, "computeMaxReplicas";
+    /// Replicas added to break ties before a task fails with no majority.
+    compute_max_extra_replicas: u64 = 2, "computeMaxExtraReplicas";
+    /// Replicas taken again after timeouts before a task fails.
+    compute_max_retries: u64 = 3, "computeMaxRetries";
+    /// The longest task timeout, in blocks, and the most fuel one run may ask for.
+    compute_max_timeout: u64 = 100_000, "computeMaxTimeout";
+    compute_max_fuel: u64 = 1_000_000_000_000, "computeMaxFuel";
+    /// Share of its stake a provider loses when it times out or is outvoted, in thousandths.
+    compute_slash_permille: u64 = 50, "computeSlashPermille";
+    /// How far one outcome moves a provider's quality toward 1000 (success) or 0 (fault), in
+    /// thousandths of the distance; and the blocks over which its distance from 500 halves.
+    compute_quality_step: u64 = 200, "computeQualityStep";
+    compute_quality_half_life: u64 = 20_000, "computeQualityHalfLife";
+    /// The most task placements one block tries (the chain's own work per block).
+    compute_max_placements: u64 = 256, "computeMaxPlacements";
+    /// The chain's work to place one task: a base and a charge per provider considered, paid
+    /// from the job's reserve at its gas price to the block's sealer.
+    gas_placement: u64 = 20_000, "gasPlacement";
+    gas_placement_candidate: u64 = 300, "gasPlacementCandidate";
+    /// Candidates each assignment event lists with their scores (what `job explain` shows).
+    compute_explain_candidates: u64 = 16, "computeExplainCandidates";
+    /// Blocks the submitter has to reject a `requester` result before it is accepted.
+    compute_review_window: u64 = 50, "computeReviewWindow";
+    /// Paid from the community pool per million fuel of work a quorum verified, at most this
+    /// share (thousandths) of what the job paid for it, within `computeBudget` per reward epoch.
+    compute_reward: Amount = Amount(1_000_000_000_000), "computeReward";
+    compute_reward_cap_permille: u64 = 500, "computeRewardCapPermille";
+    compute_budget: Amount = Amount::from_mmt(2_000), "computeBudget";
+    /// The scheduler's presets (a job names one, or gives its own weights); balanced is the
+    /// default.
+    weights_balanced: Weights = Weights([1, 1, 1, 1, 1, 1, 1]), "weightsBalanced";
+    weights_cheapest: Weights = Weights([0, 0, 0, 6, 0, 0, 1]), "weightsCheapest";
+    weights_fastest: Weights = Weights([1, 1, 0, 0, 6, 1, 1]), "weightsFastest";
+    weights_data_local: Weights = Weights([0, 0, 6, 0, 0, 2, 1]), "weightsDataLocal";
     /// The account that may change parameters directly (`changeParams`); none by default.
     params_authority: Address = Address::ZERO, "paramsAuthority";
 }
+
+/// The most placements one block may be set to try, and tasks one job may have.
+pub const MAX_PLACEMENTS: u64 = 4_096;
+pub const MAX_TASKS: u64 = 1_024;
 
 /// The most deal boundaries one block may be set to run (`maxDueDeals`): the chain's own work
 /// per block must stay bounded whatever a parameter change says.
@@ -261,7 +378,7 @@ pub const MAX_STORAGE_EPOCH: u64 = 1_000_000;
 impl Params {
     /// The rules every parameter set obeys, each under its number (what `params-invalid`
     /// carries; docs/FORMATS.md lists them). Numbers are stable: a new rule takes a new one.
-    pub fn rules(&self) -> [(u128, bool); 14] {
+    pub fn rules(&self) -> [(u128, bool); 16] {
         let intrinsic_max = self
             .gas_tx_base
             .saturating_add(self.gas_signature)
@@ -326,6 +443,35 @@ impl Params {
                     && self.gas_tx_byte.saturating_mul(self.max_challenge_bytes)
                         <= self.block_gas_limit,
             ),
+            (
+                15,
+                self.compute_offline_after >= 1
+                    && self.compute_reveal_window >= 1
+                    && self.compute_review_window >= 1
+                    && (1..=MAX_TASKS).contains(&self.compute_max_tasks)
+                    && (1..=16).contains(&self.compute_max_replicas)
+                    && self.compute_max_extra_replicas <= 16
+                    && (1..=MAX_PLACEMENTS).contains(&self.compute_max_placements)
+                    && self.compute_max_timeout >= 1
+                    && self.compute_max_fuel >= 1
+                    && self.compute_explain_candidates <= 64
+                    && self.gas_placement >= 1,
+            ),
+            (
+                16,
+                self.compute_slash_permille <= 1_000
+                    && self.compute_quality_step <= 1_000
+                    && self.compute_quality_half_life >= 1
+                    && self.compute_reward_cap_permille <= 1_000
+                    && [
+                        self.weights_balanced,
+                        self.weights_cheapest,
+                        self.weights_fastest,
+                        self.weights_data_local,
+                    ]
+                    .iter()
+                    .all(|w| w.0.iter().any(|v| *v > 0)),
+            ),
         ]
     }
 
@@ -374,7 +520,7 @@ mod tests {
     #[test]
     fn rules_have_their_own_numbers() {
         let numbers: Vec<u128> = Params::default().rules().iter().map(|r| r.0).collect();
-        assert_eq!(numbers, (1..=14).collect::<Vec<_>>());
+        assert_eq!(numbers, (1..=16).collect::<Vec<_>>());
         let p = Params {
             min_gas_price: Amount::from_mmt(1),
             ..Params::default()

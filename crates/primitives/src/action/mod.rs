@@ -3,12 +3,14 @@
 //! ```text
 //! action = rlp([type, …fields])      type ranges: 0x00–0x0f accounts   0x10–0x1f params
 //!                                                 0x20–0x2f data       0x30–0x3f storage
+//!                                                 0x40–0x4f compute
 //! ```
 //! Each domain owns a range of type bytes and the codec of its actions (one module here per
 //! domain); an unknown type is a decoding error that names it. Later domains (compute, zk,
 //! governance, market, models) take the next ranges.
 
 mod accounts;
+pub mod compute;
 mod data;
 mod params;
 mod storage;
@@ -16,6 +18,7 @@ mod storage;
 use alloy_rlp::{Decodable, Encodable};
 
 pub use accounts::AccountAction;
+pub use compute::ComputeAction;
 pub use data::{DataAction, WorkKind};
 pub use params::ParamsAction;
 pub use storage::StorageAction;
@@ -29,6 +32,7 @@ pub enum Action {
     Params(ParamsAction),
     Data(DataAction),
     Storage(StorageAction),
+    Compute(ComputeAction),
 }
 
 impl Action {
@@ -39,6 +43,7 @@ impl Action {
             Action::Params(a) => a.type_byte(),
             Action::Data(a) => a.type_byte(),
             Action::Storage(a) => a.type_byte(),
+            Action::Compute(a) => a.type_byte(),
         }
     }
 
@@ -49,6 +54,7 @@ impl Action {
             Action::Params(a) => a.name(),
             Action::Data(a) => a.name(),
             Action::Storage(a) => a.name(),
+            Action::Compute(a) => a.name(),
         }
     }
 
@@ -60,6 +66,7 @@ impl Action {
             Action::Params(a) => a.encode_fields(&mut p),
             Action::Data(a) => a.encode_fields(&mut p),
             Action::Storage(a) => a.encode_fields(&mut p),
+            Action::Compute(a) => a.encode_fields(&mut p),
         }
         p
     }
@@ -80,6 +87,7 @@ impl Decodable for Action {
             0x10..=0x1f => Action::Params(ParamsAction::decode_fields(ty, &mut p)?),
             0x20..=0x2f => Action::Data(DataAction::decode_fields(ty, &mut p)?),
             0x30..=0x3f => Action::Storage(StorageAction::decode_fields(ty, &mut p)?),
+            0x40..=0x4f => Action::Compute(ComputeAction::decode_fields(ty, &mut p)?),
             _ => return Err(UNKNOWN),
         };
         finish_list(p)?;
@@ -105,6 +113,12 @@ impl From<ParamsAction> for Action {
 impl From<DataAction> for Action {
     fn from(a: DataAction) -> Self {
         Action::Data(a)
+    }
+}
+
+impl From<ComputeAction> for Action {
+    fn from(a: ComputeAction) -> Self {
+        Action::Compute(a)
     }
 }
 

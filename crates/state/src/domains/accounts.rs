@@ -62,16 +62,20 @@ pub enum Payout {
     Sealing,
     /// Storage rewards for passed challenges (`storageReward`, within `storageBudget`).
     Storage,
+    /// Computing rewards for verified work (`computeReward` per million fuel, within
+    /// `computeBudget`).
+    Compute,
 }
 
 impl Payout {
-    pub const ALL: [Payout; 2] = [Payout::Sealing, Payout::Storage];
+    pub const ALL: [Payout; 3] = [Payout::Sealing, Payout::Storage, Payout::Compute];
 
     /// Its byte in state keys.
     pub const fn byte(self) -> u8 {
         match self {
             Payout::Sealing => 0,
             Payout::Storage => 1,
+            Payout::Compute => 2,
         }
     }
 
@@ -83,13 +87,14 @@ impl Payout {
         match self {
             Payout::Sealing => "sealing",
             Payout::Storage => "storage",
+            Payout::Compute => "compute",
         }
     }
 
     /// The pool it pays from.
     pub const fn pool(self) -> Pool {
         match self {
-            Payout::Sealing | Payout::Storage => Pool::Community,
+            Payout::Sealing | Payout::Storage | Payout::Compute => Pool::Community,
         }
     }
 
@@ -98,6 +103,7 @@ impl Payout {
         match self {
             Payout::Sealing => params.sealing_budget,
             Payout::Storage => params.storage_budget,
+            Payout::Compute => params.compute_budget,
         }
     }
 }
@@ -145,7 +151,7 @@ pub fn module_address(suite: Suite, name: &str) -> Address {
 
 /// The names of every module account. A transfer into one is refused: its balance is what its
 /// domain's records say it holds, and the invariants check exactly that.
-pub const MODULES: &[&str] = &["storage"];
+pub const MODULES: &[&str] = &["storage", "compute"];
 
 pub fn is_module(suite: Suite, address: &Address) -> bool {
     MODULES.iter().any(|m| module_address(suite, m) == *address)

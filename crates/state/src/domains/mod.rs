@@ -9,6 +9,7 @@
 //! rules. `crates/state/README.md` lists the steps to add a domain.
 
 pub mod accounts;
+pub mod compute;
 pub mod data;
 pub mod params;
 pub mod storage;
@@ -49,6 +50,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
         Action::Params(a) => params::apply(ex, tx, a),
         Action::Data(a) => data::apply(ex, tx, a),
         Action::Storage(a) => storage::apply(ex, tx, a),
+        Action::Compute(a) => compute::apply(ex, tx, a),
     }
 }
 
@@ -58,9 +60,11 @@ pub(crate) fn max_tx_bytes(params: &Params, action: &Action) -> u64 {
         Action::Storage(metamesh_primitives::StorageAction::Prove { .. }) => {
             params.max_proof_tx_bytes
         }
-        Action::Accounts(_) | Action::Params(_) | Action::Data(_) | Action::Storage(_) => {
-            params.max_tx_bytes
-        }
+        Action::Accounts(_)
+        | Action::Params(_)
+        | Action::Data(_)
+        | Action::Storage(_)
+        | Action::Compute(_) => params.max_tx_bytes,
     }
 }
 
@@ -71,5 +75,6 @@ pub(crate) fn begin_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome
 
 /// Every domain's work at the end of a block.
 pub(crate) fn end_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
+    compute::end_block(ex)?;
     accounts::end_block(ex)
 }

@@ -158,6 +158,7 @@ impl Harness {
         all.extend((0..self.keys.len()).map(|i| self.user(i)));
         all.push(self.sealer);
         all.push(escrow_account(self.suite));
+        all.push(metamesh_state::compute_account(self.suite));
         all
     }
 

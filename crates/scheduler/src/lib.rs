@@ -1,0 +1,287 @@
+//! Placement of a task's replicas on providers: filter, score, weigh, tie-break.
+//!
+//! ```text
+//! feasible = online ∧ stake ∧ executor ∧ every resource free ∧ link ∧ quote ≤ budget ∧ not excluded
+//! score_s  ∈ 0..=100 for each strategy s, relative to the other feasible candidates
+//! total    = Σ weight_s × score_s           rank: total desc, then tie hash asc
+//! ```
+//! Replicas go to the best candidates on distinct operators. Everything here is integer
+//! arithmetic on its arguments, so every node computes the same placement.
+
+use metamesh_primitives::{
+    Address, Amount,
+    compute::{Inventory, Resources},
+};
+
+/// The strategies, in the order of [`Weights`] and of [`Scored::scores`].
+pub const STRATEGIES: [&str; 7] = [
+    "load",
+    "idle",
+    "data",
+    "price",
+    "performance",
+    "network",
+    "quality",
+];
+
+/// Integer weights of the strategies (load, idle, data, price, performance, network, quality).
+pub type Weights = [u8; 7];
+
+/// What a provider has free now: the chain's view (inventory less reservations, capped by its
+/// last heartbeat).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Free {
+    pub cpu: u64,
+    pub memory: u64,
+    pub disk: u64,
+    /// Devices free, one count per entry of the inventory's accelerators.
+    pub accelerators: Vec<u64>,
+}
+
+/// A provider as the scheduler sees it.
+#[derive(Clone, Debug)]
+pub struct Candidate<'a> {
+    pub address: Address,
+    /// Who runs it: replicas of one task go to distinct operators.
+    pub operator: Address,
+    pub inventory: &'a Inventory,
+    pub free: Free,
+    /// Online (heard from recently) and staked enough.
+    pub eligible: bool,
+    /// Thousandths, from its last heartbeat.
+    pub load: u64,
+    /// Thousandths, its quality score on chain.
+    pub quality: u64,
+    /// Bytes of the task's inputs it already holds.
+    pub held: u64,
+    /// Whether it is in a region where the task's inputs are (true when they are nowhere yet).
+    pub near: bool,
+    /// The tie-break: a hash of (job, task, provider), lower wins.
+    pub tie: [u8; 32],
+}
+
+/// What one replica of a task needs.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub resources: &'a Resources,
+    /// An index into `EXECUTORS`.
+    pub executor: u8,
+    pub fuel: u64,
+    /// The most one replica may cost.
+    pub budget: Amount,
+    /// Operators that may not take it (they hold, or held, a replica of it).
+    pub exclude: &'a [Address],
+}
+
+/// One feasible candidate's evaluation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scored {
+    /// Its index in the candidates given.
+    pub index: usize,
+    pub scores: [u8; 7],
+    pub total: u64,
+    /// What one replica on it costs at most.
+    pub quote: Amount,
+}
+
+/// What a replica on this inventory costs at most: every unit of fuel at its price.
+pub fn quote(inventory: &Inventory, fuel: u64) -> Option<Amount> {
+    inventory
+        .fuel_price
+        .0
+        .checked_mul(u128::from(fuel))
+        .map(Amount)
+}
+
+/// The accelerator entries that serve `need`, one per need (each wholly from one entry), if
+/// all are free; the counts come off `free`.
+pub fn fit_accelerators(
+    inventory: &Inventory,
+    free: &mut [u64],
+    need: &Resources,
+) -> Option<Vec<usize>> {
+    let mut picked = Vec::with_capacity(need.accelerators.len());
+    for n in &need.accelerators {
+        let i = inventory
+            .accelerators
+            .iter()
+            .enumerate()
+            .position(|(i, a)| {
+                a.kind == n.kind
+                    && (n.model.is_empty() || a.model.eq_ignore_ascii_case(&n.model))
+                    && a.memory >= n.memory
+                    && free.get(i).is_some_and(|f| *f >= n.count)
+            })?;
+        free[i] -= n.count;
+        picked.push(i);
+    }
+    Some(picked)
+}
+
+/// Takes one replica's resources off `free`, returning the accelerator entries it uses; `None`
+/// (and `free` unchanged) when they are not all there.
+pub fn reserve(inventory: &Inventory, free: &mut Free, need: &Resources) -> Option<Vec<usize>> {
+    if free.cpu < need.cpu || free.memory < need.memory || free.disk < need.disk {
+        return None;
+    }
+    let mut devices = free.accelerators.clone();
+    let picked = fit_accelerators(inventory, &mut devices, need)?;
+    free.cpu -= need.cpu;
+    free.memory -= need.memory;
+    free.disk -= need.disk;
+    free.accelerators = devices;
+    Some(picked)
+}
+
+/// Whether the candidate can take one replica of the request, and at what quote.
+pub fn feasible(c: &Candidate<'_>, r: &Request<'_>) -> Option<Amount> {
+    let inv = c.inventory;
+    let need = r.resources;
+    let ok = c.eligible
+        && inv.executors & (1 << r.executor) != 0
+        && c.free.cpu >= need.cpu
+        && c.free.memory >= need.memory
+        && c.free.disk >= need.disk
+        && (need.link == 0 || inv.links.iter().any(|l| l.kind + 1 == need.link))
+        && !r.exclude.contains(&c.operator)
+        && fit_accelerators(inv, &mut c.free.accelerators.clone(), need).is_some();
+    if !ok {
+        return None;
+    }
+    quote(inv, r.fuel).filter(|q| *q <= r.budget)
+}
+
+/// `v` of `max` on 0–100 (100 when every value is 0).
+fn of_max(v: u128, max: u128) -> u8 {
+    if max == 0 { 100 } else { (v * 100 / max) as u8 }
+}
+
+/// The share of the requested kind that is idle: accelerators when it asks for some, else cores.
+fn idle(c: &Candidate<'_>, r: &Request<'_>) -> u8 {
+    let inv = c.inventory;
+    let (free, total) = match r.resources.accelerators.first() {
+        Some(n) => inv
+            .accelerators
+            .iter()
+            .zip(&c.free.accelerators)
+            .filter(|(a, _)| a.kind == n.kind)
+            .fold((0, 0), |(f, t), (a, free)| (f + free, t + a.count)),
+        None => (c.free.cpu, inv.cpu.cores),
+    };
+    of_max(u128::from(free), u128::from(total))
+}
+
+/// The benchmark of what the task runs on: its accelerators' when it asks for some.
+fn performance(c: &Candidate<'_>, r: &Request<'_>) -> u64 {
+    let inv = c.inventory;
+    match r.resources.accelerators.first() {
+        Some(n) => inv
+            .accelerators
+            .iter()
+            .filter(|a| a.kind == n.kind)
+            .map(|a| a.benchmark)
+            .max()
+            .unwrap_or(0),
+        None => inv.cpu.benchmark,
+    }
+}
+
+fn bandwidth(c: &Candidate<'_>) -> u64 {
+    c.inventory
+        .links
+        .iter()
+        .map(|l| l.bandwidth)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Every feasible candidate scored, best first.
+pub fn evaluate(candidates: &[Candidate<'_>], r: &Request<'_>, weights: &Weights) -> Vec<Scored> {
+    let feasible: Vec<(usize, Amount)> = candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| feasible(c, r).map(|q| (i, q)))
+        .collect();
+    let max = |f: &dyn Fn(&Candidate<'_>) -> u128| {
+        feasible
+            .iter()
+            .map(|(i, _)| f(&candidates[*i]))
+            .max()
+            .unwrap_or(0)
+    };
+    let max_held = max(&|c| u128::from(c.held));
+    let max_perf = max(&|c| u128::from(performance(c, r)));
+    let max_bw = max(&|c| u128::from(bandwidth(c)));
+    let (lo, hi) = feasible.iter().fold((u128::MAX, 0), |(lo, hi), (_, q)| {
+        (lo.min(q.0), hi.max(q.0))
+    });
+    let mut scored: Vec<Scored> = feasible
+        .iter()
+        .map(|&(index, quote)| {
+            let c = &candidates[index];
+            let price = if hi == lo {
+                100
+            } else {
+                ((hi - quote.0) * 100 / (hi - lo)) as u8
+            };
+            let network =
+                of_max(u128::from(bandwidth(c)), max_bw) / 10 * 7 + if c.near { 30 } else { 0 };
+            let scores = [
+                (100 - c.load.min(1000) / 10) as u8,
+                idle(c, r),
+                if max_held == 0 {
+                    0
+                } else {
+                    of_max(u128::from(c.held), max_held)
+                },
+                price,
+                of_max(u128::from(performance(c, r)), max_perf),
+                network.min(100),
+                (c.quality.min(1000) / 10) as u8,
+            ];
+            let total = scores
+                .iter()
+                .zip(weights)
+                .map(|(s, w)| u64::from(*s) * u64::from(*w))
+                .sum();
+            Scored {
+                index,
+                scores,
+                total,
+                quote,
+            }
+        })
+        .collect();
+    scored.sort_by(|a, b| {
+        b.total
+            .cmp(&a.total)
+            .then_with(|| candidates[a.index].tie.cmp(&candidates[b.index].tie))
+    });
+    scored
+}
+
+/// The `n` best feasible candidates on distinct operators (all of them, or `None` when fewer
+/// fit), with every feasible candidate's evaluation.
+pub fn place(
+    candidates: &[Candidate<'_>],
+    r: &Request<'_>,
+    weights: &Weights,
+    n: usize,
+) -> (Option<Vec<Scored>>, Vec<Scored>) {
+    let all = evaluate(candidates, r, weights);
+    let mut chosen: Vec<Scored> = Vec::with_capacity(n);
+    for s in &all {
+        if chosen.len() == n {
+            break;
+        }
+        let op = candidates[s.index].operator;
+        if !chosen.iter().any(|c| candidates[c.index].operator == op) {
+            chosen.push(s.clone());
+        }
+    }
+    let placed = (chosen.len() == n).then_some(chosen);
+    (placed, all)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,402 @@
+//! The end of every block: deadlines that passed (timeouts, review windows), then placements
+//! of queued tasks by the scheduler.
+//!
+//! Each item runs in a layer of its own, so one that fails is dropped and the block goes on.
+//! The work is bounded per block (`computeMaxPlacements` tries, reading at most sixteen times
+//! that many queue entries), and each try is paid from its job's reserve to the sealer: a task
+//! tried again only when capacity may have come free (the capacity epoch moved), so a task no
+//! provider fits waits without spending its reserve.
+
+use std::collections::BTreeMap;
+
+use metamesh_crypto::Address;
+use metamesh_primitives::{Amount, Hash, compute::Bytes};
+use metamesh_scheduler::{Candidate, Free, Request, Scored, Weights, place, reserve};
+use metamesh_trie::NodeStore;
+
+use super::{
+    ComputeCounts, ComputeEvent, ComputeResult, Explained, JOB_RUNNING, Job, Provider,
+    REPLICA_ACTIVE, REPLICA_TIMED_OUT, Replica, TASK_QUEUED, TASK_REVIEW, TASK_RUNNING, Task,
+    compute_account, dequeue, enqueue, parse_entry, quality_now, set_due,
+    submit::placement_gas,
+    verify::{self, end_replica, fail_task, next_deadline},
+};
+use crate::{Code, CollectionId, Event, Exec, Fail, Outcome};
+
+pub(crate) fn end_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
+    deadlines(ex)?;
+    placements(ex)
+}
+
+/// Runs `f` in a layer; a refusal is dropped (the item is bad, not the block).
+fn isolated<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    f: impl FnOnce(&mut Exec<'_, S>) -> Outcome,
+) -> Outcome {
+    match ex.layer(f) {
+        Ok(()) | Err(Fail::Reject(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn deadlines<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
+    let limit = ex.params().compute_max_placements as usize;
+    let number = ex.env().number;
+    for (key, _) in ex.entries(CollectionId::ComputeDue, &[], limit)? {
+        let Some((at, job, index)) = parse_entry(&key) else {
+            ex.remove_entry(CollectionId::ComputeDue, &key)?;
+            continue;
+        };
+        if at > number {
+            break;
+        }
+        ex.remove_entry(CollectionId::ComputeDue, &key)?;
+        isolated(ex, |ex| due(ex, &job, index))?;
+    }
+    Ok(())
+}
+
+fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Outcome {
+    let (Some(mut job), Some(mut task)) = (ex.load::<Job>(id)?, ex.load::<Task>(&(*id, index))?)
+    else {
+        return Ok(());
+    };
+    task.due = 0;
+    if job.state != JOB_RUNNING {
+        return ex.save(&(*id, index), &task);
+    }
+    let number = ex.env().number;
+    if task.state == TASK_REVIEW {
+        if number >= task.review_until {
+            return verify::accept_review(ex, id, job, index, task);
+        }
+        let until = task.review_until;
+        set_due(ex, id, index, &mut task, until)?;
+        return ex.save(&(*id, index), &task);
+    }
+    if task.state != TASK_RUNNING {
+        return ex.save(&(*id, index), &task);
+    }
+    let late_ones: Vec<bool> = task
+        .replicas
+        .iter()
+        .map(|r| verify::owing(&task, r) && r.deadline <= number)
+        .collect();
+    let mut replicas = std::mem::take(&mut task.replicas);
+    let mut late = 0;
+    for (r, _) in replicas.iter_mut().zip(late_ones).filter(|(_, l)| *l) {
+        let slashed = end_replica(ex, &mut job, index, r, REPLICA_TIMED_OUT)?;
+        late += 1;
+        ex.emit(Event::Compute(ComputeEvent::TimedOut {
+            job: *id,
+            task: index,
+            provider: r.provider,
+            slashed,
+        }))?;
+    }
+    task.replicas = replicas;
+    task.retries += late;
+    if task.retries > ex.params().compute_max_retries {
+        let retries = u128::from(task.retries);
+        return fail_task(ex, id, job, index, task, Code::RetriesExhausted, &[retries]);
+    }
+    if late > 0 {
+        enqueue(ex, id, index, &mut task)?;
+    }
+    let next = next_deadline(&task);
+    set_due(ex, id, index, &mut task, next)?;
+    ex.save(&(*id, index), &task)?;
+    ex.save(id, &job)
+}
+
+/// The providers of the network, loaded once for a block's placements.
+struct Pool {
+    providers: Vec<(Address, Provider)>,
+}
+
+fn load_pool<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome<Pool> {
+    let mut providers = Vec::new();
+    let mut start = Vec::new();
+    loop {
+        let page = ex.entries(CollectionId::Providers, &start, 1024)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        start = last.clone();
+        start.push(0);
+        let full = page.len() == 1024;
+        for (key, _) in page {
+            let Ok(a) = <[u8; 20]>::try_from(key.as_slice()) else {
+                continue;
+            };
+            if let Some(p) = ex.load::<Provider>(&Address(a))? {
+                providers.push((Address(a), p));
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(Pool { providers })
+}
+
+fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
+    let max = ex.params().compute_max_placements as usize;
+    let queue = ex.entries(CollectionId::ComputeQueue, &[], max.saturating_mul(16))?;
+    if queue.is_empty() {
+        return Ok(());
+    }
+    let epoch = ex
+        .load::<ComputeCounts>(&())?
+        .unwrap_or_default()
+        .capacity_epoch;
+    let mut pool: Option<Pool> = None;
+    let mut tries = 0;
+    for (key, value) in queue {
+        let Some((_, job, index)) = parse_entry(&key) else {
+            ex.remove_entry(CollectionId::ComputeQueue, &key)?;
+            continue;
+        };
+        let last = value.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
+        if last == epoch {
+            continue;
+        }
+        if tries == max {
+            break;
+        }
+        tries += 1;
+        if pool.is_none() {
+            pool = Some(load_pool(ex)?);
+        }
+        let pool = pool.as_mut().expect("loaded above");
+        let backup = pool.providers.clone();
+        let first = last == u64::MAX;
+        let outcome = ex.layer(|ex| try_place(ex, pool, &key, &job, index, epoch, first));
+        match outcome {
+            Ok(()) => {}
+            Err(Fail::Reject(_)) => pool.providers = backup,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn weights(job: &Job, p: &crate::Params) -> Weights {
+    if let Ok(w) = <[u8; 7]>::try_from(job.spec.weights.as_ref()) {
+        return w;
+    }
+    match job.spec.preset {
+        1 => p.weights_cheapest.0,
+        2 => p.weights_fastest.0,
+        3 => p.weights_data_local.0,
+        _ => p.weights_balanced.0,
+    }
+}
+
+/// Bytes of the task's inputs each provider holds (it produced them), and their regions.
+fn affinity<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    id: &Hash,
+    job: &Job,
+    index: u64,
+    pool: &Pool,
+) -> Outcome<(BTreeMap<Address, u64>, Vec<String>)> {
+    let mut held = BTreeMap::new();
+    let mut regions = Vec::new();
+    for input in &job.spec.tasks[index as usize].inputs {
+        if !input.cid.is_empty() {
+            continue;
+        }
+        let Some(up) = ex.load::<ComputeResult>(&(*id, input.task))? else {
+            continue;
+        };
+        let size = up
+            .result
+            .outputs
+            .iter()
+            .find(|o| o.name == input.output)
+            .map_or(0, |o| o.size);
+        for a in &up.providers {
+            *held.entry(*a).or_insert(0u64) += size;
+            if let Some((_, p)) = pool.providers.iter().find(|(x, _)| x == a) {
+                regions.push(p.inventory.region.clone());
+            }
+        }
+    }
+    Ok((held, regions))
+}
+
+fn try_place<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    pool: &mut Pool,
+    key: &[u8],
+    id: &Hash,
+    index: u64,
+    epoch: u64,
+    first: bool,
+) -> Outcome {
+    let (Some(mut job), Some(mut task)) = (ex.load::<Job>(id)?, ex.load::<Task>(&(*id, index))?)
+    else {
+        return ex.remove_entry(CollectionId::ComputeQueue, key);
+    };
+    if job.state != JOB_RUNNING || !(task.state == TASK_QUEUED || task.state == TASK_RUNNING) {
+        return dequeue(ex, id, index, &mut task).and_then(|()| ex.save(&(*id, index), &task));
+    }
+    let p = ex.params();
+    let suite = ex.suite();
+    let number = ex.env().number;
+    let fee = Amount(
+        job.gas_price
+            .0
+            .saturating_mul(u128::from(placement_gas(p, pool.providers.len() as u64))),
+    );
+    let Some(left) = job.reserve.checked_sub(fee) else {
+        return fail_task(
+            ex,
+            id,
+            job,
+            index,
+            task,
+            Code::ReserveExhausted,
+            &[u128::from(index)],
+        );
+    };
+    job.reserve = left;
+    ex.transfer(&compute_account(suite), &ex.env().sealer, fee)?;
+    let spec = job.spec.tasks[index as usize].clone();
+    let active = task
+        .replicas
+        .iter()
+        .filter(|r| r.state == REPLICA_ACTIVE)
+        .count() as u64;
+    let needed = task.wanted.saturating_sub(active).max(1);
+    let free_escrow = job.escrow.checked_sub(job.held).unwrap_or_default();
+    let budget = task.budget.min(Amount(free_escrow.0 / u128::from(needed)));
+    let exclude: Vec<Address> = task.replicas.iter().map(|r| r.provider).collect();
+    let (held, regions) = affinity(ex, id, &job, index, pool)?;
+    let mut seed = b"metamesh/tie".to_vec();
+    seed.extend(id);
+    seed.extend(index.to_be_bytes());
+    let seed = suite.hash(&seed);
+    let min_stake = p.compute_min_stake;
+    let candidates: Vec<Candidate<'_>> = pool
+        .providers
+        .iter()
+        .map(|(a, pr)| {
+            let inv = &pr.inventory;
+            let mut tie = seed;
+            for (t, b) in tie.iter_mut().zip(a.0) {
+                *t ^= b;
+            }
+            Candidate {
+                address: *a,
+                operator: *a,
+                inventory: inv,
+                free: Free {
+                    cpu: inv.cpu.cores.saturating_sub(pr.used.cpu).min(pr.free_cpu),
+                    memory: inv
+                        .memory
+                        .saturating_sub(pr.used.memory)
+                        .min(pr.free_memory),
+                    disk: inv.disk.saturating_sub(pr.used.disk),
+                    accelerators: inv
+                        .accelerators
+                        .iter()
+                        .zip(pr.used.accelerators.iter().chain(std::iter::repeat(&0)))
+                        .map(|(d, u)| d.count.saturating_sub(*u))
+                        .collect(),
+                },
+                eligible: number.saturating_sub(pr.last_seen) <= p.compute_offline_after
+                    && pr.stake >= min_stake,
+                load: pr.load,
+                quality: quality_now(pr, number, p.compute_quality_half_life),
+                held: held.get(a).copied().unwrap_or(0),
+                near: regions.is_empty() || regions.contains(&inv.region),
+                tie,
+            }
+        })
+        .collect();
+    let request = Request {
+        resources: &spec.resources,
+        executor: spec.executor,
+        fuel: spec.fuel,
+        budget,
+        exclude: &exclude,
+    };
+    let (placed, all) = place(&candidates, &request, &weights(&job, p), needed as usize);
+    let explained = explain(&candidates, &all, p.compute_explain_candidates as usize);
+    let feasible = all.len() as u64;
+    let frees: Vec<Free> = placed
+        .iter()
+        .flatten()
+        .map(|s| candidates[s.index].free.clone())
+        .collect();
+    drop(candidates);
+    let Some(chosen) = placed else {
+        ex.put_entry(CollectionId::ComputeQueue, key, &epoch.to_be_bytes())?;
+        ex.save(id, &job)?;
+        if first {
+            ex.emit(Event::Compute(ComputeEvent::Queued {
+                job: *id,
+                task: index,
+                feasible,
+            }))?;
+        }
+        return Ok(());
+    };
+    let mut providers = Vec::new();
+    for (s, mut free) in chosen.iter().zip(frees) {
+        let (address, pr) = &mut pool.providers[s.index];
+        let picked = reserve(&pr.inventory, &mut free, &spec.resources).expect("feasible");
+        pr.used.cpu += spec.resources.cpu;
+        pr.used.memory += spec.resources.memory;
+        pr.used.disk += spec.resources.disk;
+        pr.used
+            .accelerators
+            .resize(pr.inventory.accelerators.len(), 0);
+        for (entry, n) in picked.iter().zip(&spec.resources.accelerators) {
+            pr.used.accelerators[*entry] += n.count;
+        }
+        pr.running += 1;
+        ex.save(address, pr)?;
+        job.held = job.held.checked_add(s.quote).expect("within the escrow");
+        task.replicas.push(Replica {
+            provider: *address,
+            state: REPLICA_ACTIVE,
+            fuel_price: pr.inventory.fuel_price,
+            max: s.quote,
+            accelerators: picked.iter().map(|e| *e as u64).collect(),
+            assigned: number,
+            deadline: number + spec.timeout,
+            ..Replica::default()
+        });
+        providers.push(*address);
+    }
+    task.state = TASK_RUNNING;
+    dequeue(ex, id, index, &mut task)?;
+    let next = next_deadline(&task);
+    set_due(ex, id, index, &mut task, next)?;
+    ex.save(&(*id, index), &task)?;
+    ex.save(id, &job)?;
+    ex.emit(Event::Compute(ComputeEvent::Assigned {
+        job: *id,
+        task: index,
+        providers,
+        deadline: number + spec.timeout,
+        feasible,
+        candidates: explained,
+    }))
+}
+
+/// The best `n` candidates' scores, for the assignment event.
+fn explain(candidates: &[Candidate<'_>], all: &[Scored], n: usize) -> Vec<Explained> {
+    all.iter()
+        .take(n)
+        .map(|s| Explained {
+            provider: candidates[s.index].address,
+            scores: Bytes(s.scores.to_vec()),
+            total: s.total,
+            quote: s.quote,
+        })
+        .collect()
+}

@@ -1,0 +1,581 @@
+//! The computing network through `apply_block`: providers, task graphs, placement, commit and
+//! reveal, quorums with a wrong replica outvoted, timeouts replaced, queued tasks placed when a
+//! provider fits, the submitter's verdicts, cancellation, bad graphs refused with their codes,
+//! and the escrow and supply balanced after every block.
+
+mod common;
+
+use common::{Harness, code, file};
+use metamesh_crypto::{Address, Suite};
+use metamesh_primitives::{
+    Amount, ComputeAction, Hash,
+    compute::{
+        Accelerator, AcceleratorNeed, Bytes, Cpu, Input, Inventory, JobSpec, Link, Output,
+        Resources, RunResult, TaskSpec, VERIFY_REQUESTER,
+    },
+};
+use metamesh_state::{
+    Code, ComputeEvent, ComputeResult, Event, Job, Provider, Task, commitment, compute_account,
+    domains::compute::{JOB_CANCELLED, JOB_COMPLETED, JOB_FAILED, TASK_COMPLETED, TASK_QUEUED},
+    job_id, result_digest,
+};
+
+fn cid(seed: u8) -> Bytes {
+    Bytes(file(100 + seed as usize, seed).0.to_bytes())
+}
+
+fn inventory(cores: u64, fuel_price: u128, gpus: u64) -> Inventory {
+    Inventory {
+        cpu: Cpu {
+            cores,
+            model: "EPYC".into(),
+            benchmark: 100 + cores,
+            price_hour: Amount(1),
+        },
+        memory: 64 << 30,
+        disk: 1 << 40,
+        accelerators: (gpus > 0)
+            .then(|| Accelerator {
+                kind: 0,
+                model: "A100".into(),
+                memory: 80 << 30,
+                count: gpus,
+                benchmark: 5000,
+                price_hour: Amount(9),
+            })
+            .into_iter()
+            .collect(),
+        links: vec![Link {
+            kind: 1,
+            bandwidth: 10_000,
+            latency: 200,
+        }],
+        region: "cn-east".into(),
+        executors: 1,
+        fuel_price: Amount(fuel_price),
+        ..Inventory::default()
+    }
+}
+
+fn register(inv: Inventory) -> ComputeAction {
+    ComputeAction::Register {
+        inventory: inv,
+        stake: Amount::from_mmt(200),
+    }
+}
+
+fn task(name: &str, after: Vec<u64>, inputs: Vec<Input>, replicas: u64) -> TaskSpec {
+    TaskSpec {
+        name: name.into(),
+        program: cid(1),
+        args: vec!["64".into()],
+        inputs,
+        resources: Resources {
+            cpu: 1,
+            memory: 64 << 20,
+            ..Resources::default()
+        },
+        replicas,
+        timeout: 20,
+        after,
+        fuel: 1_000_000,
+        ..TaskSpec::default()
+    }
+}
+
+fn two_task_job() -> JobSpec {
+    JobSpec {
+        name: "bands".into(),
+        max_price: Amount::from_mmt(20),
+        tasks: vec![
+            task(
+                "prepare",
+                vec![],
+                vec![Input {
+                    name: "structure.json".into(),
+                    cid: cid(2),
+                    ..Input::default()
+                }],
+                2,
+            ),
+            task(
+                "bands",
+                vec![0],
+                vec![Input {
+                    name: "k.json".into(),
+                    task: 0,
+                    output: "kpoints.json".into(),
+                    ..Input::default()
+                }],
+                2,
+            ),
+        ],
+        ..JobSpec::default()
+    }
+}
+
+fn result(seed: u8, fuel: u64) -> RunResult {
+    RunResult {
+        fuel,
+        outputs: vec![Output {
+            name: "kpoints.json".into(),
+            cid: cid(seed),
+            size: 100 + seed as u64,
+        }],
+        ..RunResult::default()
+    }
+}
+
+struct Net {
+    h: Harness,
+    /// Users 1..=3 are providers.
+    providers: Vec<Address>,
+}
+
+impl Net {
+    fn new(suite: Suite, fuel_prices: [u128; 3]) -> Net {
+        let mut h = Harness::new(suite, 5, |_| {});
+        let txs: Vec<_> = (0..3)
+            .map(|i| h.tx(i + 1, register(inventory(8, fuel_prices[i], 0))))
+            .collect();
+        let out = h.block(&txs).unwrap();
+        assert!(
+            out.tx_receipts().iter().all(|r| r.outcome.is_ok()),
+            "{out:?}"
+        );
+        let providers = (1..=3).map(|i| h.user(i)).collect();
+        Net { h, providers }
+    }
+
+    fn user_of(&self, a: &Address) -> usize {
+        (0..5).find(|i| self.h.user(*i) == *a).unwrap()
+    }
+
+    fn task(&self, job: &Hash, i: u64) -> Task {
+        self.h.state.load(&(*job, i)).unwrap().unwrap()
+    }
+
+    fn job(&self, job: &Hash) -> Job {
+        self.h.state.load(job).unwrap().unwrap()
+    }
+
+    fn active(&self, job: &Hash, i: u64) -> Vec<Address> {
+        self.task(job, i)
+            .replicas
+            .iter()
+            .filter(|r| r.state == 0)
+            .map(|r| r.provider)
+            .collect()
+    }
+
+    /// Commits then reveals `r` from provider `who` (two blocks).
+    fn commit(&mut self, job: &Hash, i: u64, who: &Address, r: &RunResult) -> Hash {
+        let salt = self.h.suite.hash(&[who.0[0], i as u8]);
+        let c = commitment(self.h.suite, &result_digest(self.h.suite, r), &salt, who);
+        let u = self.user_of(who);
+        let rc = self.h.run(
+            u,
+            ComputeAction::Commit {
+                job: *job,
+                task: i,
+                commitment: c,
+            },
+        );
+        assert!(rc.outcome.is_ok(), "{rc:?}");
+        salt
+    }
+
+    fn reveal(
+        &mut self,
+        job: &Hash,
+        i: u64,
+        who: &Address,
+        salt: Hash,
+        r: &RunResult,
+    ) -> Vec<Event> {
+        let u = self.user_of(who);
+        let tx = self.h.tx(
+            u,
+            ComputeAction::Reveal {
+                job: *job,
+                task: i,
+                salt,
+                result: r.clone(),
+                logs: Bytes::default(),
+            },
+        );
+        let out = self.h.block(&[tx]).unwrap();
+        assert!(out.receipts[0].outcome.is_ok(), "{:?}", out.receipts[0]);
+        out.receipts.iter().flat_map(|r| r.events.clone()).collect()
+    }
+
+    /// Every replica of task `i` commits then reveals the result `pick` gives it.
+    fn run_task(&mut self, job: &Hash, i: u64, pick: impl Fn(&Address) -> RunResult) -> Vec<Event> {
+        let who = self.active(job, i);
+        let salts: Vec<Hash> = who
+            .iter()
+            .map(|w| self.commit(job, i, w, &pick(w)))
+            .collect();
+        let mut events = Vec::new();
+        for (w, s) in who.iter().zip(salts) {
+            events.extend(self.reveal(job, i, w, s, &pick(w)));
+        }
+        events
+    }
+
+    /// The compute module holds the stakes and what running jobs hold.
+    fn assert_balanced(&self, jobs: &[Hash]) {
+        let stakes: u128 = self
+            .providers
+            .iter()
+            .map(|p| {
+                self.h
+                    .state
+                    .load::<Provider>(p)
+                    .unwrap()
+                    .map_or(0, |p| p.stake.0)
+            })
+            .sum();
+        let held: u128 = jobs
+            .iter()
+            .map(|j| {
+                let j = self.job(j);
+                j.escrow.0 + j.reserve.0
+            })
+            .sum();
+        assert_eq!(
+            self.h.balance(&compute_account(self.h.suite)).0,
+            stakes + held
+        );
+        self.h.assert_supply();
+        for j in jobs {
+            let j = self.job(j);
+            assert!(j.held <= j.escrow, "{j:?}");
+        }
+    }
+}
+
+#[test]
+fn a_task_graph_runs_with_quorums_and_pays_verified_work() {
+    for suite in Suite::ALL {
+        let mut n = Net::new(suite, [3, 2, 1]);
+        let owner = n.h.user(0);
+        let before = n.h.balance(&owner);
+        let r = n.h.run(
+            0,
+            ComputeAction::Submit {
+                job: two_task_job(),
+            },
+        );
+        assert!(r.outcome.is_ok(), "{r:?}");
+        let id = job_id(suite, &owner, 0);
+        // Placed at the end of the same block, on two distinct providers.
+        let t0 = n.task(&id, 0);
+        assert_eq!(t0.replicas.len(), 2);
+        assert_ne!(t0.replicas[0].provider, t0.replicas[1].provider);
+        assert_eq!(n.task(&id, 1).state, 0, "bands waits for prepare");
+        n.assert_balanced(&[id]);
+
+        let events = n.run_task(&id, 0, |_| result(5, 400_000));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Compute(ComputeEvent::Accepted { .. }))),
+            "{events:?}"
+        );
+        let evidence: ComputeResult = n.h.state.load(&(id, 0)).unwrap().unwrap();
+        assert_eq!(evidence.result.outputs[0].cid, cid(5));
+        assert_eq!(evidence.inputs[0].cid, cid(2));
+        assert_eq!(evidence.providers.len(), 2);
+        assert_eq!(n.task(&id, 0).state, TASK_COMPLETED);
+        // Its dependent was queued and placed at the end of that block.
+        assert_eq!(n.active(&id, 1).len(), 2);
+        n.assert_balanced(&[id]);
+
+        n.run_task(&id, 1, |_| result(6, 10));
+        let job = n.job(&id);
+        assert_eq!(job.state, JOB_COMPLETED);
+        let t1: ComputeResult = n.h.state.load(&(id, 1)).unwrap().unwrap();
+        assert_eq!(t1.inputs[0].cid, cid(5), "bands read prepare's output");
+        assert_eq!(
+            (job.escrow, job.reserve, job.held),
+            (Amount::ZERO, Amount::ZERO, Amount::ZERO)
+        );
+        // The owner paid exactly the providers' fuel, the placements and the gas.
+        assert!(job.paid > Amount::ZERO && n.h.balance(&owner) < before);
+        for p in &n.providers {
+            let pr: Provider = n.h.state.load(p).unwrap().unwrap();
+            assert_eq!((pr.used.cpu, pr.running), (0, 0), "capacity released");
+        }
+        n.assert_balanced(&[id]);
+    }
+}
+
+#[test]
+fn a_wrong_replica_is_outvoted_by_a_third_and_slashed() {
+    let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: JobSpec {
+                tasks: vec![task("a", vec![], vec![], 2)],
+                ..two_task_job()
+            },
+        },
+    );
+    let id = job_id(Suite::Sm, &n.h.user(0), 0);
+    let first = n.active(&id, 0);
+    let liar = first[0];
+    let stake = n.h.state.load::<Provider>(&liar).unwrap().unwrap().stake;
+    n.run_task(&id, 0, |w| {
+        if *w == liar {
+            result(9, 5)
+        } else {
+            result(5, 5)
+        }
+    });
+    // A tie of one to one: a third replica, on the provider that had none.
+    let third: Vec<Address> = n
+        .active(&id, 0)
+        .into_iter()
+        .filter(|a| !first.contains(a))
+        .collect();
+    assert_eq!(third.len(), 1);
+    assert_eq!(n.task(&id, 0).wanted, 3);
+    let salt = n.commit(&id, 0, &third[0], &result(5, 5));
+    let events = n.reveal(&id, 0, &third[0], salt, &result(5, 5));
+    assert!(events.iter().any(|e| matches!(e, Event::Compute(ComputeEvent::Outvoted { provider, .. }) if *provider == liar)), "{events:?}");
+    let after: Provider = n.h.state.load(&liar).unwrap().unwrap();
+    assert!(after.stake < stake);
+    assert!(after.quality < 500 && after.outvoted == 1);
+    let honest: Provider = n.h.state.load(&third[0]).unwrap().unwrap();
+    assert!(honest.quality > 500);
+    assert_eq!(n.job(&id).state, JOB_COMPLETED);
+    n.assert_balanced(&[id]);
+}
+
+#[test]
+fn a_silent_replica_times_out_and_is_replaced() {
+    let mut n = Net::new(Suite::Eth, [1, 1, 1]);
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: JobSpec {
+                tasks: vec![task("a", vec![], vec![], 2)],
+                ..two_task_job()
+            },
+        },
+    );
+    let id = job_id(Suite::Eth, &n.h.user(0), 0);
+    let first = n.active(&id, 0);
+    let (live, dead) = (first[0], first[1]);
+    n.commit(&id, 0, &live, &result(5, 5));
+    let deadline = n.task(&id, 0).replicas[1].deadline;
+    let events = n.h.until(deadline);
+    assert!(events.iter().any(|e| matches!(e, Event::Compute(ComputeEvent::TimedOut { provider, .. }) if *provider == dead)), "{events:?}");
+    let now = n.active(&id, 0);
+    assert_eq!(now.len(), 2);
+    assert!(now.contains(&live) && !now.contains(&dead));
+    let fresh = *now.iter().find(|a| **a != live).unwrap();
+    let s = n.commit(&id, 0, &fresh, &result(5, 5));
+    // Reveals opened when both had committed; the first committer's salt is its own.
+    let salt = n.h.suite.hash(&[live.0[0], 0]);
+    n.reveal(&id, 0, &live, salt, &result(5, 5));
+    n.reveal(&id, 0, &fresh, s, &result(5, 5));
+    assert_eq!(n.job(&id).state, JOB_COMPLETED);
+    let d: Provider = n.h.state.load(&dead).unwrap().unwrap();
+    assert_eq!((d.timeouts, d.running), (1, 0));
+    n.assert_balanced(&[id]);
+}
+
+#[test]
+fn a_task_no_provider_fits_waits_until_one_registers() {
+    let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+    let mut t = task("train", vec![], vec![], 1);
+    t.resources.accelerators = vec![AcceleratorNeed {
+        kind: 0,
+        model: "A100".into(),
+        memory: 0,
+        count: 2,
+    }];
+    let r = n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: JobSpec {
+                tasks: vec![t],
+                ..two_task_job()
+            },
+        },
+    );
+    assert!(r.outcome.is_ok());
+    let id = job_id(Suite::Sm, &n.h.user(0), 0);
+    assert_eq!(n.task(&id, 0).state, TASK_QUEUED);
+    let reserve = n.job(&id).reserve;
+    n.h.until(n.h.number + 5);
+    assert_eq!(
+        n.job(&id).reserve,
+        reserve,
+        "waiting costs nothing while nothing changes"
+    );
+    let r = n.h.run(4, register(inventory(16, 1, 4)));
+    assert!(r.outcome.is_ok());
+    n.providers.push(n.h.user(4));
+    assert_eq!(n.active(&id, 0), vec![n.h.user(4)]);
+    let pr: Provider = n.h.state.load(&n.h.user(4)).unwrap().unwrap();
+    assert_eq!(pr.used.accelerators, vec![2]);
+    n.assert_balanced(&[id]);
+}
+
+#[test]
+fn the_submitter_reviews_requester_tasks_and_may_cancel() {
+    let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+    let mut t = task("a", vec![], vec![], 1);
+    t.verification = VERIFY_REQUESTER;
+    let spec = JobSpec {
+        tasks: vec![t.clone()],
+        ..two_task_job()
+    };
+    n.h.run(0, ComputeAction::Submit { job: spec.clone() });
+    let id = job_id(Suite::Sm, &n.h.user(0), 0);
+    n.run_task(&id, 0, |_| result(5, 5));
+    assert_eq!(n.task(&id, 0).state, 3, "in review");
+    let r = n.h.run(
+        1,
+        ComputeAction::Decide {
+            job: id,
+            task: 0,
+            accept: false,
+        },
+    );
+    assert_eq!(code(&r), Some(Code::NotJobOwner));
+    let r = n.h.run(
+        0,
+        ComputeAction::Decide {
+            job: id,
+            task: 0,
+            accept: false,
+        },
+    );
+    assert!(r.outcome.is_ok());
+    assert_eq!(n.job(&id).state, JOB_FAILED);
+
+    // Unanswered, the window ends in acceptance.
+    n.h.run(0, ComputeAction::Submit { job: spec.clone() });
+    let id2 = job_id(Suite::Sm, &n.h.user(0), 2);
+    n.run_task(&id2, 0, |_| result(5, 5));
+    let until = n.task(&id2, 0).review_until;
+    n.h.until(until);
+    assert_eq!(n.job(&id2).state, JOB_COMPLETED);
+
+    // Cancelling gives back what is left and frees the providers.
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: two_task_job(),
+        },
+    );
+    let id3 = job_id(Suite::Sm, &n.h.user(0), 3);
+    let r = n.h.run(0, ComputeAction::Cancel { job: id3 });
+    assert!(r.outcome.is_ok(), "{r:?}");
+    assert_eq!(n.job(&id3).state, JOB_CANCELLED);
+    for p in &n.providers {
+        assert_eq!(n.h.state.load::<Provider>(p).unwrap().unwrap().running, 0);
+    }
+    let r = n.h.run(0, ComputeAction::Cancel { job: id3 });
+    assert_eq!(code(&r), Some(Code::JobEnded));
+    n.assert_balanced(&[id, id2, id3]);
+}
+
+#[test]
+fn bad_graphs_and_results_are_refused_with_their_codes() {
+    let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+    let base = two_task_job();
+    let mut cyclic = base.clone();
+    cyclic.tasks[0].after = vec![1];
+    let mut unknown = base.clone();
+    unknown.tasks[1].inputs[0].task = 1;
+    let mut not_after = base.clone();
+    not_after.tasks[1].after = vec![];
+    let mut fuel = base.clone();
+    fuel.tasks[0].fuel = 0;
+    let mut big = base.clone();
+    big.tasks = (0..65)
+        .map(|i| task(&format!("t{i}"), vec![], vec![], 1))
+        .collect();
+    let mut same = base.clone();
+    same.tasks[1].name = "prepare".into();
+    let mut self_dep = base.clone();
+    self_dep.tasks[1].after = vec![1];
+    let mut poor = base.clone();
+    poor.max_price = Amount(3);
+    let mut weights = base.clone();
+    weights.weights = Bytes(vec![0; 7]);
+    for (spec, want) in [
+        (cyclic, Code::CyclicGraph),
+        (unknown, Code::UnknownInput),
+        (not_after, Code::UnknownInput),
+        (fuel, Code::BadFuel),
+        (big, Code::BadTaskCount),
+        (same, Code::BadTask),
+        (self_dep, Code::BadDependency),
+        (poor, Code::NoBudget),
+        (weights, Code::BadWeights),
+    ] {
+        let r = n.h.run(0, ComputeAction::Submit { job: spec });
+        assert_eq!(code(&r), Some(want), "{r:?}");
+    }
+    n.h.run(0, ComputeAction::Submit { job: base });
+    let id = job_id(Suite::Sm, &n.h.user(0), n.h.nonce(&n.h.user(0)) - 1);
+    let who = n.active(&id, 0)[0];
+    let u = n.user_of(&who);
+    let r = n.h.run(
+        u,
+        ComputeAction::Reveal {
+            job: id,
+            task: 0,
+            salt: [0; 32],
+            result: result(1, 1),
+            logs: Bytes::default(),
+        },
+    );
+    assert_eq!(code(&r), Some(Code::NotCommitted));
+    let salt = n.commit(&id, 0, &who, &result(1, 1));
+    let r = n.h.run(
+        u,
+        ComputeAction::Reveal {
+            job: id,
+            task: 0,
+            salt,
+            result: result(1, 1),
+            logs: Bytes::default(),
+        },
+    );
+    assert_eq!(code(&r), Some(Code::RevealsClosed));
+    let r = n.h.run(
+        2 + (u % 3),
+        ComputeAction::Commit {
+            job: id,
+            task: 9,
+            commitment: [1; 32],
+        },
+    );
+    assert_eq!(code(&r), Some(Code::NoSuchTask));
+    let r = n.h.run(
+        4,
+        ComputeAction::Heartbeat {
+            load: 1,
+            free_cpu: 1,
+            free_memory: 1,
+        },
+    );
+    assert_eq!(code(&r), Some(Code::NotAProvider));
+    let r = n.h.run(
+        4,
+        ComputeAction::Register {
+            inventory: Inventory::default(),
+            stake: Amount::from_mmt(200),
+        },
+    );
+    assert_eq!(code(&r), Some(Code::BadInventory));
+    n.assert_balanced(&[id]);
+}
