@@ -34,3 +34,14 @@ if ! cmp -s "$js/package-lock.json" "$js/node_modules/.metamesh-installed-lock";
   cp "$js/package-lock.json" "$js/node_modules/.metamesh-installed-lock"
 fi
 echo "node $(node --version), JS IPFS tools ready"
+
+# clang, lld and wasi-libc: C to wasm32-wasi for the compute examples and the executor's tests.
+if ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1 \
+  || [ ! -f /usr/lib/wasm32-wasi/libc.a ] \
+  || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang lld wasi-libc \
+    libclang-rt-14-dev-wasm32 >/dev/null
+fi
+echo "$(clang --version | head -1), wasm32-wasi ready"
