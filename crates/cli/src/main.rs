@@ -66,6 +66,12 @@ enum Command {
     /// The storage market: offer space, ask for replicas, see deals and challenges.
     #[command(subcommand)]
     Storage(commands::storage::StorageCommand),
+    /// Computing jobs: submit a task graph, follow it, logs, results, placements, lineage.
+    #[command(subcommand)]
+    Job(commands::job::JobCommand),
+    /// Computing providers: register an inventory, run the agent, list, status.
+    #[command(subcommand)]
+    Provider(commands::provider::ProviderCommand),
     /// Hash files with the suite's hash (SM3 or Keccak-256).
     Hash(commands::hash::HashArgs),
     /// End-to-end measurements.
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
         Command::Hash(args) => commands::hash::run(&ctx, args),
         Command::Data(cmd) => commands::data::run(&ctx, cmd),
         Command::Storage(cmd) => commands::storage::run(&ctx, cmd),
+        Command::Job(cmd) => commands::job::run(&ctx, cmd),
+        Command::Provider(cmd) => commands::provider::run(&ctx, cmd),
         Command::Init(args) => commands::init::run(&ctx, args),
         Command::Node(cmd) => commands::node::run(&ctx, cmd),
         Command::Tx(cmd) => commands::client::tx(&ctx, cmd),

@@ -5,8 +5,10 @@
 //! agent that follows assignments on chain, runs them, and commits and reveals the results.
 //! It decides no placement and no payment: the chain does.
 
+pub mod agent;
 pub mod executor;
 pub mod inventory;
 pub mod wasi;
 
+pub use agent::{Agent, Port, Step};
 pub use executor::{Limits, Run, run_wasm};

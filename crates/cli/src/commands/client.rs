@@ -258,6 +258,17 @@ pub(crate) fn sign_action(
     action: Action,
 ) -> anyhow::Result<metamesh_primitives::SignedTransaction> {
     let key = sender_key(ctx, sender)?;
+    sign_with(rpc, &key, sender.gas_price, sender.gas_limit, action)
+}
+
+/// Signs `action` with `key` at its next nonce (see [`sign_action`]).
+pub(crate) fn sign_with(
+    rpc: &RpcArgs,
+    key: &SecretKey,
+    gas_price: Option<Amount>,
+    gas_limit: Option<u64>,
+    action: Action,
+) -> anyhow::Result<metamesh_primitives::SignedTransaction> {
     let from = key.public_key().address();
     let chain_id = rpc
         .call("mm_chainId", json!([]))?
@@ -271,7 +282,7 @@ pub(crate) fn sign_action(
     let block_limit = params["blockGasLimit"]
         .as_u64()
         .ok_or_else(|| anyhow!("the node's parameters are malformed"))?;
-    let gas_price = match sender.gas_price {
+    let gas_price = match gas_price {
         Some(p) => p,
         None => wei(&params["minGasPrice"])?,
     };
@@ -279,11 +290,11 @@ pub(crate) fn sign_action(
         chain_id,
         nonce,
         gas_price,
-        gas_limit: sender.gas_limit.unwrap_or(block_limit),
+        gas_limit: gas_limit.unwrap_or(block_limit),
         action,
     };
-    if sender.gas_limit.is_none() {
-        let probe = tx.clone().sign(&key)?;
+    if gas_limit.is_none() {
+        let probe = tx.clone().sign(key)?;
         let used = rpc
             .call(
                 "mm_estimateGas",
@@ -293,7 +304,7 @@ pub(crate) fn sign_action(
             .ok_or_else(|| anyhow!("mm_estimateGas gave no number"))?;
         tx.gas_limit = metamesh_state::padded_gas(used, block_limit);
     }
-    Ok(tx.sign(&key)?)
+    Ok(tx.sign(key)?)
 }
 
 /// Signs `action`, sends it, and waits for its receipt; a transaction included but failed is
@@ -305,6 +316,14 @@ pub(crate) fn send_and_wait(
     action: Action,
 ) -> anyhow::Result<Value> {
     let tx = sign_action(ctx, rpc, sender, action)?;
+    send_signed(rpc, &tx)
+}
+
+/// Sends a signed transaction and waits for its receipt (see [`send_and_wait`]).
+pub(crate) fn send_signed(
+    rpc: &RpcArgs,
+    tx: &metamesh_primitives::SignedTransaction,
+) -> anyhow::Result<Value> {
     let hash = rpc.call(
         "mm_sendRawTransaction",
         json!([format!("0x{}", hex::encode(tx.to_rlp()))]),

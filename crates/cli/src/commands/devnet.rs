@@ -2,7 +2,10 @@
 //! writes each node's directory (`node-i`: keystore, genesis, password, config with its ports
 //! and bootnode, node key); every run starts them — one node in this process, several as child
 //! processes of `metamesh node run`, each restartable alone with
-//! `metamesh --data-dir DIR/node-i node run`. Ctrl-C (or SIGTERM) stops them all.
+//! `metamesh --data-dir DIR/node-i node run`. Beside nodes 1–3 (node 0 on a one-node devnet)
+//! run three computing providers (`provider-i`: a funded key, a distinct inventory, the
+//! provider agent), each a child `metamesh provider run` against its node. Ctrl-C (or
+//! SIGTERM) stops them all.
 
 use std::{
     io::{BufRead as _, BufReader},
@@ -22,6 +25,83 @@ use crate::Context;
 const MAX_NODES: usize = 7;
 /// Funded accounts created in node-0's keystore.
 const ACCOUNTS: usize = 3;
+/// Computing providers a devnet runs.
+const PROVIDERS: usize = 3;
+
+/// The providers' inventories: a CPU centre, a GPU centre, an NPU centre.
+const INVENTORIES: [&str; PROVIDERS] = [
+    r#"# A CPU cluster on a dedicated link.
+region = "cn-north"
+executors = ["wasm"]
+fuel_price = "0.001 MMT"   # per million units of Wasm fuel
+stake = "500 MMT"
+memory = "64 GiB"
+memory_price_hour = "0.01 MMT"
+disk = "2 TiB"
+[cpu]
+cores = 16
+model = "AMD EPYC 7763"
+benchmark = 1200
+price_hour = "0.05 MMT"
+[[links]]
+kind = "dedicated"
+bandwidth = 10000
+latency = 300
+"#,
+    r#"# An intelligent computing centre with GPUs.
+region = "cn-east"
+executors = ["wasm"]
+fuel_price = "0.002 MMT"
+stake = "800 MMT"
+memory = "256 GiB"
+memory_price_hour = "0.01 MMT"
+disk = "8 TiB"
+[cpu]
+cores = 32
+model = "Intel Xeon Platinum 8380"
+benchmark = 1000
+price_hour = "0.04 MMT"
+[[accelerators]]
+kind = "gpu"
+model = "A100"
+memory = "80 GiB"
+count = 4
+benchmark = 19500
+price_hour = "2 MMT"
+[[links]]
+kind = "ai-intranet"
+bandwidth = 100000
+latency = 20
+"#,
+    r#"# A centre with NPUs on the public internet.
+region = "cn-south"
+executors = ["wasm"]
+fuel_price = "0.0005 MMT"
+stake = "300 MMT"
+memory = "32 GiB"
+disk = "1 TiB"
+[cpu]
+cores = 8
+model = "Kunpeng 920"
+benchmark = 800
+price_hour = "0.02 MMT"
+[[accelerators]]
+kind = "npu"
+model = "Ascend 910"
+memory = "32 GiB"
+count = 2
+benchmark = 12000
+price_hour = "1 MMT"
+[[links]]
+kind = "internet"
+bandwidth = 1000
+latency = 5000
+"#,
+];
+
+fn provider_dir(root: &Path, i: usize) -> PathBuf {
+    root.join(format!("provider-{i}"))
+}
 
 #[derive(clap::Args, Debug)]
 pub struct DevnetArgs {
@@ -86,6 +166,22 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
                 .address,
         );
     }
+    for i in 1..=PROVIDERS {
+        let dir = provider_dir(root, i);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        super::write_private(
+            &dir.join("password.txt"),
+            format!("{password}\n").as_bytes(),
+        )?;
+        std::fs::write(dir.join("inventory.toml"), INVENTORIES[i - 1])?;
+        let keystore = metamesh_crypto::keystore::Keystore::open(dir.join("keystore"))?;
+        let key = SecretKey::generate(Suite::Sm)?;
+        funded.push(
+            keystore
+                .store(&key, password.as_bytes(), ScryptParams::LIGHT)?
+                .address,
+        );
+    }
     let genesis = Genesis::dev(
         1337,
         Suite::Sm,
@@ -104,6 +200,12 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
     // One admin token for the whole local network, so a tool holding any node's directory
     // can administer every node.
     let token = super::node::new_admin_token()?;
+    for i in 1..=PROVIDERS {
+        super::write_private(
+            &provider_dir(root, i).join(super::node::ADMIN_TOKEN_FILE),
+            format!("{token}\n").as_bytes(),
+        )?;
+    }
     for (i, signer) in signers.iter().enumerate() {
         let dir = node_dir(root, i);
         node_key(&dir)?;
@@ -147,12 +249,26 @@ fn banner(root: &Path, genesis: &Genesis, head: u64) -> anyhow::Result<String> {
             c.signer.map(|a| a.to_string()).unwrap_or_default(),
         ));
     }
+    for i in 1..=PROVIDERS {
+        let dir = provider_dir(root, i);
+        if let Ok(Some(entry)) = metamesh_crypto::keystore::Keystore::open(dir.join("keystore"))
+            .and_then(|k| k.list())
+            .map(|l| l.first().cloned())
+        {
+            lines.push(format!(
+                "provider-{i}: {} on node-{} ({})",
+                entry.address,
+                provider_node(i, genesis.clique.signers.len()),
+                dir.join("inventory.toml").display()
+            ));
+        }
+    }
     lines.push(format!("data:     {}", root.display()));
     lines.push(format!(
         "password: {} (also in each node's password.txt)",
         password.trim()
     ));
-    for g in &genesis.grants {
+    for g in genesis.grants.iter().take(ACCOUNTS) {
         lines.push(format!(
             "account:  {} with {} (keystore of node-0)",
             g.address, g.amount
@@ -197,6 +313,8 @@ pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
         };
         let settings = settings_for(&node_ctx)?;
         let root_text = banner(&root, &genesis, 0)?;
+        // Children of this process: they stop with it.
+        let _providers = start_providers(&root, 1)?;
         return run_node(&dir, settings, |chain, _| {
             root_text.replace(
                 "block 0 on start",
@@ -265,6 +383,11 @@ fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
         }
         children.push((i, child));
     }
+    children.extend(
+        start_providers(root, nodes)?
+            .into_iter()
+            .map(|(i, c)| (100 + i, c)),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -276,7 +399,7 @@ fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
             _ = term.recv() => Ok(()),
         }
     })?;
-    eprintln!("stopping {nodes} nodes");
+    eprintln!("stopping {nodes} nodes and their providers");
     for (_, child) in &children {
         // SAFETY: kill(2) with a child's pid and SIGTERM has no memory effects.
         unsafe {
@@ -286,9 +409,68 @@ fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
     for (i, mut child) in children {
         match child.wait() {
             Ok(status) if status.success() => {}
-            Ok(status) => eprintln!("node-{i} ended with {status}"),
-            Err(e) => eprintln!("node-{i}: {e}"),
+            Ok(status) => eprintln!("{} ended with {status}", name_of(i)),
+            Err(e) => eprintln!("{}: {e}", name_of(i)),
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn name_of(child: usize) -> String {
+    if child >= 100 {
+        format!("provider-{}", child - 100)
+    } else {
+        format!("node-{child}")
+    }
+}
+
+/// The node provider `i` (1-based) works with: node i, or node 0 on a one-node devnet.
+fn provider_node(i: usize, nodes: usize) -> usize {
+    if nodes == 1 { 0 } else { i % nodes }
+}
+
+/// Starts `metamesh provider run` for each provider directory (none in a devnet made before
+/// providers existed), against its node's RPC.
+fn start_providers(root: &Path, nodes: usize) -> anyhow::Result<Vec<(usize, Child)>> {
+    let exe = std::env::current_exe().context("finding the metamesh executable")?;
+    let mut children = Vec::new();
+    for i in 1..=PROVIDERS {
+        let dir = provider_dir(root, i);
+        if !dir.join("inventory.toml").exists() {
+            continue;
+        }
+        let node = NodeConfig::load(&node_dir(root, provider_node(i, nodes)))?;
+        let rpc = node
+            .rpc_addr
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let mut command = Command::new(&exe);
+        command
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["provider", "run", "--executor", "wasm", "--inventory"])
+            .arg(dir.join("inventory.toml"))
+            .arg("--password-file")
+            .arg(dir.join("password.txt"))
+            .args(["--rpc", &rpc])
+            .env_remove("METAMESH_DATA_DIR")
+            .env_remove("METAMESH_PASSWORD")
+            .env_remove("METAMESH_RPC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        stop_with_parent(&mut command);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting provider-{i}"))?;
+        if let Some(err) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    eprintln!("[provider-{i}] {line}");
+                }
+            });
+        }
+        children.push((i, child));
+    }
+    Ok(children)
 }

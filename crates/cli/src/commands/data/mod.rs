@@ -8,6 +8,7 @@ mod transfer;
 
 use add::add;
 use get::{get, share};
+pub(crate) use transfer::{add_bytes, get_bytes};
 use transfer::{export, import_car};
 
 use std::{

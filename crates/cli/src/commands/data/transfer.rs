@@ -230,3 +230,47 @@ pub(super) fn import_car(ctx: &Context, file: &Path, rpc: &RpcArgs) -> anyhow::R
     });
     Ok(ExitCode::SUCCESS)
 }
+
+/// Adds `bytes` as one file (the default profile, Kubo's CIDs) to the node, pinned as `name`.
+pub(crate) fn add_bytes(rpc: &RpcArgs, name: &str, bytes: &[u8]) -> anyhow::Result<Cid> {
+    let profile = Profile::KUBO_DEFAULT;
+    let url = content_url(
+        rpc,
+        &format!(
+            "car?pin=last&name={}&size={}&profile={profile}&encrypted=false",
+            encode_query(name),
+            bytes.len()
+        ),
+    );
+    let (root, answer) = upload(url, |out| {
+        let mut car = CarWriter::new(out, &[])?;
+        let mut importer = FileImporter::new(profile, &mut car);
+        importer.write(bytes)?;
+        let (root, _) = importer.finish()?;
+        car.finish()?;
+        Ok(root.cid)
+    })?;
+    if answer["pinned"][0].as_str() != Some(root.to_string().as_str()) {
+        bail!("the node pinned {}, not {root}", answer["pinned"][0]);
+    }
+    Ok(root)
+}
+
+/// The file under `cid`, fetched by the node from the network if need be; at most `max` bytes.
+pub(crate) fn get_bytes(rpc: &RpcArgs, cid: &Cid, max: u64) -> anyhow::Result<Vec<u8>> {
+    let mut scratch = Scratch::new()?;
+    let mut total = 0u64;
+    download(rpc, cid, |b| {
+        total += b.data.len() as u64;
+        if total > max.saturating_mul(2).saturating_add(1 << 20) {
+            bail!("{cid} is larger than the {max} bytes allowed");
+        }
+        scratch.add(b)
+    })?;
+    let mut out = Vec::new();
+    metamesh_storage::export_file(&scratch, cid, &mut out)?;
+    if out.len() as u64 > max {
+        bail!("{cid} is {} bytes, over the {max} allowed", out.len());
+    }
+    Ok(out)
+}

@@ -24,6 +24,7 @@ use metamesh_trie::NodeStore;
 
 pub use events::{ComputeEvent, Explained};
 pub use records::*;
+pub use submit::file_name_ok;
 
 pub(crate) use place::end_block;
 

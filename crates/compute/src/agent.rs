@@ -1,0 +1,460 @@
+//! The provider agent: follows `taskAssigned` events naming this provider, runs each task on
+//! its inputs, adds the outputs and logs to the content network, commits `H(digest ‖ salt ‖
+//! provider)`, reveals once every replica has committed, and heartbeats. Its queue (the event
+//! cursor and each task's stage, result and salt) is a file written atomically after every
+//! change, so an agent killed at any point resumes where it was: a salt is on disk before its
+//! commitment is sent, and a commitment already on chain is not sent again.
+//!
+//! It reaches the chain and the content store only through a [`Port`] (the CLI's is JSON-RPC
+//! to a node), and reads jobs in the shape `mm_getJob` gives.
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use metamesh_crypto::{Address, Suite};
+use metamesh_primitives::{
+    ComputeAction, Hash,
+    compute::{Bytes, Output, RunResult},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Limits, run_wasm};
+
+/// What the agent needs of a node.
+pub trait Port {
+    fn head(&mut self) -> Result<u64, String>;
+    /// A page of `taskAssigned` events naming this provider after `cursor` (from
+    /// `from_block` when none), the cursor to go on from next time (`None`: keep the one
+    /// given), and whether more pages follow now.
+    fn events(
+        &mut self,
+        from_block: u64,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>, bool), String>;
+    /// `mm_getJob`.
+    fn job(&mut self, id: &str) -> Result<Value, String>;
+    /// `mm_getProvider` of this provider.
+    fn provider(&mut self) -> Result<Value, String>;
+    /// The file under `cid` (text), at most `max` bytes.
+    fn fetch(&mut self, cid: &str, max: u64) -> Result<Vec<u8>, String>;
+    /// Adds a file; its CID as text and bytes.
+    fn add(&mut self, name: &str, bytes: &[u8]) -> Result<(String, Vec<u8>), String>;
+    /// Sends a transaction signed by this provider and waits for it to be applied.
+    fn send(&mut self, action: ComputeAction) -> Result<(), String>;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Stage {
+    Assigned,
+    Ran,
+    Committed,
+    Revealed,
+}
+
+/// One replica this provider holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Work {
+    job: String,
+    task: u64,
+    stage: Stage,
+    /// Hex of the result's RLP, the salt and the logs CID, once run.
+    result: Option<String>,
+    salt: Option<String>,
+    logs: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    from_block: u64,
+    cursor: Option<String>,
+    work: Vec<Work>,
+    last_heartbeat: u64,
+}
+
+/// What the agent did in one step, for its log.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub lines: Vec<String>,
+}
+
+pub struct Agent<P: Port> {
+    port: P,
+    me: Address,
+    suite: Suite,
+    file: PathBuf,
+    logs: PathBuf,
+    saved: Saved,
+    /// The most memory, fuel and input bytes this agent gives one run.
+    pub limits: Limits,
+    pub max_input: u64,
+    /// Blocks between heartbeats.
+    pub heartbeat_every: u64,
+}
+
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s)).ok()
+}
+
+fn hash_of(s: &str) -> Option<Hash> {
+    unhex(s)?.try_into().ok()
+}
+
+impl<P: Port> Agent<P> {
+    /// An agent keeping its queue in `dir` (created if missing).
+    pub fn open(port: P, me: Address, suite: Suite, dir: PathBuf) -> Result<Self, String> {
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).map_err(|e| format!("creating {}: {e}", logs.display()))?;
+        let file = dir.join("queue.json");
+        let saved = match std::fs::read(&file) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{} is not a provider queue: {e}", file.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Saved::default(),
+            Err(e) => return Err(format!("reading {}: {e}", file.display())),
+        };
+        Ok(Agent {
+            port,
+            me,
+            suite,
+            file,
+            logs,
+            saved,
+            limits: Limits::default(),
+            max_input: 1 << 30,
+            heartbeat_every: 5,
+        })
+    }
+
+    /// Tasks in the queue, for status.
+    pub fn queued(&self) -> usize {
+        self.saved.work.len()
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let tmp = self.file.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&self.saved).map_err(|e| e.to_string())?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.file)
+        };
+        write().map_err(|e| format!("saving {}: {e}", self.file.display()))
+    }
+
+    /// One round: new assignments, every queued task one stage on, a heartbeat when due.
+    pub fn step(&mut self) -> Result<Step, String> {
+        let mut step = Step::default();
+        self.follow(&mut step)?;
+        let work = self.saved.work.clone();
+        for w in work {
+            if let Err(e) = self.advance(&w, &mut step) {
+                step.lines
+                    .push(format!("job {} task {}: {e}", w.job, w.task));
+            }
+        }
+        self.heartbeat(&mut step)?;
+        Ok(step)
+    }
+
+    fn follow(&mut self, step: &mut Step) -> Result<(), String> {
+        loop {
+            let page = self
+                .port
+                .events(self.saved.from_block, self.saved.cursor.as_deref());
+            let (events, next, more) = match page {
+                Ok(page) => page,
+                // A reorg took the cursor's block: read again from the start (known
+                // assignments are not added twice).
+                Err(e) if e.contains("no longer canonical") => {
+                    self.saved.cursor = None;
+                    self.save()?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            for e in &events {
+                let ev = &e["event"];
+                if ev["type"] != "taskAssigned" {
+                    continue;
+                }
+                let mine = ev["providers"].as_array().is_some_and(|p| {
+                    p.iter().any(|a| {
+                        a.as_str().and_then(|s| s.parse::<Address>().ok()) == Some(self.me)
+                    })
+                });
+                let (Some(job), Some(task)) = (ev["job"].as_str(), ev["task"].as_u64()) else {
+                    continue;
+                };
+                if mine
+                    && !self
+                        .saved
+                        .work
+                        .iter()
+                        .any(|w| w.job == job && w.task == task)
+                {
+                    step.lines.push(format!("assigned job {job} task {task}"));
+                    self.saved.work.push(Work {
+                        job: job.to_owned(),
+                        task,
+                        stage: Stage::Assigned,
+                        result: None,
+                        salt: None,
+                        logs: None,
+                    });
+                }
+            }
+            if next.is_some() {
+                self.saved.cursor = next;
+            }
+            self.save()?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    fn set(&mut self, w: &Work, f: impl FnOnce(&mut Work)) -> Result<(), String> {
+        if let Some(x) = self
+            .saved
+            .work
+            .iter_mut()
+            .find(|x| x.job == w.job && x.task == w.task)
+        {
+            f(x);
+        }
+        self.save()
+    }
+
+    fn drop_work(&mut self, w: &Work) -> Result<(), String> {
+        self.saved
+            .work
+            .retain(|x| !(x.job == w.job && x.task == w.task));
+        self.save()
+    }
+
+    fn advance(&mut self, w: &Work, step: &mut Step) -> Result<(), String> {
+        let job = self.port.job(&w.job)?;
+        let task = &job["tasks"][w.task as usize];
+        let me = self.me.to_string();
+        let mine = task["replicas"].as_array().and_then(|rs| {
+            rs.iter()
+                .rev()
+                .find(|r| r["provider"].as_str() == Some(me.as_str()))
+                .cloned()
+        });
+        let running = task["state"] == "running" || task["state"] == "review";
+        let Some(mine) = mine.filter(|r| r["state"] == "active" && running) else {
+            step.lines.push(format!(
+                "job {} task {}: done ({})",
+                w.job, w.task, task["state"]
+            ));
+            return self.drop_work(w);
+        };
+        match w.stage {
+            Stage::Assigned => self.run(w, &job, step),
+            Stage::Ran if mine["committed"] == true => self.set(w, |x| x.stage = Stage::Committed),
+            Stage::Ran => {
+                let (result, salt) = self.opened(w)?;
+                let digest = metamesh_state::result_digest(self.suite, &result);
+                let commitment = metamesh_state::commitment(self.suite, &digest, &salt, &self.me);
+                self.port.send(ComputeAction::Commit {
+                    job: self.job_hash(w)?,
+                    task: w.task,
+                    commitment,
+                })?;
+                step.lines
+                    .push(format!("job {} task {}: committed", w.job, w.task));
+                self.set(w, |x| x.stage = Stage::Committed)
+            }
+            Stage::Committed if mine["revealed"] == true => {
+                self.set(w, |x| x.stage = Stage::Revealed)
+            }
+            Stage::Committed => {
+                let replicas = task["replicas"].as_array().cloned().unwrap_or_default();
+                let active: Vec<&Value> =
+                    replicas.iter().filter(|r| r["state"] == "active").collect();
+                let wanted = task["wanted"].as_u64().unwrap_or(0) as usize;
+                let committed = active.iter().filter(|r| r["committed"] == true).count();
+                if committed < wanted {
+                    return Ok(());
+                }
+                let (result, salt) = self.opened(w)?;
+                let logs = w.logs.as_deref().and_then(unhex).unwrap_or_default();
+                self.port.send(ComputeAction::Reveal {
+                    job: self.job_hash(w)?,
+                    task: w.task,
+                    salt,
+                    result,
+                    logs: Bytes(logs),
+                })?;
+                step.lines
+                    .push(format!("job {} task {}: revealed", w.job, w.task));
+                self.set(w, |x| x.stage = Stage::Revealed)
+            }
+            Stage::Revealed => Ok(()),
+        }
+    }
+
+    fn job_hash(&self, w: &Work) -> Result<Hash, String> {
+        hash_of(&w.job).ok_or_else(|| format!("{} is not a job id", w.job))
+    }
+
+    fn opened(&self, w: &Work) -> Result<(RunResult, Hash), String> {
+        let raw = w
+            .result
+            .as_deref()
+            .and_then(unhex)
+            .ok_or("no result saved")?;
+        let result = alloy_rlp::Decodable::decode(&mut raw.as_slice())
+            .map_err(|e| format!("saved result: {e}"))?;
+        let salt = w.salt.as_deref().and_then(hash_of).ok_or("no salt saved")?;
+        Ok((result, salt))
+    }
+
+    /// The task's program and inputs, from the content network.
+    fn gather(
+        &mut self,
+        job: &Value,
+        index: u64,
+    ) -> Result<(Vec<u8>, BTreeMap<String, Vec<u8>>, Vec<String>), String> {
+        let spec = &job["spec"]["tasks"][index as usize];
+        let program = spec["program"]
+            .as_str()
+            .ok_or("the task names no program")?;
+        let program = self.port.fetch(program, 64 << 20)?;
+        let mut inputs = BTreeMap::new();
+        let mut total = 0u64;
+        for input in spec["inputs"].as_array().cloned().unwrap_or_default() {
+            let name = input["name"]
+                .as_str()
+                .ok_or("an input without a name")?
+                .to_owned();
+            let cid = match (input["cid"].as_str(), input["from"].as_str()) {
+                (Some(c), _) => c.to_owned(),
+                (None, Some(from)) => {
+                    let (task, output) = from.split_once(':').ok_or("a bad input source")?;
+                    let up = job["tasks"]
+                        .as_array()
+                        .and_then(|ts| ts.iter().find(|t| t["name"] == task))
+                        .ok_or_else(|| format!("input {name}: no task {task}"))?;
+                    up["outputs"][output]
+                        .as_str()
+                        .ok_or_else(|| format!("input {name}: task {task} has no output {output}"))?
+                        .to_owned()
+                }
+                _ => return Err(format!("input {name} has no source")),
+            };
+            let bytes = self
+                .port
+                .fetch(&cid, self.max_input.saturating_sub(total))?;
+            total += bytes.len() as u64;
+            inputs.insert(name, bytes);
+        }
+        let mut args = vec![spec["name"].as_str().unwrap_or("task").to_owned()];
+        for a in spec["args"].as_array().cloned().unwrap_or_default() {
+            args.push(a.as_str().unwrap_or_default().to_owned());
+        }
+        Ok((program, inputs, args))
+    }
+
+    fn run(&mut self, w: &Work, job: &Value, step: &mut Step) -> Result<(), String> {
+        let spec = &job["spec"]["tasks"][w.task as usize];
+        let fuel = spec["fuel"].as_u64().unwrap_or(self.limits.fuel);
+        let memory = spec["resources"]["memory"].as_u64().unwrap_or(0) as usize;
+        let limits = Limits {
+            fuel,
+            memory: memory.clamp(16 << 20, self.limits.memory),
+            output: self.limits.output,
+        };
+        let run = match self.gather(job, w.task) {
+            Ok((program, inputs, args)) => run_wasm(&program, args, inputs, limits),
+            Err(e) => crate::Run {
+                status: metamesh_primitives::compute::RUN_BAD_INPUT,
+                code: 0,
+                fuel: 0,
+                outputs: BTreeMap::new(),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                reason: Some(e),
+            },
+        };
+        let mut log = Vec::new();
+        log.extend(&run.stdout);
+        if !run.stderr.is_empty() {
+            log.extend(b"--- stderr ---\n");
+            log.extend(&run.stderr);
+        }
+        if let Some(r) = &run.reason {
+            log.extend(format!("--- {r} ---\n").as_bytes());
+        }
+        let log_file = self
+            .logs
+            .join(format!("{}-{}.log", w.job.trim_start_matches("0x"), w.task));
+        std::fs::write(&log_file, &log)
+            .map_err(|e| format!("writing {}: {e}", log_file.display()))?;
+        let (_, logs) = self.port.add("log.txt", &log)?;
+        let mut outputs = Vec::new();
+        for (name, bytes) in &run.outputs {
+            let (_, cid) = self.port.add(name, bytes)?;
+            outputs.push(Output {
+                name: name.clone(),
+                cid: Bytes(cid),
+                size: bytes.len() as u64,
+            });
+        }
+        let result = RunResult {
+            status: run.status,
+            code: run.code,
+            fuel: run.fuel,
+            outputs,
+        };
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|_| "no randomness for the salt")?;
+        step.lines.push(format!(
+            "job {} task {}: ran ({}, fuel {}, {} outputs)",
+            w.job,
+            w.task,
+            metamesh_primitives::compute::RUN_STATUS[usize::from(run.status)],
+            run.fuel,
+            result.outputs.len()
+        ));
+        let encoded = alloy_rlp::encode(&result);
+        self.set(w, |x| {
+            x.stage = Stage::Ran;
+            x.result = Some(hex0x(&encoded));
+            x.salt = Some(hex0x(&salt));
+            x.logs = Some(hex0x(&logs));
+        })
+    }
+
+    fn heartbeat(&mut self, step: &mut Step) -> Result<(), String> {
+        let head = self.port.head()?;
+        if head < self.saved.last_heartbeat + self.heartbeat_every {
+            return Ok(());
+        }
+        let p = self.port.provider()?;
+        if p.is_null() {
+            return Ok(());
+        }
+        let cores = p["inventory"]["cpu"]["cores"].as_u64().unwrap_or(1).max(1);
+        let used = p["used"]["cpu"].as_u64().unwrap_or(0);
+        let memory = p["inventory"]["memory"].as_u64().unwrap_or(0);
+        let used_memory = p["used"]["memory"].as_u64().unwrap_or(0);
+        let load = (self.saved.work.len() as u64 * 1000 / cores).min(1000);
+        self.port.send(ComputeAction::Heartbeat {
+            load,
+            free_cpu: cores.saturating_sub(used),
+            free_memory: memory.saturating_sub(used_memory),
+        })?;
+        step.lines
+            .push(format!("heartbeat at block {head} (load {load}‰)"));
+        self.saved.last_heartbeat = head;
+        self.save()
+    }
+}
