@@ -78,6 +78,9 @@ pub struct Step {
     pub lines: Vec<String>,
 }
 
+/// A task's program, inputs by name, and arguments.
+type Gathered = (Vec<u8>, BTreeMap<String, Vec<u8>>, Vec<String>);
+
 pub struct Agent<P: Port> {
     port: P,
     me: Address,
@@ -90,6 +93,9 @@ pub struct Agent<P: Port> {
     pub max_input: u64,
     /// Blocks between heartbeats.
     pub heartbeat_every: u64,
+    /// Alters every output before it is added: a faulty provider, for testing that the
+    /// network outvotes and slashes one.
+    pub corrupt: bool,
 }
 
 fn hex0x(b: &[u8]) -> String {
@@ -126,6 +132,7 @@ impl<P: Port> Agent<P> {
             limits: Limits::default(),
             max_input: 1 << 30,
             heartbeat_every: 5,
+            corrupt: false,
         })
     }
 
@@ -318,11 +325,7 @@ impl<P: Port> Agent<P> {
     }
 
     /// The task's program and inputs, from the content network.
-    fn gather(
-        &mut self,
-        job: &Value,
-        index: u64,
-    ) -> Result<(Vec<u8>, BTreeMap<String, Vec<u8>>, Vec<String>), String> {
+    fn gather(&mut self, job: &Value, index: u64) -> Result<Gathered, String> {
         let spec = &job["spec"]["tasks"][index as usize];
         let program = spec["program"]
             .as_str()
@@ -401,7 +404,11 @@ impl<P: Port> Agent<P> {
         let (_, logs) = self.port.add("log.txt", &log)?;
         let mut outputs = Vec::new();
         for (name, bytes) in &run.outputs {
-            let (_, cid) = self.port.add(name, bytes)?;
+            let mut bytes = bytes.clone();
+            if self.corrupt {
+                bytes.extend(b"(corrupted)");
+            }
+            let (_, cid) = self.port.add(name, &bytes)?;
             outputs.push(Output {
                 name: name.clone(),
                 cid: Bytes(cid),

@@ -341,11 +341,11 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             let p = metamesh_state::Provider::decode(raw).map_err(err)?;
             // Online and quality need the block: `mm_getProvider` gives them.
             let mut v = crate::compute_json::provider(a, &p, p.last_seen, &Params::default());
-            v.as_object_mut().map(|o| {
+            if let Some(o) = v.as_object_mut() {
                 o.remove("online");
                 o.remove("quality");
                 o.insert("qualityStored".into(), json!(p.quality));
-            });
+            }
             v
         }
         StateKey::Job(id) => {

@@ -40,6 +40,15 @@ fn bench(c: &mut Criterion) {
     };
     for n in [1_000usize, 10_000] {
         let invs = inventories(n);
+        let frees: Vec<Free> = invs
+            .iter()
+            .map(|inv| Free {
+                cpu: inv.cpu.cores,
+                memory: inv.memory,
+                disk: inv.disk,
+                accelerators: Vec::new(),
+            })
+            .collect();
         let cands: Vec<Candidate<'_>> = invs
             .iter()
             .enumerate()
@@ -51,12 +60,7 @@ fn bench(c: &mut Criterion) {
                         .unwrap(),
                 ),
                 inventory: inv,
-                free: Free {
-                    cpu: inv.cpu.cores,
-                    memory: inv.memory,
-                    disk: inv.disk,
-                    accelerators: Vec::new(),
-                },
+                free: &frees[i],
                 eligible: i % 10 != 0,
                 load: (i * 37 % 1000) as u64,
                 quality: (i * 53 % 1000) as u64,

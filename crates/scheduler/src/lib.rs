@@ -45,7 +45,7 @@ pub struct Candidate<'a> {
     /// Who runs it: replicas of one task go to distinct operators.
     pub operator: Address,
     pub inventory: &'a Inventory,
-    pub free: Free,
+    pub free: &'a Free,
     /// Online (heard from recently) and staked enough.
     pub eligible: bool,
     /// Thousandths, from its last heartbeat.
@@ -144,7 +144,8 @@ pub fn feasible(c: &Candidate<'_>, r: &Request<'_>) -> Option<Amount> {
         && c.free.disk >= need.disk
         && (need.link == 0 || inv.links.iter().any(|l| l.kind + 1 == need.link))
         && !r.exclude.contains(&c.operator)
-        && fit_accelerators(inv, &mut c.free.accelerators.clone(), need).is_some();
+        && (need.accelerators.is_empty()
+            || fit_accelerators(inv, &mut c.free.accelerators.clone(), need).is_some());
     if !ok {
         return None;
     }
@@ -153,7 +154,7 @@ pub fn feasible(c: &Candidate<'_>, r: &Request<'_>) -> Option<Amount> {
 
 /// `v` of `max` on 0–100 (100 when every value is 0).
 fn of_max(v: u128, max: u128) -> u8 {
-    if max == 0 { 100 } else { (v * 100 / max) as u8 }
+    (v * 100).checked_div(max).map_or(100, |s| s as u8)
 }
 
 /// The share of the requested kind that is idle: accelerators when it asks for some, else cores.
@@ -195,8 +196,21 @@ fn bandwidth(c: &Candidate<'_>) -> u64 {
         .unwrap_or(0)
 }
 
+fn order(candidates: &[Candidate<'_>], a: &Scored, b: &Scored) -> std::cmp::Ordering {
+    b.total
+        .cmp(&a.total)
+        .then_with(|| candidates[a.index].tie.cmp(&candidates[b.index].tie))
+}
+
 /// Every feasible candidate scored, best first.
 pub fn evaluate(candidates: &[Candidate<'_>], r: &Request<'_>, weights: &Weights) -> Vec<Scored> {
+    let mut scored = score(candidates, r, weights);
+    scored.sort_by(|a, b| order(candidates, a, b));
+    scored
+}
+
+/// Every feasible candidate scored, in candidate order.
+fn score(candidates: &[Candidate<'_>], r: &Request<'_>, weights: &Weights) -> Vec<Scored> {
     let feasible: Vec<(usize, Amount)> = candidates
         .iter()
         .enumerate()
@@ -215,7 +229,7 @@ pub fn evaluate(candidates: &[Candidate<'_>], r: &Request<'_>, weights: &Weights
     let (lo, hi) = feasible.iter().fold((u128::MAX, 0), |(lo, hi), (_, q)| {
         (lo.min(q.0), hi.max(q.0))
     });
-    let mut scored: Vec<Scored> = feasible
+    feasible
         .iter()
         .map(|&(index, quote)| {
             let c = &candidates[index];
@@ -251,24 +265,37 @@ pub fn evaluate(candidates: &[Candidate<'_>], r: &Request<'_>, weights: &Weights
                 quote,
             }
         })
-        .collect();
-    scored.sort_by(|a, b| {
-        b.total
-            .cmp(&a.total)
-            .then_with(|| candidates[a.index].tie.cmp(&candidates[b.index].tie))
-    });
-    scored
+        .collect()
 }
 
+/// How many of the best [`place`] puts in order: what a caller may show.
+pub const RANKED: usize = 64;
+
 /// The `n` best feasible candidates on distinct operators (all of them, or `None` when fewer
-/// fit), with every feasible candidate's evaluation.
+/// fit), with every feasible candidate's evaluation: the best `max(RANKED, 4n)` first and in
+/// order, the rest after them in no order (a full sort only when operators repeat so much that
+/// the ordered part holds fewer than `n` of them).
 pub fn place(
     candidates: &[Candidate<'_>],
     r: &Request<'_>,
     weights: &Weights,
     n: usize,
 ) -> (Option<Vec<Scored>>, Vec<Scored>) {
-    let all = evaluate(candidates, r, weights);
+    let mut all = score(candidates, r, weights);
+    let ranked = RANKED.max(n.saturating_mul(4));
+    if all.len() > ranked {
+        all.select_nth_unstable_by(ranked, |a, b| order(candidates, a, b));
+        all[..ranked].sort_by(|a, b| order(candidates, a, b));
+        let operators: std::collections::BTreeSet<Address> = all[..ranked]
+            .iter()
+            .map(|s| candidates[s.index].operator)
+            .collect();
+        if operators.len() < n {
+            all.sort_by(|a, b| order(candidates, a, b));
+        }
+    } else {
+        all.sort_by(|a, b| order(candidates, a, b));
+    }
     let mut chosen: Vec<Scored> = Vec::with_capacity(n);
     for s in &all {
         if chosen.len() == n {

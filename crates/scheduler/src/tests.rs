@@ -40,17 +40,21 @@ fn inventory(cores: u64, gpus: u64, bench: u64, fuel_price: u128) -> Inventory {
     }
 }
 
+fn free_of(inv: &Inventory) -> &'static Free {
+    Box::leak(Box::new(Free {
+        cpu: inv.cpu.cores,
+        memory: inv.memory,
+        disk: inv.disk,
+        accelerators: inv.accelerators.iter().map(|a| a.count).collect(),
+    }))
+}
+
 fn candidate(i: usize, inv: &Inventory, load: u64, quality: u64) -> Candidate<'_> {
     Candidate {
         address: Address([i as u8; 20]),
         operator: Address([i as u8; 20]),
         inventory: inv,
-        free: Free {
-            cpu: inv.cpu.cores,
-            memory: inv.memory,
-            disk: inv.disk,
-            accelerators: inv.accelerators.iter().map(|a| a.count).collect(),
-        },
+        free: free_of(inv),
         eligible: true,
         load,
         quality,
@@ -148,7 +152,7 @@ proptest! {
     #[test]
     fn reservations_never_exceed_the_inventory(cores in 1u64..64, gpus in 0u64..8, asks in prop::collection::vec((0u64..16, 0u64..4), 1..40)) {
         let inv = inventory(cores, gpus, 10, 1);
-        let mut free = candidate(0, &inv, 0, 0).free;
+        let mut free = candidate(0, &inv, 0, 0).free.clone();
         let mut taken: Vec<(Resources, Vec<usize>)> = Vec::new();
         for (cpu, g) in asks {
             let res = need(cpu, g);

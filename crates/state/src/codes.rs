@@ -141,7 +141,7 @@ codes! {
     ReserveExhausted = 642, "reserve-exhausted", "the job's placement reserve cannot pay for placing task {0}";
     RejectedByOwner = 643, "rejected-by-owner", "the submitter rejected the result";
     RunFailed = 644, "run-failed", "the program's run ended with status {0} (code {1}); statuses: 1 exit, 2 trap, 3 out of fuel, 4 bad program, 5 bad input";
-    UpstreamFailed = 645, "upstream-failed", "task {0}, which this one waits for, failed";
+    GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 
 /// A refusal: the code and its integer arguments (what the message template names).

@@ -427,6 +427,41 @@ fn a_task_no_provider_fits_waits_until_one_registers() {
 }
 
 #[test]
+fn a_gang_job_is_placed_all_at_once_or_not_at_all() {
+    for gang in [false, true] {
+        let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+        let mut wide = task("a", vec![], vec![], 2);
+        wide.resources.cpu = 8;
+        let mut other = wide.clone();
+        other.name = "b".into();
+        let spec = JobSpec {
+            gang,
+            tasks: vec![wide, other],
+            ..two_task_job()
+        };
+        assert!(
+            n.h.run(0, ComputeAction::Submit { job: spec })
+                .outcome
+                .is_ok()
+        );
+        let id = job_id(Suite::Sm, &n.h.user(0), 0);
+        // Three 8-core providers hold one 2-replica 8-core task, not two.
+        let placed: Vec<usize> = (0..2).map(|i| n.active(&id, i).len()).collect();
+        if gang {
+            assert_eq!(placed, [0, 0], "all or nothing");
+            assert!(
+                n.providers
+                    .iter()
+                    .all(|p| n.h.state.load::<Provider>(p).unwrap().unwrap().running == 0)
+            );
+        } else {
+            assert_eq!(placed, [2, 0]);
+        }
+        n.assert_balanced(&[id]);
+    }
+}
+
+#[test]
 fn the_submitter_reviews_requester_tasks_and_may_cancel() {
     let mut n = Net::new(Suite::Sm, [1, 1, 1]);
     let mut t = task("a", vec![], vec![], 1);
@@ -578,4 +613,232 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
     );
     assert_eq!(code(&r), Some(Code::BadInventory));
     n.assert_balanced(&[id]);
+}
+
+mod random {
+    //! Random traffic: registrations, graphs good and bad, honest and lying replicas, silence,
+    //! cancellations. After every block the supply is whole, the compute module holds exactly
+    //! the stakes and what running jobs hold, no job promises more than its escrow, and no
+    //! provider has more reserved than its inventory.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Register {
+            who: usize,
+            cores: u64,
+            gpus: u64,
+            price: u128,
+        },
+        Submit {
+            tasks: usize,
+            replicas: u64,
+            cycle: bool,
+            gpu: bool,
+            requester: bool,
+        },
+        Work {
+            job: usize,
+            lie: bool,
+        },
+        Cancel {
+            job: usize,
+        },
+        Decide {
+            job: usize,
+            yes: bool,
+        },
+        Wait {
+            blocks: u64,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (1usize..5, 1u64..8, 0u64..3, 1u128..10).prop_map(|(who, cores, gpus, price)| Op::Register { who, cores, gpus, price }),
+            3 => (1usize..4, 1u64..4, prop::bool::weighted(0.1), prop::bool::weighted(0.2), prop::bool::weighted(0.2))
+                .prop_map(|(tasks, replicas, cycle, gpu, requester)| Op::Submit { tasks, replicas, cycle, gpu, requester }),
+            6 => (0usize..8, prop::bool::weighted(0.2)).prop_map(|(job, lie)| Op::Work { job, lie }),
+            1 => (0usize..8).prop_map(|job| Op::Cancel { job }),
+            1 => (0usize..8, any::<bool>()).prop_map(|(job, yes)| Op::Decide { job, yes }),
+            1 => (1u64..25).prop_map(|blocks| Op::Wait { blocks }),
+        ]
+    }
+
+    fn spec(tasks: usize, replicas: u64, cycle: bool, gpu: bool, requester: bool) -> JobSpec {
+        let mut ts: Vec<TaskSpec> = (0..tasks)
+            .map(|i| {
+                let after = if i == 0 { vec![] } else { vec![i as u64 - 1] };
+                let mut t = task(
+                    &format!("t{i}"),
+                    after,
+                    vec![],
+                    if requester { 1 } else { replicas },
+                );
+                t.timeout = 5;
+                if requester {
+                    t.verification = VERIFY_REQUESTER;
+                }
+                if gpu {
+                    t.resources.accelerators = vec![AcceleratorNeed {
+                        kind: 0,
+                        model: String::new(),
+                        memory: 0,
+                        count: 1,
+                    }];
+                }
+                t
+            })
+            .collect();
+        if cycle && tasks > 1 {
+            ts[0].after = vec![tasks as u64 - 1];
+        }
+        JobSpec {
+            name: "r".into(),
+            max_price: Amount::from_mmt(5),
+            tasks: ts,
+            ..JobSpec::default()
+        }
+    }
+
+    fn check(h: &Harness, jobs: &[Hash]) -> Result<(), TestCaseError> {
+        h.assert_supply();
+        let mut stakes = 0u128;
+        for i in 0..5 {
+            if let Some(p) = h.state.load::<Provider>(&h.user(i)).unwrap() {
+                stakes += p.stake.0;
+                prop_assert!(p.used.cpu <= p.inventory.cpu.cores, "{p:?}");
+                for (u, a) in p.used.accelerators.iter().zip(&p.inventory.accelerators) {
+                    prop_assert!(*u <= a.count, "{p:?}");
+                }
+            }
+        }
+        let mut held = 0u128;
+        for id in jobs {
+            let j: Job = h.state.load(id).unwrap().unwrap();
+            prop_assert!(j.held <= j.escrow, "{j:?}");
+            held += j.escrow.0 + j.reserve.0;
+        }
+        prop_assert_eq!(h.balance(&compute_account(h.suite)).0, stakes + held);
+        Ok(())
+    }
+
+    /// Every active replica of the job's running tasks commits, and reveals once it may.
+    fn work(h: &mut Harness, id: &Hash, lie: bool) -> Vec<metamesh_state::VerifiedTx> {
+        let job: Job = h.state.load(id).unwrap().unwrap();
+        let mut txs = Vec::new();
+        for i in 0..job.spec.tasks.len() as u64 {
+            let t: Task = h.state.load(&(*id, i)).unwrap().unwrap();
+            let committed = t
+                .replicas
+                .iter()
+                .filter(|r| r.state == 0 && r.commitment != [0; 32])
+                .count() as u64;
+            for (k, r) in t.replicas.iter().enumerate().filter(|(_, r)| r.state == 0) {
+                let Some(u) = (0..5).find(|u| h.user(*u) == r.provider) else {
+                    continue;
+                };
+                let res = result(if lie && k == 0 { 9 } else { 5 }, 7);
+                let salt = [k as u8 + 1; 32];
+                let action = if r.commitment == [0; 32] {
+                    let c = commitment(h.suite, &result_digest(h.suite, &res), &salt, &r.provider);
+                    ComputeAction::Commit {
+                        job: *id,
+                        task: i,
+                        commitment: c,
+                    }
+                } else if committed >= t.wanted && !r.revealed {
+                    ComputeAction::Reveal {
+                        job: *id,
+                        task: i,
+                        salt,
+                        result: res,
+                        logs: Bytes::default(),
+                    }
+                } else {
+                    continue;
+                };
+                let nonce = h.nonce(&h.user(u))
+                    + txs.iter().filter(|(x, _): &&(usize, _)| *x == u).count() as u64;
+                txs.push((u, h.signed(u, nonce, 2_000_000, action.into())));
+            }
+        }
+        txs.into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut h = Harness::new(Suite::Sm, 5, |_| {});
+        let mut jobs: Vec<Hash> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Register {
+                    who,
+                    cores,
+                    gpus,
+                    price,
+                } => {
+                    h.run(who, register(inventory(cores, price, gpus)));
+                }
+                Op::Submit {
+                    tasks,
+                    replicas,
+                    cycle,
+                    gpu,
+                    requester,
+                } => {
+                    let nonce = h.nonce(&h.user(0));
+                    let r = h.run(
+                        0,
+                        ComputeAction::Submit {
+                            job: spec(tasks, replicas, cycle, gpu, requester),
+                        },
+                    );
+                    if r.outcome.is_ok() {
+                        jobs.push(job_id(Suite::Sm, &h.user(0), nonce));
+                    } else {
+                        prop_assert!(cycle, "only cyclic graphs are refused here: {r:?}");
+                    }
+                }
+                Op::Work { job, lie } => {
+                    if let Some(id) = jobs.get(job).copied() {
+                        let txs = work(&mut h, &id, lie);
+                        h.block(&txs).unwrap();
+                    }
+                }
+                Op::Cancel { job } => {
+                    if let Some(id) = jobs.get(job).copied() {
+                        h.run(0, ComputeAction::Cancel { job: id });
+                    }
+                }
+                Op::Decide { job, yes } => {
+                    if let Some(id) = jobs.get(job).copied() {
+                        h.run(
+                            0,
+                            ComputeAction::Decide {
+                                job: id,
+                                task: 0,
+                                accept: yes,
+                            },
+                        );
+                    }
+                }
+                Op::Wait { blocks } => {
+                    h.until(h.number + blocks);
+                }
+            }
+            check(&h, &jobs)?;
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn escrow_stakes_and_capacity_stay_balanced(ops in prop::collection::vec(op(), 1..40)) {
+            run(ops)?;
+        }
+    }
 }

@@ -117,6 +117,10 @@ pub struct DevnetArgs {
     /// Seconds between blocks.
     #[arg(long, default_value_t = 2)]
     period: u64,
+    /// Computing providers to start (0–3; their directories and funded keys exist either way,
+    /// so `metamesh --data-dir DIR/provider-i provider run …` starts one by hand).
+    #[arg(long, default_value_t = 3)]
+    providers: usize,
 }
 
 fn node_dir(root: &Path, i: usize) -> PathBuf {
@@ -283,6 +287,12 @@ fn banner(root: &Path, genesis: &Genesis, head: u64) -> anyhow::Result<String> {
 }
 
 pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    if args.providers > PROVIDERS {
+        bail!(
+            "--providers {}: a devnet runs 0 to {PROVIDERS} providers",
+            args.providers
+        );
+    }
     if !(1..=MAX_NODES).contains(&args.nodes) {
         bail!(
             "--nodes {}: a devnet has 1 to {MAX_NODES} nodes",
@@ -314,7 +324,7 @@ pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
         let settings = settings_for(&node_ctx)?;
         let root_text = banner(&root, &genesis, 0)?;
         // Children of this process: they stop with it.
-        let _providers = start_providers(&root, 1)?;
+        let _providers = start_providers(&root, 1, args.providers)?;
         return run_node(&dir, settings, |chain, _| {
             root_text.replace(
                 "block 0 on start",
@@ -323,7 +333,7 @@ pub fn devnet(ctx: &Context, args: DevnetArgs) -> anyhow::Result<ExitCode> {
         });
     }
     eprintln!("{}", banner(&root, &genesis, 0)?);
-    supervise(&root, args.nodes)
+    supervise(&root, args.nodes, args.providers)
 }
 
 fn settings_for(ctx: &Context) -> anyhow::Result<Settings> {
@@ -356,7 +366,7 @@ fn stop_with_parent(command: &mut Command) {
 fn stop_with_parent(_: &mut Command) {}
 
 /// Starts one `metamesh node run` per node, prefixes their logs, and stops them all on Ctrl-C.
-fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
+fn supervise(root: &Path, nodes: usize, providers: usize) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("finding the metamesh executable")?;
     let mut children: Vec<(usize, Child)> = Vec::new();
     for i in 0..nodes {
@@ -384,7 +394,7 @@ fn supervise(root: &Path, nodes: usize) -> anyhow::Result<ExitCode> {
         children.push((i, child));
     }
     children.extend(
-        start_providers(root, nodes)?
+        start_providers(root, nodes, providers)?
             .into_iter()
             .map(|(i, c)| (100 + i, c)),
     );
@@ -431,10 +441,10 @@ fn provider_node(i: usize, nodes: usize) -> usize {
 
 /// Starts `metamesh provider run` for each provider directory (none in a devnet made before
 /// providers existed), against its node's RPC.
-fn start_providers(root: &Path, nodes: usize) -> anyhow::Result<Vec<(usize, Child)>> {
+fn start_providers(root: &Path, nodes: usize, count: usize) -> anyhow::Result<Vec<(usize, Child)>> {
     let exe = std::env::current_exe().context("finding the metamesh executable")?;
     let mut children = Vec::new();
-    for i in 1..=PROVIDERS {
+    for i in 1..=count.min(PROVIDERS) {
         let dir = provider_dir(root, i);
         if !dir.join("inventory.toml").exists() {
             continue;

@@ -65,6 +65,25 @@ pub enum JobCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Accept a `requester`-verified task's result (it is accepted anyway when the review
+    /// window passes).
+    Accept {
+        id: String,
+        task: String,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Reject a `requester`-verified task's result: the task and the job fail, unpaid.
+    Reject {
+        id: String,
+        task: String,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Stop a job; what its escrow has left comes back.
     Cancel {
         id: String,
@@ -114,6 +133,18 @@ pub fn run(ctx: &Context, cmd: JobCommand) -> anyhow::Result<ExitCode> {
                 });
             Ok(ExitCode::SUCCESS)
         }
+        JobCommand::Accept {
+            id,
+            task,
+            sender,
+            rpc,
+        } => decide(ctx, &id, &task, true, &sender, &rpc),
+        JobCommand::Reject {
+            id,
+            task,
+            sender,
+            rpc,
+        } => decide(ctx, &id, &task, false, &sender, &rpc),
         JobCommand::Lineage { id, suite, rpc } => lineage(ctx, &id, suite, &rpc),
     }
 }
@@ -139,7 +170,7 @@ fn cid_bytes(text: &str) -> anyhow::Result<Bytes> {
 }
 
 /// A job file with its paths added to the node: the chain's `JobSpec`.
-fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
+pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let jf = JobFile::parse(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
@@ -343,6 +374,35 @@ fn status_text(job: &Value) -> String {
         job["escrow"]["mmt"].as_str().unwrap_or("?"),
         table(&["TASK", "STATE", "REPLICAS", "OUTPUTS / REASON"], &rows)
     )
+}
+
+fn decide(
+    ctx: &Context,
+    id: &str,
+    task: &str,
+    accept: bool,
+    sender: &SenderArgs,
+    rpc: &RpcArgs,
+) -> anyhow::Result<ExitCode> {
+    let job = get_job(rpc, id)?;
+    let index = task_index(&job, task)? as u64;
+    let r = send_and_wait(
+        ctx,
+        rpc,
+        sender,
+        ComputeAction::Decide {
+            job: hash(id)?,
+            task: index,
+            accept,
+        }
+        .into(),
+    )?;
+    let word = if accept { "accepted" } else { "rejected" };
+    ctx.out.emit(
+        &json!({"task": task, word: true, "block": r["blockNumber"]}),
+        || format!("{word} {task} in block {}", r["blockNumber"]),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn task_index(job: &Value, task: &str) -> anyhow::Result<usize> {

@@ -41,6 +41,10 @@ pub enum ProviderCommand {
         /// Stop after this many rounds (0: run until stopped).
         #[arg(long, default_value_t = 0)]
         rounds: u64,
+        /// Misbehave on purpose, to test the network's defences: `corrupt` alters every output
+        /// (the quorum outvotes and slashes this provider).
+        #[arg(long)]
+        fault: Option<String>,
         #[command(flatten)]
         sender: SenderArgs,
         #[command(flatten)]
@@ -72,9 +76,15 @@ pub fn run(ctx: &Context, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
             inventory,
             interval,
             rounds,
+            fault,
             sender,
             rpc,
         } => {
+            let corrupt = match fault.as_deref() {
+                None => false,
+                Some("corrupt") => true,
+                Some(f) => bail!("--fault {f}: the one fault is `corrupt`"),
+            };
             if executor != "wasm" {
                 bail!(
                     "--executor {executor}: this provider runs `wasm` (process and slurm executors come next)"
@@ -92,7 +102,7 @@ pub fn run(ctx: &Context, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
                     std::thread::sleep(Duration::from_secs(1));
                 }
             }
-            agent(ctx, &sender, rpc, interval, rounds)
+            agent(ctx, &sender, rpc, interval, rounds, corrupt)
         }
         ProviderCommand::List { rpc } => list(ctx, &rpc),
         ProviderCommand::Status { address, rpc } => status(ctx, address, &rpc),
@@ -235,6 +245,7 @@ fn agent(
     rpc: RpcArgs,
     interval: u64,
     rounds: u64,
+    corrupt: bool,
 ) -> anyhow::Result<ExitCode> {
     let key = sender_key(ctx, sender)?;
     let me = key.public_key().address();
@@ -242,6 +253,7 @@ fn agent(
     let dir = ctx.data_dir.join("provider");
     let port = RpcPort { rpc, key, me };
     let mut agent = Agent::open(port, me, suite, dir.clone()).map_err(|e| anyhow!(e))?;
+    agent.corrupt = corrupt;
     eprintln!(
         "provider {me}: agent running (queue in {}, {} queued)",
         dir.display(),

@@ -131,7 +131,13 @@ pub struct Net {
 }
 
 impl Net {
+    /// Four nodes, no computing providers.
     pub fn start(s: &Scratch, name: &str) -> Net {
+        Self::start_with(s, name, 0)
+    }
+
+    /// Four nodes and the devnet's first `providers` computing providers.
+    pub fn start_with(s: &Scratch, name: &str, providers: usize) -> Net {
         let rpc = free_ports(5);
         let p2p = free_ports(5);
         let root = s.path(name);
@@ -139,6 +145,7 @@ impl Net {
             .arg("--data-dir")
             .arg(&root)
             .args(["devnet", "--nodes", "4", "--period", "1"])
+            .args(["--providers", &providers.to_string()])
             .args([
                 "--rpc-port",
                 &rpc.to_string(),

@@ -1,9 +1,12 @@
 //! `metamesh bench`: end-to-end figures, each beside a reference measured in the same run.
 
+mod job;
 mod network;
 mod remote;
+mod scheduler;
 mod storage;
 mod tps;
+mod wasm;
 
 /// The gas limit the benchmarks give a transfer (it uses about 21,000; the rest is refunded).
 pub(crate) const TRANSFER_GAS: u64 = 30_000;
@@ -55,6 +58,35 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Task placements per second inside block execution at each provider count, beside a
+    /// block of as many transfers.
+    Scheduler {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        providers: Vec<usize>,
+        /// One-task 2-replica jobs submitted (and placed) per block.
+        #[arg(long, default_value_t = 256)]
+        jobs: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Submission-to-verified-result latency of trivial 2-replica jobs on a running network
+    /// with providers (a devnet), in block periods.
+    Job {
+        #[arg(long, default_value_t = 10)]
+        jobs: usize,
+        #[command(flatten)]
+        sender: crate::commands::client::SenderArgs,
+        #[command(flatten)]
+        rpc: crate::commands::client::RpcArgs,
+    },
+    /// The hBN example's kernel under the Wasm executor beside the same C compiled natively.
+    Wasm {
+        /// Times each k-point's evaluation is repeated.
+        #[arg(long, default_value_t = 20_000)]
+        repeat: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Sync speed of a fresh node over libp2p beside the local import rate of the same blocks.
     Sync {
         #[arg(long, default_value_t = 10_000)]
@@ -67,6 +99,13 @@ pub enum BenchCommand {
 
 pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        BenchCommand::Scheduler {
+            providers,
+            jobs,
+            rounds,
+        } => scheduler::run(ctx, &providers, jobs, rounds),
+        BenchCommand::Wasm { repeat, rounds } => wasm::run(ctx, repeat, rounds),
+        BenchCommand::Job { jobs, sender, rpc } => job::run(ctx, &rpc, &sender, jobs),
         BenchCommand::Tps {
             txs,
             accounts,

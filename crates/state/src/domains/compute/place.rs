@@ -21,7 +21,7 @@ use super::{
     submit::placement_gas,
     verify::{self, end_replica, fail_task, next_deadline},
 };
-use crate::{Code, CollectionId, Event, Exec, Fail, Outcome};
+use crate::{Code, CollectionId, Event, Exec, Fail, Outcome, exec::reject};
 
 pub(crate) fn end_block<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
     deadlines(ex)?;
@@ -112,6 +112,27 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
 /// The providers of the network, loaded once for a block's placements.
 struct Pool {
     providers: Vec<(Address, Provider)>,
+    /// What each has free (kept in step with `providers`).
+    frees: Vec<Free>,
+}
+
+/// What a provider has free: its inventory less reservations, capped by its last heartbeat.
+fn free_of(pr: &Provider) -> Free {
+    let inv = &pr.inventory;
+    Free {
+        cpu: inv.cpu.cores.saturating_sub(pr.used.cpu).min(pr.free_cpu),
+        memory: inv
+            .memory
+            .saturating_sub(pr.used.memory)
+            .min(pr.free_memory),
+        disk: inv.disk.saturating_sub(pr.used.disk),
+        accelerators: inv
+            .accelerators
+            .iter()
+            .zip(pr.used.accelerators.iter().chain(std::iter::repeat(&0)))
+            .map(|(d, u)| d.count.saturating_sub(*u))
+            .collect(),
+    }
 }
 
 fn load_pool<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome<Pool> {
@@ -137,7 +158,8 @@ fn load_pool<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome<Pool> {
             break;
         }
     }
-    Ok(Pool { providers })
+    let frees = providers.iter().map(|(_, p)| free_of(p)).collect();
+    Ok(Pool { providers, frees })
 }
 
 fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
@@ -152,33 +174,79 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
         .capacity_epoch;
     let mut pool: Option<Pool> = None;
     let mut tries = 0;
-    for (key, value) in queue {
-        let Some((_, job, index)) = parse_entry(&key) else {
-            ex.remove_entry(CollectionId::ComputeQueue, &key)?;
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    for (n, (key, value)) in queue.iter().enumerate() {
+        let Some((_, job, index)) = parse_entry(key) else {
+            ex.remove_entry(CollectionId::ComputeQueue, key)?;
             continue;
         };
-        let last = value.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX);
-        if last == epoch {
+        let last = value_epoch(value);
+        if last == epoch || done.contains(key) {
             continue;
         }
         if tries == max {
             break;
         }
-        tries += 1;
         if pool.is_none() {
             pool = Some(load_pool(ex)?);
         }
         let pool = pool.as_mut().expect("loaded above");
-        let backup = pool.providers.clone();
-        let first = last == u64::MAX;
-        let outcome = ex.layer(|ex| try_place(ex, pool, &key, &job, index, epoch, first));
+        let gang = ex.load::<Job>(&job)?.is_some_and(|j| j.spec.gang);
+        // A gang job's ready tasks (all its entries in the queue) are placed together or not
+        // at all; any other task alone.
+        let group: Vec<(Vec<u8>, u64, bool)> = if gang {
+            queue[n..]
+                .iter()
+                .filter_map(|(k, v)| {
+                    let (_, j, i) = parse_entry(k)?;
+                    (j == job).then(|| (k.clone(), i, value_epoch(v) == u64::MAX))
+                })
+                .collect()
+        } else {
+            vec![(key.clone(), index, last == u64::MAX)]
+        };
+        tries += group.len();
+        done.extend(group.iter().map(|g| g.0.clone()));
+        let mut undo = Vec::new();
+        let outcome = ex.layer(|ex| {
+            for (k, i, first) in &group {
+                let placed = try_place(ex, pool, &mut undo, k, &job, *i, epoch, *first, gang)?;
+                if gang && !placed {
+                    return reject(Code::GangUnplaced, &[u128::from(*i)]);
+                }
+            }
+            Ok(())
+        });
         match outcome {
             Ok(()) => {}
-            Err(Fail::Reject(_)) => pool.providers = backup,
+            Err(Fail::Reject(_)) => {
+                for (at, p) in undo.into_iter().rev() {
+                    pool.frees[at] = free_of(&p);
+                    pool.providers[at].1 = p;
+                }
+                if gang {
+                    for (k, i, first) in &group {
+                        ex.put_entry(CollectionId::ComputeQueue, k, &epoch.to_be_bytes())?;
+                        if *first {
+                            let (job, task) = (job, *i);
+                            ex.emit(Event::Compute(ComputeEvent::Queued {
+                                job,
+                                task,
+                                feasible: 0,
+                            }))?;
+                        }
+                    }
+                }
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// The capacity epoch a queue entry last failed at (`u64::MAX`: never tried).
+fn value_epoch(value: &[u8]) -> u64 {
+    value.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX)
 }
 
 fn weights(job: &Job, p: &crate::Params) -> Weights {
@@ -226,21 +294,30 @@ fn affinity<S: NodeStore + Clone>(
     Ok((held, regions))
 }
 
+/// Tries to place the replicas task `index` still wants; whether it did. Every provider it
+/// changes goes into `undo` first (the caller restores them if the layer is dropped). In a
+/// gang, a task that does not fit leaves the queue entry and events to the caller.
+#[allow(clippy::too_many_arguments)]
 fn try_place<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
     pool: &mut Pool,
+    undo: &mut Vec<(usize, Provider)>,
     key: &[u8],
     id: &Hash,
     index: u64,
     epoch: u64,
     first: bool,
-) -> Outcome {
+    gang: bool,
+) -> Outcome<bool> {
     let (Some(mut job), Some(mut task)) = (ex.load::<Job>(id)?, ex.load::<Task>(&(*id, index))?)
     else {
-        return ex.remove_entry(CollectionId::ComputeQueue, key);
+        return ex
+            .remove_entry(CollectionId::ComputeQueue, key)
+            .map(|()| true);
     };
     if job.state != JOB_RUNNING || !(task.state == TASK_QUEUED || task.state == TASK_RUNNING) {
-        return dequeue(ex, id, index, &mut task).and_then(|()| ex.save(&(*id, index), &task));
+        dequeue(ex, id, index, &mut task)?;
+        return ex.save(&(*id, index), &task).map(|()| true);
     }
     let p = ex.params();
     let suite = ex.suite();
@@ -251,15 +328,8 @@ fn try_place<S: NodeStore + Clone>(
             .saturating_mul(u128::from(placement_gas(p, pool.providers.len() as u64))),
     );
     let Some(left) = job.reserve.checked_sub(fee) else {
-        return fail_task(
-            ex,
-            id,
-            job,
-            index,
-            task,
-            Code::ReserveExhausted,
-            &[u128::from(index)],
-        );
+        let args = [u128::from(index)];
+        return fail_task(ex, id, job, index, task, Code::ReserveExhausted, &args).map(|()| true);
     };
     job.reserve = left;
     ex.transfer(&compute_account(suite), &ex.env().sealer, fee)?;
@@ -282,7 +352,8 @@ fn try_place<S: NodeStore + Clone>(
     let candidates: Vec<Candidate<'_>> = pool
         .providers
         .iter()
-        .map(|(a, pr)| {
+        .enumerate()
+        .map(|(i, (a, pr))| {
             let inv = &pr.inventory;
             let mut tie = seed;
             for (t, b) in tie.iter_mut().zip(a.0) {
@@ -292,20 +363,7 @@ fn try_place<S: NodeStore + Clone>(
                 address: *a,
                 operator: *a,
                 inventory: inv,
-                free: Free {
-                    cpu: inv.cpu.cores.saturating_sub(pr.used.cpu).min(pr.free_cpu),
-                    memory: inv
-                        .memory
-                        .saturating_sub(pr.used.memory)
-                        .min(pr.free_memory),
-                    disk: inv.disk.saturating_sub(pr.used.disk),
-                    accelerators: inv
-                        .accelerators
-                        .iter()
-                        .zip(pr.used.accelerators.iter().chain(std::iter::repeat(&0)))
-                        .map(|(d, u)| d.count.saturating_sub(*u))
-                        .collect(),
-                },
+                free: &pool.frees[i],
                 eligible: number.saturating_sub(pr.last_seen) <= p.compute_offline_after
                     && pr.stake >= min_stake,
                 load: pr.load,
@@ -333,8 +391,11 @@ fn try_place<S: NodeStore + Clone>(
         .collect();
     drop(candidates);
     let Some(chosen) = placed else {
-        ex.put_entry(CollectionId::ComputeQueue, key, &epoch.to_be_bytes())?;
         ex.save(id, &job)?;
+        if gang {
+            return Ok(false);
+        }
+        ex.put_entry(CollectionId::ComputeQueue, key, &epoch.to_be_bytes())?;
         if first {
             ex.emit(Event::Compute(ComputeEvent::Queued {
                 job: *id,
@@ -342,10 +403,11 @@ fn try_place<S: NodeStore + Clone>(
                 feasible,
             }))?;
         }
-        return Ok(());
+        return Ok(false);
     };
     let mut providers = Vec::new();
     for (s, mut free) in chosen.iter().zip(frees) {
+        undo.push((s.index, pool.providers[s.index].1.clone()));
         let (address, pr) = &mut pool.providers[s.index];
         let picked = reserve(&pr.inventory, &mut free, &spec.resources).expect("feasible");
         pr.used.cpu += spec.resources.cpu;
@@ -359,6 +421,7 @@ fn try_place<S: NodeStore + Clone>(
         }
         pr.running += 1;
         ex.save(address, pr)?;
+        pool.frees[s.index] = free_of(pr);
         job.held = job.held.checked_add(s.quote).expect("within the escrow");
         task.replicas.push(Replica {
             provider: *address,
@@ -385,7 +448,8 @@ fn try_place<S: NodeStore + Clone>(
         deadline: number + spec.timeout,
         feasible,
         candidates: explained,
-    }))
+    }))?;
+    Ok(true)
 }
 
 /// The best `n` candidates' scores, for the assignment event.
