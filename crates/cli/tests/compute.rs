@@ -314,7 +314,7 @@ fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
     // third provider takes the task.
     let slow = submit(
         &net,
-        &one_task(&s, "slow", "bands", &["800000"], 12, "", quorum),
+        &one_task(&s, "slow", "bands", &["800000"], 16, "", quorum),
     );
     wait_for("the slow task is placed", 60, || {
         replicas(&job(&net, &slow)).len() == 2

@@ -62,7 +62,17 @@ struct Work {
     result: Option<String>,
     salt: Option<String>,
     logs: Option<String>,
+    /// Rounds its inputs could not be fetched in (it reports `bad-input` after many).
+    #[serde(default)]
+    fetch_failures: u32,
 }
+
+/// Rounds an agent keeps trying to fetch a task's inputs before it reports them bad (a
+/// network glitch must not make an honest replica disagree).
+const FETCH_TRIES: u32 = 30;
+/// The most memory a task may ask of the executor: the same for every agent, so replicas'
+/// runs agree.
+const MAX_TASK_MEMORY: usize = 4 << 30;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
@@ -88,8 +98,7 @@ pub struct Agent<P: Port> {
     file: PathBuf,
     logs: PathBuf,
     saved: Saved,
-    /// The most memory, fuel and input bytes this agent gives one run.
-    pub limits: Limits,
+    /// The most input bytes this agent fetches for one run.
     pub max_input: u64,
     /// Blocks between heartbeats.
     pub heartbeat_every: u64,
@@ -129,7 +138,6 @@ impl<P: Port> Agent<P> {
             file,
             logs,
             saved,
-            limits: Limits::default(),
             max_input: 1 << 30,
             heartbeat_every: 5,
             corrupt: false,
@@ -213,6 +221,7 @@ impl<P: Port> Agent<P> {
                         result: None,
                         salt: None,
                         logs: None,
+                        fetch_failures: 0,
                     });
                 }
             }
@@ -368,15 +377,23 @@ impl<P: Port> Agent<P> {
 
     fn run(&mut self, w: &Work, job: &Value, step: &mut Step) -> Result<(), String> {
         let spec = &job["spec"]["tasks"][w.task as usize];
-        let fuel = spec["fuel"].as_u64().unwrap_or(self.limits.fuel);
+        if spec["executor"] != "wasm" {
+            return Err(format!("this agent runs Wasm, not {}", spec["executor"]));
+        }
+        let fuel = spec["fuel"].as_u64().unwrap_or(Limits::default().fuel);
         let memory = spec["resources"]["memory"].as_u64().unwrap_or(0) as usize;
+        // From the task alone, never from this agent's settings: every replica runs alike.
         let limits = Limits {
             fuel,
-            memory: memory.clamp(16 << 20, self.limits.memory),
-            output: self.limits.output,
+            memory: memory.clamp(16 << 20, MAX_TASK_MEMORY),
+            output: Limits::default().output,
         };
         let run = match self.gather(job, w.task) {
             Ok((program, inputs, args)) => run_wasm(&program, args, inputs, limits),
+            Err(e) if w.fetch_failures + 1 < FETCH_TRIES => {
+                self.set(w, |x| x.fetch_failures += 1)?;
+                return Err(format!("fetching inputs (will try again): {e}"));
+            }
             Err(e) => crate::Run {
                 status: metamesh_primitives::compute::RUN_BAD_INPUT,
                 code: 0,
@@ -398,7 +415,7 @@ impl<P: Port> Agent<P> {
         }
         let log_file = self
             .logs
-            .join(format!("{}-{}.log", w.job.trim_start_matches("0x"), w.task));
+            .join(format!("{}-{}.log", hex::encode(self.job_hash(w)?), w.task));
         std::fs::write(&log_file, &log)
             .map_err(|e| format!("writing {}: {e}", log_file.display()))?;
         let (_, logs) = self.port.add("log.txt", &log)?;

@@ -127,6 +127,21 @@ pub fn run_wasm(
             (None, None) => (RUN_TRAP, 0, Some(format!("trapped: {e}"))),
         },
     };
+    // What the chain would refuse in a result is the program's fault, the same for every replica.
+    let w = store.data();
+    let unnamed = w.outputs.len() > crate::wasi::MAX_OUTPUTS
+        || w.outputs
+            .keys()
+            .any(|n| !metamesh_state::domains::compute::file_name_ok(n));
+    let (status, code, reason) = if status == RUN_OK && unnamed {
+        (
+            RUN_BAD_PROGRAM,
+            0,
+            Some("outputs the chain cannot name".to_owned()),
+        )
+    } else {
+        (status, code, reason)
+    };
     // Out of fuel burnt it all (what wasmi leaves is less than the next step's cost).
     let fuel = if status == RUN_OUT_OF_FUEL {
         limits.fuel

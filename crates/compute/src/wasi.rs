@@ -24,8 +24,16 @@ mod errno {
     pub const NOTDIR: i32 = 54;
     pub const NOTEMPTY: i32 = 55;
     pub const ROFS: i32 = 69;
+    pub const MFILE: i32 = 33;
     pub const FAULT: i32 = 21;
 }
+
+/// The most files a run may write under `/out` (what a result on chain may name).
+pub const MAX_OUTPUTS: usize = 64;
+/// The most descriptors open at once, iovecs in one call, and bytes in a path.
+const MAX_HANDLES: usize = 1024;
+const MAX_IOVECS: i32 = 1024;
+const MAX_PATH: usize = 4096;
 
 const FILETYPE_CHAR: u8 = 2;
 const FILETYPE_DIR: u8 = 3;
@@ -210,6 +218,9 @@ fn strings_get(c: &mut C<'_>, list: &[String], ptrs: i32, buf: i32) -> Result<i3
 }
 
 fn path(c: &C<'_>, ptr: i32, len: i32) -> Result<Option<String>, Error> {
+    if len as u32 as usize > MAX_PATH {
+        return Ok(None);
+    }
     let Some(raw) = read_bytes(c, ptr, len as u32 as usize)? else {
         return Ok(None);
     };
@@ -241,9 +252,20 @@ fn filestat(c: &mut C<'_>, ptr: i32, filetype: u8, size: u64) -> Result<i32, Err
 }
 
 fn fd_write(c: &mut C<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> Result<i32, Error> {
+    if !(0..=MAX_IOVECS).contains(&n) {
+        return Ok(errno::INVAL);
+    }
     let Some(vecs) = iovecs(c, iovs, n)? else {
         return Ok(errno::FAULT);
     };
+    // Nothing is copied that the run could not keep: its output budget bounds the bytes.
+    let total = vecs
+        .iter()
+        .try_fold(0u64, |t, (_, l)| t.checked_add(*l as u64));
+    let w = c.data();
+    if total.is_none_or(|t| w.written.saturating_add(t) > w.max_output) {
+        return Ok(errno::FBIG);
+    }
     let mut data = Vec::new();
     for (p, l) in vecs {
         match read_bytes(c, p, l)? {
@@ -275,7 +297,10 @@ fn fd_write(c: &mut C<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> Result<
                 pos,
             }),
         ) => {
-            let file_len = w.outputs.get(&name).map_or(0, Vec::len) as u64;
+            // An unlinked file is gone: its descriptor writes nowhere.
+            let Some(file_len) = w.outputs.get(&name).map(|f| f.len() as u64) else {
+                return Ok(errno::BADF);
+            };
             let end = pos.saturating_add(data.len() as u64);
             if !w.charge_output(end.saturating_sub(file_len) as usize) {
                 return Ok(errno::FBIG);
@@ -417,13 +442,19 @@ fn path_open(
             _ => {}
         }
         if dir == Dir::Out && (trunc || !exists) {
-            if w.outputs.len() >= 256 && !exists {
+            if !exists && !metamesh_state::domains::compute::file_name_ok(&name) {
+                return Ok(errno::INVAL);
+            }
+            if w.outputs.len() >= MAX_OUTPUTS && !exists {
                 return Ok(errno::FBIG);
             }
             w.outputs.insert(name.clone(), Vec::new());
         }
         Handle::File { dir, name, pos: 0 }
     };
+    if w.handles.len() >= MAX_HANDLES {
+        return Ok(errno::MFILE);
+    }
     let new = w.next_fd;
     w.next_fd += 1;
     w.handles.insert(new, handle);
@@ -503,6 +534,10 @@ pub fn link(linker: &mut Linker<World>) -> Result<(), Error> {
     })?;
     linker.func_wrap(M, "random_get", |mut c: C<'_>, buf: i32, len: i32| {
         let n = len as u32 as usize;
+        let size = memory(&c)?.data(&c).len();
+        if range(size, buf, n).is_none() {
+            return Ok(errno::FAULT);
+        }
         burn(&mut c, n)?;
         let mut bytes = Vec::with_capacity(n + 8);
         while bytes.len() < n {

@@ -11,7 +11,10 @@ use metamesh_primitives::{
 use metamesh_scheduler::STRATEGIES;
 use metamesh_state::{
     Code, ComputeEvent, ComputeResult, Explained, Job, Provider, Rejection, Task,
-    domains::compute::{JOB_STATES, REPLICA_STATES, TASK_STATES},
+    domains::compute::{
+        JOB_RUNNING, JOB_STATES, REPLICA_ACTIVE, REPLICA_AGREED, REPLICA_STATES, TASK_QUEUED,
+        TASK_STATES,
+    },
 };
 use serde_json::{Map, Value, json};
 
@@ -288,7 +291,7 @@ fn task_view(spec: &TaskSpec, t: &Task, result: Option<&ComputeResult>) -> Value
     json!({
         "name": spec.name,
         "state": name(&TASK_STATES, t.state),
-        "providers": t.replicas.iter().filter(|r| r.state <= 1).map(|r| r.provider.to_string()).collect::<Vec<_>>(),
+        "providers": t.replicas.iter().filter(|r| r.state == REPLICA_ACTIVE || r.state == REPLICA_AGREED).map(|r| r.provider.to_string()).collect::<Vec<_>>(),
         "outputs": outs,
         "digest": if t.digest == [0; 32] { Value::Null } else { json!(hex0x(&t.digest)) },
         "reason": reason,
@@ -310,7 +313,7 @@ pub fn job(id: &Hash, job: &Job, tasks: &[(Task, Option<ComputeResult>)]) -> Val
         .then(|| Code::from_u16(job.code as u16))
         .flatten()
         .map(|c| c.name());
-    let state = if job.state == 0 && tasks.iter().all(|(t, _)| t.state <= 1) {
+    let state = if job.state == JOB_RUNNING && tasks.iter().all(|(t, _)| t.state <= TASK_QUEUED) {
         "pending"
     } else {
         JOB_STATES[usize::from(job.state.min(3))]

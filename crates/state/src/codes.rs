@@ -118,7 +118,7 @@ codes! {
     CyclicGraph = 612, "cyclic-graph", "the task graph has a cycle through task {0}";
     UnknownInput = 613, "unknown-input", "task {0} reads input {1} from a task it does not wait for, or an output name that is not a file name";
     BadTaskReplicas = 614, "bad-task-replicas", "task {0} asks for {1} replicas: 1 to {2} allowed (1 for requester verification)";
-    BadTimeout = 615, "bad-timeout", "task {0} has a timeout of {1} blocks: 1 to {2} allowed";
+    BadTimeout = 615, "bad-timeout", "task {0} has a timeout of {1} blocks: {2} (3 plus its fuel over computeFuelPerBlock) to {3} allowed";
     BadFuel = 616, "bad-fuel", "task {0} asks for {1} fuel: 1 to {2} allowed";
     BadTask = 617, "bad-task", "task {0} is malformed: an empty or repeated name, a bad program or input CID, a repeated or bad input name, or an unknown executor, verification, accelerator or link kind";
     NoBudget = 618, "no-budget", "max price {0:mmt} leaves nothing for a replica of each of the {1} tasks";
@@ -141,6 +141,7 @@ codes! {
     ReserveExhausted = 642, "reserve-exhausted", "the job's placement reserve cannot pay for placing task {0}";
     RejectedByOwner = 643, "rejected-by-owner", "the submitter rejected the result";
     RunFailed = 644, "run-failed", "the program's run ended with status {0} (code {1}); statuses: 1 exit, 2 trap, 3 out of fuel, 4 bad program, 5 bad input";
+    Unplaced = 647, "unplaced", "task {0} found no provider for its missing replicas within its timeout";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

@@ -334,6 +334,10 @@ params! {
     /// The longest task timeout, in blocks, and the most fuel one run may ask for.
     compute_max_timeout: u64 = 100_000, "computeMaxTimeout";
     compute_max_fuel: u64 = 1_000_000_000_000, "computeMaxFuel";
+    /// Fuel a provider is assumed to burn per block: a task's timeout must be at least 3 plus
+    /// its fuel over this, so no submitter can set a deadline nobody can meet (and have honest
+    /// providers slashed for it).
+    compute_fuel_per_block: u64 = 500_000_000, "computeFuelPerBlock";
     /// Share of its stake a provider loses when it times out or is outvoted, in thousandths.
     compute_slash_permille: u64 = 50, "computeSlashPermille";
     /// How far one outcome moves a provider's quality toward 1000 (success) or 0 (fault), in
@@ -454,6 +458,7 @@ impl Params {
                     && (1..=MAX_PLACEMENTS).contains(&self.compute_max_placements)
                     && self.compute_max_timeout >= 1
                     && self.compute_max_fuel >= 1
+                    && self.compute_fuel_per_block >= 1
                     && self.compute_explain_candidates <= 64
                     && self.gas_placement >= 1,
             ),

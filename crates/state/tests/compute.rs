@@ -427,6 +427,77 @@ fn a_task_no_provider_fits_waits_until_one_registers() {
 }
 
 #[test]
+fn a_tie_no_one_can_break_fails_in_time_and_a_provider_may_leave() {
+    let mut n = Net::new(Suite::Sm, [1, 1, 1]);
+    // Only two providers left: a tie's third replica finds no one.
+    let gone = n.providers[2];
+    let before = n.h.balance(&gone);
+    let r = n.h.run(
+        3,
+        ComputeAction::Register {
+            inventory: Inventory::default(),
+            stake: Amount::ZERO,
+        },
+    );
+    assert!(r.outcome.is_ok(), "{r:?}");
+    assert!(n.h.state.load::<Provider>(&gone).unwrap().is_none());
+    assert!(n.h.balance(&gone) > before, "the stake came back");
+    n.providers.pop();
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: JobSpec {
+                tasks: vec![task("a", vec![], vec![], 2)],
+                ..two_task_job()
+            },
+        },
+    );
+    let id = job_id(Suite::Sm, &n.h.user(0), 0);
+    let first = n.active(&id, 0);
+    let liar = first[0];
+    n.run_task(&id, 0, |w| {
+        if *w == liar {
+            result(9, 5)
+        } else {
+            result(5, 5)
+        }
+    });
+    assert_eq!(n.task(&id, 0).wanted, 3);
+    let due = n.task(&id, 0).due;
+    assert!(due > n.h.number, "a deadline for the missing replica");
+    let events = n.h.until(due);
+    assert!(events.iter().any(|e| matches!(e, Event::Compute(ComputeEvent::TaskFailed { code, .. }) if *code == Code::Unplaced as u16)), "{events:?}");
+    assert_eq!(n.job(&id).state, JOB_FAILED);
+    for p in &n.providers {
+        assert_eq!(
+            n.h.state.load::<Provider>(p).unwrap().unwrap().running,
+            0,
+            "released"
+        );
+    }
+    // A provider with work running cannot leave.
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: JobSpec {
+                tasks: vec![task("b", vec![], vec![], 2)],
+                ..two_task_job()
+            },
+        },
+    );
+    let u = n.user_of(&n.providers[0]);
+    let r = n.h.run(
+        u,
+        ComputeAction::Register {
+            inventory: Inventory::default(),
+            stake: Amount::ZERO,
+        },
+    );
+    assert_eq!(code(&r), Some(Code::StakeInUse));
+    n.assert_balanced(&[id, job_id(Suite::Sm, &n.h.user(0), 1)]);
+}
+
+#[test]
 fn a_gang_job_is_placed_all_at_once_or_not_at_all() {
     for gang in [false, true] {
         let mut n = Net::new(Suite::Sm, [1, 1, 1]);
@@ -533,6 +604,9 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
     not_after.tasks[1].after = vec![];
     let mut fuel = base.clone();
     fuel.tasks[0].fuel = 0;
+    let mut hurried = base.clone();
+    hurried.tasks[0].fuel = 1_000_000_000_000;
+    hurried.tasks[0].timeout = 100;
     let mut big = base.clone();
     big.tasks = (0..65)
         .map(|i| task(&format!("t{i}"), vec![], vec![], 1))
@@ -550,6 +624,7 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
         (unknown, Code::UnknownInput),
         (not_after, Code::UnknownInput),
         (fuel, Code::BadFuel),
+        (hurried, Code::BadTimeout),
         (big, Code::BadTaskCount),
         (same, Code::BadTask),
         (self_dep, Code::BadDependency),

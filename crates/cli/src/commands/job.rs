@@ -470,16 +470,24 @@ fn result(ctx: &Context, id: &str, out: &Path, rpc: &RpcArgs) -> anyhow::Result<
         let name = t["name"].as_str().unwrap_or("task");
         for (file, cid) in t["outputs"].as_object().cloned().unwrap_or_default() {
             let cid = cid.as_str().ok_or_else(|| anyhow!("a bad output CID"))?;
-            if !metamesh_state::domains::compute::file_name_ok(&file)
-                || !metamesh_state::domains::compute::file_name_ok(name)
-            {
+            let plain = |n: &str| {
+                metamesh_state::domains::compute::file_name_ok(n) && !n.contains(['\\', ':'])
+            };
+            if !plain(&file) || !plain(name) {
                 bail!("output {name}/{file} is not a plain file name");
             }
             let bytes = super::data::get_bytes(rpc, &parse_cid(cid)?, u64::MAX / 4)?;
             let dir = out.join(name);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = dir.join(&file);
-            std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            // A new file, never through a link already there.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+            std::io::Write::write_all(&mut f, &bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
             written.push(
                 json!({"task": name, "name": file, "cid": cid, "size": bytes.len(), "path": path}),
             );

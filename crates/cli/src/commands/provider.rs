@@ -50,6 +50,13 @@ pub enum ProviderCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Leave the network (nothing may be running): the whole stake comes back.
+    Leave {
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Every registered provider.
     List {
         #[command(flatten)]
@@ -104,6 +111,18 @@ pub fn run(ctx: &Context, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
             }
             agent(ctx, &sender, rpc, interval, rounds, corrupt)
         }
+        ProviderCommand::Leave { sender, rpc } => {
+            let action = ComputeAction::Register {
+                inventory: Default::default(),
+                stake: Amount::ZERO,
+            };
+            let r = send_and_wait(ctx, &rpc, &sender, action.into())?;
+            let view = json!({"left": true, "block": r["blockNumber"]});
+            ctx.out.emit(&view, || {
+                format!("left in block {}; the stake is back", r["blockNumber"])
+            });
+            Ok(ExitCode::SUCCESS)
+        }
         ProviderCommand::List { rpc } => list(ctx, &rpc),
         ProviderCommand::Status { address, rpc } => status(ctx, address, &rpc),
     }
@@ -121,6 +140,12 @@ fn register_if_changed(
         json!([key.public_key().address().to_string()]),
     )?;
     let (inventory, stake) = read_inventory(inv)?;
+    if inventory.executors != 1 {
+        bail!(
+            "{}: this agent runs the wasm executor only; say executors = [\"wasm\"]",
+            inv.display()
+        );
+    }
     let same = !current.is_null()
         && current["inventory"] == metamesh_rpc::compute_json::inventory(&inventory)
         && current["stake"]["wei"].as_str() == Some(stake.0.to_string().as_str());

@@ -67,6 +67,9 @@ pub fn result_digest(suite: Suite, result: &metamesh_primitives::compute::RunRes
 pub struct ComputeCounts {
     pub providers: u64,
     pub capacity_epoch: u64,
+    /// Where the next block's walk of the queue starts (it goes round), so tasks that never
+    /// fit cannot keep newer ones from being read.
+    pub queue_cursor: metamesh_primitives::compute::Bytes,
 }
 
 impl Record for ComputeCounts {
@@ -186,6 +189,9 @@ fn register<S: NodeStore + Clone>(
     inventory: &Inventory,
     stake: Amount,
 ) -> Outcome {
+    if stake == Amount::ZERO {
+        return leave(ex, me);
+    }
     if !inventory_ok(inventory) {
         return reject(Code::BadInventory, &[]);
     }
@@ -235,6 +241,28 @@ fn register<S: NodeStore + Clone>(
     }))
 }
 
+/// A stake of zero: the provider leaves (with nothing running), and its stake comes back.
+fn leave<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, me: Address) -> Outcome {
+    let Some(p) = ex.load::<Provider>(&me)? else {
+        return reject(Code::NotAProvider, &[]);
+    };
+    if p.running > 0 {
+        return reject(Code::StakeInUse, &[u128::from(p.running)]);
+    }
+    ex.transfer(&compute_account(ex.suite()), &me, p.stake)?;
+    ex.delete::<Provider>(&me)?;
+    ex.remove_entry(CollectionId::Providers, &me.0)?;
+    let mut counts = ex.load::<ComputeCounts>(&())?.unwrap_or_default();
+    counts.providers = counts.providers.saturating_sub(1);
+    ex.save(&(), &counts)?;
+    ex.emit(Event::Compute(ComputeEvent::Registered {
+        provider: me,
+        stake: Amount::ZERO,
+        cores: 0,
+        accelerators: 0,
+    }))
+}
+
 fn heartbeat<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
     me: Address,
@@ -245,7 +273,6 @@ fn heartbeat<S: NodeStore + Clone>(
     let Some(mut p) = ex.load::<Provider>(&me)? else {
         return reject(Code::NotAProvider, &[]);
     };
-    let more = free_cpu > p.free_cpu || free_memory > p.free_memory;
     p.load = load.min(1000);
     p.free_cpu = free_cpu.min(p.inventory.cpu.cores);
     p.free_memory = free_memory.min(p.inventory.memory);
@@ -253,7 +280,9 @@ fn heartbeat<S: NodeStore + Clone>(
         ex.env().number.saturating_sub(p.last_seen) > ex.params().compute_offline_after;
     p.last_seen = ex.env().number;
     ex.save(&me, &p)?;
-    if more || was_offline {
+    // Coming back online may let queued tasks fit. More free capacity alone does not retry the
+    // queue (releases do), so heartbeats cannot make queued jobs pay for tries over and over.
+    if was_offline {
         bump_capacity(ex)?;
     }
     Ok(())

@@ -50,8 +50,16 @@ fn deadlines<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
         if at > number {
             break;
         }
-        ex.remove_entry(CollectionId::ComputeDue, &key)?;
-        isolated(ex, |ex| due(ex, &job, index))?;
+        let removed = isolated(ex, |ex| {
+            ex.remove_entry(CollectionId::ComputeDue, &key)?;
+            due(ex, &job, index)
+        });
+        removed?;
+        // A deadline that could not be handled is still dropped, so it cannot come back every
+        // block (no honest state gets here).
+        if ex.entry(CollectionId::ComputeDue, &key)?.is_some() {
+            ex.remove_entry(CollectionId::ComputeDue, &key)?;
+        }
     }
     Ok(())
 }
@@ -76,6 +84,19 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
     }
     if task.state != TASK_RUNNING {
         return ex.save(&(*id, index), &task);
+    }
+    if task.queued != 0 && next_deadline(&task) == 0 {
+        // Waiting for a replacement or a tie-breaker that found no provider in time: the
+        // replicas that committed are not held any longer.
+        return fail_task(
+            ex,
+            id,
+            job,
+            index,
+            task,
+            Code::Unplaced,
+            &[u128::from(index)],
+        );
     }
     let late_ones: Vec<bool> = task
         .replicas
@@ -103,7 +124,8 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
     if late > 0 {
         enqueue(ex, id, index, &mut task)?;
     }
-    let next = next_deadline(&task);
+    let timeout = job.spec.tasks[index as usize].timeout;
+    let next = verify::due_while_waiting(&task, number, timeout);
     set_due(ex, id, index, &mut task, next)?;
     ex.save(&(*id, index), &task)?;
     ex.save(id, &job)
@@ -164,17 +186,19 @@ fn load_pool<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome<Pool> {
 
 fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
     let max = ex.params().compute_max_placements as usize;
-    let queue = ex.entries(CollectionId::ComputeQueue, &[], max.saturating_mul(16))?;
+    let mut counts = ex.load::<ComputeCounts>(&())?.unwrap_or_default();
+    let cursor = counts.queue_cursor.clone();
+    let queue = walk_queue(ex, &mut counts, max.saturating_mul(16))?;
+    if counts.queue_cursor != cursor {
+        ex.save(&(), &counts)?;
+    }
     if queue.is_empty() {
         return Ok(());
     }
-    let epoch = ex
-        .load::<ComputeCounts>(&())?
-        .unwrap_or_default()
-        .capacity_epoch;
+    let epoch = counts.capacity_epoch;
     let mut pool: Option<Pool> = None;
     let mut tries = 0;
-    let mut done: Vec<Vec<u8>> = Vec::new();
+    let mut done: std::collections::BTreeSet<Vec<u8>> = Default::default();
     for (n, (key, value)) in queue.iter().enumerate() {
         let Some((_, job, index)) = parse_entry(key) else {
             ex.remove_entry(CollectionId::ComputeQueue, key)?;
@@ -184,7 +208,7 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
         if last == epoch || done.contains(key) {
             continue;
         }
-        if tries == max {
+        if tries >= max {
             break;
         }
         if pool.is_none() {
@@ -242,6 +266,26 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// Up to `limit` queue entries from where the last block's walk stopped, going round to the
+/// start; the cursor moves past them.
+fn walk_queue<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    counts: &mut ComputeCounts,
+    limit: usize,
+) -> Outcome<crate::state::Entries> {
+    let cursor = counts.queue_cursor.0.clone();
+    let mut queue = ex.entries(CollectionId::ComputeQueue, &cursor, limit)?;
+    if queue.len() < limit && !cursor.is_empty() {
+        let more = ex.entries(CollectionId::ComputeQueue, &[], limit - queue.len())?;
+        queue.extend(more.into_iter().take_while(|(k, _)| *k < cursor));
+    }
+    counts.queue_cursor = match queue.last() {
+        Some((k, _)) if queue.len() == limit => Bytes([k.as_slice(), &[0]].concat()),
+        _ => Bytes::default(),
+    };
+    Ok(queue)
 }
 
 /// The capacity epoch a queue entry last failed at (`u64::MAX`: never tried).
@@ -322,17 +366,22 @@ fn try_place<S: NodeStore + Clone>(
     let p = ex.params();
     let suite = ex.suite();
     let number = ex.env().number;
-    let fee = Amount(
-        job.gas_price
-            .0
-            .saturating_mul(u128::from(placement_gas(p, pool.providers.len() as u64))),
+    // A try pays its base; a placement also the providers it weighed.
+    let price = job.gas_price.0;
+    let full =
+        Amount(price.saturating_mul(u128::from(placement_gas(p, pool.providers.len() as u64))));
+    let base = Amount(
+        price
+            .saturating_mul(u128::from(p.gas_placement))
+            .min(full.0),
     );
-    let Some(left) = job.reserve.checked_sub(fee) else {
+    if job.reserve < full {
         let args = [u128::from(index)];
         return fail_task(ex, id, job, index, task, Code::ReserveExhausted, &args).map(|()| true);
-    };
-    job.reserve = left;
-    ex.transfer(&compute_account(suite), &ex.env().sealer, fee)?;
+    }
+    let sealer = ex.env().sealer;
+    job.reserve = job.reserve.checked_sub(base).expect("checked above");
+    ex.transfer(&compute_account(suite), &sealer, base)?;
     let spec = job.spec.tasks[index as usize].clone();
     let active = task
         .replicas
@@ -405,9 +454,18 @@ fn try_place<S: NodeStore + Clone>(
         }
         return Ok(false);
     };
+    let rest = full.checked_sub(base).expect("base ≤ full");
+    job.reserve = job.reserve.checked_sub(rest).expect("checked above");
+    ex.transfer(&compute_account(suite), &sealer, rest)?;
     let mut providers = Vec::new();
     for (s, mut free) in chosen.iter().zip(frees) {
         undo.push((s.index, pool.providers[s.index].1.clone()));
+        // The state's record, not the block's copy: a job ended earlier in this block may
+        // have released part of it.
+        let address = pool.providers[s.index].0;
+        if let Some(fresh) = ex.load::<Provider>(&address)? {
+            pool.providers[s.index].1 = fresh;
+        }
         let (address, pr) = &mut pool.providers[s.index];
         let picked = reserve(&pr.inventory, &mut free, &spec.resources).expect("feasible");
         pr.used.cpu += spec.resources.cpu;

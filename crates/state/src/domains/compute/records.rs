@@ -185,6 +185,16 @@ pub struct Task {
     pub code: u64,
     /// The end of the submitter's window to reject a `requester` result.
     pub review_until: u64,
+    /// The block of the task's first reveal (0: none yet). A replica assigned at or after it
+    /// could have copied a revealed result: its vote counts, but it earns no pool reward.
+    pub first_reveal: u64,
+}
+
+impl Replica {
+    /// Placed after a result of the task was public.
+    pub fn late(&self, task_first_reveal: u64) -> bool {
+        task_first_reveal != 0 && self.assigned >= task_first_reveal
+    }
 }
 
 derived_record!(Task, "task", (Hash, u64), |k: &(Hash, u64)| StateKey::Task(

@@ -60,17 +60,16 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
             &[ix, u128::from(t.replicas), u128::from(max_replicas)],
         );
     }
-    if !(1..=p.compute_max_timeout).contains(&t.timeout) {
-        return reject(
-            Code::BadTimeout,
-            &[ix, u128::from(t.timeout), u128::from(p.compute_max_timeout)],
-        );
-    }
     if !(1..=p.compute_max_fuel).contains(&t.fuel) {
         return reject(
             Code::BadFuel,
             &[ix, u128::from(t.fuel), u128::from(p.compute_max_fuel)],
         );
+    }
+    let shortest = 3u64.saturating_add(t.fuel.div_ceil(p.compute_fuel_per_block.max(1)));
+    if !(shortest..=p.compute_max_timeout).contains(&t.timeout) {
+        let (timeout, max) = (u128::from(t.timeout), u128::from(p.compute_max_timeout));
+        return reject(Code::BadTimeout, &[ix, timeout, u128::from(shortest), max]);
     }
     for (k, a) in t.after.iter().enumerate() {
         if *a as usize >= n || *a as usize == i || t.after[..k].contains(a) {

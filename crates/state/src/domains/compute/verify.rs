@@ -65,6 +65,16 @@ pub(crate) fn owing(task: &Task, r: &Replica) -> bool {
     r.state == REPLICA_ACTIVE && !r.revealed && (r.commitment == [0; 32] || reveals_open(task))
 }
 
+/// When a task next needs the chain's attention: its earliest replica deadline, or, while it
+/// waits for missing replicas with none owing anything, `timeout` blocks from now (then it
+/// fails as `unplaced`).
+pub(crate) fn due_while_waiting(task: &Task, number: u64, timeout: u64) -> u64 {
+    match next_deadline(task) {
+        0 if task.queued != 0 => number + timeout,
+        next => next,
+    }
+}
+
 /// The earliest deadline among the replicas still owing something (0: none).
 pub(crate) fn next_deadline(task: &Task) -> u64 {
     active(task)
@@ -108,10 +118,13 @@ pub(crate) fn commit<S: NodeStore + Clone>(
     }))
 }
 
+/// The most outputs a result may name.
+pub const MAX_OUTPUTS: usize = 64;
+
 fn result_ok(result: &RunResult, fuel: u64) -> bool {
     usize::from(result.status) < RUN_STATUS.len()
         && result.fuel <= fuel
-        && result.outputs.len() <= 256
+        && result.outputs.len() <= MAX_OUTPUTS
         && result.outputs.windows(2).all(|w| w[0].name < w[1].name)
         && result
             .outputs
@@ -155,6 +168,9 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     let digest = result_digest(suite, result);
     if commitment(suite, &digest, salt, &me) != replica.commitment {
         return reject(Code::CommitmentMismatch, &[]);
+    }
+    if task.first_reveal == 0 {
+        task.first_reveal = ex.env().number;
     }
     let replica = &mut task.replicas[r];
     replica.revealed = true;
@@ -204,8 +220,9 @@ fn decide_quorum<S: NodeStore + Clone>(
         None if task.wanted < spec.replicas + ex.params().compute_max_extra_replicas => {
             task.wanted += 1;
             task.state = TASK_RUNNING;
-            set_due(ex, id, index, &mut task, 0)?;
             enqueue(ex, id, index, &mut task)?;
+            let next = due_while_waiting(&task, ex.env().number, spec.timeout);
+            set_due(ex, id, index, &mut task, next)?;
             ex.save(&(*id, index), &task)?;
             ex.save(id, &job)
         }
@@ -289,42 +306,31 @@ pub(crate) fn end_replica<S: NodeStore + Clone>(
     r: &mut Replica,
     state: u8,
 ) -> Outcome<Amount> {
+    job.held = job.held.checked_sub(r.max).unwrap_or_default();
     let Some(mut p) = ex.load::<Provider>(&r.provider)? else {
         r.state = state;
         return Ok(Amount::ZERO);
     };
     release(ex, job, index, r, &mut p)?;
-    job.held = job.held.checked_sub(r.max).unwrap_or_default();
     let params = ex.params();
     let number = ex.env().number;
     let mut slashed = Amount::ZERO;
-    match state {
-        REPLICA_AGREED => {
-            rate(
-                &mut p,
-                true,
-                number,
-                params.compute_quality_step,
-                params.compute_quality_half_life,
-            );
-            p.agreed += 1;
+    let (step, half_life) = (
+        params.compute_quality_step,
+        params.compute_quality_half_life,
+    );
+    let faulty = state == REPLICA_OUTVOTED || state == super::REPLICA_TIMED_OUT;
+    if state == REPLICA_AGREED {
+        rate(&mut p, true, number, step, half_life);
+        p.agreed += 1;
+    } else if faulty {
+        rate(&mut p, false, number, step, half_life);
+        slashed = slash(ex, &mut p)?;
+        if state == REPLICA_OUTVOTED {
+            p.outvoted += 1;
+        } else {
+            p.timeouts += 1;
         }
-        REPLICA_OUTVOTED | super::REPLICA_TIMED_OUT => {
-            rate(
-                &mut p,
-                false,
-                number,
-                params.compute_quality_step,
-                params.compute_quality_half_life,
-            );
-            slashed = slash(ex, &mut p)?;
-            if state == REPLICA_OUTVOTED {
-                p.outvoted += 1;
-            } else {
-                p.timeouts += 1;
-            }
-        }
-        _ => {}
     }
     r.state = state;
     ex.save(&r.provider, &p)?;
@@ -347,6 +353,9 @@ fn accept<S: NodeStore + Clone>(
     let mut paid_total = Amount::ZERO;
     let mut reward_total = Amount::ZERO;
     let agreeing = active(&task).filter(|r| r.digest == digest).count();
+    // A replica placed after a result was public (a tie-breaker, a replacement) could have
+    // copied it: its vote counts, but it earns no reward from the pool.
+    let first = task.first_reveal;
     let mut replicas = std::mem::take(&mut task.replicas);
     let mut result = RunResult::default();
     for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
@@ -371,7 +380,7 @@ fn accept<S: NodeStore + Clone>(
         ex.transfer(&module, &r.provider, pay)?;
         r.paid = pay;
         // Only work two or more replicas agreed on is verified; the pool pays on nothing else.
-        let reward = if quorum && agreeing >= 2 {
+        let reward = if quorum && agreeing >= 2 && !r.late(first) {
             let p = ex.params();
             let by_fuel = p.compute_reward.0.saturating_mul(u128::from(r.result.fuel)) / 1_000_000;
             let cap = pay.share(u128::from(p.compute_reward_cap_permille), 1000);
@@ -523,8 +532,28 @@ pub(crate) fn end_job<S: NodeStore + Clone>(
             continue;
         }
         let mut replicas = std::mem::take(&mut task.replicas);
+        let revealed: Vec<Hash> = replicas
+            .iter()
+            .filter(|r| r.state == REPLICA_ACTIVE && r.revealed)
+            .map(|r| r.digest)
+            .collect();
+        let module = compute_account(ex.suite());
         for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
+            // Work two replicas agree on is paid, however the job ends (no rewards: unverified).
+            let agreed = r.revealed && revealed.iter().filter(|d| **d == r.digest).count() >= 2;
             end_replica(ex, &mut job, i, r, REPLICA_DROPPED)?;
+            if agreed {
+                let owed = r
+                    .fuel_price
+                    .0
+                    .saturating_mul(u128::from(r.result.fuel))
+                    .min(r.max.0);
+                let pay = Amount(owed.min(job.escrow.0));
+                job.escrow = job.escrow.checked_sub(pay).expect("at most the escrow");
+                job.paid = Amount(job.paid.0.saturating_add(pay.0));
+                ex.transfer(&module, &r.provider, pay)?;
+                r.paid = pay;
+            }
         }
         task.replicas = replicas;
         if task.state != TASK_FAILED {
