@@ -103,6 +103,38 @@ fn same_addr(a: &Value, b: &str) -> bool {
 }
 
 #[test]
+fn malformed_job_and_inventory_files_are_named() {
+    let s = Scratch::new();
+    let bad = s.write("bad.toml", b"name = \"x\"\nmax_price = 5\n");
+    let r = s.mm(&["job", "submit", &bad, "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("bad.toml") && r.stderr.contains("max_price"),
+        "{}",
+        r.stderr
+    );
+    let cyclic = s.write("c.toml", b"name = \"c\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"a\"\nprogram = \"QmU3AjaDHvRqCySrv16DqQtHcDteNF6Mxtq9J3F4qj1hTm\"\nafter = [\"b\"]\n");
+    let r = s.mm(&["job", "submit", &cyclic, "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("names no task"), "{}", r.stderr);
+    let inv = s.write("inv.toml", b"executors = [\"wasm\"]\nfuel_price = \"1\"\nstake = \"1\"\nmemory = \"lots\"\n[cpu]\ncores = 1\n");
+    let r = s.mm(&[
+        "provider",
+        "register",
+        "--inventory",
+        &inv,
+        "--rpc",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("memory") && r.stderr.contains("lots"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn the_example_job_runs_on_the_devnets_providers() {
     let s = Scratch::new();
     let net = Net::start_with(&s, "net", 3);

@@ -68,7 +68,8 @@ struct Work {
 }
 
 /// Rounds an agent keeps trying to fetch a task's inputs before it reports them bad (a
-/// network glitch must not make an honest replica disagree).
+/// network glitch must not make an honest replica disagree), while three blocks remain
+/// before its deadline.
 const FETCH_TRIES: u32 = 30;
 /// The most memory a task may ask of the executor: the same for every agent, so replicas'
 /// runs agree.
@@ -273,7 +274,10 @@ impl<P: Port> Agent<P> {
             return self.drop_work(w);
         };
         match w.stage {
-            Stage::Assigned => self.run(w, &job, step),
+            Stage::Assigned => {
+                let deadline = mine["deadline"].as_u64().unwrap_or(0);
+                self.run(w, &job, deadline, step)
+            }
             Stage::Ran if mine["committed"] == true => self.set(w, |x| x.stage = Stage::Committed),
             Stage::Ran => {
                 let (result, salt) = self.opened(w)?;
@@ -375,7 +379,7 @@ impl<P: Port> Agent<P> {
         Ok((program, inputs, args))
     }
 
-    fn run(&mut self, w: &Work, job: &Value, step: &mut Step) -> Result<(), String> {
+    fn run(&mut self, w: &Work, job: &Value, deadline: u64, step: &mut Step) -> Result<(), String> {
         let spec = &job["spec"]["tasks"][w.task as usize];
         if spec["executor"] != "wasm" {
             return Err(format!("this agent runs Wasm, not {}", spec["executor"]));
@@ -390,7 +394,9 @@ impl<P: Port> Agent<P> {
         };
         let run = match self.gather(job, w.task) {
             Ok((program, inputs, args)) => run_wasm(&program, args, inputs, limits),
-            Err(e) if w.fetch_failures + 1 < FETCH_TRIES => {
+            // Tried again while there is time to run and commit; then reported as bad input,
+            // which every honest replica reports alike.
+            Err(e) if w.fetch_failures + 1 < FETCH_TRIES && self.port.head()? + 3 < deadline => {
                 self.set(w, |x| x.fetch_failures += 1)?;
                 return Err(format!("fetching inputs (will try again): {e}"));
             }
@@ -467,14 +473,13 @@ impl<P: Port> Agent<P> {
             return Ok(());
         }
         let cores = p["inventory"]["cpu"]["cores"].as_u64().unwrap_or(1).max(1);
-        let used = p["used"]["cpu"].as_u64().unwrap_or(0);
         let memory = p["inventory"]["memory"].as_u64().unwrap_or(0);
-        let used_memory = p["used"]["memory"].as_u64().unwrap_or(0);
         let load = (self.saved.work.len() as u64 * 1000 / cores).min(1000);
         self.port.send(ComputeAction::Heartbeat {
             load,
-            free_cpu: cores.saturating_sub(used),
-            free_memory: memory.saturating_sub(used_memory),
+            // All it can give the network: nothing else runs on an agent's machine here.
+            free_cpu: cores,
+            free_memory: memory,
         })?;
         step.lines
             .push(format!("heartbeat at block {head} (load {load}‰)"));

@@ -331,6 +331,9 @@ fn fd_write(c: &mut C<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> Result<
 }
 
 fn fd_read(c: &mut C<'_>, fd: i32, iovs: i32, n: i32, nread: i32) -> Result<i32, Error> {
+    if !(0..=MAX_IOVECS).contains(&n) {
+        return Ok(errno::INVAL);
+    }
     let Some(vecs) = iovecs(c, iovs, n)? else {
         return Ok(errno::FAULT);
     };
@@ -427,6 +430,9 @@ fn path_open(
         oflags & 8 != 0,
     );
     let w = c.data_mut();
+    if w.handles.len() >= MAX_HANDLES {
+        return Ok(errno::MFILE);
+    }
     let handle = if name.is_empty() || name == "." {
         Handle::Dir(dir)
     } else if name.contains('/') || name == ".." {
@@ -452,9 +458,6 @@ fn path_open(
         }
         Handle::File { dir, name, pos: 0 }
     };
-    if w.handles.len() >= MAX_HANDLES {
-        return Ok(errno::MFILE);
-    }
     let new = w.next_fd;
     w.next_fd += 1;
     w.handles.insert(new, handle);

@@ -13,8 +13,11 @@ fn root() -> PathBuf {
 
 /// Compiles a C file to a WASI command module with clang (scripts/install-deps.sh installs it).
 fn compile(src: &str) -> Vec<u8> {
+    // Tests compile at once: each output gets a name of its own.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let out = std::env::temp_dir().join(format!(
-        "metamesh-{}-{}.wasm",
+        "metamesh-{}-{n}-{}.wasm",
         std::process::id(),
         src.replace('/', "_")
     ));

@@ -498,6 +498,30 @@ fn a_tie_no_one_can_break_fails_in_time_and_a_provider_may_leave() {
 }
 
 #[test]
+fn a_program_that_traps_fails_its_task_and_still_pays_the_fuel() {
+    let mut n = Net::new(Suite::Eth, [1, 1, 1]);
+    n.h.run(
+        0,
+        ComputeAction::Submit {
+            job: two_task_job(),
+        },
+    );
+    let id = job_id(Suite::Eth, &n.h.user(0), 0);
+    let trapped = RunResult {
+        status: metamesh_primitives::compute::RUN_TRAP,
+        fuel: 77,
+        ..RunResult::default()
+    };
+    let events = n.run_task(&id, 0, |_| trapped.clone());
+    assert!(events.iter().any(|e| matches!(e, Event::Compute(ComputeEvent::TaskFailed { code, args, .. }) if *code == Code::RunFailed as u16 && args[0] == 2)), "{events:?}");
+    let job = n.job(&id);
+    assert_eq!((job.state, job.code), (JOB_FAILED, Code::RunFailed as u64));
+    assert_eq!(job.paid, Amount(2 * 77), "both replicas' fuel at 1 wei");
+    assert_eq!(n.task(&id, 1).state, 6, "the dependent task is cancelled");
+    n.assert_balanced(&[id]);
+}
+
+#[test]
 fn a_gang_job_is_placed_all_at_once_or_not_at_all() {
     for gang in [false, true] {
         let mut n = Net::new(Suite::Sm, [1, 1, 1]);

@@ -213,8 +213,9 @@ pub enum ComputeAction {
     /// `0x40 [inventory, stake]`: registers or updates a provider; its stake is raised or
     /// lowered to `stake` (not below what running tasks hold).
     Register { inventory: Inventory, stake: Amount },
-    /// `0x41 [load, free cores, free memory]`: the provider is alive; its load in thousandths
-    /// and what it has free beyond what the chain reserved for it.
+    /// `0x41 [load, cores, memory]`: the provider is alive; its load in thousandths and the
+    /// cores and memory it can give the network in all (its inventory, or less when other work
+    /// uses some); the chain's reservations come off these.
     Heartbeat {
         load: u64,
         free_cpu: u64,

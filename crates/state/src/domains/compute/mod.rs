@@ -218,6 +218,10 @@ fn register<S: NodeStore + Clone>(
         ex.transfer(&module, &me, less)?;
     }
     let number = ex.env().number;
+    // Only what may let a queued task fit retries the queue: a new provider, one back online,
+    // or a changed inventory (an update that changes nothing cannot make queued jobs pay).
+    let offline = number.saturating_sub(p.last_seen) > ex.params().compute_offline_after;
+    let changed = new || offline || p.inventory != *inventory;
     p.used.accelerators.resize(inventory.accelerators.len(), 0);
     p.inventory = inventory.clone();
     p.stake = stake;
@@ -231,7 +235,7 @@ fn register<S: NodeStore + Clone>(
     ex.put_entry(CollectionId::Providers, &me.0, &[1])?;
     let mut counts = ex.load::<ComputeCounts>(&())?.unwrap_or_default();
     counts.providers += u64::from(new);
-    counts.capacity_epoch += 1;
+    counts.capacity_epoch += u64::from(changed);
     ex.save(&(), &counts)?;
     ex.emit(Event::Compute(ComputeEvent::Registered {
         provider: me,

@@ -85,7 +85,8 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
     if task.state != TASK_RUNNING {
         return ex.save(&(*id, index), &task);
     }
-    if task.queued != 0 && next_deadline(&task) == 0 {
+    let timeout = job.spec.tasks[index as usize].timeout;
+    if task.queued != 0 && next_deadline(&task) == 0 && number >= task.queued + timeout {
         // Waiting for a replacement or a tie-breaker that found no provider in time: the
         // replicas that committed are not held any longer.
         return fail_task(
@@ -124,8 +125,7 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
     if late > 0 {
         enqueue(ex, id, index, &mut task)?;
     }
-    let timeout = job.spec.tasks[index as usize].timeout;
-    let next = verify::due_while_waiting(&task, number, timeout);
+    let next = verify::due_while_waiting(&task, task.queued.max(1), timeout).max(number + 1);
     set_due(ex, id, index, &mut task, next)?;
     ex.save(&(*id, index), &task)?;
     ex.save(id, &job)
@@ -138,15 +138,16 @@ struct Pool {
     frees: Vec<Free>,
 }
 
-/// What a provider has free: its inventory less reservations, capped by its last heartbeat.
+/// What a provider has free: what it can give the network (its inventory, or less when its last
+/// heartbeat said other work uses some) less the chain's reservations.
 fn free_of(pr: &Provider) -> Free {
     let inv = &pr.inventory;
     Free {
-        cpu: inv.cpu.cores.saturating_sub(pr.used.cpu).min(pr.free_cpu),
+        cpu: inv.cpu.cores.min(pr.free_cpu).saturating_sub(pr.used.cpu),
         memory: inv
             .memory
-            .saturating_sub(pr.used.memory)
-            .min(pr.free_memory),
+            .min(pr.free_memory)
+            .saturating_sub(pr.used.memory),
         disk: inv.disk.saturating_sub(pr.used.disk),
         accelerators: inv
             .accelerators
@@ -189,17 +190,32 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
     let mut counts = ex.load::<ComputeCounts>(&())?.unwrap_or_default();
     let cursor = counts.queue_cursor.clone();
     let queue = walk_queue(ex, &mut counts, max.saturating_mul(16))?;
+    let stopped = place_walk(ex, &queue, counts.capacity_epoch, max)?;
+    if let Some(key) = stopped {
+        // The tries ran out here: the next block starts with what was not looked at.
+        counts.queue_cursor = Bytes(key);
+    }
     if counts.queue_cursor != cursor {
         ex.save(&(), &counts)?;
     }
+    Ok(())
+}
+
+/// Tries the entries of `queue` in order, at most `max` tries; the key it stopped at, if the
+/// tries ran out first.
+fn place_walk<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    queue: &[(Vec<u8>, Vec<u8>)],
+    epoch: u64,
+    max: usize,
+) -> Outcome<Option<Vec<u8>>> {
     if queue.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let epoch = counts.capacity_epoch;
     let mut pool: Option<Pool> = None;
     let mut tries = 0;
     let mut done: std::collections::BTreeSet<Vec<u8>> = Default::default();
-    for (n, (key, value)) in queue.iter().enumerate() {
+    for (key, value) in queue {
         let Some((_, job, index)) = parse_entry(key) else {
             ex.remove_entry(CollectionId::ComputeQueue, key)?;
             continue;
@@ -209,7 +225,7 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
             continue;
         }
         if tries >= max {
-            break;
+            return Ok(Some(key.clone()));
         }
         if pool.is_none() {
             pool = Some(load_pool(ex)?);
@@ -219,13 +235,7 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
         // A gang job's ready tasks (all its entries in the queue) are placed together or not
         // at all; any other task alone.
         let group: Vec<(Vec<u8>, u64, bool)> = if gang {
-            queue[n..]
-                .iter()
-                .filter_map(|(k, v)| {
-                    let (_, j, i) = parse_entry(k)?;
-                    (j == job).then(|| (k.clone(), i, value_epoch(v) == u64::MAX))
-                })
-                .collect()
+            gang_entries(ex, &job)?
         } else {
             vec![(key.clone(), index, last == u64::MAX)]
         };
@@ -265,7 +275,31 @@ fn placements<S: NodeStore + Clone>(ex: &mut Exec<'_, S>) -> Outcome {
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Every queue entry of a gang job, wherever the walk's window falls.
+fn gang_entries<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    job: &Hash,
+) -> Outcome<Vec<(Vec<u8>, u64, bool)>> {
+    let Some(j) = ex.load::<Job>(job)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in 0..j.spec.tasks.len() as u64 {
+        let Some(t) = ex.load::<Task>(&(*job, i))? else {
+            continue;
+        };
+        if t.queued == 0 {
+            continue;
+        }
+        let key = super::entry_key(t.queued, job, i);
+        if let Some(v) = ex.entry(CollectionId::ComputeQueue, &key)? {
+            out.push((key, i, value_epoch(&v) == u64::MAX));
+        }
+    }
+    Ok(out)
 }
 
 /// Up to `limit` queue entries from where the last block's walk stopped, going round to the

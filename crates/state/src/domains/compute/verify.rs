@@ -352,10 +352,13 @@ fn accept<S: NodeStore + Clone>(
     let mut providers = Vec::new();
     let mut paid_total = Amount::ZERO;
     let mut reward_total = Amount::ZERO;
-    let agreeing = active(&task).filter(|r| r.digest == digest).count();
     // A replica placed after a result was public (a tie-breaker, a replacement) could have
-    // copied it: its vote counts, but it earns no reward from the pool.
+    // copied it: its vote counts, but it earns no reward from the pool, nor makes another's
+    // work count as verified.
     let first = task.first_reveal;
+    let agreeing = active(&task)
+        .filter(|r| r.digest == digest && !r.late(first))
+        .count();
     let mut replicas = std::mem::take(&mut task.replicas);
     let mut result = RunResult::default();
     for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
@@ -532,15 +535,18 @@ pub(crate) fn end_job<S: NodeStore + Clone>(
             continue;
         }
         let mut replicas = std::mem::take(&mut task.replicas);
+        // Only replicas placed before any result was public count as agreeing.
         let revealed: Vec<Hash> = replicas
             .iter()
-            .filter(|r| r.state == REPLICA_ACTIVE && r.revealed)
+            .filter(|r| r.state == REPLICA_ACTIVE && r.revealed && !r.late(task.first_reveal))
             .map(|r| r.digest)
             .collect();
         let module = compute_account(ex.suite());
         for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
             // Work two replicas agree on is paid, however the job ends (no rewards: unverified).
-            let agreed = r.revealed && revealed.iter().filter(|d| **d == r.digest).count() >= 2;
+            let agreed = r.revealed
+                && !r.late(task.first_reveal)
+                && revealed.iter().filter(|d| **d == r.digest).count() >= 2;
             end_replica(ex, &mut job, i, r, REPLICA_DROPPED)?;
             if agreed {
                 let owed = r
