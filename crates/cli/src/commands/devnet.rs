@@ -376,22 +376,8 @@ fn supervise(root: &Path, nodes: usize, providers: usize) -> anyhow::Result<Exit
             .arg(node_dir(root, i))
             .args(["node", "run"])
             .env_remove("METAMESH_DATA_DIR")
-            .env_remove("METAMESH_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        stop_with_parent(&mut command);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting node-{i}"))?;
-        if let Some(err) = child.stderr.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    eprintln!("[node-{i}] {line}");
-                }
-            });
-        }
-        children.push((i, child));
+            .env_remove("METAMESH_PASSWORD");
+        children.push((i, spawn_logged(command, format!("node-{i}"))?));
     }
     children.extend(
         start_providers(root, nodes, providers)?
@@ -424,6 +410,26 @@ fn supervise(root: &Path, nodes: usize, providers: usize) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts a child that stops with this process, its stderr printed line by line under `label`.
+fn spawn_logged(mut command: Command, label: String) -> anyhow::Result<Child> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    stop_with_parent(&mut command);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {label}"))?;
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[{label}] {line}");
+            }
+        });
+    }
+    Ok(child)
 }
 
 fn name_of(child: usize) -> String {
@@ -465,22 +471,8 @@ fn start_providers(root: &Path, nodes: usize, count: usize) -> anyhow::Result<Ve
             .args(["--rpc", &rpc])
             .env_remove("METAMESH_DATA_DIR")
             .env_remove("METAMESH_PASSWORD")
-            .env_remove("METAMESH_RPC")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        stop_with_parent(&mut command);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting provider-{i}"))?;
-        if let Some(err) = child.stderr.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    eprintln!("[provider-{i}] {line}");
-                }
-            });
-        }
-        children.push((i, child));
+            .env_remove("METAMESH_RPC");
+        children.push((i, spawn_logged(command, format!("provider-{i}"))?));
     }
     Ok(children)
 }

@@ -59,26 +59,12 @@ pub enum StorageCommand {
     },
 }
 
-/// Bytes from `123`, `10KiB`, `5MiB`, `2GiB`, `1TiB`, `10KB`, `5MB`, `2GB`, `1TB`.
+/// Bytes from `123`, `10KiB`, `5MiB`, `2GiB`, `1.5TiB`, `10KB`, `5MB`, `2GB`, `1TB` (the
+/// parser job and inventory files use).
 pub fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| anyhow!("`{text}` is not a size"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        other => bail!("unknown size unit `{other}` (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| anyhow!("`{text}` is too large"))
+    metamesh_compute::inventory::parse_size(text).ok_or_else(|| {
+        anyhow!("`{text}` is not a size (a byte count, or a number with B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)")
+    })
 }
 
 pub fn run(ctx: &Context, cmd: StorageCommand) -> anyhow::Result<ExitCode> {
