@@ -80,6 +80,10 @@ enum Command {
     /// Debugging and interop helpers.
     #[command(subcommand)]
     Tools(commands::tools::ToolsCommand),
+    /// The process executor's sandbox launcher (the provider agent runs it): carries out a
+    /// plan file and becomes the task's command.
+    #[command(hide = true)]
+    SandboxRun { plan: PathBuf },
 }
 
 /// Global context every command gets.
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
+        Command::SandboxRun { plan } => metamesh_compute::sandbox::enter(&plan),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use metamesh_primitives::compute::{
-    RUN_BAD_INPUT, RUN_BAD_PROGRAM, RUN_EXIT, RUN_OK, RUN_OUT_OF_FUEL, RUN_TRAP,
+    RUN_BAD_INPUT, RUN_BAD_PROGRAM, RUN_EXIT, RUN_OK, RUN_OUT_OF_FUEL, RUN_TRAP, Usage,
 };
 use wasmi::{Config, Engine, Linker, Module, Store, TrapCode};
 
@@ -44,10 +44,12 @@ pub struct Run {
     pub stderr: Vec<u8>,
     /// Why it did not succeed, in words.
     pub reason: Option<String>,
+    /// What a native run used (zero for Wasm, whose fuel is its measure).
+    pub usage: Usage,
 }
 
 impl Run {
-    fn failed(status: u8, reason: String) -> Run {
+    pub(crate) fn failed(status: u8, reason: String) -> Run {
         Run {
             status,
             code: 0,
@@ -56,6 +58,7 @@ impl Run {
             stdout: Vec::new(),
             stderr: Vec::new(),
             reason: Some(reason),
+            usage: Usage::default(),
         }
     }
 }
@@ -161,5 +164,6 @@ pub fn run_wasm(
         stdout: w.stdout,
         stderr: w.stderr,
         reason,
+        usage: Usage::default(),
     }
 }

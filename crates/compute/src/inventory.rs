@@ -6,19 +6,19 @@ use std::collections::BTreeMap;
 
 use metamesh_primitives::{
     Amount,
-    compute::{
-        ACCELERATOR_KINDS, Accelerator, AcceleratorNeed, Cpu, EXECUTORS, Inventory, LINK_KINDS,
-        Link, PRESETS, Resources,
-    },
+    compute::{ACCELERATOR_KINDS, Accelerator, Cpu, EXECUTORS, Inventory, LINK_KINDS, Link},
 };
 use serde::Deserialize;
+
+pub use crate::jobfile::*;
+use crate::process::Software;
 
 /// Why a file could not be read, naming the field.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct FileError(pub String);
 
-fn err<T>(msg: impl Into<String>) -> Result<T, FileError> {
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, FileError> {
     Err(FileError(msg.into()))
 }
 
@@ -72,11 +72,11 @@ pub fn parse_size(text: &str) -> Option<u64> {
     Some(v)
 }
 
-fn amount(text: &str, what: &str) -> Result<Amount, FileError> {
+pub(crate) fn amount(text: &str, what: &str) -> Result<Amount, FileError> {
     text.parse().map_err(|e| FileError(format!("{what}: {e}")))
 }
 
-fn index_of(table: &[&str], name: &str, what: &str) -> Result<u8, FileError> {
+pub(crate) fn index_of(table: &[&str], name: &str, what: &str) -> Result<u8, FileError> {
     match table.iter().position(|t| t.eq_ignore_ascii_case(name)) {
         Some(i) => Ok(i as u8),
         None => err(format!(
@@ -118,11 +118,11 @@ struct AcceleratorFile {
     price_hour: String,
 }
 
-fn no_size() -> Size {
+pub(crate) fn no_size() -> Size {
     Size::Bytes(0)
 }
 
-fn one() -> u64 {
+pub(crate) fn one() -> u64 {
     1
 }
 
@@ -156,6 +156,30 @@ struct InventoryFile {
     accelerators: Vec<AcceleratorFile>,
     #[serde(default)]
     links: Vec<LinkFile>,
+    /// Whether tasks that ask for the network may have it.
+    #[serde(default)]
+    network: bool,
+    /// Software offered to process tasks, by name: `[software.python3] path = "/usr/bin/python3"`.
+    #[serde(default)]
+    software: BTreeMap<String, Software>,
+}
+
+/// The names an inventory lists for `software`: each and its packages, sorted.
+pub fn offered(software: &BTreeMap<String, Software>) -> Vec<String> {
+    let mut names: Vec<String> = software
+        .iter()
+        .flat_map(|(n, s)| std::iter::once(n.clone()).chain(s.packages.iter().cloned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The software an inventory file offers, with where each lives (what the agent runs).
+pub fn parse_software(text: &str) -> Result<BTreeMap<String, Software>, FileError> {
+    let f: InventoryFile =
+        toml::from_str(text).map_err(|e| FileError(format!("inventory: {e}")))?;
+    Ok(f.software)
 }
 
 /// An inventory file: what the provider offers, and the stake it locks.
@@ -205,272 +229,25 @@ pub fn parse_inventory(text: &str) -> Result<(Inventory, Amount), FileError> {
         region: f.region,
         executors,
         fuel_price: Amount(per_million.0 / 1_000_000),
+        software: Vec::new(),
+        network: f.network,
+        endpoint: String::new(),
     };
+    let inventory = Inventory {
+        software: offered(&f.software),
+        ..inventory
+    };
+    for name in &inventory.software {
+        if !metamesh_state::domains::compute::software_name_ok(name) {
+            return err(format!(
+                "software: `{name}` is not a name (letters, digits and .-_+:)"
+            ));
+        }
+    }
     if inventory.cpu.cores == 0 || executors == 0 {
         return err("inventory: a provider needs at least one core and one executor");
     }
     Ok((inventory, amount(&f.stake, "stake")?))
-}
-
-/// A task's GPU (or other accelerator) ask: `gpu = 1` or `gpu = { count = 1, model = "A100" }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum DeviceAsk {
-    Count(u64),
-    Detail {
-        count: u64,
-        #[serde(default)]
-        model: String,
-        #[serde(default = "no_size")]
-        memory: Size,
-    },
-}
-
-/// A task's resource package in a job file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourcesFile {
-    #[serde(default)]
-    pub cpu: u64,
-    pub memory: Option<Size>,
-    pub disk: Option<Size>,
-    pub gpu: Option<DeviceAsk>,
-    pub npu: Option<DeviceAsk>,
-    pub tpu: Option<DeviceAsk>,
-    pub gpgpu: Option<DeviceAsk>,
-    pub fpga: Option<DeviceAsk>,
-    pub link: Option<String>,
-}
-
-impl ResourcesFile {
-    pub fn resolve(&self, task: &str) -> Result<Resources, FileError> {
-        let what = |f: &str| format!("task {task}: resources.{f}");
-        let mut accelerators = Vec::new();
-        for (kind, ask) in [
-            (0u8, &self.gpu),
-            (1, &self.npu),
-            (2, &self.tpu),
-            (3, &self.gpgpu),
-            (4, &self.fpga),
-        ] {
-            let Some(ask) = ask else { continue };
-            let (count, model, memory) = match ask {
-                DeviceAsk::Count(n) => (*n, String::new(), 0),
-                DeviceAsk::Detail {
-                    count,
-                    model,
-                    memory,
-                } => (
-                    *count,
-                    model.clone(),
-                    memory.bytes(&what(ACCELERATOR_KINDS[kind as usize]))?,
-                ),
-            };
-            if count == 0 {
-                return err(format!(
-                    "{}: a count of 0",
-                    what(ACCELERATOR_KINDS[kind as usize])
-                ));
-            }
-            accelerators.push(AcceleratorNeed {
-                kind,
-                model,
-                memory,
-                count,
-            });
-        }
-        let link = match &self.link {
-            None => 0,
-            Some(l) => index_of(&LINK_KINDS, l, &what("link"))? + 1,
-        };
-        Ok(Resources {
-            cpu: self.cpu,
-            memory: self
-                .memory
-                .as_ref()
-                .map(|m| m.bytes(&what("memory")))
-                .transpose()?
-                .unwrap_or(0),
-            disk: self
-                .disk
-                .as_ref()
-                .map(|m| m.bytes(&what("disk")))
-                .transpose()?
-                .unwrap_or(0),
-            accelerators,
-            link,
-        })
-    }
-}
-
-/// `verification = { replicas = 2 }` or `verification = "requester"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum VerificationFile {
-    Mode(String),
-    Quorum { replicas: u64 },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaskFile {
-    pub name: String,
-    /// A path (the CLI adds the file) or a CID.
-    pub program: String,
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// Name under `/in` → a path, a CID, or `TASK:OUTPUT`.
-    #[serde(default)]
-    pub inputs: BTreeMap<String, String>,
-    #[serde(default)]
-    pub resources: ResourcesFile,
-    pub verification: Option<VerificationFile>,
-    /// Blocks.
-    #[serde(default = "default_timeout")]
-    pub timeout: u64,
-    #[serde(default)]
-    pub after: Vec<String>,
-    #[serde(default = "default_executor")]
-    pub executor: String,
-    /// The most fuel one run may burn.
-    #[serde(default = "default_fuel")]
-    pub fuel: u64,
-}
-
-fn default_timeout() -> u64 {
-    60
-}
-
-fn default_executor() -> String {
-    "wasm".into()
-}
-
-fn default_fuel() -> u64 {
-    10_000_000_000
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeightsFile {
-    #[serde(default)]
-    pub load: u8,
-    #[serde(default)]
-    pub idle: u8,
-    #[serde(default)]
-    pub data: u8,
-    #[serde(default)]
-    pub price: u8,
-    #[serde(default)]
-    pub performance: u8,
-    #[serde(default)]
-    pub network: u8,
-    #[serde(default)]
-    pub quality: u8,
-}
-
-/// A job file, before its paths are added to the content store.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobFile {
-    pub name: String,
-    pub max_price: String,
-    pub preset: Option<String>,
-    pub weights: Option<WeightsFile>,
-    #[serde(default)]
-    pub gang: bool,
-    pub tasks: Vec<TaskFile>,
-}
-
-/// Where one input or program comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A file to add (relative to the job file's folder).
-    Path(String),
-    Cid(String),
-    /// Output `output` of the task named `task`.
-    Task {
-        task: String,
-        output: String,
-    },
-}
-
-/// A source as written: `TASK:OUTPUT` when TASK names a task of the job, a CID when it parses
-/// as one (`Qm…`, `baf…`), else a path.
-pub fn source(text: &str, task_names: &[&str], is_cid: impl Fn(&str) -> bool) -> Source {
-    if let Some((t, o)) = text.split_once(':')
-        && task_names.contains(&t)
-    {
-        return Source::Task {
-            task: t.to_owned(),
-            output: o.to_owned(),
-        };
-    }
-    if is_cid(text) {
-        return Source::Cid(text.to_owned());
-    }
-    Source::Path(text.to_owned())
-}
-
-impl JobFile {
-    pub fn parse(text: &str) -> Result<JobFile, FileError> {
-        let job: JobFile = toml::from_str(text).map_err(|e| FileError(format!("job file: {e}")))?;
-        if job.tasks.is_empty() {
-            return err("job file: no [[tasks]]");
-        }
-        Ok(job)
-    }
-
-    /// The preset's index and the weights (empty for the preset's).
-    pub fn scheduling(&self) -> Result<(u8, Vec<u8>), FileError> {
-        let preset = match &self.preset {
-            Some(p) => index_of(&PRESETS, p, "preset")?,
-            None => 0,
-        };
-        let weights = match &self.weights {
-            None => Vec::new(),
-            Some(w) => {
-                let v = vec![
-                    w.load,
-                    w.idle,
-                    w.data,
-                    w.price,
-                    w.performance,
-                    w.network,
-                    w.quality,
-                ];
-                if v.iter().all(|x| *x == 0) {
-                    return err("weights: at least one must be above 0");
-                }
-                v
-            }
-        };
-        Ok((preset, weights))
-    }
-
-    pub fn max_price(&self) -> Result<Amount, FileError> {
-        amount(&self.max_price, "max_price")
-    }
-
-    pub fn executor(t: &TaskFile) -> Result<u8, FileError> {
-        index_of(
-            &EXECUTORS,
-            &t.executor,
-            &format!("task {}: executor", t.name),
-        )
-    }
-
-    /// The verification mode and replicas of a task (2 replicas by default).
-    pub fn verification(t: &TaskFile) -> Result<(u8, u64), FileError> {
-        match &t.verification {
-            None => Ok((0, 2)),
-            Some(VerificationFile::Quorum { replicas }) => Ok((0, *replicas)),
-            Some(VerificationFile::Mode(m)) if m == "requester" => Ok((1, 1)),
-            Some(VerificationFile::Mode(m)) => err(format!(
-                "task {}: verification `{m}`: say {{ replicas = N }} or \"requester\"",
-                t.name
-            )),
-        }
-    }
 }
 
 #[cfg(test)]

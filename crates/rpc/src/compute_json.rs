@@ -49,6 +49,8 @@ pub fn inventory(inv: &Inventory) -> Value {
         "region": inv.region,
         "executors": executors(inv.executors),
         "fuelPrice": inv.fuel_price.0.to_string(),
+        "software": inv.software, "network": inv.network,
+        "endpoint": if inv.endpoint.is_empty() { Value::Null } else { json!(inv.endpoint) },
     })
 }
 
@@ -79,6 +81,15 @@ fn task_spec(t: &TaskSpec, spec: &JobSpec) -> Value {
         "timeout": t.timeout,
         "after": t.after.iter().map(|a| spec.tasks.get(*a as usize).map_or_else(|| a.to_string(), |t| t.name.clone())).collect::<Vec<_>>(),
         "fuel": t.fuel,
+        "walltime": t.walltime,
+        "software": t.software,
+        "network": t.network,
+        "retries": t.retries,
+        "comparator": if t.comparator.is_exact() { Value::Null } else { json!({
+            "json": t.comparator.file,
+            "rtol": f64::from_bits(t.comparator.rtol),
+            "atol": f64::from_bits(t.comparator.atol),
+        }) },
     })
 }
 
@@ -114,7 +125,11 @@ fn outputs(o: &[Output]) -> Value {
 }
 
 pub fn run_result(r: &RunResult) -> Value {
-    json!({"status": name(&RUN_STATUS, r.status), "code": r.code, "fuel": r.fuel, "outputs": outputs(&r.outputs)})
+    json!({
+        "status": name(&RUN_STATUS, r.status), "code": r.code, "fuel": r.fuel, "outputs": outputs(&r.outputs),
+        "usage": {"wallMs": r.usage.wall_ms, "cpuMs": r.usage.cpu_ms, "memory": r.usage.memory},
+        "values": r.values.iter().map(|v| f64::from_bits(*v)).collect::<Vec<_>>(),
+    })
 }
 
 pub fn action(a: &ComputeAction) -> Value {
@@ -129,8 +144,9 @@ pub fn action(a: &ComputeAction) -> Value {
             load,
             free_cpu,
             free_memory,
+            online,
         } => {
-            json!({"load": load, "freeCpu": free_cpu, "freeMemory": free_memory})
+            json!({"load": load, "freeCpu": free_cpu, "freeMemory": free_memory, "online": online})
         }
         ComputeAction::Submit { job } => json!({"job": job_spec(job)}),
         ComputeAction::Commit {
@@ -273,6 +289,7 @@ pub fn provider(a: &Address, p: &Provider, number: u64, params: &metamesh_state:
         "stake": amount(p.stake), "online": online, "lastSeen": p.last_seen,
         "used": {"cpu": p.used.cpu, "memory": p.used.memory, "disk": p.used.disk, "accelerators": p.used.accelerators},
         "running": p.running, "load": p.load, "freeCpu": p.free_cpu, "freeMemory": p.free_memory,
+        "online": p.online,
         "quality": metamesh_state::domains::compute::quality_now(p, number, params.compute_quality_half_life),
         "agreed": p.agreed, "timeouts": p.timeouts, "outvoted": p.outvoted,
     })
@@ -297,6 +314,13 @@ fn task_view(spec: &TaskSpec, t: &Task, result: Option<&ComputeResult>) -> Value
         "reason": reason,
         "wanted": t.wanted,
         "retries": t.retries,
+        "notBefore": t.not_before,
+        // Each provider's try and how it ended: a timeout, an outvoted or failed run.
+        "attempts": t.replicas.iter().filter(|r| r.state != REPLICA_ACTIVE).map(|r| json!({
+            "provider": r.provider.to_string(), "assigned": r.assigned,
+            "outcome": name(&REPLICA_STATES, r.state),
+            "status": r.revealed.then(|| name(&RUN_STATUS, r.result.status)),
+        })).collect::<Vec<_>>(),
         "replicas": t.replicas.iter().map(|r| json!({
             "provider": r.provider.to_string(), "state": name(&REPLICA_STATES, r.state),
             "assigned": r.assigned, "deadline": r.deadline, "committed": r.commitment != [0; 32],

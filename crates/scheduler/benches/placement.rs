@@ -73,6 +73,9 @@ fn bench(c: &mut Criterion) {
             resources: &need,
             executor: 0,
             fuel: 1_000_000,
+            walltime: 0,
+            software: &[],
+            network: false,
             budget: Amount(u128::MAX),
             exclude: &[],
         };

@@ -67,6 +67,12 @@ pub struct Request<'a> {
     /// An index into `EXECUTORS`.
     pub executor: u8,
     pub fuel: u64,
+    /// Native executors: the most wall-clock seconds a run may take.
+    pub walltime: u64,
+    /// Software the provider must offer.
+    pub software: &'a [String],
+    /// Whether the run needs the network.
+    pub network: bool,
     /// The most one replica may cost.
     pub budget: Amount,
     /// Operators that may not take it (they hold, or held, a replica of it).
@@ -84,13 +90,43 @@ pub struct Scored {
     pub quote: Amount,
 }
 
-/// What a replica on this inventory costs at most: every unit of fuel at its price.
-pub fn quote(inventory: &Inventory, fuel: u64) -> Option<Amount> {
-    inventory
-        .fuel_price
+/// What a replica on this inventory costs at most: a Wasm run every unit of its fuel at the
+/// fuel price; a native run (process, Slurm) its whole wall time at the hourly rate.
+pub fn quote(inventory: &Inventory, r: &Request<'_>) -> Option<Amount> {
+    if r.executor == 0 {
+        return inventory
+            .fuel_price
+            .0
+            .checked_mul(u128::from(r.fuel))
+            .map(Amount);
+    }
+    let rate = hourly_rate(inventory, r.resources)?;
+    rate.0
+        .checked_mul(u128::from(r.walltime))
+        .map(|v| Amount(v.div_ceil(3600)))
+}
+
+/// What `need` costs an hour on this inventory: its cores, its memory (by the GiB, rounded up)
+/// and its accelerators (each at the price of the first entry that serves it).
+pub fn hourly_rate(inventory: &Inventory, need: &Resources) -> Option<Amount> {
+    let gib = u128::from(need.memory.div_ceil(1 << 30));
+    let mut rate = inventory
+        .cpu
+        .price_hour
         .0
-        .checked_mul(u128::from(fuel))
-        .map(Amount)
+        .checked_mul(u128::from(need.cpu.max(1)))?
+        .checked_add(inventory.memory_price_hour.0.checked_mul(gib)?)?;
+    for n in &need.accelerators {
+        let price = inventory
+            .accelerators
+            .iter()
+            .find(|a| {
+                a.kind == n.kind && (n.model.is_empty() || a.model.eq_ignore_ascii_case(&n.model))
+            })
+            .map_or(0, |a| a.price_hour.0);
+        rate = rate.checked_add(price.checked_mul(u128::from(n.count))?)?;
+    }
+    Some(Amount(rate))
 }
 
 /// The accelerator entries that serve `need`, one per need (each wholly from one entry), if
@@ -144,12 +180,16 @@ pub fn feasible(c: &Candidate<'_>, r: &Request<'_>) -> Option<Amount> {
         && c.free.disk >= need.disk
         && (need.link == 0 || inv.links.iter().any(|l| l.kind + 1 == need.link))
         && !r.exclude.contains(&c.operator)
+        && (!r.network || inv.network)
+        && r.software
+            .iter()
+            .all(|s| inv.software.binary_search(s).is_ok())
         && (need.accelerators.is_empty()
             || fit_accelerators(inv, &mut c.free.accelerators.clone(), need).is_some());
     if !ok {
         return None;
     }
-    quote(inv, r.fuel).filter(|q| *q <= r.budget)
+    quote(inv, r).filter(|q| *q <= r.budget)
 }
 
 /// `v` of `max` on 0–100 (100 when every value is 0).

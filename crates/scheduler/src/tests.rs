@@ -37,6 +37,7 @@ fn inventory(cores: u64, gpus: u64, bench: u64, fuel_price: u128) -> Inventory {
         region: "cn-north".into(),
         executors: 1,
         fuel_price: Amount(fuel_price),
+        ..Inventory::default()
     }
 }
 
@@ -86,6 +87,9 @@ fn request(res: &Resources) -> Request<'_> {
         resources: res,
         executor: 0,
         fuel: 1_000,
+        walltime: 0,
+        software: &[],
+        network: false,
         budget: Amount(u128::MAX),
         exclude: &[],
     }
@@ -244,6 +248,56 @@ fn budget_executor_link_and_eligibility_filter() {
     assert_eq!(feasible(&c, &request(&other_model)), None);
     c.eligible = false;
     assert_eq!(feasible(&c, &r), None);
+}
+
+#[test]
+fn native_tasks_need_software_network_and_pay_by_the_hour() {
+    let mut inv = inventory(8, 1, 10, 10);
+    inv.executors = 0b011;
+    inv.cpu.price_hour = Amount(3_600);
+    inv.memory_price_hour = Amount(7_200);
+    inv.accelerators[0].price_hour = Amount(36_000);
+    inv.software = vec!["pyscf".into(), "python3".into()];
+    let c = candidate(0, &inv, 0, 0);
+    let res = Resources {
+        cpu: 2,
+        memory: 3 << 29,
+        ..need(2, 1)
+    };
+    let software = vec!["python3".to_owned()];
+    let r = Request {
+        executor: 1,
+        walltime: 1_800,
+        software: &software,
+        ..request(&res)
+    };
+    // (2 cores × 3,600 + 2 GiB × 7,200 + 1 GPU × 36,000) an hour, for half an hour.
+    assert_eq!(feasible(&c, &r), Some(Amount(28_800)));
+    let missing = vec!["julia".to_owned()];
+    assert_eq!(
+        feasible(
+            &c,
+            &Request {
+                software: &missing,
+                ..r.clone()
+            }
+        ),
+        None
+    );
+    assert_eq!(
+        feasible(
+            &c,
+            &Request {
+                network: true,
+                ..r.clone()
+            }
+        ),
+        None
+    );
+    let mut open = inv.clone();
+    open.network = true;
+    let c = candidate(0, &open, 0, 0);
+    assert!(feasible(&c, &Request { network: true, ..r }).is_some());
 }
 
 #[test]

@@ -140,8 +140,11 @@ codes! {
     RetriesExhausted = 641, "retries-exhausted", "replicas timed out {0} times";
     ReserveExhausted = 642, "reserve-exhausted", "the job's placement reserve cannot pay for placing task {0}";
     RejectedByOwner = 643, "rejected-by-owner", "the submitter rejected the result";
-    RunFailed = 644, "run-failed", "the program's run ended with status {0} (code {1}); statuses: 1 exit, 2 trap, 3 out of fuel, 4 bad program, 5 bad input";
+    RunFailed = 644, "run-failed", "the program's run ended with status {0} (code {1}); statuses: 1 exit, 2 trap, 3 out of fuel, 4 bad program, 5 bad input, 6 killed by signal, 7 wall-time limit, 8 memory limit, 9 process limit, 10 provider failure";
     Unplaced = 647, "unplaced", "task {0} found no provider for its missing replicas within its timeout";
+    BadComparator = 648, "bad-comparator", "task {0}: a comparator names one output file and finite, non-negative tolerances, and needs the quorum";
+    BadWalltime = 649, "bad-walltime", "task {0}: a native task runs 1 to {2} seconds of wall time and no fuel, a Wasm task the reverse (asked {1} seconds)";
+    BadSoftware = 650, "bad-software", "task {0}: software names are 1 to 64 bytes of letters, digits and .-_+:, sorted, at most 32; retries at most {1}";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

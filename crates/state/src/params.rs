@@ -331,6 +331,11 @@ params! {
     compute_max_extra_replicas: u64 = 2, "computeMaxExtraReplicas";
     /// Replicas taken again after timeouts before a task fails.
     compute_max_retries: u64 = 3, "computeMaxRetries";
+    /// Blocks a task waits before its first retry after a failure or timeout; each further
+    /// retry waits twice as long (capped at 64 times this).
+    compute_retry_backoff: u64 = 2, "computeRetryBackoff";
+    /// The longest wall time a native (process, Slurm) run may ask for, in seconds.
+    compute_max_walltime: u64 = 7 * 24 * 3600, "computeMaxWalltime";
     /// The longest task timeout, in blocks, and the most fuel one run may ask for.
     compute_max_timeout: u64 = 100_000, "computeMaxTimeout";
     compute_max_fuel: u64 = 1_000_000_000_000, "computeMaxFuel";
@@ -459,6 +464,8 @@ impl Params {
                     && self.compute_max_timeout >= 1
                     && self.compute_max_fuel >= 1
                     && self.compute_fuel_per_block >= 1
+                    && self.compute_max_walltime >= 1
+                    && self.compute_retry_backoff <= 10_000
                     && self.compute_explain_candidates <= 64
                     && self.gas_placement >= 1,
             ),

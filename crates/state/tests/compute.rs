@@ -4,256 +4,22 @@
 //! and the escrow and supply balanced after every block.
 
 mod common;
+#[path = "compute_net/mod.rs"]
+mod net;
 
-use common::{Harness, code, file};
+use net::*;
+
+use common::{Harness, code};
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{
     Amount, ComputeAction, Hash,
-    compute::{
-        Accelerator, AcceleratorNeed, Bytes, Cpu, Input, Inventory, JobSpec, Link, Output,
-        Resources, RunResult, TaskSpec, VERIFY_REQUESTER,
-    },
+    compute::{AcceleratorNeed, Bytes, Inventory, JobSpec, RunResult, TaskSpec, VERIFY_REQUESTER},
 };
 use metamesh_state::{
     Code, ComputeEvent, ComputeResult, Event, Job, Provider, Task, commitment, compute_account,
     domains::compute::{JOB_CANCELLED, JOB_COMPLETED, JOB_FAILED, TASK_COMPLETED, TASK_QUEUED},
     job_id, result_digest,
 };
-
-fn cid(seed: u8) -> Bytes {
-    Bytes(file(100 + seed as usize, seed).0.to_bytes())
-}
-
-fn inventory(cores: u64, fuel_price: u128, gpus: u64) -> Inventory {
-    Inventory {
-        cpu: Cpu {
-            cores,
-            model: "EPYC".into(),
-            benchmark: 100 + cores,
-            price_hour: Amount(1),
-        },
-        memory: 64 << 30,
-        disk: 1 << 40,
-        accelerators: (gpus > 0)
-            .then(|| Accelerator {
-                kind: 0,
-                model: "A100".into(),
-                memory: 80 << 30,
-                count: gpus,
-                benchmark: 5000,
-                price_hour: Amount(9),
-            })
-            .into_iter()
-            .collect(),
-        links: vec![Link {
-            kind: 1,
-            bandwidth: 10_000,
-            latency: 200,
-        }],
-        region: "cn-east".into(),
-        executors: 1,
-        fuel_price: Amount(fuel_price),
-        ..Inventory::default()
-    }
-}
-
-fn register(inv: Inventory) -> ComputeAction {
-    ComputeAction::Register {
-        inventory: inv,
-        stake: Amount::from_mmt(200),
-    }
-}
-
-fn task(name: &str, after: Vec<u64>, inputs: Vec<Input>, replicas: u64) -> TaskSpec {
-    TaskSpec {
-        name: name.into(),
-        program: cid(1),
-        args: vec!["64".into()],
-        inputs,
-        resources: Resources {
-            cpu: 1,
-            memory: 64 << 20,
-            ..Resources::default()
-        },
-        replicas,
-        timeout: 20,
-        after,
-        fuel: 1_000_000,
-        ..TaskSpec::default()
-    }
-}
-
-fn two_task_job() -> JobSpec {
-    JobSpec {
-        name: "bands".into(),
-        max_price: Amount::from_mmt(20),
-        tasks: vec![
-            task(
-                "prepare",
-                vec![],
-                vec![Input {
-                    name: "structure.json".into(),
-                    cid: cid(2),
-                    ..Input::default()
-                }],
-                2,
-            ),
-            task(
-                "bands",
-                vec![0],
-                vec![Input {
-                    name: "k.json".into(),
-                    task: 0,
-                    output: "kpoints.json".into(),
-                    ..Input::default()
-                }],
-                2,
-            ),
-        ],
-        ..JobSpec::default()
-    }
-}
-
-fn result(seed: u8, fuel: u64) -> RunResult {
-    RunResult {
-        fuel,
-        outputs: vec![Output {
-            name: "kpoints.json".into(),
-            cid: cid(seed),
-            size: 100 + seed as u64,
-        }],
-        ..RunResult::default()
-    }
-}
-
-struct Net {
-    h: Harness,
-    /// Users 1..=3 are providers.
-    providers: Vec<Address>,
-}
-
-impl Net {
-    fn new(suite: Suite, fuel_prices: [u128; 3]) -> Net {
-        let mut h = Harness::new(suite, 5, |_| {});
-        let txs: Vec<_> = (0..3)
-            .map(|i| h.tx(i + 1, register(inventory(8, fuel_prices[i], 0))))
-            .collect();
-        let out = h.block(&txs).unwrap();
-        assert!(
-            out.tx_receipts().iter().all(|r| r.outcome.is_ok()),
-            "{out:?}"
-        );
-        let providers = (1..=3).map(|i| h.user(i)).collect();
-        Net { h, providers }
-    }
-
-    fn user_of(&self, a: &Address) -> usize {
-        (0..5).find(|i| self.h.user(*i) == *a).unwrap()
-    }
-
-    fn task(&self, job: &Hash, i: u64) -> Task {
-        self.h.state.load(&(*job, i)).unwrap().unwrap()
-    }
-
-    fn job(&self, job: &Hash) -> Job {
-        self.h.state.load(job).unwrap().unwrap()
-    }
-
-    fn active(&self, job: &Hash, i: u64) -> Vec<Address> {
-        self.task(job, i)
-            .replicas
-            .iter()
-            .filter(|r| r.state == 0)
-            .map(|r| r.provider)
-            .collect()
-    }
-
-    /// Commits then reveals `r` from provider `who` (two blocks).
-    fn commit(&mut self, job: &Hash, i: u64, who: &Address, r: &RunResult) -> Hash {
-        let salt = self.h.suite.hash(&[who.0[0], i as u8]);
-        let c = commitment(self.h.suite, &result_digest(self.h.suite, r), &salt, who);
-        let u = self.user_of(who);
-        let rc = self.h.run(
-            u,
-            ComputeAction::Commit {
-                job: *job,
-                task: i,
-                commitment: c,
-            },
-        );
-        assert!(rc.outcome.is_ok(), "{rc:?}");
-        salt
-    }
-
-    fn reveal(
-        &mut self,
-        job: &Hash,
-        i: u64,
-        who: &Address,
-        salt: Hash,
-        r: &RunResult,
-    ) -> Vec<Event> {
-        let u = self.user_of(who);
-        let tx = self.h.tx(
-            u,
-            ComputeAction::Reveal {
-                job: *job,
-                task: i,
-                salt,
-                result: r.clone(),
-                logs: Bytes::default(),
-            },
-        );
-        let out = self.h.block(&[tx]).unwrap();
-        assert!(out.receipts[0].outcome.is_ok(), "{:?}", out.receipts[0]);
-        out.receipts.iter().flat_map(|r| r.events.clone()).collect()
-    }
-
-    /// Every replica of task `i` commits then reveals the result `pick` gives it.
-    fn run_task(&mut self, job: &Hash, i: u64, pick: impl Fn(&Address) -> RunResult) -> Vec<Event> {
-        let who = self.active(job, i);
-        let salts: Vec<Hash> = who
-            .iter()
-            .map(|w| self.commit(job, i, w, &pick(w)))
-            .collect();
-        let mut events = Vec::new();
-        for (w, s) in who.iter().zip(salts) {
-            events.extend(self.reveal(job, i, w, s, &pick(w)));
-        }
-        events
-    }
-
-    /// The compute module holds the stakes and what running jobs hold.
-    fn assert_balanced(&self, jobs: &[Hash]) {
-        let stakes: u128 = self
-            .providers
-            .iter()
-            .map(|p| {
-                self.h
-                    .state
-                    .load::<Provider>(p)
-                    .unwrap()
-                    .map_or(0, |p| p.stake.0)
-            })
-            .sum();
-        let held: u128 = jobs
-            .iter()
-            .map(|j| {
-                let j = self.job(j);
-                j.escrow.0 + j.reserve.0
-            })
-            .sum();
-        assert_eq!(
-            self.h.balance(&compute_account(self.h.suite)).0,
-            stakes + held
-        );
-        self.h.assert_supply();
-        for j in jobs {
-            let j = self.job(j);
-            assert!(j.held <= j.escrow, "{j:?}");
-        }
-    }
-}
 
 #[test]
 fn a_task_graph_runs_with_quorums_and_pays_verified_work() {
@@ -373,6 +139,11 @@ fn a_silent_replica_times_out_and_is_replaced() {
     let deadline = n.task(&id, 0).replicas[1].deadline;
     let events = n.h.until(deadline);
     assert!(events.iter().any(|e| matches!(e, Event::Compute(ComputeEvent::TimedOut { provider, .. }) if *provider == dead)), "{events:?}");
+    // The replacement backs off before it is placed on another provider.
+    let not_before = n.task(&id, 0).not_before;
+    assert_eq!(not_before, deadline + 2, "computeRetryBackoff");
+    assert_eq!(n.active(&id, 0).len(), 1);
+    n.h.until(not_before);
     let now = n.active(&id, 0);
     assert_eq!(now.len(), 2);
     assert!(now.contains(&live) && !now.contains(&dead));
@@ -700,6 +471,7 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
             load: 1,
             free_cpu: 1,
             free_memory: 1,
+            online: vec![],
         },
     );
     assert_eq!(code(&r), Some(Code::NotAProvider));

@@ -32,7 +32,7 @@ const PROVIDERS: usize = 3;
 const INVENTORIES: [&str; PROVIDERS] = [
     r#"# A CPU cluster on a dedicated link.
 region = "cn-north"
-executors = ["wasm"]
+executors = ["wasm", "process"]   # process: native commands (python3) in a sandbox
 fuel_price = "0.001 MMT"   # per million units of Wasm fuel
 stake = "500 MMT"
 memory = "64 GiB"
@@ -50,7 +50,7 @@ latency = 300
 "#,
     r#"# An intelligent computing centre with GPUs.
 region = "cn-east"
-executors = ["wasm"]
+executors = ["wasm", "process"]   # process: native commands (python3) in a sandbox
 fuel_price = "0.002 MMT"
 stake = "800 MMT"
 memory = "256 GiB"
@@ -75,7 +75,7 @@ latency = 20
 "#,
     r#"# A centre with NPUs on the public internet.
 region = "cn-south"
-executors = ["wasm"]
+executors = ["wasm", "process"]   # process: native commands (python3) in a sandbox
 fuel_price = "0.0005 MMT"
 stake = "300 MMT"
 memory = "32 GiB"
@@ -464,7 +464,13 @@ fn start_providers(root: &Path, nodes: usize, count: usize) -> anyhow::Result<Ve
         command
             .arg("--data-dir")
             .arg(&dir)
-            .args(["provider", "run", "--executor", "wasm", "--inventory"])
+            .args([
+                "provider",
+                "run",
+                "--executor",
+                "wasm,process",
+                "--inventory",
+            ])
             .arg(dir.join("inventory.toml"))
             .arg("--password-file")
             .arg(dir.join("password.txt"))

@@ -10,7 +10,7 @@ use std::{
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
-use metamesh_compute::inventory::{JobFile, Source, source};
+use metamesh_compute::inventory::{JobFile, ProgramFile, Source, source};
 use metamesh_primitives::{
     ComputeAction, Hash,
     compute::{Bytes, Input, JobSpec, TaskSpec},
@@ -197,10 +197,14 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let mut tasks = Vec::new();
     for t in &jf.tasks {
-        let program = match source(&t.program, &[], is_cid) {
-            Source::Cid(c) => cid_bytes(&c)?,
-            Source::Path(p) => add(&p)?,
-            Source::Task { .. } => bail!("task {}: a program is a path or a CID", t.name),
+        let native = JobFile::native(t).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+        let program = match &t.program {
+            ProgramFile::Command { .. } => Bytes::default(),
+            ProgramFile::File(f) => match source(f, &[], is_cid) {
+                Source::Cid(c) => cid_bytes(&c)?,
+                Source::Path(p) => add(&p)?,
+                Source::Task { .. } => bail!("task {}: a program is a path or a CID", t.name),
+            },
         };
         let mut inputs = Vec::new();
         for (name, from) in &t.inputs {
@@ -237,15 +241,20 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
         tasks.push(TaskSpec {
             name: t.name.clone(),
             program,
-            args: t.args.clone(),
+            args: native.args,
             inputs,
             resources: t.resources.resolve(&t.name).map_err(|e| anyhow!("{e}"))?,
-            executor: JobFile::executor(t).map_err(|e| anyhow!("{e}"))?,
+            executor: native.executor,
             verification,
             replicas,
             timeout: t.timeout,
             after,
-            fuel: t.fuel,
+            fuel: native.fuel,
+            walltime: native.walltime,
+            software: native.software,
+            network: t.network,
+            retries: t.retries,
+            comparator: JobFile::comparator(t).map_err(|e| anyhow!("{e}"))?,
         });
     }
     Ok(JobSpec {
@@ -421,6 +430,7 @@ fn logs(
 ) -> anyhow::Result<ExitCode> {
     let mut shown: std::collections::BTreeSet<String> = Default::default();
     let mut all = Vec::new();
+    let mut live = super::job_live::Live::default();
     loop {
         let job = get_job(rpc, id)?;
         let tasks = job["tasks"].as_array().cloned().unwrap_or_default();
@@ -431,16 +441,27 @@ fn logs(
         for i in pick {
             let t = &tasks[i];
             for r in t["replicas"].as_array().cloned().unwrap_or_default() {
+                if follow && r["state"] == "active" && !r["revealed"].as_bool().unwrap_or(false) {
+                    // Still running: its provider streams the log as it grows.
+                    live.stream(rpc, &job, i, &r, !ctx.out.json);
+                    continue;
+                }
                 let Some(cid) = r["logs"].as_str() else {
                     continue;
                 };
+
                 if !shown.insert(cid.to_owned()) {
                     continue;
                 }
                 let bytes = super::data::get_bytes(rpc, &parse_cid(cid)?, 64 << 20)?;
                 let text = String::from_utf8_lossy(&bytes).into_owned();
                 let provider = r["provider"].as_str().unwrap_or("?").to_owned();
-                if !ctx.out.json {
+                if let Some(rest) = live.rest(&provider, i, &bytes) {
+                    // Shown live up to here: the rest, then the run's end.
+                    if !ctx.out.json {
+                        print!("{}", String::from_utf8_lossy(rest));
+                    }
+                } else if !ctx.out.json {
                     println!(
                         "== {} on {provider} ({}) ==\n{text}",
                         t["name"].as_str().unwrap_or("?"),

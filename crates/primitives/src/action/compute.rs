@@ -94,6 +94,12 @@ pub struct Inventory {
     pub executors: u64,
     /// MMT (wei) per unit of Wasm fuel.
     pub fuel_price: Amount,
+    /// Software environments it offers process tasks (`python3`, `pyscf`, …), sorted.
+    pub software: Vec<String>,
+    /// Whether it lets tasks that ask for the network reach it.
+    pub network: bool,
+    /// Where it serves the live logs of the tasks it runs (`http://host:port`), or empty.
+    pub endpoint: String,
 }
 
 /// Accelerators a task asks for: `count` devices of one kind (and model, and at least this
@@ -131,6 +137,23 @@ pub struct Input {
 pub const VERIFY_QUORUM: u8 = 0;
 pub const VERIFY_REQUESTER: u8 = 1;
 
+/// How replicas of a task agree: on the exact digest (the default, `file` empty), or on the
+/// numbers of one JSON output agreeing within tolerances (BOINC's fuzzy validation): two
+/// numbers `a`, `b` agree when `|a − b| ≤ max(atol, rtol × max(|a|, |b|))`. Tolerances are
+/// IEEE-754 doubles carried as their bits, so every node compares alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Comparator {
+    pub file: String,
+    pub rtol: u64,
+    pub atol: u64,
+}
+
+impl Comparator {
+    pub fn is_exact(&self) -> bool {
+        self.file.is_empty()
+    }
+}
+
 /// One task of a job.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct TaskSpec {
@@ -151,6 +174,16 @@ pub struct TaskSpec {
     pub after: Vec<u64>,
     /// The most fuel one run may burn.
     pub fuel: u64,
+    /// Process and Slurm tasks: the most wall-clock seconds one run may take (it is priced
+    /// per resource-hour on it, and killed at it).
+    pub walltime: u64,
+    /// Software the provider must offer (the command's interpreter, packages), sorted.
+    pub software: Vec<String>,
+    /// Whether the run may reach the network (the provider must allow it).
+    pub network: bool,
+    /// Times a failed run is tried again on another provider (after a back-off).
+    pub retries: u64,
+    pub comparator: Comparator,
 }
 
 /// Scheduling presets, by index: the weights they stand for are chain parameters.
@@ -186,14 +219,41 @@ pub const RUN_TRAP: u8 = 2;
 pub const RUN_OUT_OF_FUEL: u8 = 3;
 pub const RUN_BAD_PROGRAM: u8 = 4;
 pub const RUN_BAD_INPUT: u8 = 5;
-pub const RUN_STATUS: [&str; 6] = [
+/// A native run killed by a signal (the code is the signal's number).
+pub const RUN_KILLED: u8 = 6;
+/// A native run that reached its wall-time limit.
+pub const RUN_TIME_LIMIT: u8 = 7;
+/// A native run that used more memory than it asked for.
+pub const RUN_MEMORY_LIMIT: u8 = 8;
+/// A native run that tried to start more processes than its limit.
+pub const RUN_PROCESS_LIMIT: u8 = 9;
+/// The provider could not run it (missing software, a sandbox or cluster failure): another
+/// provider may.
+pub const RUN_PROVIDER: u8 = 10;
+pub const RUN_STATUS: [&str; 11] = [
     "ok",
     "exit",
     "trap",
     "out-of-fuel",
     "bad-program",
     "bad-input",
+    "killed",
+    "time-limit",
+    "memory-limit",
+    "process-limit",
+    "provider-failure",
 ];
+
+/// What a native run used, from the kernel's (or the cluster's) accounting. Not part of what
+/// replicas must agree on; payment uses the agreeing replicas' median.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct Usage {
+    /// Milliseconds of wall-clock and of CPU time.
+    pub wall_ms: u64,
+    pub cpu_ms: u64,
+    /// Peak resident bytes.
+    pub memory: u64,
+}
 
 /// What a replica says its run gave. Its digest (the hash of this encoding) is what replicas
 /// must agree on, so they agree on the outputs, the status and the fuel burnt too.
@@ -206,6 +266,11 @@ pub struct RunResult {
     pub fuel: u64,
     /// Sorted by name.
     pub outputs: Vec<Output>,
+    pub usage: Usage,
+    /// With a comparator: the numbers of its JSON file in document order (keys sorted), as
+    /// IEEE-754 bits, and the hash of the file with every number taken out (its shape).
+    pub values: Vec<u64>,
+    pub shape: Bytes,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,13 +278,15 @@ pub enum ComputeAction {
     /// `0x40 [inventory, stake]`: registers or updates a provider; its stake is raised or
     /// lowered to `stake` (not below what running tasks hold).
     Register { inventory: Inventory, stake: Amount },
-    /// `0x41 [load, cores, memory]`: the provider is alive; its load in thousandths and the
-    /// cores and memory it can give the network in all (its inventory, or less when other work
-    /// uses some); the chain's reservations come off these.
+    /// `0x41 [load, cores, memory, [online, …]]`: the provider is alive; its load in
+    /// thousandths and the cores and memory it can give the network in all (its inventory, or
+    /// less when other work uses some); the chain's reservations come off these. `online`
+    /// counts the devices of each inventory accelerator entry that answer now (empty: all).
     Heartbeat {
         load: u64,
         free_cpu: u64,
         free_memory: u64,
+        online: Vec<u64>,
     },
     /// `0x42 [job]`
     Submit { job: JobSpec },
@@ -286,10 +353,12 @@ impl ComputeAction {
                 load,
                 free_cpu,
                 free_memory,
+                online,
             } => {
                 load.encode(p);
                 free_cpu.encode(p);
                 free_memory.encode(p);
+                online.encode(p);
             }
             ComputeAction::Submit { job } => job.encode(p),
             ComputeAction::Commit {
@@ -333,6 +402,7 @@ impl ComputeAction {
                 load: u64::decode(p)?,
                 free_cpu: u64::decode(p)?,
                 free_memory: u64::decode(p)?,
+                online: Decodable::decode(p)?,
             },
             Self::SUBMIT => ComputeAction::Submit {
                 job: Decodable::decode(p)?,

@@ -12,9 +12,11 @@
 //! (slashed, replaced up to `computeMaxRetries` times). Only work a quorum of two or more agreed
 //! on earns the computing reward, within `computeBudget` per reward epoch.
 
+mod agree;
 mod events;
 mod place;
 mod records;
+mod settle;
 mod submit;
 mod verify;
 
@@ -22,9 +24,10 @@ use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, ComputeAction, Hash, compute::Inventory};
 use metamesh_trie::NodeStore;
 
+pub use agree::{FUEL_PER_CORE_MS, MAX_VALUES, agree, close};
 pub use events::{ComputeEvent, Explained};
 pub use records::*;
-pub use submit::file_name_ok;
+pub use submit::{file_name_ok, software_name_ok};
 
 pub(crate) use place::end_block;
 
@@ -133,7 +136,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             load,
             free_cpu,
             free_memory,
-        } => heartbeat(ex, tx.sender, *load, *free_cpu, *free_memory),
+            online,
+        } => heartbeat(ex, tx.sender, *load, *free_cpu, *free_memory, online),
         ComputeAction::Submit { job } => submit::submit(ex, tx, job),
         ComputeAction::Commit {
             job,
@@ -227,6 +231,7 @@ fn register<S: NodeStore + Clone>(
     p.stake = stake;
     p.free_cpu = inventory.cpu.cores;
     p.free_memory = inventory.memory;
+    p.online = Vec::new();
     p.last_seen = number;
     if new {
         p.quality_at = number;
@@ -273,10 +278,25 @@ fn heartbeat<S: NodeStore + Clone>(
     load: u64,
     free_cpu: u64,
     free_memory: u64,
+    online: &[u64],
 ) -> Outcome {
     let Some(mut p) = ex.load::<Provider>(&me)? else {
         return reject(Code::NotAProvider, &[]);
     };
+    if !(online.is_empty() || online.len() == p.inventory.accelerators.len()) {
+        return reject(Code::BadInventory, &[]);
+    }
+    // Devices coming back may let queued tasks fit.
+    let more_online = online
+        .iter()
+        .zip(p.online.iter().chain(std::iter::repeat(&u64::MAX)))
+        .any(|(now, was)| now > was)
+        || (online.is_empty() && !p.online.is_empty());
+    p.online = online
+        .iter()
+        .zip(&p.inventory.accelerators)
+        .map(|(n, a)| (*n).min(a.count))
+        .collect();
     p.load = load.min(1000);
     p.free_cpu = free_cpu.min(p.inventory.cpu.cores);
     p.free_memory = free_memory.min(p.inventory.memory);
@@ -286,7 +306,7 @@ fn heartbeat<S: NodeStore + Clone>(
     ex.save(&me, &p)?;
     // Coming back online may let queued tasks fit. More free capacity alone does not retry the
     // queue (releases do), so heartbeats cannot make queued jobs pay for tries over and over.
-    if was_offline {
+    if was_offline || more_online {
         bump_capacity(ex)?;
     }
     Ok(())

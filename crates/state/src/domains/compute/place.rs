@@ -86,7 +86,8 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
         return ex.save(&(*id, index), &task);
     }
     let timeout = job.spec.tasks[index as usize].timeout;
-    if task.queued != 0 && next_deadline(&task) == 0 && number >= task.queued + timeout {
+    let waiting_since = task.queued.max(task.not_before);
+    if task.queued != 0 && next_deadline(&task) == 0 && number >= waiting_since + timeout {
         // Waiting for a replacement or a tie-breaker that found no provider in time: the
         // replicas that committed are not held any longer.
         return fail_task(
@@ -124,11 +125,36 @@ fn due<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, id: &Hash, index: u64) -> Out
     }
     if late > 0 {
         enqueue(ex, id, index, &mut task)?;
+        task.not_before = number + backoff(ex.params(), task.retries);
     }
-    let next = verify::due_while_waiting(&task, task.queued.max(1), timeout).max(number + 1);
+    let since = task.queued.max(task.not_before).max(1);
+    let next = verify::due_while_waiting(&task, since, timeout).max(number + 1);
     set_due(ex, id, index, &mut task, next)?;
     ex.save(&(*id, index), &task)?;
     ex.save(id, &job)
+}
+
+/// Blocks a task waits before its `retries`-th retry: the back-off doubled each time.
+pub(crate) fn backoff(p: &crate::Params, retries: u64) -> u64 {
+    p.compute_retry_backoff << retries.saturating_sub(1).min(6)
+}
+
+/// Whether any task of `group` is still backing off.
+fn backing_off<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    job: &Hash,
+    group: &[(Vec<u8>, u64, bool)],
+) -> Outcome<bool> {
+    let number = ex.env().number;
+    for (_, i, _) in group {
+        if ex
+            .load::<Task>(&(*job, *i))?
+            .is_some_and(|t| number < t.not_before)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The providers of the network, loaded once for a block's placements.
@@ -152,8 +178,13 @@ fn free_of(pr: &Provider) -> Free {
         accelerators: inv
             .accelerators
             .iter()
+            .enumerate()
             .zip(pr.used.accelerators.iter().chain(std::iter::repeat(&0)))
-            .map(|(d, u)| d.count.saturating_sub(*u))
+            .map(|((i, d), u)| {
+                // Only the devices that answered at the last heartbeat can take work.
+                let online = pr.online.get(i).copied().unwrap_or(d.count).min(d.count);
+                online.saturating_sub(*u)
+            })
             .collect(),
     }
 }
@@ -239,8 +270,13 @@ fn place_walk<S: NodeStore + Clone>(
         } else {
             vec![(key.clone(), index, last == u64::MAX)]
         };
-        tries += group.len();
         done.extend(group.iter().map(|g| g.0.clone()));
+        // Backing off after a failure: not tried (nor charged) yet; the entry keeps its epoch,
+        // so a later block's walk reads it again.
+        if backing_off(ex, &job, &group)? {
+            continue;
+        }
+        tries += group.len();
         let mut undo = Vec::new();
         let outcome = ex.layer(|ex| {
             for (k, i, first) in &group {
@@ -400,6 +436,7 @@ fn try_place<S: NodeStore + Clone>(
     let p = ex.params();
     let suite = ex.suite();
     let number = ex.env().number;
+
     // A try pays its base; a placement also the providers it weighed.
     let price = job.gas_price.0;
     let full =
@@ -461,6 +498,9 @@ fn try_place<S: NodeStore + Clone>(
         resources: &spec.resources,
         executor: spec.executor,
         fuel: spec.fuel,
+        walltime: spec.walltime,
+        software: &spec.software,
+        network: spec.network,
         budget,
         exclude: &exclude,
     };
@@ -520,6 +560,8 @@ fn try_place<S: NodeStore + Clone>(
             state: REPLICA_ACTIVE,
             fuel_price: pr.inventory.fuel_price,
             max: s.quote,
+            rate: metamesh_scheduler::hourly_rate(&pr.inventory, &spec.resources)
+                .unwrap_or_default(),
             accelerators: picked.iter().map(|e| *e as u64).collect(),
             assigned: number,
             deadline: number + spec.timeout,

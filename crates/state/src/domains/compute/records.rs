@@ -64,6 +64,8 @@ pub struct Provider {
     pub load: u64,
     pub free_cpu: u64,
     pub free_memory: u64,
+    /// Devices of each accelerator entry that answered at its last heartbeat (empty: all).
+    pub online: Vec<u64>,
     /// The block of its last registration or heartbeat.
     pub last_seen: u64,
     /// Thousandths, and the block it was last updated (it decays toward 500 from there).
@@ -137,7 +139,17 @@ pub const REPLICA_AGREED: u8 = 1;
 pub const REPLICA_OUTVOTED: u8 = 2;
 pub const REPLICA_TIMED_OUT: u8 = 3;
 pub const REPLICA_DROPPED: u8 = 4;
-pub const REPLICA_STATES: [&str; 5] = ["active", "agreed", "outvoted", "timed-out", "dropped"];
+/// Its run failed (a quorum agreed on a failure, or its lone run did) and the task was tried
+/// again elsewhere.
+pub const REPLICA_FAILED: u8 = 5;
+pub const REPLICA_STATES: [&str; 6] = [
+    "active",
+    "agreed",
+    "outvoted",
+    "timed-out",
+    "dropped",
+    "failed",
+];
 
 /// One provider's run of a task.
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
@@ -148,6 +160,9 @@ pub struct Replica {
     /// Its fuel price when it was assigned, and the most the replica may cost.
     pub fuel_price: Amount,
     pub max: Amount,
+    /// A native replica's hourly rate for what the task asked (its pay is this times the
+    /// agreed wall time).
+    pub rate: Amount,
     /// The inventory entries of the accelerators it holds.
     pub accelerators: Vec<u64>,
     pub assigned: u64,
@@ -188,6 +203,8 @@ pub struct Task {
     /// The block of the task's first reveal (0: none yet). A replica assigned at or after it
     /// could have copied a revealed result: its vote counts, but it earns no pool reward.
     pub first_reveal: u64,
+    /// The earliest block a retry may be placed (its back-off).
+    pub not_before: u64,
 }
 
 impl Replica {

@@ -35,7 +35,9 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
     let ix = i as u128;
     let malformed = || reject(Code::BadTask, &[ix]);
     if !task_name_ok(&t.name)
-        || cid_from_bytes(&t.program).is_err()
+        // A native task may name no program: its command is software the provider offers.
+        || !(t.executor != 0 && t.program.is_empty() && !t.args.is_empty()
+            || cid_from_bytes(&t.program).is_ok())
         || usize::from(t.executor) >= EXECUTORS.len()
         || t.verification > VERIFY_REQUESTER
         || t.args.len() > 256
@@ -60,7 +62,8 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
             &[ix, u128::from(t.replicas), u128::from(max_replicas)],
         );
     }
-    if !(1..=p.compute_max_fuel).contains(&t.fuel) {
+    check_native(ix, t, p)?;
+    if t.executor == 0 && !(1..=p.compute_max_fuel).contains(&t.fuel) {
         return reject(
             Code::BadFuel,
             &[ix, u128::from(t.fuel), u128::from(p.compute_max_fuel)],
@@ -86,6 +89,54 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
         if !file_name_ok(&input.name) || repeated || !source_ok {
             return malformed();
         }
+    }
+    Ok(())
+}
+
+/// A software name: what an inventory lists and a task needs.
+pub fn software_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+:".contains(&b))
+}
+
+/// What native executors (process, Slurm) ask of a task beyond Wasm's: a wall time and no
+/// fuel, software names, a comparator only under the quorum.
+fn check_native(ix: u128, t: &TaskSpec, p: &crate::Params) -> Outcome {
+    let native = t.executor != 0;
+    let walltime_ok = if native {
+        (1..=p.compute_max_walltime).contains(&t.walltime) && t.fuel == 0
+    } else {
+        t.walltime == 0
+    };
+    if !walltime_ok {
+        let args = [
+            ix,
+            u128::from(t.walltime),
+            u128::from(p.compute_max_walltime),
+        ];
+        return reject(Code::BadWalltime, &args);
+    }
+    let sorted = t.software.windows(2).all(|w| w[0] < w[1]);
+    if t.software.len() > 32
+        || !sorted
+        || !t.software.iter().all(|s| software_name_ok(s))
+        || t.retries > p.compute_max_retries
+    {
+        return reject(Code::BadSoftware, &[ix, u128::from(p.compute_max_retries)]);
+    }
+    let c = &t.comparator;
+    if !c.is_exact() {
+        let tol = |bits: u64| {
+            let v = f64::from_bits(bits);
+            v.is_finite() && v >= 0.0
+        };
+        if !file_name_ok(&c.file) || !tol(c.rtol) || !tol(c.atol) || t.verification != 0 {
+            return reject(Code::BadComparator, &[ix]);
+        }
+    } else if c.rtol != 0 || c.atol != 0 {
+        return reject(Code::BadComparator, &[ix]);
     }
     Ok(())
 }

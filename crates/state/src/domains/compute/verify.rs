@@ -4,23 +4,17 @@
 use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
-    compute::{Bytes, Output, RUN_OK, RUN_STATUS, RunResult, VERIFY_REQUESTER},
+    compute::{Bytes, RUN_STATUS, RunResult, VERIFY_REQUESTER},
 };
 use metamesh_storage::cid_from_bytes;
 use metamesh_trie::NodeStore;
 
 use super::{
-    ComputeEvent, ComputeResult, JOB_COMPLETED, JOB_FAILED, JOB_RUNNING, Job, Provider,
-    REPLICA_ACTIVE, REPLICA_AGREED, REPLICA_DROPPED, REPLICA_OUTVOTED, Replica, TASK_CANCELLED,
-    TASK_COMPLETED, TASK_FAILED, TASK_REVIEW, TASK_RUNNING, TASK_WAITING, Task, bump_capacity,
-    commitment, compute_account, dequeue, enqueue, rate, result_digest, set_due, slash,
-    submit::file_name_ok,
+    ComputeEvent, JOB_RUNNING, Job, Provider, REPLICA_ACTIVE, REPLICA_AGREED, REPLICA_OUTVOTED,
+    Replica, TASK_REVIEW, TASK_RUNNING, Task, agree::agree, bump_capacity, commitment, enqueue,
+    rate, result_digest, set_due, slash, submit::file_name_ok,
 };
-use crate::{
-    Code, Event, Exec, Outcome,
-    domains::accounts::{self, Payout},
-    exec::reject,
-};
+use crate::{Code, Event, Exec, Outcome, exec::reject};
 
 fn load_running<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
@@ -50,7 +44,7 @@ fn my_replica(task: &Task, me: &Address, index: u64) -> Outcome<usize> {
     }
 }
 
-fn active(task: &Task) -> impl Iterator<Item = &Replica> {
+pub(crate) fn active(task: &Task) -> impl Iterator<Item = &Replica> {
     task.replicas.iter().filter(|r| r.state == REPLICA_ACTIVE)
 }
 
@@ -123,6 +117,7 @@ pub const MAX_OUTPUTS: usize = 64;
 
 fn result_ok(result: &RunResult, fuel: u64) -> bool {
     usize::from(result.status) < RUN_STATUS.len()
+        && super::agree::values_ok(result)
         && result.fuel <= fuel
         && result.outputs.len() <= MAX_OUTPUTS
         && result.outputs.windows(2).all(|w| w[0].name < w[1].name)
@@ -210,13 +205,23 @@ fn decide_quorum<S: NodeStore + Clone>(
         ex.save(&(*id, index), &task)?;
         return ex.save(id, &job);
     }
-    let votes: Vec<Hash> = active(&task).map(|r| r.digest).collect();
+    let votes: Vec<&RunResult> = active(&task).map(|r| &r.result).collect();
+    // Comparing numbers is work in proportion to the replicas squared and their numbers.
+    let values = votes.iter().map(|r| r.values.len()).max().unwrap_or(0);
+    let pairs = (votes.len() * votes.len()) as u64;
+    ex.charge(
+        ex.params()
+            .gas_read
+            .saturating_mul(pairs * (1 + values as u64 / 256)),
+    )?;
+    // The first result a strict majority agrees with (under a comparator agreement need not
+    // be transitive; the first such is the one every node picks).
     let majority = votes
         .iter()
-        .find(|d| votes.iter().filter(|v| v == d).count() * 2 > votes.len())
-        .copied();
+        .find(|a| votes.iter().filter(|b| agree(spec, a, b)).count() * 2 > votes.len())
+        .map(|a| (*a).clone());
     match majority {
-        Some(digest) => accept(ex, id, job, index, task, digest, true),
+        Some(leader) => accept(ex, id, job, index, task, leader, true),
         None if task.wanted < spec.replicas + ex.params().compute_max_extra_replicas => {
             task.wanted += 1;
             task.state = TASK_RUNNING;
@@ -257,8 +262,11 @@ pub(crate) fn decide<S: NodeStore + Clone>(
         return reject(Code::NotInReview, &[u128::from(index)]);
     }
     if yes {
-        let digest = active(&task).next().map(|r| r.digest).unwrap_or_default();
-        accept(ex, id, job, index, task, digest, false)
+        let leader = active(&task)
+            .next()
+            .map(|r| r.result.clone())
+            .unwrap_or_default();
+        accept(ex, id, job, index, task, leader, false)
     } else {
         fail_task(ex, id, job, index, task, Code::RejectedByOwner, &[])
     }
@@ -272,8 +280,11 @@ pub(crate) fn accept_review<S: NodeStore + Clone>(
     index: u64,
     task: Task,
 ) -> Outcome {
-    let digest = active(&task).next().map(|r| r.digest).unwrap_or_default();
-    accept(ex, id, job, index, task, digest, false)
+    let leader = active(&task)
+        .next()
+        .map(|r| r.result.clone())
+        .unwrap_or_default();
+    accept(ex, id, job, index, task, leader, false)
 }
 
 /// Gives back what a replica held of its provider's inventory.
@@ -337,255 +348,4 @@ pub(crate) fn end_replica<S: NodeStore + Clone>(
     Ok(slashed)
 }
 
-/// Pays the agreeing replicas, settles the others, records the evidence, and completes (or,
-/// for a failed run, fails) the task.
-fn accept<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    id: &Hash,
-    mut job: Job,
-    index: u64,
-    mut task: Task,
-    digest: Hash,
-    quorum: bool,
-) -> Outcome {
-    let module = compute_account(ex.suite());
-    let mut providers = Vec::new();
-    let mut paid_total = Amount::ZERO;
-    let mut reward_total = Amount::ZERO;
-    // A replica placed after a result was public (a tie-breaker, a replacement) could have
-    // copied it: its vote counts, but it earns no reward from the pool, nor makes another's
-    // work count as verified.
-    let first = task.first_reveal;
-    let agreeing = active(&task)
-        .filter(|r| r.digest == digest && !r.late(first))
-        .count();
-    let mut replicas = std::mem::take(&mut task.replicas);
-    let mut result = RunResult::default();
-    for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
-        if r.digest != digest {
-            let slashed = end_replica(ex, &mut job, index, r, REPLICA_OUTVOTED)?;
-            ex.emit(Event::Compute(ComputeEvent::Outvoted {
-                job: *id,
-                task: index,
-                provider: r.provider,
-                slashed,
-            }))?;
-            continue;
-        }
-        end_replica(ex, &mut job, index, r, REPLICA_AGREED)?;
-        let owed = r
-            .fuel_price
-            .0
-            .saturating_mul(u128::from(r.result.fuel))
-            .min(r.max.0);
-        let pay = Amount(owed.min(job.escrow.0));
-        job.escrow = job.escrow.checked_sub(pay).expect("at most the escrow");
-        ex.transfer(&module, &r.provider, pay)?;
-        r.paid = pay;
-        // Only work two or more replicas agreed on is verified; the pool pays on nothing else.
-        let reward = if quorum && agreeing >= 2 && !r.late(first) {
-            let p = ex.params();
-            let by_fuel = p.compute_reward.0.saturating_mul(u128::from(r.result.fuel)) / 1_000_000;
-            let cap = pay.share(u128::from(p.compute_reward_cap_permille), 1000);
-            accounts::pay_from_pool(ex, Payout::Compute, &r.provider, Amount(by_fuel).min(cap))?
-        } else {
-            Amount::ZERO
-        };
-        paid_total = paid_total.checked_add(pay).expect("within the escrow");
-        reward_total = Amount(reward_total.0.saturating_add(reward.0));
-        providers.push(r.provider);
-        result = r.result.clone();
-    }
-    task.replicas = replicas;
-    job.paid = Amount(job.paid.0.saturating_add(paid_total.0));
-    task.digest = digest;
-    set_due(ex, id, index, &mut task, 0)?;
-    ex.emit(Event::Compute(ComputeEvent::Accepted {
-        job: *id,
-        task: index,
-        digest,
-        providers: providers.clone(),
-        fuel: result.fuel,
-        paid: paid_total,
-        reward: reward_total,
-    }))?;
-    if result.status != RUN_OK {
-        let args = [u128::from(result.status), u128::from(result.code)];
-        return fail_task(ex, id, job, index, task, Code::RunFailed, &args);
-    }
-    let spec = &job.spec.tasks[index as usize];
-    let inputs = resolve_inputs(ex, id, &job, index)?;
-    let evidence = ComputeResult {
-        job: *id,
-        task: index,
-        name: spec.name.clone(),
-        program: spec.program.clone(),
-        inputs,
-        result,
-        digest,
-        providers,
-        block: ex.env().number,
-    };
-    ex.save(&(*id, index), &evidence)?;
-    task.state = TASK_COMPLETED;
-    ex.save(&(*id, index), &task)?;
-    job.completed += 1;
-    release_dependents(ex, id, &job, index)?;
-    if job.completed == job.spec.tasks.len() as u64 {
-        return end_job(ex, id, job, JOB_COMPLETED, 0, 0);
-    }
-    ex.save(id, &job)
-}
-
-/// The CIDs a task read: its own, or the outputs of the tasks it names.
-pub(crate) fn resolve_inputs<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    id: &Hash,
-    job: &Job,
-    index: u64,
-) -> Outcome<Vec<Output>> {
-    let mut out = Vec::new();
-    for input in &job.spec.tasks[index as usize].inputs {
-        if !input.cid.is_empty() {
-            out.push(Output {
-                name: input.name.clone(),
-                cid: input.cid.clone(),
-                size: 0,
-            });
-            continue;
-        }
-        let Some(up) = ex.load::<ComputeResult>(&(*id, input.task))? else {
-            continue;
-        };
-        if let Some(o) = up.result.outputs.iter().find(|o| o.name == input.output) {
-            out.push(Output {
-                name: input.name.clone(),
-                ..o.clone()
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Queues the tasks that waited only for this one.
-fn release_dependents<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    id: &Hash,
-    job: &Job,
-    done: u64,
-) -> Outcome {
-    for (j, t) in job.spec.tasks.iter().enumerate() {
-        if !t.after.contains(&done) {
-            continue;
-        }
-        let mut ready = true;
-        for a in &t.after {
-            let state = ex.load::<Task>(&(*id, *a))?.map(|t| t.state);
-            ready &= state == Some(TASK_COMPLETED);
-        }
-        let key = (*id, j as u64);
-        let Some(mut task) = ex.load::<Task>(&key)? else {
-            continue;
-        };
-        if ready && task.state == TASK_WAITING {
-            enqueue(ex, id, j as u64, &mut task)?;
-            ex.save(&key, &task)?;
-        }
-    }
-    Ok(())
-}
-
-/// A task failed: the whole job fails with its reason.
-pub(crate) fn fail_task<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    id: &Hash,
-    job: Job,
-    index: u64,
-    mut task: Task,
-    code: Code,
-    args: &[u128],
-) -> Outcome {
-    task.state = TASK_FAILED;
-    task.code = code as u64;
-    ex.save(&(*id, index), &task)?;
-    ex.emit(Event::Compute(ComputeEvent::TaskFailed {
-        job: *id,
-        task: index,
-        code: code as u16,
-        args: args.to_vec(),
-    }))?;
-    end_job(ex, id, job, JOB_FAILED, code as u64, index)
-}
-
-/// Ends a job: every task not finished is cancelled (its replicas released, unpaid), and what
-/// is left of the escrow and reserve goes back to the submitter.
-pub(crate) fn end_job<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    id: &Hash,
-    mut job: Job,
-    state: u8,
-    code: u64,
-    failed_task: u64,
-) -> Outcome {
-    for i in 0..job.spec.tasks.len() as u64 {
-        let Some(mut task) = ex.load::<Task>(&(*id, i))? else {
-            continue;
-        };
-        if task.state == TASK_COMPLETED {
-            continue;
-        }
-        let mut replicas = std::mem::take(&mut task.replicas);
-        // Only replicas placed before any result was public count as agreeing.
-        let revealed: Vec<Hash> = replicas
-            .iter()
-            .filter(|r| r.state == REPLICA_ACTIVE && r.revealed && !r.late(task.first_reveal))
-            .map(|r| r.digest)
-            .collect();
-        let module = compute_account(ex.suite());
-        for r in replicas.iter_mut().filter(|r| r.state == REPLICA_ACTIVE) {
-            // Work two replicas agree on is paid, however the job ends (no rewards: unverified).
-            let agreed = r.revealed
-                && !r.late(task.first_reveal)
-                && revealed.iter().filter(|d| **d == r.digest).count() >= 2;
-            end_replica(ex, &mut job, i, r, REPLICA_DROPPED)?;
-            if agreed {
-                let owed = r
-                    .fuel_price
-                    .0
-                    .saturating_mul(u128::from(r.result.fuel))
-                    .min(r.max.0);
-                let pay = Amount(owed.min(job.escrow.0));
-                job.escrow = job.escrow.checked_sub(pay).expect("at most the escrow");
-                job.paid = Amount(job.paid.0.saturating_add(pay.0));
-                ex.transfer(&module, &r.provider, pay)?;
-                r.paid = pay;
-            }
-        }
-        task.replicas = replicas;
-        if task.state != TASK_FAILED {
-            task.state = TASK_CANCELLED;
-        }
-        dequeue(ex, id, i, &mut task)?;
-        set_due(ex, id, i, &mut task, 0)?;
-        ex.save(&(*id, i), &task)?;
-    }
-    let refund = job.escrow;
-    let reserve = job.reserve;
-    let back = refund.checked_add(reserve).expect("both were paid in");
-    ex.transfer(&compute_account(ex.suite()), &job.owner, back)?;
-    job.escrow = Amount::ZERO;
-    job.reserve = Amount::ZERO;
-    job.held = Amount::ZERO;
-    job.state = state;
-    job.code = code;
-    job.failed_task = failed_task;
-    job.ended = ex.env().number;
-    ex.save(id, &job)?;
-    ex.emit(Event::Compute(ComputeEvent::JobEnded {
-        job: *id,
-        owner: job.owner,
-        state,
-        refund,
-        reserve,
-    }))
-}
+pub(crate) use super::settle::{accept, end_job, fail_task};

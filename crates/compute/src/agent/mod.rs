@@ -5,20 +5,31 @@
 //! change, so an agent killed at any point resumes where it was: a salt is on disk before its
 //! commitment is sent, and a commitment already on chain is not sent again.
 //!
+//! Wasm tasks run in the agent's loop; process tasks run on threads of their own (the loop
+//! goes on heartbeating, and cancels them when their job ends); Slurm tasks are batch jobs the
+//! loop submits and polls, their ids kept in the queue so a restarted agent picks them up.
+//! A process run cut short by the agent's death is run again when it restarts.
+//!
 //! It reaches the chain and the content store only through a [`Port`] (the CLI's is JSON-RPC
 //! to a node), and reads jobs in the shape `mm_getJob` gives.
+
+mod logs;
+mod run;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{
     ComputeAction, Hash,
-    compute::{Bytes, Output, RunResult},
+    compute::{Bytes, RunResult},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Limits, run_wasm};
+pub use logs::serve_logs;
+pub use run::Fault;
+
+use crate::{Native, slurm::Slurm};
 
 /// What the agent needs of a node.
 pub trait Port {
@@ -65,15 +76,18 @@ struct Work {
     /// Rounds its inputs could not be fetched in (it reports `bad-input` after many).
     #[serde(default)]
     fetch_failures: u32,
+    /// The Slurm job running it, once submitted.
+    #[serde(default)]
+    slurm: Option<String>,
 }
 
 /// Rounds an agent keeps trying to fetch a task's inputs before it reports them bad (a
 /// network glitch must not make an honest replica disagree), while three blocks remain
 /// before its deadline.
-const FETCH_TRIES: u32 = 30;
+pub(super) const FETCH_TRIES: u32 = 30;
 /// The most memory a task may ask of the executor: the same for every agent, so replicas'
 /// runs agree.
-const MAX_TASK_MEMORY: usize = 4 << 30;
+pub(super) const MAX_TASK_MEMORY: usize = 4 << 30;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
@@ -89,9 +103,6 @@ pub struct Step {
     pub lines: Vec<String>,
 }
 
-/// A task's program, inputs by name, and arguments.
-type Gathered = (Vec<u8>, BTreeMap<String, Vec<u8>>, Vec<String>);
-
 pub struct Agent<P: Port> {
     port: P,
     me: Address,
@@ -103,12 +114,20 @@ pub struct Agent<P: Port> {
     pub max_input: u64,
     /// Blocks between heartbeats.
     pub heartbeat_every: u64,
-    /// Alters every output before it is added: a faulty provider, for testing that the
-    /// network outvotes and slashes one.
-    pub corrupt: bool,
+    /// Misbehaves on purpose, for testing that the network outvotes and slashes it.
+    pub fault: Fault,
+    /// How it runs process tasks (none: it refuses them).
+    pub native: Option<Native>,
+    /// How it runs Slurm tasks (none: it refuses them).
+    pub slurm: Option<Slurm>,
+    /// Counts the devices of each of its inventory's accelerator entries that answer now
+    /// (empty: all), for heartbeats.
+    pub online: Box<dyn FnMut(&Value) -> Vec<u64>>,
+    /// Process runs going on now, by job and task.
+    running: BTreeMap<(String, u64), run::Running>,
 }
 
-fn hex0x(b: &[u8]) -> String {
+pub(super) fn hex0x(b: &[u8]) -> String {
     format!("0x{}", hex::encode(b))
 }
 
@@ -141,7 +160,11 @@ impl<P: Port> Agent<P> {
             saved,
             max_input: 1 << 30,
             heartbeat_every: 5,
-            corrupt: false,
+            fault: Fault::None,
+            native: None,
+            slurm: None,
+            online: Box::new(|_| Vec::new()),
+            running: BTreeMap::new(),
         })
     }
 
@@ -223,6 +246,7 @@ impl<P: Port> Agent<P> {
                         salt: None,
                         logs: None,
                         fetch_failures: 0,
+                        slurm: None,
                     });
                 }
             }
@@ -249,6 +273,8 @@ impl<P: Port> Agent<P> {
     }
 
     fn drop_work(&mut self, w: &Work) -> Result<(), String> {
+        // Whatever still runs for it stops: its job was cancelled or ended without it.
+        self.stop(w);
         self.saved
             .work
             .retain(|x| !(x.job == w.job && x.task == w.task));
@@ -337,132 +363,6 @@ impl<P: Port> Agent<P> {
         Ok((result, salt))
     }
 
-    /// The task's program and inputs, from the content network.
-    fn gather(&mut self, job: &Value, index: u64) -> Result<Gathered, String> {
-        let spec = &job["spec"]["tasks"][index as usize];
-        let program = spec["program"]
-            .as_str()
-            .ok_or("the task names no program")?;
-        let program = self.port.fetch(program, 64 << 20)?;
-        let mut inputs = BTreeMap::new();
-        let mut total = 0u64;
-        for input in spec["inputs"].as_array().cloned().unwrap_or_default() {
-            let name = input["name"]
-                .as_str()
-                .ok_or("an input without a name")?
-                .to_owned();
-            let cid = match (input["cid"].as_str(), input["from"].as_str()) {
-                (Some(c), _) => c.to_owned(),
-                (None, Some(from)) => {
-                    let (task, output) = from.split_once(':').ok_or("a bad input source")?;
-                    let up = job["tasks"]
-                        .as_array()
-                        .and_then(|ts| ts.iter().find(|t| t["name"] == task))
-                        .ok_or_else(|| format!("input {name}: no task {task}"))?;
-                    up["outputs"][output]
-                        .as_str()
-                        .ok_or_else(|| format!("input {name}: task {task} has no output {output}"))?
-                        .to_owned()
-                }
-                _ => return Err(format!("input {name} has no source")),
-            };
-            let bytes = self
-                .port
-                .fetch(&cid, self.max_input.saturating_sub(total))?;
-            total += bytes.len() as u64;
-            inputs.insert(name, bytes);
-        }
-        let mut args = vec![spec["name"].as_str().unwrap_or("task").to_owned()];
-        for a in spec["args"].as_array().cloned().unwrap_or_default() {
-            args.push(a.as_str().unwrap_or_default().to_owned());
-        }
-        Ok((program, inputs, args))
-    }
-
-    fn run(&mut self, w: &Work, job: &Value, deadline: u64, step: &mut Step) -> Result<(), String> {
-        let spec = &job["spec"]["tasks"][w.task as usize];
-        if spec["executor"] != "wasm" {
-            return Err(format!("this agent runs Wasm, not {}", spec["executor"]));
-        }
-        let fuel = spec["fuel"].as_u64().unwrap_or(Limits::default().fuel);
-        let memory = spec["resources"]["memory"].as_u64().unwrap_or(0) as usize;
-        // From the task alone, never from this agent's settings: every replica runs alike.
-        let limits = Limits {
-            fuel,
-            memory: memory.clamp(16 << 20, MAX_TASK_MEMORY),
-            output: Limits::default().output,
-        };
-        let run = match self.gather(job, w.task) {
-            Ok((program, inputs, args)) => run_wasm(&program, args, inputs, limits),
-            // Tried again while there is time to run and commit; then reported as bad input,
-            // which every honest replica reports alike.
-            Err(e) if w.fetch_failures + 1 < FETCH_TRIES && self.port.head()? + 3 < deadline => {
-                self.set(w, |x| x.fetch_failures += 1)?;
-                return Err(format!("fetching inputs (will try again): {e}"));
-            }
-            Err(e) => crate::Run {
-                status: metamesh_primitives::compute::RUN_BAD_INPUT,
-                code: 0,
-                fuel: 0,
-                outputs: BTreeMap::new(),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                reason: Some(e),
-            },
-        };
-        let mut log = Vec::new();
-        log.extend(&run.stdout);
-        if !run.stderr.is_empty() {
-            log.extend(b"--- stderr ---\n");
-            log.extend(&run.stderr);
-        }
-        if let Some(r) = &run.reason {
-            log.extend(format!("--- {r} ---\n").as_bytes());
-        }
-        let log_file = self
-            .logs
-            .join(format!("{}-{}.log", hex::encode(self.job_hash(w)?), w.task));
-        std::fs::write(&log_file, &log)
-            .map_err(|e| format!("writing {}: {e}", log_file.display()))?;
-        let (_, logs) = self.port.add("log.txt", &log)?;
-        let mut outputs = Vec::new();
-        for (name, bytes) in &run.outputs {
-            let mut bytes = bytes.clone();
-            if self.corrupt {
-                bytes.extend(b"(corrupted)");
-            }
-            let (_, cid) = self.port.add(name, &bytes)?;
-            outputs.push(Output {
-                name: name.clone(),
-                cid: Bytes(cid),
-                size: bytes.len() as u64,
-            });
-        }
-        let result = RunResult {
-            status: run.status,
-            code: run.code,
-            fuel: run.fuel,
-            outputs,
-        };
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|_| "no randomness for the salt")?;
-        step.lines.push(format!(
-            "job {} task {}: ran ({}, fuel {}, {} outputs)",
-            w.job,
-            w.task,
-            metamesh_primitives::compute::RUN_STATUS[usize::from(run.status)],
-            run.fuel,
-            result.outputs.len()
-        ));
-        let encoded = alloy_rlp::encode(&result);
-        self.set(w, |x| {
-            x.stage = Stage::Ran;
-            x.result = Some(hex0x(&encoded));
-            x.salt = Some(hex0x(&salt));
-            x.logs = Some(hex0x(&logs));
-        })
-    }
-
     fn heartbeat(&mut self, step: &mut Step) -> Result<(), String> {
         let head = self.port.head()?;
         if head < self.saved.last_heartbeat + self.heartbeat_every {
@@ -475,14 +375,25 @@ impl<P: Port> Agent<P> {
         let cores = p["inventory"]["cpu"]["cores"].as_u64().unwrap_or(1).max(1);
         let memory = p["inventory"]["memory"].as_u64().unwrap_or(0);
         let load = (self.saved.work.len() as u64 * 1000 / cores).min(1000);
+        let entries = p["inventory"]["accelerators"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let online = (self.online)(&p["inventory"]);
+        let online = if online.len() == entries {
+            online
+        } else {
+            Vec::new()
+        };
         self.port.send(ComputeAction::Heartbeat {
             load,
             // All it can give the network: nothing else runs on an agent's machine here.
             free_cpu: cores,
             free_memory: memory,
+            online: online.clone(),
         })?;
-        step.lines
-            .push(format!("heartbeat at block {head} (load {load}‰)"));
+        step.lines.push(format!(
+            "heartbeat at block {head} (load {load}‰, devices online {online:?})"
+        ));
         self.saved.last_heartbeat = head;
         self.save()
     }
