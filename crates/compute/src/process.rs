@@ -129,7 +129,9 @@ impl Native {
         let dir = self.scratch.join(&task.name);
         let _ = std::fs::remove_dir_all(&dir);
         let outcome = self.prepare(&dir, task).and_then(|(plan, binds)| {
-            let groups = Groups::create(&task.name, task.memory.max(16 << 20), PROCESSES);
+            // Named for this agent too: two agents on one machine may run the same task.
+            let group = format!("{}-{}", std::process::id(), task.name);
+            let groups = Groups::create(&group, task.memory.max(16 << 20), PROCESSES);
             let plan = Plan {
                 cgroups: groups.dirs(),
                 ..plan
