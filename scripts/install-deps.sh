@@ -45,3 +45,19 @@ if ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1 \
     libclang-rt-14-dev-wasm32 >/dev/null
 fi
 echo "$(clang --version | head -1), wasm32-wasi ready"
+
+# Slurm (controller, node daemon, clients) and munge: the Slurm executor's tests start a private
+# one-node cluster with scripts/slurm-cluster.sh. PySCF: the diborane example's process tasks.
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1 \
+  || ! command -v sbatch >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slurmctld slurmd slurm-client \
+    munge >/dev/null
+fi
+echo "$(slurmctld -V), munge ready"
+if ! python3 -c 'import pyscf' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    pyscf==2.14.0
+fi
+python3 -c 'import pyscf; print("pyscf", pyscf.__version__, "ready")'

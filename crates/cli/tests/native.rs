@@ -23,13 +23,19 @@ fn example() -> PathBuf {
 }
 
 fn funded(net: &Net) -> String {
-    net.genesis()["grants"][0]["address"].as_str().unwrap().to_owned()
+    net.genesis()["grants"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn submit(net: &Net, file: &str) -> String {
     let from = funded(net);
     let args = ["--json", "job", "submit", file, "--detach", "--from", &from];
-    net.client(net.rpc, &args).ok().json()["id"].as_str().unwrap().to_owned()
+    net.client(net.rpc, &args).ok().json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn job(net: &Net, id: &str) -> Value {
@@ -40,10 +46,16 @@ fn wait_done(net: &Net, id: &str, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let j = job(net, id);
-        if matches!(j["state"].as_str(), Some("completed" | "failed" | "cancelled")) {
+        if matches!(
+            j["state"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
             return j;
         }
-        assert!(Instant::now() < deadline, "job {id} did not end within {secs} s: {j:#}");
+        assert!(
+            Instant::now() < deadline,
+            "job {id} did not end within {secs} s: {j:#}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -54,7 +66,13 @@ fn agent(net: &Net, i: usize, extra: &[&str]) -> Proc {
         Command::new(env!("CARGO_BIN_EXE_metamesh"))
             .arg("--data-dir")
             .arg(&dir)
-            .args(["provider", "run", "--executor", "wasm,process", "--inventory"])
+            .args([
+                "provider",
+                "run",
+                "--executor",
+                "wasm,process",
+                "--inventory",
+            ])
             .arg(dir.join("inventory.toml"))
             .arg("--password-file")
             .arg(dir.join("password.txt"))
@@ -88,7 +106,9 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
             v.as_array().is_some_and(|ps| {
                 ps.len() == 2
                     && ps.iter().all(|p| {
-                        p["inventory"]["software"].as_array().is_some_and(|s| s.iter().any(|x| x == "pyscf"))
+                        p["inventory"]["software"]
+                            .as_array()
+                            .is_some_and(|s| s.iter().any(|x| x == "pyscf"))
                     })
             })
         })
@@ -98,7 +118,12 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
     let done = wait_done(&net, &id, 300);
     assert_eq!(done["state"], "completed", "{done:#}");
     let task = &done["tasks"][0];
-    let agreed: Vec<&Value> = task["replicas"].as_array().unwrap().iter().filter(|r| r["state"] == "agreed").collect();
+    let agreed: Vec<&Value> = task["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "agreed")
+        .collect();
     assert_eq!(agreed.len(), 2, "{task:#}");
     for r in &agreed {
         let e = energy(&done, r);
@@ -107,25 +132,45 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
         assert!(r["paid"].as_str().unwrap() != "0", "paid by the hour: {r}");
     }
     let out = s.path("result");
-    net.client(net.rpc, &["job", "result", &id, "-o", out.to_str().unwrap()]).ok();
-    let file: Value = serde_json::from_slice(&std::fs::read(out.join("scf/energy.json")).unwrap()).unwrap();
+    net.client(
+        net.rpc,
+        &["job", "result", &id, "-o", out.to_str().unwrap()],
+    )
+    .ok();
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(out.join("scf/energy.json")).unwrap()).unwrap();
     assert_eq!(file["molecule"], "B2H6");
 
     // A third provider that perturbs its energy, and a job every provider must run.
     let _liar = agent(&net, 3, &["--fault", "perturb"]);
     wait_for("the third provider registers", 120, || {
-        rpc(net.rpc, "mm_listProviders", json!([])).and_then(|v| v.as_array().map(Vec::len)) == Some(3)
+        rpc(net.rpc, "mm_listProviders", json!([])).and_then(|v| v.as_array().map(Vec::len))
+            == Some(3)
     });
     let three = std::fs::read_to_string(example().join("job.toml"))
         .unwrap()
         .replace("replicas = 2", "replicas = 3")
-        .replace("\"scf.py\" = \"scf.py\"", &format!("\"scf.py\" = \"{}\"", example().join("scf.py").display()))
-        .replace("\"b2h6.xyz\" = \"b2h6.xyz\"", &format!("\"b2h6.xyz\" = \"{}\"", example().join("b2h6.xyz").display()));
+        .replace(
+            "\"scf.py\" = \"scf.py\"",
+            &format!("\"scf.py\" = \"{}\"", example().join("scf.py").display()),
+        )
+        .replace(
+            "\"b2h6.xyz\" = \"b2h6.xyz\"",
+            &format!(
+                "\"b2h6.xyz\" = \"{}\"",
+                example().join("b2h6.xyz").display()
+            ),
+        );
     let three = s.write("three.toml", three.as_bytes());
     let id = submit(&net, &three);
     let done = wait_done(&net, &id, 300);
     assert_eq!(done["state"], "completed", "{done:#}");
-    let states: Vec<&str> = done["tasks"][0]["replicas"].as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = done["tasks"][0]["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
     let mut sorted = states.clone();
     sorted.sort();
     assert_eq!(sorted, ["agreed", "agreed", "outvoted"], "{done:#}");
@@ -154,7 +199,10 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
             break job(&net, &id)["tasks"][0]["state"] == "running";
         }
     };
-    assert!(first_seen_running, "step 0 came while the task ran: {seen:?}");
+    assert!(
+        first_seen_running,
+        "step 0 came while the task ran: {seen:?}"
+    );
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push(line.clone());
@@ -163,6 +211,10 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
         }
     }
     let _ = follow.wait();
-    assert_eq!(seen.iter().filter(|l| l.contains("step 0")).count(), 1, "no line twice: {seen:?}");
+    assert_eq!(
+        seen.iter().filter(|l| l.contains("step 0")).count(),
+        1,
+        "no line twice: {seen:?}"
+    );
     assert!(seen.iter().any(|l| l.contains("step 2")), "{seen:?}");
 }

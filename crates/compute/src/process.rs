@@ -266,6 +266,7 @@ impl Native {
             network: task.network && self.allow_network,
             cgroups: Vec::new(),
             error_file: dir.join("launch-error"),
+            usage_file: Some(dir.join("usage.json")),
         };
         Ok((plan, n))
     }
@@ -367,8 +368,8 @@ impl Native {
         };
         let code = libc::WEXITSTATUS(status);
         let signalled = libc::WIFSIGNALED(status);
-        if !signalled && code == crate::sandbox::LAUNCH_FAILED && plan.error_file.exists() {
-            let why = std::fs::read_to_string(&plan.error_file).unwrap_or_default();
+        let why = std::fs::read_to_string(&plan.error_file).unwrap_or_default();
+        if !signalled && code == crate::sandbox::LAUNCH_FAILED && !why.is_empty() {
             let status = if why.contains("offers no software") || why.contains("starting /in/") {
                 RUN_BAD_INPUT
             } else {

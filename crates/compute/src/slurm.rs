@@ -192,7 +192,8 @@ impl Slurm {
         Ok(id)
     }
 
-    /// How a finished job ended, from accounting; `None` while it has not.
+    /// How a finished job ended: accounting storage (`sacct`, with slurmdbd) first, then the
+    /// controller's record (`scontrol show job`), then the job completion log (`sacct -c`).
     pub fn accounted(&self, id: &str) -> Option<Accounted> {
         let sacct = self.output(
             "sacct",
@@ -209,8 +210,24 @@ impl Slurm {
         if let Some(a) = sacct.ok().as_deref().and_then(parse_sacct) {
             return Some(a);
         }
-        let out = self.output("scontrol", &["show", "job", "-o", id]).ok()?;
-        parse_scontrol(&out)
+        let record = self.output("scontrol", &["show", "job", "-o", id]);
+        if let Some(a) = record.ok().as_deref().and_then(parse_scontrol) {
+            return Some(a);
+        }
+        // A cluster without slurmdbd keeps only its job completion log after `MinJobAge`.
+        let fields = [
+            "-c",
+            "-n",
+            "-P",
+            "-j",
+            id,
+            "-o",
+            "State,ExitCode,ElapsedRaw",
+        ];
+        self.output("sacct", &fields)
+            .ok()
+            .as_deref()
+            .and_then(parse_sacct)
     }
 
     /// Where the job is; when it has ended, its run.
@@ -247,22 +264,32 @@ impl Slurm {
 
     fn finished(&self, name: &str, a: &Accounted) -> Run {
         let dir = self.job_dir(name);
+        // Slurm without accounting storage keeps no CPU time: the launcher's own (from wait4).
+        let measured: Option<Usage> = std::fs::read(dir.join("usage.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<(u64, u64)>(&b).ok())
+            .map(|(cpu_ms, memory)| Usage {
+                wall_ms: 0,
+                cpu_ms,
+                memory,
+            });
         let usage = Usage {
             wall_ms: a.elapsed_s * 1000,
-            cpu_ms: a.cpu_ms,
-            memory: 0,
+            cpu_ms: if a.cpu_ms > 0 {
+                a.cpu_ms
+            } else {
+                measured.as_ref().map_or(0, |u| u.cpu_ms)
+            },
+            memory: measured.map_or(0, |u| u.memory),
         };
-        let error_file = dir.join("launch-error");
+        let why = std::fs::read_to_string(dir.join("launch-error")).unwrap_or_default();
         let (status, code, reason) = match a.state.as_str() {
             "COMPLETED" if a.exit == 0 => (RUN_OK, 0, None),
-            _ if a.exit == crate::sandbox::LAUNCH_FAILED && error_file.exists() => {
-                let why = std::fs::read_to_string(&error_file).unwrap_or_default();
-                (
-                    RUN_PROVIDER,
-                    0,
-                    Some(format!("the sandbox could not start it: {why}")),
-                )
-            }
+            _ if a.exit == crate::sandbox::LAUNCH_FAILED && !why.is_empty() => (
+                RUN_PROVIDER,
+                0,
+                Some(format!("the sandbox could not start it: {why}")),
+            ),
             "TIMEOUT" => (
                 RUN_TIME_LIMIT,
                 0,

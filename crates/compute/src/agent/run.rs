@@ -247,7 +247,9 @@ impl<P: Port> Agent<P> {
             Polled::Waiting => Ok(()),
             Polled::Done(run) => {
                 let log = slurm.log(&name);
-                self.finish(w, spec, run, Some(log), step)
+                self.finish(w, spec, run, Some(log), step)?;
+                slurm.clean(&name);
+                Ok(())
             }
         }
     }

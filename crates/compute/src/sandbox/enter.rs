@@ -32,8 +32,17 @@ pub fn enter(path: &Path) -> ! {
             std::process::exit(LAUNCH_FAILED)
         }
     };
+    // Opened now: once the sandbox's root replaces the host's (for every process of the mount
+    // namespace, this one too), host paths are out of reach.
+    let error_file = std::fs::File::create(&plan.error_file).ok();
+    let usage_file = plan
+        .usage_file
+        .as_ref()
+        .and_then(|f| std::fs::File::create(f).ok());
     let fail = |what: String| -> ! {
-        let _ = std::fs::write(&plan.error_file, &what);
+        if let Some(mut f) = error_file.as_ref() {
+            let _ = f.write_all(what.as_bytes());
+        }
         eprintln!("[sandbox] {what}");
         std::process::exit(LAUNCH_FAILED)
     };
@@ -62,7 +71,7 @@ pub fn enter(path: &Path) -> ! {
             0 => unsafe {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             },
-            child => wait_and_mirror(child),
+            child => wait_and_mirror(child, usage_file),
         }
         if let Err(e) = build_root(&plan) {
             fail(format!("building the sandbox's root: {e}"));
@@ -118,16 +127,22 @@ fn host_path(plan: &Plan, p: &Path) -> PathBuf {
 }
 
 /// Waits for the namespace's init and leaves the same way it did.
-fn wait_and_mirror(child: libc::pid_t) -> ! {
+fn wait_and_mirror(child: libc::pid_t, usage_file: Option<std::fs::File>) -> ! {
     let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     loop {
-        let r = unsafe { libc::waitpid(child, &mut status, 0) };
+        let r = unsafe { libc::wait4(child, &mut status, 0, &mut usage) };
         if r == child {
             break;
         }
         if r == -1 && errno().raw_os_error() != Some(libc::EINTR) {
             std::process::exit(LAUNCH_FAILED);
         }
+    }
+    if let Some(mut f) = usage_file {
+        let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+        let cpu = ms(usage.ru_utime) + ms(usage.ru_stime);
+        let _ = write!(f, "[{cpu}, {}]", usage.ru_maxrss as u64 * 1024);
     }
     if libc::WIFSIGNALED(status) {
         let sig = libc::WTERMSIG(status);

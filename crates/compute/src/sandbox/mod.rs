@@ -68,4 +68,9 @@ pub struct Plan {
     /// Where the launcher writes why it could not start the command (the run is then the
     /// provider's failure, not the program's).
     pub error_file: PathBuf,
+    /// Where the launcher writes the command's CPU milliseconds and peak memory
+    /// (`[cpu_ms, bytes]`, from `wait4`) when it ends, for executors whose own accounting
+    /// keeps none (Slurm without slurmdbd).
+    #[serde(default)]
+    pub usage_file: Option<PathBuf>,
 }
