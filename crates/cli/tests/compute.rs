@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::{path::PathBuf, process::Command, process::Stdio};
+use std::path::PathBuf;
 
 use common::{
     Scratch,
-    net::{Net, Proc, rpc, wait_for},
+    net::{Net, rpc, wait_for},
 };
 use serde_json::{Value, json};
 
@@ -76,26 +76,6 @@ fn address(net: &Net, i: usize) -> String {
         key["address"].as_str().unwrap().trim_start_matches("0x")
     )
     .to_lowercase()
-}
-
-/// Starts the agent of devnet provider `i` against node `i`.
-fn agent(net: &Net, i: usize, extra: &[&str]) -> Proc {
-    let dir = net.root.join(format!("provider-{i}"));
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_metamesh"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .args(["provider", "run", "--executor", "wasm", "--inventory"])
-            .arg(dir.join("inventory.toml"))
-            .arg("--password-file")
-            .arg(dir.join("password.txt"))
-            .args(["--rpc", &format!("http://127.0.0.1:{}", net.rpc + i as u16)])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 fn same_addr(a: &Value, b: &str) -> bool {
@@ -262,8 +242,8 @@ fn replicas(j: &Value) -> Vec<Value> {
 fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
     let s = Scratch::new();
     let net = Net::start_with(&s, "net", 0);
-    let p1 = agent(&net, 1, &[]);
-    let p3 = agent(&net, 3, &["--fault", "corrupt"]);
+    let p1 = net.agent(1, &[]);
+    let p3 = net.agent(3, &["--fault", "corrupt"]);
     wait_for("two providers register", 90, || {
         rpc(net.rpc, "mm_listProviders", json!([])).and_then(|v| v.as_array().map(Vec::len))
             == Some(2)
@@ -302,7 +282,7 @@ fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
         "{:#}",
         job(&net, &gpu)
     );
-    let p2 = agent(&net, 2, &[]);
+    let p2 = net.agent(2, &[]);
     let tie_done = wait_done(&net, &tie, 120);
     assert_eq!(tie_done["state"], "completed", "{tie_done:#}");
     let r = replicas(&tie_done);
@@ -340,7 +320,7 @@ fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
     .ok();
     assert_eq!(wait_done(&net, &gpu, 60)["state"], "completed");
     drop(p3);
-    let p3 = agent(&net, 3, &[]);
+    let p3 = net.agent(3, &[]);
 
     // A provider killed mid-task: the other replica's provider waits; after the timeout the
     // third provider takes the task.
@@ -375,7 +355,7 @@ fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
     assert_eq!(provider(&net, killed)["timeouts"], 1);
 
     // An agent killed mid-run and started again resumes its queue and finishes in time.
-    agents.push((killed, agent(&net, killed, &[])));
+    agents.push((killed, net.agent(killed, &[])));
     let resume = submit(
         &net,
         &one_task(&s, "resume", "bands", &["800000"], 40, "", quorum),
@@ -404,7 +384,7 @@ fn wrong_results_are_outvoted_silent_providers_replaced_and_agents_resume() {
             .any(|w| w["job"] == resume.as_str()),
         "{saved}"
     );
-    agents.push((i, agent(&net, i, &[])));
+    agents.push((i, net.agent(i, &[])));
     let resumed = wait_done(&net, &resume, 180);
     assert_eq!(resumed["state"], "completed", "{resumed:#}");
     let r = replicas(&resumed);

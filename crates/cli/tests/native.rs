@@ -14,7 +14,7 @@ use std::{
 
 use common::{
     Scratch,
-    net::{Net, Proc, rpc, wait_for},
+    net::{Net, rpc, wait_for},
 };
 use serde_json::{Value, json};
 
@@ -58,31 +58,6 @@ fn wait_done(net: &Net, id: &str, secs: u64) -> Value {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-fn agent(net: &Net, i: usize, extra: &[&str]) -> Proc {
-    let dir = net.root.join(format!("provider-{i}"));
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_metamesh"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .args([
-                "provider",
-                "run",
-                "--executor",
-                "wasm,process",
-                "--inventory",
-            ])
-            .arg(dir.join("inventory.toml"))
-            .arg("--password-file")
-            .arg(dir.join("password.txt"))
-            .args(["--rpc", &format!("http://127.0.0.1:{}", net.rpc + i as u16)])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 fn energy(j: &Value, replica: &Value) -> f64 {
@@ -142,7 +117,7 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
     assert_eq!(file["molecule"], "B2H6");
 
     // A third provider that perturbs its energy, and a job every provider must run.
-    let _liar = agent(&net, 3, &["--fault", "perturb"]);
+    let _liar = net.agent(3, &["--fault", "perturb"]);
     wait_for("the third provider registers", 120, || {
         rpc(net.rpc, "mm_listProviders", json!([])).and_then(|v| v.as_array().map(Vec::len))
             == Some(3)
@@ -178,7 +153,7 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
     // Logs while the task runs: the first line arrives before the task is done.
     let slow = s.write(
         "slow.toml",
-        b"name = \"slow\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"count\"\nprogram = { command = [\"python3\", \"-u\", \"-c\", \"import time\\nfor i in range(3):\\n    print('step', i)\\n    time.sleep(2)\"] }\nwalltime = 60\ntimeout = 60\nverification = { replicas = 1 }\n",
+        b"name = \"slow\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"count\"\nprogram = { command = [\"python3\", \"-u\", \"-c\", \"import time\\nfor i in range(3):\\n    print('step', i)\\n    time.sleep(2)\"] }\nwalltime = 60\ntimeout = 100\nverification = { replicas = 1 }\n",
     );
     let id = submit(&net, &slow);
     let mut follow = Command::new(env!("CARGO_BIN_EXE_metamesh"))

@@ -8,7 +8,7 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -134,28 +134,9 @@ fn slurm_agent(net: &Net, cluster: &Cluster) -> Proc {
         .append(true)
         .open(dir.join("agent.log"))
         .unwrap();
-    Proc(
-        Command::new(env!("CARGO_BIN_EXE_metamesh"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .args([
-                "provider",
-                "run",
-                "--executor",
-                "wasm,process,slurm",
-                "--inventory",
-            ])
-            .arg(&inventory)
-            .arg("--slurm-conf")
-            .arg(cluster.conf())
-            .arg("--password-file")
-            .arg(dir.join("password.txt"))
-            .args(["--rpc", &format!("http://127.0.0.1:{}", net.rpc + 1)])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    let conf = cluster.conf();
+    let extra = ["--slurm-conf", conf.to_str().unwrap()];
+    net.agent_with(1, "wasm,process,slurm", &extra, log.into())
 }
 
 /// The Slurm job id the agent keeps for the task of job `id`, once it has one.
@@ -186,7 +167,7 @@ fn wait_slurm(net: &Net, id: &str, provider_dir: &Path) {
 
 fn sleeper(s: &Scratch, name: &str, secs: u64) -> String {
     let text = format!(
-        "name = \"{name}\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"{name}\"\nexecutor = \"slurm\"\nprogram = {{ command = [\"sh\", \"-c\", \"sleep {secs}; echo done > /out/done.txt\"] }}\nwalltime = 300\ntimeout = 300\nverification = {{ replicas = 1 }}\n"
+        "name = \"{name}\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"{name}\"\nexecutor = \"slurm\"\nprogram = {{ command = [\"sh\", \"-c\", \"sleep {secs}; echo done > /out/done.txt\"] }}\nwalltime = 180\ntimeout = 250\nverification = {{ replicas = 1 }}\n"
     );
     s.write(&format!("{name}.toml"), text.as_bytes())
 }

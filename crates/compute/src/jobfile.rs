@@ -184,9 +184,8 @@ pub struct TaskFile {
     #[serde(default)]
     pub resources: ResourcesFile,
     pub verification: Option<VerificationFile>,
-    /// Blocks.
-    #[serde(default = "default_timeout")]
-    pub timeout: u64,
+    /// Blocks (default 60 for Wasm; for a command 60 plus its wall time at a second a block).
+    pub timeout: Option<u64>,
     #[serde(default)]
     pub after: Vec<String>,
     /// `wasm` for a program file, `process` for a command, unless given.
@@ -215,6 +214,7 @@ pub struct Native {
     pub fuel: u64,
     pub walltime: u64,
     pub software: Vec<String>,
+    pub timeout: u64,
 }
 
 fn default_timeout() -> u64 {
@@ -351,6 +351,7 @@ impl JobFile {
                     fuel: t.fuel.unwrap_or_else(default_fuel),
                     walltime: 0,
                     software: Vec::new(),
+                    timeout: t.timeout.unwrap_or_else(default_timeout),
                 })
             }
             (ProgramFile::Command { command }, 1..) => {
@@ -378,6 +379,7 @@ impl JobFile {
                     fuel: 0,
                     walltime,
                     software,
+                    timeout: t.timeout.unwrap_or(60 + walltime),
                 })
             }
             (ProgramFile::File(_), _) => err(what(

@@ -4,7 +4,8 @@
 
 use std::{
     collections::BTreeMap,
-    os::unix::fs::PermissionsExt as _,
+    io::Read as _,
+    os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -51,6 +52,8 @@ pub struct Native {
     /// The unprivileged user and group runs take.
     pub uid: u32,
     pub gid: u32,
+    /// Refuse to run where the kernel gives no namespaces (see [`crate::sandbox`]).
+    pub strict: bool,
 }
 
 /// What one process run is.
@@ -75,7 +78,11 @@ pub struct ProcessTask {
 const MAX_OUTPUT: u64 = 1 << 30;
 const MAX_OUTPUT_FILES: usize = 64;
 const OPEN_FILES: u64 = 256;
-const PROCESSES: u64 = 64;
+/// Processes (threads count) a run may have: 64, and 4 more for every core it asked for
+/// (BLAS and OpenMP start a thread per core).
+fn processes(cpu: u64) -> u64 {
+    64 + 4 * cpu.min(1024)
+}
 
 /// The system directories every run sees read-only.
 const SYSTEM: [&str; 6] = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
@@ -131,7 +138,7 @@ impl Native {
         let outcome = self.prepare(&dir, task).and_then(|(plan, binds)| {
             // Named for this agent too: two agents on one machine may run the same task.
             let group = format!("{}-{}", std::process::id(), task.name);
-            let groups = Groups::create(&group, task.memory.max(16 << 20), PROCESSES);
+            let groups = Groups::create(&group, task.memory.max(16 << 20), processes(task.cpu));
             let plan = Plan {
                 cgroups: groups.dirs(),
                 ..plan
@@ -157,6 +164,10 @@ impl Native {
             std::fs::create_dir_all(dir.join(sub)).map_err(io)?;
         }
         for (name, bytes) in &task.inputs {
+            // The names come from the chain, through a node: checked again here, as paths.
+            if !metamesh_state::domains::compute::file_name_ok(name) {
+                return Err(format!("an input name that is not a file name: {name:?}"));
+            }
             let path = dir.join("in").join(name);
             std::fs::write(&path, bytes).map_err(io)?;
             let mode = if task
@@ -258,7 +269,7 @@ impl Native {
                     .saturating_add(2 << 30),
                 open_files: OPEN_FILES,
                 // A backstop: the control group's count (which says it was hit) comes first.
-                processes: PROCESSES + 16,
+                processes: processes(task.cpu) + 16,
                 file_size: MAX_OUTPUT,
             },
             uid: self.uid,
@@ -267,6 +278,7 @@ impl Native {
             cgroups: Vec::new(),
             error_file: dir.join("launch-error"),
             usage_file: Some(dir.join("usage.json")),
+            strict: self.strict,
         };
         Ok((plan, n))
     }
@@ -299,7 +311,7 @@ impl Native {
                 groups.describe(),
                 task.walltime,
                 task.memory,
-                PROCESSES,
+                processes(task.cpu),
                 OPEN_FILES
             );
         }
@@ -382,7 +394,7 @@ impl Native {
         }
         let (status, code, reason) = match (why_killed, signalled) {
             (Some("cancelled"), _) => (RUN_KILLED, 9, Some("cancelled".to_owned())),
-            _ if !(code == 0 && !signalled) && groups.memory_hit() => (
+            _ if (signalled || code != 0) && groups.memory_hit() => (
                 RUN_MEMORY_LIMIT,
                 0,
                 Some(format!(
@@ -390,10 +402,13 @@ impl Native {
                     task.memory
                 )),
             ),
-            _ if !(code == 0 && !signalled) && groups.processes_hit() => (
+            _ if (signalled || code != 0) && groups.processes_hit() => (
                 RUN_PROCESS_LIMIT,
                 0,
-                Some(format!("tried to run more than {PROCESSES} processes")),
+                Some(format!(
+                    "tried to run more than {} processes",
+                    processes(task.cpu)
+                )),
             ),
             (Some(_), _) => (
                 RUN_TIME_LIMIT,
@@ -454,19 +469,30 @@ pub(crate) fn collect_outputs(out: &Path) -> Result<BTreeMap<String, Vec<u8>>, S
     for entry in entries {
         let entry = entry.map_err(|e| format!("reading /out: {e}"))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let meta = std::fs::symlink_metadata(entry.path()).map_err(|e| e.to_string())?;
-        if !meta.is_file() {
-            return Err(format!("/out/{name} is not a plain file"));
-        }
         if !metamesh_state::domains::compute::file_name_ok(&name) || files.len() >= MAX_OUTPUT_FILES
         {
             return Err("outputs the chain cannot name".into());
+        }
+        // Opened without following links, then checked on what was opened: a link swapped in
+        // after a check cannot make the agent read a host file.
+        let not_plain = || format!("/out/{name} is not a plain file");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(entry.path())
+            .map_err(|_| not_plain())?;
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err(not_plain());
         }
         total += meta.len();
         if total > MAX_OUTPUT {
             return Err(format!("/out holds more than {MAX_OUTPUT} bytes"));
         }
-        let bytes = std::fs::read(entry.path()).map_err(|e| format!("reading /out/{name}: {e}"))?;
+        let mut bytes = Vec::new();
+        file.take(meta.len())
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("reading /out/{name}: {e}"))?;
         files.insert(name, bytes);
     }
     Ok(files)

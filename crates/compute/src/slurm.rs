@@ -131,7 +131,10 @@ impl Slurm {
             return Some(id.trim().to_owned());
         }
         let out = self
-            .output("squeue", &["-h", "-n", &Self::job_name(name), "-o", "%i"])
+            .output(
+                "squeue",
+                &["-h", "--me", "-n", &Self::job_name(name), "-o", "%i"],
+            )
             .ok()?;
         out.lines()
             .next()

@@ -38,6 +38,7 @@ fn native(name: &str) -> Native {
         allow_network: false,
         uid: 65534,
         gid: 65534,
+        strict: true,
     }
 }
 

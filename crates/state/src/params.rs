@@ -336,6 +336,10 @@ params! {
     compute_retry_backoff: u64 = 2, "computeRetryBackoff";
     /// The longest wall time a native (process, Slurm) run may ask for, in seconds.
     compute_max_walltime: u64 = 7 * 24 * 3600, "computeMaxWalltime";
+    /// The shortest time a block is assumed to take, in seconds: a native task's timeout must
+    /// be at least 3 plus its wall time over this, so no submitter can set a deadline a run
+    /// within its wall time cannot meet (and have honest providers slashed for it).
+    compute_block_seconds: u64 = 1, "computeBlockSeconds";
     /// The longest task timeout, in blocks, and the most fuel one run may ask for.
     compute_max_timeout: u64 = 100_000, "computeMaxTimeout";
     compute_max_fuel: u64 = 1_000_000_000_000, "computeMaxFuel";
@@ -465,6 +469,7 @@ impl Params {
                     && self.compute_max_fuel >= 1
                     && self.compute_fuel_per_block >= 1
                     && self.compute_max_walltime >= 1
+                    && self.compute_block_seconds >= 1
                     && self.compute_retry_backoff <= 10_000
                     && self.compute_explain_candidates <= 64
                     && self.gas_placement >= 1,

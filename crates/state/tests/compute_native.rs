@@ -47,7 +47,7 @@ fn scf(replicas: u64, comparator: bool) -> TaskSpec {
         replicas,
         timeout: 40,
         fuel: 0,
-        walltime: 600,
+        walltime: 30,
         software: vec!["pyscf".into(), "python3".into()],
         comparator: if comparator {
             Comparator {
@@ -104,11 +104,11 @@ fn replicas_within_tolerance_agree_and_are_paid_by_the_hour() {
     let who = n.active(&id, 0);
     assert_eq!(who.len(), 2);
     let t = n.task(&id, 0);
-    // 1 core × 3,600 + 1 GiB × 7,200 + 0 GPUs = 10,800 wei an hour; 600 s of it at most.
-    assert_eq!(t.replicas[0].max, Amount(1_800));
+    // 1 core × 3,600 + 1 GiB × 7,200 + 0 GPUs = 10,800 wei an hour; 30 s of it at most.
+    assert_eq!(t.replicas[0].max, Amount(90));
     // Different machines: digits differ past the eighth, the files differ, the clocks differ.
     let runs = [
-        energy(1, -52.823_541_7, 72_000),
+        energy(1, -52.823_541_7, 1_200),
         energy(2, -52.823_541_71, 3_600_000),
     ];
     let salts: Vec<Hash> = who
@@ -128,9 +128,15 @@ fn replicas_within_tolerance_agree_and_are_paid_by_the_hour() {
     );
     assert_eq!(n.job(&id).state, JOB_COMPLETED);
     let t = n.task(&id, 0);
-    // Each is paid the lower median of the agreeing wall times: 72 s at 10,800 an hour.
-    assert!(
-        t.replicas.iter().all(|r| r.paid == Amount(216)),
+    // Blocks are a second apart here. The first is paid its 1.2 s; the second claimed an hour
+    // but committed 2 s after its assignment: it is paid the 3 s the chain's clock allows.
+    let paid: Vec<Amount> = t.replicas.iter().map(|r| r.paid).collect();
+    assert_eq!(
+        paid,
+        [
+            Amount(10_800 * 1_200 / 3_600_000),
+            Amount(10_800 * 3_000 / 3_600_000)
+        ],
         "{:?}",
         t.replicas
     );
@@ -355,4 +361,41 @@ fn malformed_native_tasks_are_refused_with_their_codes() {
         assert_eq!(code(&r), Some(want), "{t:?}");
     }
     n.assert_balanced(&[]);
+}
+
+#[test]
+fn a_provider_that_cannot_run_a_task_withdraws_unpaid_and_unslashed() {
+    let mut n = native_net();
+    let id = submit(&mut n, scf(1, false));
+    let first = n.active(&id, 0)[0];
+    let stake = n.h.state.load::<Provider>(&first).unwrap().unwrap().stake;
+    let cannot = RunResult {
+        status: metamesh_primitives::compute::RUN_PROVIDER,
+        usage: Usage {
+            wall_ms: 30_000,
+            ..Usage::default()
+        },
+        ..RunResult::default()
+    };
+    let s = n.commit(&id, 0, &first, &cannot);
+    n.reveal(&id, 0, &first, s, &cannot);
+    let t = n.task(&id, 0);
+    assert_eq!(
+        (t.replicas[0].state, t.replicas[0].paid),
+        (REPLICA_FAILED, Amount::ZERO)
+    );
+    assert_eq!(
+        n.h.state.load::<Provider>(&first).unwrap().unwrap().stake,
+        stake,
+        "not slashed"
+    );
+    n.h.until(t.not_before);
+    let second = n.active(&id, 0);
+    assert_eq!(second.len(), 1);
+    assert_ne!(second[0], first);
+    let ok = energy(5, -1.0, 500);
+    let s = n.commit(&id, 0, &second[0], &ok);
+    n.reveal(&id, 0, &second[0], s, &ok);
+    assert_eq!(n.job(&id).state, JOB_COMPLETED);
+    n.assert_balanced(&[id]);
 }

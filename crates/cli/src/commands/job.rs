@@ -113,7 +113,7 @@ pub fn run(ctx: &Context, cmd: JobCommand) -> anyhow::Result<ExitCode> {
         } => submit(ctx, &file, detach, &sender, &rpc),
         JobCommand::Status { id, rpc } => {
             let job = get_job(&rpc, &id)?;
-            ctx.out.emit(&job, || status_text(&job));
+            ctx.out.emit(&job, || super::job_view::status_text(&job));
             Ok(ExitCode::SUCCESS)
         }
         JobCommand::Logs {
@@ -247,7 +247,7 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
             executor: native.executor,
             verification,
             replicas,
-            timeout: t.timeout,
+            timeout: native.timeout,
             after,
             fuel: native.fuel,
             walltime: native.walltime,
@@ -293,7 +293,7 @@ fn submit(
         println!("{id}");
     }
     let job = follow(rpc, &id, !ctx.out.json)?;
-    ctx.out.emit(&job, || status_text(&job));
+    ctx.out.emit(&job, || super::job_view::status_text(&job));
     Ok(if job["state"] == "completed" {
         ExitCode::SUCCESS
     } else {
@@ -342,47 +342,6 @@ fn follow(rpc: &RpcArgs, id: &str, print: bool) -> anyhow::Result<Value> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-fn status_text(job: &Value) -> String {
-    let rows: Vec<Vec<String>> = job["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|t| {
-            let outs: Vec<String> = t["outputs"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
-                        .collect()
-                })
-                .unwrap_or_default();
-            vec![
-                t["name"].as_str().unwrap_or("?").to_owned(),
-                t["state"].as_str().unwrap_or("?").to_owned(),
-                t["providers"]
-                    .as_array()
-                    .map(|p| p.len().to_string())
-                    .unwrap_or_default(),
-                if outs.is_empty() {
-                    t["reason"].as_str().unwrap_or("-").to_owned()
-                } else {
-                    outs.join(" ")
-                },
-            ]
-        })
-        .collect();
-    format!(
-        "job {} ({}) {}: paid {}, escrow left {}\n{}",
-        job["id"].as_str().unwrap_or("?"),
-        job["name"].as_str().unwrap_or(""),
-        job["state"].as_str().unwrap_or("?"),
-        job["paid"]["mmt"].as_str().unwrap_or("?"),
-        job["escrow"]["mmt"].as_str().unwrap_or("?"),
-        table(&["TASK", "STATE", "REPLICAS", "OUTPUTS / REASON"], &rows)
-    )
 }
 
 fn decide(

@@ -10,6 +10,7 @@ pub mod hash;
 pub mod init;
 pub mod job;
 mod job_live;
+mod job_view;
 pub mod key;
 pub mod node;
 pub mod provider;

@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// The user id process tasks run as (an unprivileged one; `nobody` by default).
     #[arg(long, default_value_t = 65534)]
     sandbox_user: u32,
+    /// Run process tasks even where the kernel gives no namespaces (no root of their own, the
+    /// host's network): rlimits, Landlock and the unprivileged user only. Off by default.
+    #[arg(long)]
+    sandbox_degraded: bool,
     /// The Slurm configuration the client commands read (`SLURM_CONF`).
     #[arg(long)]
     slurm_conf: Option<PathBuf>,
@@ -201,7 +205,8 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("--listen {}", args.listen))?;
     let endpoint = format!("http://{}", listener.local_addr()?);
-    serve_logs(dir.join("logs"), listener);
+    let live_logs = metamesh_compute::agent::LogAccess::default();
+    serve_logs(dir.join("logs"), listener, live_logs.clone());
     let software = match &args.inventory {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -228,6 +233,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
         allow_network: false,
         uid: args.sandbox_user,
         gid: args.sandbox_user,
+        strict: !args.sandbox_degraded,
     });
     if let Some(path) = &args.inventory {
         let (mut inventory, stake) = super::provider::read_inventory(path)?;
@@ -275,6 +281,7 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<ExitCode> {
     agent.native = native;
     agent.slurm = slurm;
     agent.online = Box::new(online_devices);
+    agent.live_logs = live_logs;
     eprintln!(
         "provider {me}: agent running {} (queue in {}, {} queued, logs at {endpoint})",
         args.executor.join(", "),

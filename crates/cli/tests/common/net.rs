@@ -131,6 +131,37 @@ pub struct Net {
 }
 
 impl Net {
+    /// Starts the agent of devnet provider `i` against node `i`, running Wasm and process
+    /// tasks, with `extra` arguments.
+    #[allow(dead_code)]
+    pub fn agent(&self, i: usize, extra: &[&str]) -> Proc {
+        self.agent_with(i, "wasm,process", extra, Stdio::null())
+    }
+
+    /// The same with its executors and where its log goes.
+    #[allow(dead_code)]
+    pub fn agent_with(&self, i: usize, executors: &str, extra: &[&str], log: Stdio) -> Proc {
+        let dir = self.root.join(format!("provider-{i}"));
+        Proc(
+            Command::new(env!("CARGO_BIN_EXE_metamesh"))
+                .arg("--data-dir")
+                .arg(&dir)
+                .args(["provider", "run", "--executor", executors, "--inventory"])
+                .arg(dir.join("inventory.toml"))
+                .arg("--password-file")
+                .arg(dir.join("password.txt"))
+                .args([
+                    "--rpc",
+                    &format!("http://127.0.0.1:{}", self.rpc + i as u16),
+                ])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
     /// Four nodes, no computing providers.
     pub fn start(s: &Scratch, name: &str) -> Net {
         Self::start_with(s, name, 0)

@@ -1,15 +1,18 @@
 //! The agent's live log service: `GET /logs/JOB-TASK?from=N` answers the bytes of that run's
 //! log from offset `N` (at most 1 MiB at a time), with its whole size in `X-Log-Size`, so
-//! `job logs -f` can follow a run while it goes. Plain HTTP/1.1 over `std::net`, one short
+//! `job logs -f` can follow a run while it goes. Only the runs the agent has opened are served:
+//! a single-replica or submitter-verified task's from its start, a quorum task's once every
+//! replica has committed (before that, a competing replica could copy what a log prints). Plain HTTP/1.1 over `std::net`, one short
 //! request per connection: nothing here needs a web framework, and the node's RPC server is
 //! not the agent's.
 
 use std::{
+    collections::BTreeSet,
     io::{BufRead as _, BufReader, Read as _, Seek as _, Write as _},
     net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -18,8 +21,12 @@ use std::{
 const MAX_CHUNK: u64 = 1 << 20;
 const MAX_CONNECTIONS: usize = 32;
 
-/// Serves the logs under `dir` on `listener` from a thread of its own, until the process ends.
-pub fn serve_logs(dir: PathBuf, listener: TcpListener) {
+/// The runs whose logs may be served now, by name (`JOBHEX-TASK`).
+pub type LogAccess = Arc<Mutex<BTreeSet<String>>>;
+
+/// Serves the logs under `dir` that `open` names on `listener` from a thread of its own, until
+/// the process ends.
+pub fn serve_logs(dir: PathBuf, listener: TcpListener, open_logs: LogAccess) {
     let open = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -27,9 +34,9 @@ pub fn serve_logs(dir: PathBuf, listener: TcpListener) {
                 continue; // dropped: the client tries again
             }
             open.fetch_add(1, Ordering::Relaxed);
-            let (dir, open) = (dir.clone(), open.clone());
+            let (dir, open, access) = (dir.clone(), open.clone(), open_logs.clone());
             std::thread::spawn(move || {
-                let _ = answer(&dir, stream);
+                let _ = answer(&dir, stream, &access);
                 open.fetch_sub(1, Ordering::Relaxed);
             });
         }
@@ -57,8 +64,9 @@ fn reply(mut s: &TcpStream, status: &str, headers: &str, body: &[u8]) -> std::io
     s.write_all(body)
 }
 
-fn answer(dir: &Path, stream: TcpStream) -> std::io::Result<()> {
+fn answer(dir: &Path, stream: TcpStream, access: &LogAccess) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut line = String::new();
     BufReader::new((&stream).take(8192)).read_line(&mut line)?;
     let mut parts = line.split_whitespace();
@@ -74,6 +82,10 @@ fn answer(dir: &Path, stream: TcpStream) -> std::io::Result<()> {
     let name = path.strip_prefix("/logs/").unwrap_or_default();
     if !name_ok(name) {
         return reply(&stream, "404 Not Found", "", b"no such log\n");
+    }
+    if !access.lock().is_ok_and(|open| open.contains(name)) {
+        let why = b"not open: a quorum task's live log opens once every replica has committed\n";
+        return reply(&stream, "403 Forbidden", "", why);
     }
     let from: u64 = query
         .split('&')
@@ -103,7 +115,6 @@ mod tests {
         std::fs::write(dir.join(format!("{name}.log")), b"step 1\n").unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        serve_logs(dir.clone(), listener);
         let get = |target: &str| {
             let mut s = TcpStream::connect(addr).unwrap();
             write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -111,6 +122,13 @@ mod tests {
             s.read_to_string(&mut out).unwrap();
             out
         };
+        let access = LogAccess::default();
+        serve_logs(dir.clone(), listener, access.clone());
+        assert!(
+            get(&format!("/logs/{name}?from=0")).starts_with("HTTP/1.1 403"),
+            "not opened yet"
+        );
+        access.lock().unwrap().insert(name.clone());
         assert!(get(&format!("/logs/{name}?from=0")).ends_with("\r\n\r\nstep 1\n"));
         std::fs::write(dir.join(format!("{name}.log")), b"step 1\nstep 2\n").unwrap();
         let more = get(&format!("/logs/{name}?from=7"));
@@ -119,7 +137,11 @@ mod tests {
             "{more}"
         );
         assert!(get("/logs/../../etc/passwd").starts_with("HTTP/1.1 404"));
-        assert!(get(&format!("/logs/{}-3", "cd".repeat(32))).starts_with("HTTP/1.1 404"));
+        let unknown = get(&format!("/logs/{}-3", "cd".repeat(32)));
+        assert!(
+            unknown.starts_with("HTTP/1.1 403"),
+            "never opened: {unknown}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

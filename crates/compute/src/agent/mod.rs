@@ -26,7 +26,11 @@ use metamesh_primitives::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use logs::serve_logs;
+pub use logs::{LogAccess, serve_logs};
+
+/// Counts the devices of each accelerator entry of an inventory (as `mm_getProvider` gives it)
+/// that answer now.
+pub type DeviceCounter = Box<dyn FnMut(&Value) -> Vec<u64>>;
 pub use run::Fault;
 
 use crate::{Native, slurm::Slurm};
@@ -122,9 +126,11 @@ pub struct Agent<P: Port> {
     pub slurm: Option<Slurm>,
     /// Counts the devices of each of its inventory's accelerator entries that answer now
     /// (empty: all), for heartbeats.
-    pub online: Box<dyn FnMut(&Value) -> Vec<u64>>,
+    pub online: DeviceCounter,
     /// Process runs going on now, by job and task.
     running: BTreeMap<(String, u64), run::Running>,
+    /// The runs whose logs its log service may serve now.
+    pub live_logs: LogAccess,
 }
 
 pub(super) fn hex0x(b: &[u8]) -> String {
@@ -165,6 +171,7 @@ impl<P: Port> Agent<P> {
             slurm: None,
             online: Box::new(|_| Vec::new()),
             running: BTreeMap::new(),
+            live_logs: LogAccess::default(),
         })
     }
 
@@ -330,6 +337,8 @@ impl<P: Port> Agent<P> {
                 if committed < wanted {
                     return Ok(());
                 }
+                // Every replica is bound to its result: the log may be watched now.
+                self.open_log(w)?;
                 let (result, salt) = self.opened(w)?;
                 let logs = w.logs.as_deref().and_then(unhex).unwrap_or_default();
                 self.port.send(ComputeAction::Reveal {

@@ -62,6 +62,9 @@ impl<P: Port> Agent<P> {
                 .as_str()
                 .ok_or("an input without a name")?
                 .to_owned();
+            if !metamesh_state::domains::compute::file_name_ok(&name) {
+                return Err(format!("an input name that is not a file name: {name:?}"));
+            }
             let cid = match (input["cid"].as_str(), input["from"].as_str()) {
                 (Some(c), _) => c.to_owned(),
                 (None, Some(from)) => {
@@ -93,6 +96,15 @@ impl<P: Port> Agent<P> {
         Ok((program, inputs, args))
     }
 
+    /// Lets the log service serve this run's log.
+    pub(super) fn open_log(&self, w: &Work) -> Result<(), String> {
+        let name = format!("{}-{}", hex::encode(self.job_hash(w)?), w.task);
+        if let Ok(mut open) = self.live_logs.lock() {
+            open.insert(name);
+        }
+        Ok(())
+    }
+
     fn log_path(&self, w: &Work) -> Result<std::path::PathBuf, String> {
         Ok(self
             .logs
@@ -120,10 +132,8 @@ impl<P: Port> Agent<P> {
                 .unwrap_or_else(|_| failed_run(RUN_PROVIDER, "the run's thread panicked".into()));
             return self.finish(w, spec, run, None, step);
         }
-        if executor == "slurm" {
-            if let Some(id) = w.slurm.clone() {
-                return self.poll_slurm(w, spec, &id, step);
-            }
+        if let (true, Some(id)) = (executor == "slurm", w.slurm.clone()) {
+            return self.poll_slurm(w, spec, &id, step);
         }
         let gathered = match self.gather(job, w.task) {
             Ok(g) => g,
@@ -195,6 +205,10 @@ impl<P: Port> Agent<P> {
             return self.finish(w, spec, run, None, step);
         };
         let task = self.process_task(w, spec, gathered)?;
+        // Nothing to copy from a task no other replica runs: its log is live from the start.
+        if spec["verification"] == "requester" || spec["verification"]["replicas"] == 1 {
+            self.open_log(w)?;
+        }
         let cancel = task.cancel.clone();
         let handle = std::thread::spawn(move || native.run(&task));
         step.lines
@@ -243,7 +257,20 @@ impl<P: Port> Agent<P> {
             .clone()
             .ok_or("this agent does not run Slurm tasks")?;
         let name = format!("{}-{}", hex::encode(self.job_hash(w)?), w.task);
-        match slurm.poll(id, &name)? {
+        let polled = match slurm.poll(id, &name) {
+            Ok(p) => p,
+            // The cluster lost the job (no queue entry, no record): after a while another
+            // provider gets the task.
+            Err(e) if w.fetch_failures + 1 >= FETCH_TRIES => {
+                let run = failed_run(RUN_PROVIDER, e);
+                return self.finish(w, spec, run, None, step);
+            }
+            Err(e) => {
+                self.set(w, |x| x.fetch_failures += 1)?;
+                return Err(e);
+            }
+        };
+        match polled {
             Polled::Waiting => Ok(()),
             Polled::Done(run) => {
                 let log = slurm.log(&name);
@@ -262,6 +289,9 @@ impl<P: Port> Agent<P> {
         }
         if let (Some(slurm), Some(id)) = (&self.slurm, &w.slurm) {
             slurm.cancel(id);
+            if let Ok(job) = self.job_hash(w) {
+                slurm.clean(&format!("{}-{}", hex::encode(job), w.task));
+            }
         }
     }
 
@@ -283,18 +313,27 @@ impl<P: Port> Agent<P> {
         let mut values = Vec::new();
         let mut shape = Vec::new();
         if let (Some(file), RUN_OK) = (&comparator, run.status) {
-            if self.fault == super::Fault::Perturb {
-                if let Some(b) = run.outputs.get_mut(file) {
-                    *b = perturb(b);
-                }
+            if let (super::Fault::Perturb, Some(b)) = (self.fault, run.outputs.get_mut(file)) {
+                *b = perturb(b);
             }
             match run.outputs.get(file).map(|b| numbers(b)) {
                 Some(Ok((v, s))) => {
                     values = v;
                     shape = self.suite.hash(s.as_bytes()).to_vec();
                 }
-                Some(Err(e)) => run = failed_run(RUN_BAD_PROGRAM, format!("{file}: {e}")),
-                None => run = failed_run(RUN_BAD_PROGRAM, format!("the run wrote no {file}")),
+                // The run still used what it used: a program that never writes the file pays.
+                Some(Err(e)) => {
+                    run = Run {
+                        usage: run.usage.clone(),
+                        ..failed_run(RUN_BAD_PROGRAM, format!("{file}: {e}"))
+                    }
+                }
+                None => {
+                    run = Run {
+                        usage: run.usage.clone(),
+                        ..failed_run(RUN_BAD_PROGRAM, format!("the run wrote no {file}"))
+                    }
+                }
             }
         }
         let log_file = self.log_path(w)?;

@@ -59,7 +59,12 @@ pub fn enter(path: &Path) -> ! {
         flags |= libc::CLONE_NEWNET;
     }
     let namespaced = unsafe { libc::unshare(flags) } == 0;
-    if !namespaced {
+    if !namespaced && plan.strict {
+        fail(format!(
+            "no namespaces ({}): this provider does not run tasks without a root of their own",
+            errno()
+        ));
+    } else if !namespaced {
         note(&format!(
             "no namespaces ({}): running without a root of its own",
             errno()
@@ -90,6 +95,12 @@ pub fn enter(path: &Path) -> ! {
     }
     if let Err(e) = drop_privileges(plan.uid, plan.gid) {
         fail(format!("dropping privileges: {e}"));
+    }
+    // Changing credentials cleared the parent-death signal: set it again, so the command dies
+    // with its launcher (a cancellation, a wall-time kill, the agent's death).
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if unsafe { libc::getppid() } == 1 {
+        fail("the launcher is gone".into());
     }
     landlock(&plan, namespaced);
     let (program, args) = match plan.argv.split_first() {

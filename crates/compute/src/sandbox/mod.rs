@@ -73,4 +73,12 @@ pub struct Plan {
     /// keeps none (Slurm without slurmdbd).
     #[serde(default)]
     pub usage_file: Option<PathBuf>,
+    /// Refuse to run without namespaces (the default); an operator may allow a degraded
+    /// sandbox (rlimits, Landlock and a dropped user only) with `--sandbox-degraded`.
+    #[serde(default = "yes")]
+    pub strict: bool,
+}
+
+fn yes() -> bool {
+    true
 }

@@ -1,6 +1,7 @@
 //! `metamesh bench`: end-to-end figures, each beside a reference measured in the same run.
 
 mod job;
+mod native;
 mod network;
 mod remote;
 mod scheduler;
@@ -87,6 +88,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// The process executor's start-up overhead: `/bin/true` in the sandbox beside a bare
+    /// fork/exec of it.
+    Process {
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
+    /// Trivial tasks per second through the Slurm executor beside plain `sbatch` submissions
+    /// of the same jobs to the same cluster (a private one started here unless `--slurm-conf`).
+    Slurm {
+        #[arg(long)]
+        slurm_conf: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        tasks: usize,
+    },
     /// Sync speed of a fresh node over libp2p beside the local import rate of the same blocks.
     Sync {
         #[arg(long, default_value_t = 10_000)]
@@ -105,6 +120,8 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             rounds,
         } => scheduler::run(ctx, &providers, jobs, rounds),
         BenchCommand::Wasm { repeat, rounds } => wasm::run(ctx, repeat, rounds),
+        BenchCommand::Process { runs } => native::process(ctx, runs),
+        BenchCommand::Slurm { slurm_conf, tasks } => native::slurm(ctx, slurm_conf, tasks),
         BenchCommand::Job { jobs, sender, rpc } => job::run(ctx, &rpc, &sender, jobs),
         BenchCommand::Tps {
             txs,

@@ -36,13 +36,14 @@ pub fn agree(spec: &TaskSpec, a: &RunResult, b: &RunResult) -> bool {
             && a.values == b.values
             && a.shape == b.shape;
     }
+    // The comparator's file is compared by its numbers; every other output byte for byte.
     a.status == b.status
         && a.code == b.code
         && a.outputs.len() == b.outputs.len()
         && a.outputs
             .iter()
             .zip(&b.outputs)
-            .all(|(x, y)| x.name == y.name)
+            .all(|(x, y)| x.name == y.name && (x.name == c.file || x == y))
         && a.shape == b.shape
         && a.values.len() == b.values.len()
         && a.values
@@ -58,20 +59,35 @@ pub fn values_ok(result: &RunResult) -> bool {
         && (result.shape.is_empty() || result.shape.len() == 32)
 }
 
-/// The wall time an agreeing native replica is paid for: its own, but no more than the lower
-/// median of the agreeing replicas' (so one replica inflating its meter gains nothing) nor the
-/// task's wall-time limit.
-pub fn paid_ms(spec: &TaskSpec, own: &RunResult, agreeing: &[&RunResult]) -> u64 {
-    let mut walls: Vec<u64> = agreeing.iter().map(|r| r.usage.wall_ms).collect();
-    walls.sort_unstable();
-    let median = walls
-        .get(walls.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(0);
-    own.usage
+/// The wall time a replica can have used, as the chain saw it: its meter, but no more than the
+/// time from its assignment to its commitment by the blocks' clocks, nor the task's limit.
+pub fn bounded_ms(spec: &TaskSpec, r: &Replica) -> u64 {
+    let chain = r
+        .committed_at
+        .saturating_sub(r.assigned_at)
+        .saturating_add(1)
+        .saturating_mul(1000);
+    r.result
+        .usage
         .wall_ms
-        .min(median)
+        .min(chain)
         .min(spec.walltime.saturating_mul(1000))
+}
+
+/// The wall time an agreeing native replica is paid for: its own (bounded by the chain's
+/// clock), but no more than the upper median of the agreeing replicas' placed before any
+/// result was public. One replica reporting less than it used lowers only its own pay; one
+/// reporting more gains at most what the chain's clock allows, and nothing once the others
+/// outnumber it.
+pub fn paid_ms(spec: &TaskSpec, r: &Replica, agreeing: &[&Replica], first_reveal: u64) -> u64 {
+    let mut walls: Vec<u64> = agreeing
+        .iter()
+        .filter(|a| !a.late(first_reveal))
+        .map(|a| bounded_ms(spec, a))
+        .collect();
+    walls.sort_unstable();
+    let median = walls.get(walls.len() / 2).copied().unwrap_or(0);
+    bounded_ms(spec, r).min(median)
 }
 
 /// What a replica is owed for its agreed work, at most its `max`: Wasm its fuel at its fuel
@@ -136,6 +152,18 @@ mod tests {
         let mut other_shape = result(&[-52.4407, 0.0], 2);
         other_shape.shape = metamesh_primitives::compute::Bytes(vec![7; 32]);
         assert!(!agree(&spec, &a, &other_shape));
+        let mut other = result(&[-52.4407, 0.0], 2);
+        other.outputs.push(metamesh_primitives::compute::Output {
+            name: "log.txt".into(),
+            cid: metamesh_primitives::compute::Bytes(vec![9]),
+            size: 1,
+        });
+        let mut forged = other.clone();
+        forged.outputs[1].cid = metamesh_primitives::compute::Bytes(vec![8]);
+        assert!(
+            !agree(&spec, &other, &forged),
+            "other outputs byte for byte"
+        );
         let exact = TaskSpec::default();
         assert!(
             !agree(&exact, &a, &result(&[-52.4407, 1.0e-12], 2)),
@@ -146,19 +174,35 @@ mod tests {
         assert!(agree(&exact, &a, &metered), "usage is not compared");
     }
 
+    fn replica(wall_ms: u64, assigned: u64, committed: u64) -> Replica {
+        let mut result = result(&[1.0], 1);
+        result.usage.wall_ms = wall_ms;
+        Replica {
+            result,
+            assigned_at: assigned,
+            committed_at: committed,
+            ..Replica::default()
+        }
+    }
+
     #[test]
-    fn pay_follows_the_lower_median() {
+    fn pay_follows_the_upper_median_within_the_chains_clock() {
         let spec = comparator(0.0, 0.0);
-        let mut honest = result(&[1.0], 1);
-        honest.usage.wall_ms = 2_000;
-        let mut inflated = honest.clone();
-        inflated.usage.wall_ms = 3_000_000;
-        assert_eq!(paid_ms(&spec, &inflated, &[&honest, &inflated]), 2_000);
-        assert_eq!(paid_ms(&spec, &honest, &[&honest, &inflated]), 2_000);
-        let mut long = honest.clone();
-        long.usage.wall_ms = 90_000;
+        let honest = replica(2_000, 100, 103);
+        let zero = replica(0, 100, 103);
+        // Reporting nothing costs only the one who does.
+        assert_eq!(paid_ms(&spec, &honest, &[&honest, &zero], 0), 2_000);
+        assert_eq!(paid_ms(&spec, &zero, &[&honest, &zero], 0), 0);
+        // Reporting more gains at most what the blocks' clock allows (4 s here)...
+        let inflated = replica(3_000_000, 100, 103);
+        assert_eq!(paid_ms(&spec, &inflated, &[&honest, &inflated], 0), 4_000);
+        // ...and nothing when the others outnumber it.
+        let other = replica(2_100, 100, 103);
+        let three = [&honest, &other, &inflated];
+        assert_eq!(paid_ms(&spec, &inflated, &three, 0), 2_100);
+        let long = replica(90_000, 0, 1_000);
         assert_eq!(
-            paid_ms(&spec, &long, &[&long]),
+            paid_ms(&spec, &long, &[&long], 0),
             60_000,
             "capped at the wall time"
         );

@@ -160,7 +160,14 @@ pub(crate) fn apply<S: NodeStore + Clone>(
 
 fn inventory_ok(inv: &Inventory) -> bool {
     use metamesh_primitives::compute::{ACCELERATOR_KINDS, EXECUTORS, LINK_KINDS};
+    let endpoint_ok = inv.endpoint.is_empty()
+        || inv.endpoint.len() <= 256
+            && (inv.endpoint.starts_with("http://") || inv.endpoint.starts_with("https://"));
     inv.cpu.cores >= 1
+        && endpoint_ok
+        && inv.software.len() <= 64
+        && inv.software.windows(2).all(|w| w[0] < w[1])
+        && inv.software.iter().all(|s| submit::software_name_ok(s))
         && inv.executors != 0
         && inv.executors >> EXECUTORS.len() == 0
         && inv.accelerators.len() <= 16
@@ -286,17 +293,28 @@ fn heartbeat<S: NodeStore + Clone>(
     if !(online.is_empty() || online.len() == p.inventory.accelerators.len()) {
         return reject(Code::BadInventory, &[]);
     }
-    // Devices coming back may let queued tasks fit.
-    let more_online = online
-        .iter()
-        .zip(p.online.iter().chain(std::iter::repeat(&u64::MAX)))
-        .any(|(now, was)| now > was)
-        || (online.is_empty() && !p.online.is_empty());
-    p.online = online
+    // Devices coming back may let queued tasks fit; only a real rise counts (the counts are
+    // clamped to the inventory's, and empty means all), so heartbeats cannot make queued jobs
+    // pay for tries over and over.
+    let counts = |v: &[u64]| -> Vec<u64> {
+        p.inventory
+            .accelerators
+            .iter()
+            .enumerate()
+            .map(|(i, a)| v.get(i).copied().unwrap_or(a.count).min(a.count))
+            .collect()
+    };
+    let (before, after) = (counts(&p.online), counts(online));
+    let more_online = after.iter().zip(&before).any(|(now, was)| now > was);
+    p.online = if after
         .iter()
         .zip(&p.inventory.accelerators)
-        .map(|(n, a)| (*n).min(a.count))
-        .collect();
+        .all(|(n, a)| *n == a.count)
+    {
+        Vec::new()
+    } else {
+        after
+    };
     p.load = load.min(1000);
     p.free_cpu = free_cpu.min(p.inventory.cpu.cores);
     p.free_memory = free_memory.min(p.inventory.memory);

@@ -564,6 +564,7 @@ fn try_place<S: NodeStore + Clone>(
                 .unwrap_or_default(),
             accelerators: picked.iter().map(|e| *e as u64).collect(),
             assigned: number,
+            assigned_at: ex.env().timestamp,
             deadline: number + spec.timeout,
             ..Replica::default()
         });

@@ -166,6 +166,10 @@ pub struct Replica {
     /// The inventory entries of the accelerators it holds.
     pub accelerators: Vec<u64>,
     pub assigned: u64,
+    /// The block timestamps of its assignment and its commitment: the chain's bound on the
+    /// wall time it can claim.
+    pub assigned_at: u64,
+    pub committed_at: u64,
     /// The block by which it must have committed and revealed.
     pub deadline: u64,
     /// Zero until it commits.

@@ -44,11 +44,8 @@ pub(crate) fn accept<S: NodeStore + Clone>(
     // work count as verified.
     let first = task.first_reveal;
     let agrees = |r: &Replica| agree(&spec, &leader, &r.result);
-    let agreeing_results: Vec<RunResult> = active(&task)
-        .filter(|r| agrees(r))
-        .map(|r| r.result.clone())
-        .collect();
-    let agreeing_refs: Vec<&RunResult> = agreeing_results.iter().collect();
+    let agreeing_replicas: Vec<Replica> = active(&task).filter(|r| agrees(r)).cloned().collect();
+    let agreeing_refs: Vec<&Replica> = agreeing_replicas.iter().collect();
     let agreeing = active(&task)
         .filter(|r| agrees(r) && !r.late(first))
         .count();
@@ -73,13 +70,14 @@ pub(crate) fn accept<S: NodeStore + Clone>(
             continue;
         }
         end_replica(ex, &mut job, index, r, kept)?;
-        let paid_ms = paid_ms(&spec, &r.result, &agreeing_refs);
+        let paid_ms = paid_ms(&spec, r, &agreeing_refs, first);
         let pay = owed(&spec, r, paid_ms).min(job.escrow);
         job.escrow = job.escrow.checked_sub(pay).expect("at most the escrow");
         ex.transfer(&module, &r.provider, pay)?;
         r.paid = pay;
         // Only work two or more replicas agreed on is verified; the pool pays on nothing else.
-        let reward = if quorum && agreeing >= 2 && !r.late(first) {
+        // Nor on failed runs: agreeing that nothing worked verifies no work.
+        let reward = if quorum && agreeing >= 2 && !r.late(first) && leader.status == RUN_OK {
             let p = ex.params();
             let fuel = u128::from(work(&spec, r, paid_ms));
             let by_fuel = p.compute_reward.0.saturating_mul(fuel) / 1_000_000;
@@ -91,7 +89,8 @@ pub(crate) fn accept<S: NodeStore + Clone>(
         paid_total = paid_total.checked_add(pay).expect("within the escrow");
         reward_total = Amount(reward_total.0.saturating_add(reward.0));
         providers.push(r.provider);
-        if digest == Hash::default() {
+        // The evidence's digest is the leader's own result's.
+        if r.result == leader {
             digest = r.digest;
         }
     }
@@ -261,10 +260,10 @@ pub(crate) fn end_job<S: NodeStore + Clone>(
         }
         let mut replicas = std::mem::take(&mut task.replicas);
         // Only replicas placed before any result was public count as agreeing.
-        let revealed: Vec<RunResult> = replicas
+        let revealed: Vec<Replica> = replicas
             .iter()
             .filter(|r| r.state == REPLICA_ACTIVE && r.revealed && !r.late(task.first_reveal))
-            .map(|r| r.result.clone())
+            .cloned()
             .collect();
         let spec = job.spec.tasks[i as usize].clone();
         let module = compute_account(ex.suite());
@@ -274,14 +273,18 @@ pub(crate) fn end_job<S: NodeStore + Clone>(
                 && !r.late(task.first_reveal)
                 && revealed
                     .iter()
-                    .filter(|d| agree(&spec, d, &r.result))
+                    .filter(|d| agree(&spec, &d.result, &r.result))
                     .count()
                     >= 2;
             end_replica(ex, &mut job, i, r, REPLICA_DROPPED)?;
             if agreed {
-                let spec = &job.spec.tasks[i as usize];
-                let paid_ms = paid_ms(spec, &r.result, &[&r.result]);
-                let pay = owed(spec, r, paid_ms).min(job.escrow);
+                // Paid on the same median as an accepted quorum's, among those it agrees with.
+                let with: Vec<&Replica> = revealed
+                    .iter()
+                    .filter(|d| agree(&spec, &d.result, &r.result))
+                    .collect();
+                let paid_ms = paid_ms(&spec, r, &with, task.first_reveal);
+                let pay = owed(&spec, r, paid_ms).min(job.escrow);
                 job.escrow = job.escrow.checked_sub(pay).expect("at most the escrow");
                 job.paid = Amount(job.paid.0.saturating_add(pay.0));
                 ex.transfer(&module, &r.provider, pay)?;

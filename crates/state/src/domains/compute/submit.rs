@@ -69,7 +69,12 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
             &[ix, u128::from(t.fuel), u128::from(p.compute_max_fuel)],
         );
     }
-    let shortest = 3u64.saturating_add(t.fuel.div_ceil(p.compute_fuel_per_block.max(1)));
+    let run_blocks = if t.executor == 0 {
+        t.fuel.div_ceil(p.compute_fuel_per_block.max(1))
+    } else {
+        t.walltime.div_ceil(p.compute_block_seconds.max(1))
+    };
+    let shortest = 3u64.saturating_add(run_blocks);
     if !(shortest..=p.compute_max_timeout).contains(&t.timeout) {
         let (timeout, max) = (u128::from(t.timeout), u128::from(p.compute_max_timeout));
         return reject(Code::BadTimeout, &[ix, timeout, u128::from(shortest), max]);

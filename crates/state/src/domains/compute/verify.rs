@@ -4,7 +4,7 @@
 use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
-    compute::{Bytes, RUN_STATUS, RunResult, VERIFY_REQUESTER},
+    compute::{Bytes, RUN_PROVIDER, RUN_STATUS, RunResult, VERIFY_REQUESTER},
 };
 use metamesh_storage::cid_from_bytes;
 use metamesh_trie::NodeStore;
@@ -91,6 +91,7 @@ pub(crate) fn commit<S: NodeStore + Clone>(
         return reject(Code::AlreadyCommitted, &[]);
     }
     task.replicas[r].commitment = *c;
+    task.replicas[r].committed_at = ex.env().timestamp;
     if reveals_open(&task) {
         // Reveals open: everyone gets at least the reveal window to answer.
         let until = ex.env().number + ex.params().compute_reveal_window;
@@ -164,6 +165,9 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     if commitment(suite, &digest, salt, &me) != replica.commitment {
         return reject(Code::CommitmentMismatch, &[]);
     }
+    if result.status == RUN_PROVIDER {
+        return withdraw(ex, me, id, job, index, task, r, result, logs);
+    }
     if task.first_reveal == 0 {
         task.first_reveal = ex.env().number;
     }
@@ -185,6 +189,48 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
         return ex.save(&(*id, index), &task);
     }
     decide_quorum(ex, id, job, index, task)
+}
+
+/// A replica whose provider could not run the task (missing software, a sandbox or cluster
+/// failure) withdraws: it takes no part in the vote and is not paid nor slashed, and the task
+/// is placed again elsewhere after its back-off, as after a timeout.
+#[allow(clippy::too_many_arguments)]
+fn withdraw<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    me: Address,
+    id: &Hash,
+    mut job: Job,
+    index: u64,
+    mut task: Task,
+    r: usize,
+    result: &RunResult,
+    logs: &Bytes,
+) -> Outcome {
+    let mut replica = task.replicas[r].clone();
+    replica.revealed = true;
+    replica.result = result.clone();
+    replica.logs = logs.clone();
+    end_replica(ex, &mut job, index, &mut replica, super::REPLICA_FAILED)?;
+    task.replicas[r] = replica;
+    ex.emit(Event::Compute(ComputeEvent::Revealed {
+        job: *id,
+        task: index,
+        provider: me,
+        digest: [0; 32],
+    }))?;
+    task.retries += 1;
+    if task.retries > ex.params().compute_max_retries {
+        let retries = u128::from(task.retries);
+        return fail_task(ex, id, job, index, task, Code::RetriesExhausted, &[retries]);
+    }
+    let number = ex.env().number;
+    task.not_before = number + super::place::backoff(ex.params(), task.retries);
+    enqueue(ex, id, index, &mut task)?;
+    let timeout = job.spec.tasks[index as usize].timeout;
+    let next = due_while_waiting(&task, task.not_before, timeout);
+    set_due(ex, id, index, &mut task, next)?;
+    ex.save(&(*id, index), &task)?;
+    ex.save(id, &job)
 }
 
 /// All wanted replicas have revealed: accept a strict majority, add a replica on a tie, or
