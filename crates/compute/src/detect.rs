@@ -214,7 +214,13 @@ pub fn machine(disk_at: &Path, tools: &BTreeMap<String, String>) -> Machine {
     }
 }
 
+/// Free bytes on the filesystem of `at` (or of its nearest existing parent: a data directory
+/// not made yet).
 fn free_disk(at: &Path) -> u64 {
+    let at = at
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
     let Ok(c) = std::ffi::CString::new(at.as_os_str().as_encoded_bytes()) else {
         return 0;
     };
