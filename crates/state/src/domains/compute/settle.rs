@@ -13,10 +13,8 @@ use super::{
     REPLICA_DROPPED, REPLICA_FAILED, REPLICA_OUTVOTED, Replica, TASK_CANCELLED, TASK_COMPLETED,
     TASK_FAILED, TASK_RUNNING, TASK_WAITING, Task,
     agree::{agree, owed, paid_ms, work},
-    compute_account, dequeue, enqueue,
-    place::backoff,
-    set_due,
-    verify::{active, due_while_waiting, end_replica},
+    compute_account, dequeue, enqueue, set_due,
+    verify::{active, end_replica},
 };
 use crate::{
     Code, Event, Exec, Outcome,
@@ -146,18 +144,12 @@ fn retry_task<S: NodeStore + Clone>(
     index: u64,
     mut task: Task,
 ) -> Outcome {
-    let spec = &job.spec.tasks[index as usize];
-    let number = ex.env().number;
     task.retries += 1;
-    task.wanted = spec.replicas;
+    task.wanted = job.spec.tasks[index as usize].replicas;
     task.first_reveal = 0;
     task.digest = Hash::default();
     task.state = TASK_RUNNING;
-    task.not_before = number + backoff(ex.params(), task.retries);
-    enqueue(ex, id, index, &mut task)?;
-    let next = due_while_waiting(&task, task.not_before, spec.timeout);
-    set_due(ex, id, index, &mut task, next)?;
-    ex.save(&(*id, index), &task)?;
+    super::verify::requeue_after_backoff(ex, id, &job, index, task)?;
     ex.save(id, &job)
 }
 

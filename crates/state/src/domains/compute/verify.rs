@@ -223,14 +223,26 @@ fn withdraw<S: NodeStore + Clone>(
         let retries = u128::from(task.retries);
         return fail_task(ex, id, job, index, task, Code::RetriesExhausted, &[retries]);
     }
+    requeue_after_backoff(ex, id, &job, index, task)?;
+    ex.save(id, &job)
+}
+
+/// Queues a task again once its back-off (from its retries so far) has passed, due to fail as
+/// `unplaced` if nothing takes it within its timeout from then; saves it.
+pub(crate) fn requeue_after_backoff<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    id: &Hash,
+    job: &Job,
+    index: u64,
+    mut task: Task,
+) -> Outcome {
     let number = ex.env().number;
     task.not_before = number + super::place::backoff(ex.params(), task.retries);
     enqueue(ex, id, index, &mut task)?;
     let timeout = job.spec.tasks[index as usize].timeout;
     let next = due_while_waiting(&task, task.not_before, timeout);
     set_due(ex, id, index, &mut task, next)?;
-    ex.save(&(*id, index), &task)?;
-    ex.save(id, &job)
+    ex.save(&(*id, index), &task)
 }
 
 /// All wanted replicas have revealed: accept a strict majority, add a replica on a tie, or
