@@ -9,7 +9,6 @@ use std::{
     io::{BufRead as _, BufReader},
     path::PathBuf,
     process::{Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use common::{
@@ -20,44 +19,6 @@ use serde_json::{Value, json};
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/b2h6-scf")
-}
-
-fn funded(net: &Net) -> String {
-    net.genesis()["grants"][0]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn submit(net: &Net, file: &str) -> String {
-    let from = funded(net);
-    let args = ["--json", "job", "submit", file, "--detach", "--from", &from];
-    net.client(net.rpc, &args).ok().json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn job(net: &Net, id: &str) -> Value {
-    rpc(net.rpc, "mm_getJob", json!([id])).unwrap_or(Value::Null)
-}
-
-fn wait_done(net: &Net, id: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let j = job(net, id);
-        if matches!(
-            j["state"].as_str(),
-            Some("completed" | "failed" | "cancelled")
-        ) {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} did not end within {secs} s: {j:#}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 fn energy(j: &Value, replica: &Value) -> f64 {
@@ -89,8 +50,8 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
         })
     });
     let file = example().join("job.toml");
-    let id = submit(&net, file.to_str().unwrap());
-    let done = wait_done(&net, &id, 300);
+    let id = net.submit(file.to_str().unwrap());
+    let done = net.wait_done(&id, 300);
     assert_eq!(done["state"], "completed", "{done:#}");
     let task = &done["tasks"][0];
     let agreed: Vec<&Value> = task["replicas"]
@@ -137,8 +98,8 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
             ),
         );
     let three = s.write("three.toml", three.as_bytes());
-    let id = submit(&net, &three);
-    let done = wait_done(&net, &id, 300);
+    let id = net.submit(&three);
+    let done = net.wait_done(&id, 300);
     assert_eq!(done["state"], "completed", "{done:#}");
     let states: Vec<&str> = done["tasks"][0]["replicas"]
         .as_array()
@@ -155,7 +116,7 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
         "slow.toml",
         b"name = \"slow\"\nmax_price = \"1 MMT\"\n[[tasks]]\nname = \"count\"\nprogram = { command = [\"python3\", \"-u\", \"-c\", \"import time\\nfor i in range(3):\\n    print('step', i)\\n    time.sleep(2)\"] }\nwalltime = 60\ntimeout = 100\nverification = { replicas = 1 }\n",
     );
-    let id = submit(&net, &slow);
+    let id = net.submit(&slow);
     let mut follow = Command::new(env!("CARGO_BIN_EXE_metamesh"))
         .arg("--data-dir")
         .arg(net.dir(0))
@@ -171,7 +132,7 @@ fn pyscf_replicas_agree_a_perturbed_one_is_outvoted_and_logs_stream_live() {
         let line = lines.next().expect("logs -f ended early").unwrap();
         seen.push(line.clone());
         if line.contains("step 0") {
-            break job(&net, &id)["tasks"][0]["state"] == "running";
+            break net.job(&id)["tasks"][0]["state"] == "running";
         }
     };
     assert!(

@@ -83,40 +83,6 @@ fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/b2h6-scf")
 }
 
-fn submit(net: &Net, file: &str) -> String {
-    let from = net.genesis()["grants"][0]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let args = ["--json", "job", "submit", file, "--detach", "--from", &from];
-    net.client(net.rpc, &args).ok().json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn job(net: &Net, id: &str) -> Value {
-    rpc(net.rpc, "mm_getJob", json!([id])).unwrap_or(Value::Null)
-}
-
-fn wait_done(net: &Net, id: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let j = job(net, id);
-        if matches!(
-            j["state"].as_str(),
-            Some("completed" | "failed" | "cancelled")
-        ) {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} did not end within {secs} s: {j:#}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// Provider 1 as a Slurm provider of `cluster`.
 fn slurm_agent(net: &Net, cluster: &Cluster) -> Proc {
     let dir = net.root.join("provider-1");
@@ -159,7 +125,7 @@ fn wait_slurm(net: &Net, id: &str, provider_dir: &Path) {
         assert!(
             Instant::now() < deadline,
             "no Slurm job for {id}: {:#}\n{log}",
-            job(net, id)
+            net.job(id)
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -188,8 +154,8 @@ fn slurm_runs_tasks_survives_an_agent_restart_and_cancels() {
     });
 
     // The diborane example through Slurm.
-    let id = submit(&net, example().join("job-slurm.toml").to_str().unwrap());
-    let done = wait_done(&net, &id, 300);
+    let id = net.submit(example().join("job-slurm.toml").to_str().unwrap());
+    let done = net.wait_done(&id, 300);
     assert_eq!(done["state"], "completed", "{done:#}");
     let r = &done["tasks"][0]["replicas"][0];
     let out = s.path("result");
@@ -211,7 +177,7 @@ fn slurm_runs_tasks_survives_an_agent_restart_and_cancels() {
     );
 
     // The agent dies while its Slurm job runs; restarted, it picks the job up.
-    let id = submit(&net, &sleeper(&s, "restart", 6));
+    let id = net.submit(&sleeper(&s, "restart", 6));
     wait_slurm(&net, &id, &provider_dir);
     let sid = slurm_id(&provider_dir, &id).unwrap();
     drop(agent);
@@ -219,7 +185,7 @@ fn slurm_runs_tasks_survives_an_agent_restart_and_cancels() {
         cluster.state(&sid) == "RUNNING"
     });
     agent = slurm_agent(&net, &cluster);
-    let done = wait_done(&net, &id, 120);
+    let done = net.wait_done(&id, 120);
     assert_eq!(done["state"], "completed", "{done:#}");
     assert_eq!(cluster.state(&sid), "COMPLETED");
     assert!(
@@ -228,7 +194,7 @@ fn slurm_runs_tasks_survives_an_agent_restart_and_cancels() {
     );
 
     // Cancelling the job cancels its Slurm job.
-    let id = submit(&net, &sleeper(&s, "cancel", 120));
+    let id = net.submit(&sleeper(&s, "cancel", 120));
     wait_slurm(&net, &id, &provider_dir);
     let sid = slurm_id(&provider_dir, &id).unwrap();
     wait_for("the Slurm job runs", 30, || {
@@ -243,6 +209,6 @@ fn slurm_runs_tasks_survives_an_agent_restart_and_cancels() {
     wait_for("the Slurm job is cancelled", 60, || {
         cluster.state(&sid) == "CANCELLED"
     });
-    assert_eq!(job(&net, &id)["state"], "cancelled");
+    assert_eq!(net.job(&id)["state"], "cancelled");
     drop(agent);
 }

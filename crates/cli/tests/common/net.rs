@@ -131,6 +131,46 @@ pub struct Net {
 }
 
 impl Net {
+    /// Submits a job file from the genesis's first funded account; the job's id.
+    #[allow(dead_code)]
+    pub fn submit(&self, file: &str) -> String {
+        let from = self.genesis()["grants"][0]["address"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let args = ["--json", "job", "submit", file, "--detach", "--from", &from];
+        self.client(self.rpc, &args).ok().json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `mm_getJob`.
+    #[allow(dead_code)]
+    pub fn job(&self, id: &str) -> Value {
+        rpc(self.rpc, "mm_getJob", json!([id])).unwrap_or(Value::Null)
+    }
+
+    /// The job once it has ended (completed, failed or cancelled), within `secs`.
+    #[allow(dead_code)]
+    pub fn wait_done(&self, id: &str, secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let j = self.job(id);
+            if matches!(
+                j["state"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ) {
+                return j;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not end within {secs} s: {j:#}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     /// Starts the agent of devnet provider `i` against node `i`, running Wasm and process
     /// tasks, with `extra` arguments.
     #[allow(dead_code)]
