@@ -29,11 +29,17 @@ alive() {
     [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] || return 1
     tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/"
 }
-port_free() { ! ss -Htanl 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$"; }
+# A port is free when no socket in any state holds it: a client connection's local port (or
+# its TIME_WAIT) makes slurmctld's bind fail with "Address already in use" as surely as a
+# listener does. Ports are drawn below the kernel's ephemeral range, so connections opened
+# between the check and the bind cannot take them.
+port_free() { ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$"; }
 pick_port() {
-    local p i
+    local p i lo
+    lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ -n "$lo" ] && [ "$lo" -gt 12000 ] || lo=32768
     for i in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 40000 ))
+        p=$(( 10000 + RANDOM % (lo - 10000) ))
         [ "$p" = "${1:-}" ] && continue
         port_free "$p" && { echo "$p"; return 0; }
     done
@@ -60,7 +66,7 @@ for i in $(seq 1 50); do munge -n -S "$SOCK" >/dev/null 2>&1 && break; sleep 0.1
 munge -n -S "$SOCK" | unmunge -S "$SOCK" >/dev/null || { echo "munge not working" >&2; return 1; }
 
 # ---------------------------------------------------------------- slurm.conf
-if [ ! -s "$CONF" ]; then
+write_conf() {
     NAME=${SLURM_CLUSTER_NAME:-$(basename "$DIR" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9' | cut -c1-30)}
     [ -n "$NAME" ] || NAME=local
     CPORT=${SLURM_CTLD_PORT:-$(pick_port)} || return 1
@@ -109,36 +115,62 @@ NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
     mv "$CONF.tmp" "$CONF"
-fi
+}
 
 # ---------------------------------------------------------------- daemons
-if ! alive "$DIR/run/slurmctld.pid"; then
-    rm -f "$DIR/run/slurmctld.pid"
-    slurmctld -f "$CONF" || { echo "slurmctld failed, see $DIR/log/slurmctld.log" >&2; return 1; }
-fi
-if ! alive "$DIR/run/slurmd-$HOST.pid"; then
-    rm -f "$DIR/run/slurmd-$HOST.pid"
-    slurmd -f "$CONF" || { echo "slurmd failed, see $DIR/log/slurmd-$HOST.log" >&2; return 1; }
-fi
+daemons() {
+    if ! alive "$DIR/run/slurmctld.pid"; then
+        rm -f "$DIR/run/slurmctld.pid"
+        slurmctld -f "$CONF" || { echo "slurmctld failed, see $DIR/log/slurmctld.log" >&2; return 1; }
+    fi
+    if ! alive "$DIR/run/slurmd-$HOST.pid"; then
+        rm -f "$DIR/run/slurmd-$HOST.pid"
+        slurmd -f "$CONF" || { echo "slurmd failed, see $DIR/log/slurmd-$HOST.log" >&2; return 1; }
+    fi
+}
 
 # ---------------------------------------------------------------- readiness
-T=${SLURM_READY_TIMEOUT:-30}
-end=$(( $(date +%s) + T ))
-while :; do
-    st=$(sinfo -h -N -n "$HOST" -o '%T' 2>/dev/null)
-    case "$st" in
-        idle|mixed|allocated|completing) break ;;
-    esac
-    for d in slurmctld "slurmd-$HOST"; do
-        if ! alive "$DIR/run/$d.pid" && [ "$(date +%s)" -ge $(( end - T + 2 )) ]; then
-            echo "$d is not running; last log lines:" >&2
-            tail -5 "$DIR/log/${d}.log" >&2; return 1
+# ready: 0 when the node is up, 2 when a daemon lost its port to another socket, 1 otherwise.
+ready() {
+    local T end st d
+    T=${SLURM_READY_TIMEOUT:-30}
+    end=$(( $(date +%s) + T ))
+    while :; do
+        st=$(sinfo -h -N -n "$HOST" -o '%T' 2>/dev/null)
+        case "$st" in
+            idle|mixed|allocated|completing) return 0 ;;
+        esac
+        for d in slurmctld "slurmd-$HOST"; do
+            if ! alive "$DIR/run/$d.pid" && [ "$(date +%s)" -ge $(( end - T + 2 )) ]; then
+                grep -q "Address already in use" "$DIR/log/${d}.log" 2>/dev/null && return 2
+                echo "$d is not running; last log lines:" >&2
+                tail -n 5 "$DIR/log/${d}.log" >&2; return 1
+            fi
+        done
+        if [ "$(date +%s)" -ge "$end" ]; then
+            echo "node not ready after ${T}s (state='$st')" >&2; return 1
         fi
+        sleep 0.2
     done
-    if [ "$(date +%s)" -ge "$end" ]; then
-        echo "node not ready after ${T}s (state='$st')" >&2; return 1
-    fi
-    sleep 0.2
+}
+
+# A clash on a freshly drawn port is retried with new ports; fixed ports are not.
+for attempt in 1 2 3; do
+    [ -s "$CONF" ] || write_conf || return 1
+    daemons || return 1
+    ready; rc=$?
+    [ "$rc" = 0 ] && break
+    [ "$rc" = 2 ] && [ "$attempt" -lt 3 ] && [ -z "${SLURM_CTLD_PORT:-}${SLURM_SLURMD_PORT:-}" ] || {
+        [ "$rc" = 2 ] && { echo "a Slurm port is taken; last log lines:" >&2; tail -n 5 "$DIR"/log/slurm*.log >&2; }
+        return 1
+    }
+    echo "a Slurm port was taken; retrying on new ports" >&2
+    for f in "$DIR"/run/slurmd-*.pid "$DIR/run/slurmctld.pid"; do
+        alive "$f" && kill -TERM "$(cat "$f")" 2>/dev/null
+        rm -f "$f"
+    done
+    sleep 1
+    rm -f "$CONF" "$DIR"/log/slurm*.log
 done
 echo "export SLURM_CONF=$CONF"
 

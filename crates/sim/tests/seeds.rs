@@ -83,7 +83,8 @@ fn a_seed_replays_exactly() {
     assert_eq!(a.summary(), b.summary());
 }
 
-/// `SIM_SEED=S` runs one seed; otherwise `SIM_SEEDS` seeds (default 500) from `SIM_FROM`.
+/// `SIM_SEED=S` runs one seed; otherwise `SIM_SEEDS` seeds (default 200, the CI mode; the long mode is
+/// `SIM_SEEDS=2000`, run by hand) from `SIM_FROM`.
 #[test]
 fn seeds() {
     if let Ok(seed) = std::env::var("SIM_SEED") {
@@ -96,7 +97,7 @@ fn seeds() {
         return;
     }
     let from: u64 = std::env::var("SIM_FROM").map_or(0, |v| v.parse().expect("SIM_FROM"));
-    let count: u64 = std::env::var("SIM_SEEDS").map_or(500, |v| v.parse().expect("SIM_SEEDS"));
+    let count: u64 = std::env::var("SIM_SEEDS").map_or(200, |v| v.parse().expect("SIM_SEEDS"));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let reports = run_seeds(from..from + count, threads);
     let failed: Vec<&Report> = reports.iter().filter(|r| !r.ok()).collect();
