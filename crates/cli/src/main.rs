@@ -77,6 +77,9 @@ enum Command {
     /// End-to-end measurements.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Zero-knowledge proofs (Groth16, snarkjs's formats): verify, prove, witnesses, keys.
+    #[command(subcommand)]
+    Zk(commands::zk::ZkCommand),
     /// Debugging and interop helpers.
     #[command(subcommand)]
     Tools(commands::tools::ToolsCommand),
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Devnet(args) => commands::devnet::devnet(&ctx, args),
         Command::Sim(args) => commands::sim::run(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
+        Command::Zk(cmd) => commands::zk::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
         Command::SandboxRun { plan } => metamesh_compute::sandbox::enter(&plan),
     };

@@ -27,7 +27,8 @@ pub mod transaction;
 
 pub use action::compute;
 pub use action::{
-    AccountAction, Action, ComputeAction, DataAction, ParamsAction, StorageAction, WorkKind,
+    AccountAction, Action, CircuitSpec, ComputeAction, DataAction, ParamsAction, StorageAction,
+    WorkKind, ZkAction,
 };
 pub use amount::{Amount, TOTAL_SUPPLY};
 pub use block::Block;

@@ -124,6 +124,7 @@ pub fn action(a: &Action) -> Value {
             "pathNodes": path.len(), "leafBytes": leaf.len(),
         }),
         Action::Compute(c) => crate::compute_json::action(c),
+        Action::Zk(z) => crate::zk_json::action(z),
     };
     v["type"] = json!(name);
     v
@@ -184,6 +185,7 @@ pub fn event(e: &Event) -> Value {
             }
         },
         Event::Compute(e) => crate::compute_json::event(e),
+        Event::Zk(e) => crate::zk_json::event(e),
         Event::Storage(e) => match e {
             StorageEvent::Offered {
                 provider,
@@ -330,6 +332,12 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
         StateKey::DataByCid(_) => {
             let i = CidIndex::decode(raw).map_err(err)?;
             json!({"type": "cidIndex", "digest": hex0x(&i.0)})
+        }
+        StateKey::Circuit(id) => {
+            crate::zk_json::circuit(id, &metamesh_state::Circuit::decode(raw).map_err(err)?)
+        }
+        StateKey::Statement(id) => {
+            crate::zk_json::statement(id, &metamesh_state::Statement::decode(raw).map_err(err)?)
         }
         StateKey::StorageNode(a) => provider(a, &StorageNode::decode(raw).map_err(err)?),
         StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),

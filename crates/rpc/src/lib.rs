@@ -24,6 +24,8 @@ mod methods;
 mod server;
 mod storage_methods;
 mod ws;
+mod zk_json;
+mod zk_methods;
 
 pub use error::RpcError;
 pub use methods::{dispatch, is_admin};

@@ -267,6 +267,9 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
         m if crate::compute_methods::is_compute(m) => {
             node.with_chain(|chain| crate::compute_methods::dispatch(chain, m, &p))
         }
+        m if crate::zk_methods::is_zk(m) => {
+            node.with_chain(|chain| crate::zk_methods::dispatch(chain, m, &p))
+        }
         // Scans many blocks: on a view of the chain, not under its lock.
         "mm_getEvents" => crate::events::get_events(&node.chain_view(), p.0),
         _ => node.with_chain(|chain| chain_method(chain, method, &p)),

@@ -131,6 +131,7 @@ pub struct BlockExecutor<'s, S: NodeStore + Clone> {
     receipts: Vec<Receipt>,
     system: Vec<Event>,
     gas_used: u64,
+    verdicts: domains::zk::Verdicts,
 }
 
 impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
@@ -162,6 +163,7 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
             receipts: Vec::new(),
             system,
             gas_used: 0,
+            verdicts: Default::default(),
         })
     }
 
@@ -181,11 +183,26 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
             Ok(a) => a,
             Err(r) => return Err(TxError::Invalid(r)),
         };
-        let (finished, receipt) = tx::run(self.state, self.env, &self.params, vtx, &admitted)?;
+        let (finished, receipt) = tx::run(
+            self.state,
+            self.env,
+            &self.params,
+            vtx,
+            &admitted,
+            &self.verdicts,
+        )?;
         self.state.apply(finished.writes)?;
         self.gas_used += receipt.gas_used;
         self.receipts.push(receipt);
         Ok(self.receipts.last().expect("just pushed"))
+    }
+
+    /// Verifies the proofs among `txs` together, one batch per circuit, for the transactions
+    /// pushed after this (a builder may call it with its candidates; verdicts on proofs that
+    /// never come are unused). The outcome of every transaction is the same with or without it.
+    pub fn prepare(&mut self, txs: &[VerifiedTx]) -> Result<(), StateError> {
+        self.verdicts = domains::zk::prepare(self.state, self.state.suite(), txs)?;
+        Ok(())
     }
 
     /// Runs the end hooks and closes the block.
@@ -215,6 +232,7 @@ pub fn apply_block<S: NodeStore + Clone>(
     txs: &[VerifiedTx],
 ) -> Result<BlockOutcome, BlockError> {
     let mut block = BlockExecutor::begin(state, env)?;
+    block.prepare(txs)?;
     for (index, vtx) in txs.iter().enumerate() {
         match block.push(vtx) {
             Ok(_) => {}

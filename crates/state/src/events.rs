@@ -16,7 +16,7 @@ use metamesh_primitives::{
 
 use crate::domains::{
     accounts::AccountEvent, compute::ComputeEvent, data::DataEvent, params::ParamsEvent,
-    storage::StorageEvent,
+    storage::StorageEvent, zk::ZkEvent,
 };
 
 /// One domain's events: their type bytes and names, the accounts each names, and their fields'
@@ -41,6 +41,7 @@ pub enum Event {
     Data(DataEvent),
     Storage(StorageEvent),
     Compute(ComputeEvent),
+    Zk(ZkEvent),
 }
 
 pub(crate) const UNKNOWN: alloy_rlp::Error = alloy_rlp::Error::Custom("unknown event type");
@@ -71,6 +72,7 @@ impl Event {
             Event::Data(e) => e.type_byte(),
             Event::Storage(e) => e.type_byte(),
             Event::Compute(e) => e.type_byte(),
+            Event::Zk(e) => e.type_byte(),
         }
     }
 
@@ -82,6 +84,7 @@ impl Event {
             Event::Data(e) => name_of(e),
             Event::Storage(e) => name_of(e),
             Event::Compute(e) => name_of(e),
+            Event::Zk(e) => name_of(e),
         }
     }
 
@@ -93,6 +96,7 @@ impl Event {
             DataEvent::KINDS,
             StorageEvent::KINDS,
             ComputeEvent::KINDS,
+            ZkEvent::KINDS,
         ]
         .into_iter()
         .flatten()
@@ -107,6 +111,7 @@ impl Event {
             Event::Data(e) => e.addresses(),
             Event::Storage(e) => e.addresses(),
             Event::Compute(e) => e.addresses(),
+            Event::Zk(e) => e.addresses(),
         }
     }
 
@@ -119,6 +124,7 @@ impl Event {
             Event::Data(e) => e.encode_fields(&mut p),
             Event::Storage(e) => e.encode_fields(&mut p),
             Event::Compute(e) => e.encode_fields(&mut p),
+            Event::Zk(e) => e.encode_fields(&mut p),
         }
         encode_list(&p, out);
     }
@@ -138,6 +144,8 @@ impl Event {
             Event::Storage(StorageEvent::decode_fields(ty, p)?)
         } else if known(ComputeEvent::KINDS) {
             Event::Compute(ComputeEvent::decode_fields(ty, p)?)
+        } else if known(ZkEvent::KINDS) {
+            Event::Zk(ZkEvent::decode_fields(ty, p)?)
         } else {
             return Err(UNKNOWN);
         };

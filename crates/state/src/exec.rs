@@ -91,6 +91,8 @@ pub struct Exec<'a, S: NodeStore + Clone> {
     gas: Meter,
     env: &'a BlockEnv,
     params: &'a Params,
+    /// The block's proofs, verified together before it ran.
+    verdicts: Option<&'a crate::domains::zk::Verdicts>,
 }
 
 /// What a finished run leaves: its writes and events, in order.
@@ -110,7 +112,19 @@ impl<'a, S: NodeStore + Clone> Exec<'a, S> {
             gas,
             env,
             params,
+            verdicts: None,
         }
+    }
+
+    /// Uses the block's batch verdicts for the proofs it checks.
+    pub(crate) fn with_verdicts(mut self, v: &'a crate::domains::zk::Verdicts) -> Self {
+        self.verdicts = Some(v);
+        self
+    }
+
+    /// The batch verdict on a proof, when the block computed one.
+    pub fn verdict(&self, key: &metamesh_primitives::Hash) -> Option<bool> {
+        self.verdicts.and_then(|v| v.get(key))
     }
 
     pub fn suite(&self) -> metamesh_crypto::Suite {

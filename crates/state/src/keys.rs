@@ -33,10 +33,12 @@ pub enum CollectionId {
     ComputeQueue,
     /// Tasks with a replica deadline or review window: due block (8) ‖ job (32) ‖ task (8) → `01`.
     ComputeDue,
+    /// Registered circuits: circuit id (32) → `01`.
+    Circuits,
 }
 
 impl CollectionId {
-    pub const ALL: [CollectionId; 7] = [
+    pub const ALL: [CollectionId; 8] = [
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
@@ -44,6 +46,7 @@ impl CollectionId {
         CollectionId::Providers,
         CollectionId::ComputeQueue,
         CollectionId::ComputeDue,
+        CollectionId::Circuits,
     ];
 
     pub fn byte(self) -> u8 {
@@ -55,6 +58,7 @@ impl CollectionId {
             CollectionId::Providers => 0x40,
             CollectionId::ComputeQueue => 0x41,
             CollectionId::ComputeDue => 0x42,
+            CollectionId::Circuits => 0x50,
         }
     }
 
@@ -71,6 +75,7 @@ impl CollectionId {
             CollectionId::Providers => "providers",
             CollectionId::ComputeQueue => "computeQueue",
             CollectionId::ComputeDue => "computeDue",
+            CollectionId::Circuits => "circuits",
         }
     }
 }
@@ -111,6 +116,10 @@ pub enum StateKey {
     Task(Hash, u64),
     /// `0x43 ‖ job id (32) ‖ task index (8)` → [`crate::ComputeResult`].
     ComputeResult(Hash, u64),
+    /// `0x50 ‖ circuit id (32)` → [`crate::domains::zk::Circuit`].
+    Circuit(Hash),
+    /// `0x51 ‖ H(circuit ‖ inputs) (32)` → [`crate::domains::zk::Statement`].
+    Statement(Hash),
 }
 
 impl StateKey {
@@ -130,6 +139,8 @@ impl StateKey {
     pub const JOB: u8 = 0x41;
     pub const TASK: u8 = 0x42;
     pub const COMPUTE_RESULT: u8 = 0x43;
+    pub const CIRCUIT: u8 = 0x50;
+    pub const STATEMENT: u8 = 0x51;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let (tag, id): (u8, Vec<u8>) = match self {
@@ -151,6 +162,8 @@ impl StateKey {
             StateKey::ComputeResult(h, i) => {
                 (Self::COMPUTE_RESULT, [&h[..], &i.to_be_bytes()].concat())
             }
+            StateKey::Circuit(h) => (Self::CIRCUIT, h.to_vec()),
+            StateKey::Statement(h) => (Self::STATEMENT, h.to_vec()),
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
@@ -188,6 +201,8 @@ impl StateKey {
             (Self::COMPUTE_RESULT, 40) => {
                 Some(StateKey::ComputeResult(hash(&id[..32]), index(&id[32..])))
             }
+            (Self::CIRCUIT, 32) => Some(StateKey::Circuit(hash(id))),
+            (Self::STATEMENT, 32) => Some(StateKey::Statement(hash(id))),
             _ => None,
         };
         key.ok_or_else(|| {

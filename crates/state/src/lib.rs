@@ -47,6 +47,7 @@ pub use domains::{
         Challenge, Deal, Replica, StorageEvent, StorageNode, challenges, deal_id, escrow_account,
         escrow_for,
     },
+    zk::{Circuit, Statement, Verdicts, ZkEvent, statement_id},
 };
 pub use events::Event;
 pub use exec::{Exec, Fail, Meter, Outcome};

@@ -374,6 +374,10 @@ params! {
     weights_cheapest: Weights = Weights([0, 0, 0, 6, 0, 0, 1]), "weightsCheapest";
     weights_fastest: Weights = Weights([1, 1, 0, 0, 6, 1, 1]), "weightsFastest";
     weights_data_local: Weights = Weights([0, 0, 6, 0, 0, 2, 1]), "weightsDataLocal";
+    /// Gas for checking one Groth16 proof (three Miller loops and a final exponentiation), and
+    /// for each public input (or each key point at registration) on top.
+    gas_zk_verify: u64 = 60_000, "gasZkVerify";
+    gas_zk_input: u64 = 2_000, "gasZkInput";
     /// The account that may change parameters directly (`changeParams`); none by default.
     params_authority: Address = Address::ZERO, "paramsAuthority";
 }
@@ -391,7 +395,7 @@ pub const MAX_STORAGE_EPOCH: u64 = 1_000_000;
 impl Params {
     /// The rules every parameter set obeys, each under its number (what `params-invalid`
     /// carries; docs/FORMATS.md lists them). Numbers are stable: a new rule takes a new one.
-    pub fn rules(&self) -> [(u128, bool); 16] {
+    pub fn rules(&self) -> [(u128, bool); 17] {
         let intrinsic_max = self
             .gas_tx_base
             .saturating_add(self.gas_signature)
@@ -489,6 +493,7 @@ impl Params {
                     .iter()
                     .all(|w| w.0.iter().any(|v| *v > 0)),
             ),
+            (17, self.gas_zk_verify >= 1 && self.gas_zk_input >= 1),
         ]
     }
 
@@ -537,7 +542,7 @@ mod tests {
     #[test]
     fn rules_have_their_own_numbers() {
         let numbers: Vec<u128> = Params::default().rules().iter().map(|r| r.0).collect();
-        assert_eq!(numbers, (1..=16).collect::<Vec<_>>());
+        assert_eq!(numbers, (1..=17).collect::<Vec<_>>());
         let p = Params {
             min_gas_price: Amount::from_mmt(1),
             ..Params::default()

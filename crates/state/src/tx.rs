@@ -173,6 +173,7 @@ pub(crate) fn run<S: NodeStore + Clone>(
     params: &Params,
     vtx: &VerifiedTx,
     admitted: &Admitted,
+    verdicts: &crate::domains::zk::Verdicts,
 ) -> Result<(Finished, Receipt), StateError> {
     let t = &vtx.tx.tx;
     let sender = admitted.sender;
@@ -180,7 +181,7 @@ pub(crate) fn run<S: NodeStore + Clone>(
         limit: t.gas_limit,
         used: admitted.intrinsic,
     };
-    let mut ex = Exec::new(state, env, params, meter);
+    let mut ex = Exec::new(state, env, params, meter).with_verdicts(verdicts);
     adjust(&mut ex, &sender, |a| {
         a.nonce += 1;
         a.balance = a.balance.checked_sub(admitted.max_fee).expect("validated");
@@ -260,7 +261,7 @@ pub fn check_tx_with<S: NodeStore + Clone>(
         Ok(a) => a,
         Err(r) => return Ok(Verdict::Invalid(r)),
     };
-    let (_, receipt) = run(state, env, params, tx, &admitted)?;
+    let (_, receipt) = run(state, env, params, tx, &admitted, &Default::default())?;
     Ok(match receipt.outcome {
         Ok(()) => Verdict::Applies {
             gas_used: receipt.gas_used,
@@ -315,7 +316,7 @@ pub fn estimate_gas<S: NodeStore + Clone>(
         intrinsic: intrinsic_gas(&params, probe.size),
         max_fee: Amount::ZERO,
     };
-    let (_, first) = run(state, env, &params, &free, &admitted)?;
+    let (_, first) = run(state, env, &params, &free, &admitted, &Default::default())?;
     let mut real = tx.clone();
     real.gas_limit = padded_gas(first.gas_used, params.block_gas_limit);
     check_tx(state, env, &unsigned(suite, real, from))

@@ -149,6 +149,18 @@ impl<C: Curve> Proof<C> {
         Ok(proof)
     }
 
+    /// Another valid proof of the same statement: (A/t, t·B, C). Anyone can do this, which is
+    /// why nothing may use a proof's bytes as its identity.
+    pub fn scaled(&self, t: C::ScalarField) -> Proof<C> {
+        use ark_ff::Field;
+        let inv = t.inverse().unwrap_or(C::ScalarField::from(1u64));
+        Proof {
+            a: (self.a * inv).into_affine(),
+            b: (self.b * t).into_affine(),
+            c: self.c,
+        }
+    }
+
     pub fn check_nondegenerate(&self) -> Result<(), Error> {
         if self.a.is_zero() || self.b.is_zero() || self.c.is_zero() {
             return Err(Error::malformed("proof: a point is the point at infinity"));

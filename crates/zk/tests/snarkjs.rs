@@ -308,12 +308,7 @@ fn rerandomize<C: Curve, R: ark_std::rand::Rng>(
     p: &Proof<C>,
     rng: &mut R,
 ) -> Proof<C> {
-    let t = C::ScalarField::rand(rng);
-    Proof {
-        a: (p.a * t.inverse().unwrap()).into_affine(),
-        b: (p.b * t).into_affine(),
-        c: p.c,
-    }
+    p.scaled(C::ScalarField::rand(rng))
 }
 
 #[test]

@@ -18,6 +18,8 @@ mod provider_run;
 pub mod sim;
 pub mod storage;
 pub mod tools;
+pub mod zk;
+mod zk_chain;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! ```text
 //! action = rlp([type, …fields])      type ranges: 0x00–0x0f accounts   0x10–0x1f params
 //!                                                 0x20–0x2f data       0x30–0x3f storage
-//!                                                 0x40–0x4f compute
+//!                                                 0x40–0x4f compute    0x50–0x5f zk
 //! ```
 //! Each domain owns a range of type bytes and the codec of its actions (one module here per
 //! domain); an unknown type is a decoding error that names it. Later domains (compute, zk,
@@ -14,6 +14,7 @@ pub mod compute;
 mod data;
 mod params;
 mod storage;
+mod zk;
 
 use alloy_rlp::{Decodable, Encodable};
 
@@ -22,6 +23,7 @@ pub use compute::ComputeAction;
 pub use data::{DataAction, WorkKind};
 pub use params::ParamsAction;
 pub use storage::StorageAction;
+pub use zk::{CircuitSpec, ZkAction};
 
 use crate::rlp::{decode_list, encode_list, finish_list};
 
@@ -33,6 +35,7 @@ pub enum Action {
     Data(DataAction),
     Storage(StorageAction),
     Compute(ComputeAction),
+    Zk(ZkAction),
 }
 
 impl Action {
@@ -44,6 +47,7 @@ impl Action {
             Action::Data(a) => a.type_byte(),
             Action::Storage(a) => a.type_byte(),
             Action::Compute(a) => a.type_byte(),
+            Action::Zk(a) => a.type_byte(),
         }
     }
 
@@ -55,6 +59,7 @@ impl Action {
             Action::Data(a) => a.name(),
             Action::Storage(a) => a.name(),
             Action::Compute(a) => a.name(),
+            Action::Zk(a) => a.name(),
         }
     }
 
@@ -67,6 +72,7 @@ impl Action {
             Action::Data(a) => a.encode_fields(&mut p),
             Action::Storage(a) => a.encode_fields(&mut p),
             Action::Compute(a) => a.encode_fields(&mut p),
+            Action::Zk(a) => a.encode_fields(&mut p),
         }
         p
     }
@@ -88,6 +94,7 @@ impl Decodable for Action {
             0x20..=0x2f => Action::Data(DataAction::decode_fields(ty, &mut p)?),
             0x30..=0x3f => Action::Storage(StorageAction::decode_fields(ty, &mut p)?),
             0x40..=0x4f => Action::Compute(ComputeAction::decode_fields(ty, &mut p)?),
+            0x50..=0x5f => Action::Zk(ZkAction::decode_fields(ty, &mut p)?),
             _ => return Err(UNKNOWN),
         };
         finish_list(p)?;
@@ -119,6 +126,12 @@ impl From<DataAction> for Action {
 impl From<ComputeAction> for Action {
     fn from(a: ComputeAction) -> Self {
         Action::Compute(a)
+    }
+}
+
+impl From<ZkAction> for Action {
+    fn from(a: ZkAction) -> Self {
+        Action::Zk(a)
     }
 }
 
@@ -214,6 +227,38 @@ pub(crate) mod strategy {
                 }
                 .into()),
             any::<[u8; 32]>().prop_map(|deal| StorageAction::Accept { deal }.into()),
+            (
+                any::<u8>(),
+                bytes(60),
+                ".{0,12}",
+                prop::collection::vec(".{0,6}", 0..3),
+                bytes(40)
+            )
+                .prop_map(|(engine, vk, name, inputs, cid)| {
+                    ZkAction::RegisterCircuit {
+                        spec: CircuitSpec {
+                            engine,
+                            vk,
+                            name,
+                            inputs,
+                            source: cid.clone(),
+                            r1cs: cid.clone(),
+                            zkey: cid,
+                        },
+                    }
+                    .into()
+                }),
+            (
+                any::<[u8; 32]>(),
+                bytes(130),
+                prop::collection::vec(any::<[u8; 32]>(), 0..4)
+            )
+                .prop_map(|(circuit, proof, inputs)| ZkAction::VerifyProof {
+                    circuit,
+                    proof,
+                    inputs
+                }
+                .into()),
             (
                 any::<[u8; 32]>(),
                 any::<u64>(),

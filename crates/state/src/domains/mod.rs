@@ -13,6 +13,7 @@ pub mod compute;
 pub mod data;
 pub mod params;
 pub mod storage;
+pub mod zk;
 
 use metamesh_crypto::Address;
 use metamesh_primitives::{Action, Amount, Hash};
@@ -51,6 +52,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
         Action::Data(a) => data::apply(ex, tx, a),
         Action::Storage(a) => storage::apply(ex, tx, a),
         Action::Compute(a) => compute::apply(ex, tx, a),
+        Action::Zk(a) => zk::apply(ex, tx, a),
     }
 }
 
@@ -64,7 +66,8 @@ pub(crate) fn max_tx_bytes(params: &Params, action: &Action) -> u64 {
         | Action::Params(_)
         | Action::Data(_)
         | Action::Storage(_)
-        | Action::Compute(_) => params.max_tx_bytes,
+        | Action::Compute(_)
+        | Action::Zk(_) => params.max_tx_bytes,
     }
 }
 
