@@ -7,8 +7,8 @@ use std::{path::PathBuf, process::Command};
 
 use ark_bls12_381::Bls12_381;
 use ark_bn254::Bn254;
-use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{Field, PrimeField, UniformRand};
+use ark_ec::AffineRepr;
+use ark_ff::{PrimeField, UniformRand};
 use metamesh_zk::{
     Curve, Error, Prepared, Proof, VerifyingKey, prove, snarkjs, witness, wtns, zkey,
 };
