@@ -208,7 +208,9 @@ pub fn verify_on_chain(
         }
         Err(e) => {
             let text = format!("{e:#}");
-            let invalid = text.contains("proof-invalid");
+            // Refused at the estimate (the message) or included and failed (the code's name).
+            let code = metamesh_state::Code::ProofInvalid;
+            let invalid = text.contains(code.name()) || text.contains(code.template());
             ctx.out.emit(&json!({"valid": false, "reason": text}), || {
                 format!("{}: {text}", if invalid { "invalid" } else { "refused" })
             });

@@ -1,0 +1,191 @@
+//! `metamesh zk` end to end: the local verifier's exit codes (0 valid, 1 invalid, 2 malformed)
+//! and the prover on committed circuits; on a devnet, a circuit registered, a proof verified
+//! on chain (its statement recorded, the same statement refused again, a tampered one found
+//! invalid), and the registered key exported back as snarkjs JSON.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Scratch, net::Net};
+use serde_json::Value;
+
+fn fx(dir: &str, file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../zk/tests/fixtures")
+        .join(dir)
+        .join(file)
+        .display()
+        .to_string()
+}
+
+fn read(path: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn verify_exit_codes_and_prove_locally() {
+    let s = Scratch::new();
+    for dir in ["multiplier-bn128", "multiplier-bls12381", "data-stat-bn128"] {
+        let (vk, proof, public) = (
+            fx(dir, "verification_key.json"),
+            fx(dir, "proof.json"),
+            fx(dir, "public.json"),
+        );
+        s.mm(&[
+            "zk", "verify", "--vk", &vk, "--proof", &proof, "--public", &public,
+        ])
+        .ok();
+        // Ours, from circom's Wasm and the input, verifies too.
+        let (p, x) = (
+            s.p(&format!("{dir}-proof.json")),
+            s.p(&format!("{dir}-public.json")),
+        );
+        s.mm(&[
+            "zk",
+            "prove",
+            "--zkey",
+            &fx(dir, "circuit.zkey"),
+            "--wasm",
+            &fx(dir, "circuit.wasm"),
+            "--input",
+            &fx(dir, "input.json"),
+            "--proof",
+            &p,
+            "--public",
+            &x,
+        ])
+        .ok();
+        assert_eq!(read(&x), read(&public), "{dir}: the same public signals");
+        s.mm(&["zk", "verify", "--vk", &vk, "--proof", &p, "--public", &x])
+            .ok();
+    }
+    let vk = fx("multiplier-bn128", "verification_key.json");
+    let proof = fx("multiplier-bn128", "proof.json");
+    // Invalid: another statement.
+    let other = s.write("other.json", br#"["33", "197", "6"]"#);
+    let r = s.mm(&[
+        "zk", "verify", "--vk", &vk, "--proof", &proof, "--public", &other,
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("invalid"));
+    // Malformed: a non-canonical input, a number instead of a string, a missing file.
+    let r_plus = "21888242871839275222246405745257275088548364400416034343698204186575808495622";
+    let bad = s.write(
+        "bad.json",
+        format!(r#"["33", "201", "{r_plus}"]"#).as_bytes(),
+    );
+    let r = s.mm(&[
+        "zk", "verify", "--vk", &vk, "--proof", &proof, "--public", &bad,
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.contains("not canonical"), "{}", r.stdout);
+    let bad = s.write("num.json", br#"[33, "201", "5"]"#);
+    let r = s.mm(&[
+        "zk", "verify", "--vk", &vk, "--proof", &proof, "--public", &bad,
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.contains("decimal strings"), "{}", r.stdout);
+    let r = s.mm(&[
+        "zk",
+        "verify",
+        "--vk",
+        &vk,
+        "--proof",
+        "/nonexistent.json",
+        "--public",
+        &bad,
+    ]);
+    assert_eq!(r.code, 2);
+    // A witness that does not satisfy the circuit is refused by the prover.
+    let input = s.write("in.json", br#"{"a": 3, "b": 11}"#);
+    let r = s.mm(&[
+        "zk",
+        "prove",
+        "--zkey",
+        &fx("multiplier-bn128", "circuit.zkey"),
+        "--wasm",
+        &fx("multiplier-bn128", "circuit.wasm"),
+        "--input",
+        &input,
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("input"), "{}", r.stderr);
+}
+
+#[test]
+fn circuits_and_proofs_on_a_devnet() {
+    let s = Scratch::new();
+    let net = Net::start(&s, "zk-net");
+    let from = net.genesis()["grants"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = "multiplier-bn128";
+    let reg = net
+        .client(
+            net.rpc,
+            &[
+                "--json",
+                "zk",
+                "register",
+                "--vk",
+                &fx(dir, "verification_key.json"),
+                "--name",
+                "multiplier",
+                "--inputs",
+                "c,d,k",
+                "--from",
+                &from,
+            ],
+        )
+        .ok()
+        .json();
+    let id = reg["circuit"].as_str().unwrap().to_owned();
+    let list = net
+        .client(net.rpc + 1, &["--json", "zk", "circuits"])
+        .ok()
+        .json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str() && c["inputs"][2] == "k")
+    );
+
+    let verify = |public: &str| {
+        net.client(
+            net.rpc + 2,
+            &[
+                "--json",
+                "zk",
+                "verify",
+                "--circuit",
+                &id,
+                "--proof",
+                &fx(dir, "proof.json"),
+                "--public",
+                public,
+                "--from",
+                &from,
+            ],
+        )
+    };
+    let r = verify(&fx(dir, "public.json")).ok();
+    let statement = r.json()["statement"].as_str().unwrap().to_owned();
+    assert_eq!(statement.len(), 66);
+    // The same statement again: refused (recorded once), exit 2.
+    let r = verify(&fx(dir, "public.json"));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("was proven at block"), "{}", r.stdout);
+    // Another statement with this proof: the chain finds it invalid, exit 1.
+    let other = s.write("other.json", br#"["33", "197", "6"]"#);
+    let r = verify(&other);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("does not verify"), "{}", r.stdout);
+    // The registered key, exported, is snarkjs's file.
+    let out = s.p("exported.json");
+    net.client(net.rpc, &["zk", "export", "--circuit", &id, "-o", &out])
+        .ok();
+    assert_eq!(read(&out), read(&fx(dir, "verification_key.json")));
+}
