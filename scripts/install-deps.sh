@@ -21,7 +21,8 @@ if ! python3 -c 'import eth_keyfile' 2>/dev/null; then
 fi
 python3 -c 'import eth_keyfile; print("eth-keyfile ready")'
 
-# Node.js and the JS IPFS tools the storage interop test and benchmark run against
+# Node.js with the JS tools the interop tests and benchmarks run against: the IPFS UnixFS
+# importer and CAR reader, snarkjs, circom 2 (circom2) and circomlib
 # (tools/js/package-lock.json pins them).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

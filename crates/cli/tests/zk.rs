@@ -188,4 +188,109 @@ fn circuits_and_proofs_on_a_devnet() {
     net.client(net.rpc, &["zk", "export", "--circuit", &id, "-o", &out])
         .ok();
     assert_eq!(read(&out), read(&fx(dir, "verification_key.json")));
+
+    // The data-integrity circuit: a data owner registers a private (encrypted) dataset with
+    // its Poseidon commitment, then proves a statistic of it on chain; anyone can check the
+    // proven statement names the registered commitment.
+    let ds = "data-stat-bn128";
+    let reg = net
+        .client(
+            net.rpc,
+            &[
+                "--json",
+                "zk",
+                "register",
+                "--vk",
+                &fx(ds, "verification_key.json"),
+                "--name",
+                "data-stat",
+                "--inputs",
+                "commitment,sum,count,threshold",
+                "--from",
+                &from,
+            ],
+        )
+        .ok()
+        .json();
+    let stat = reg["circuit"].as_str().unwrap().to_owned();
+    let (proof, public) = (s.p("ds-proof.json"), s.p("ds-public.json"));
+    net.client(
+        net.rpc,
+        &[
+            "zk",
+            "prove",
+            "--zkey",
+            &fx(ds, "circuit.zkey"),
+            "--wasm",
+            &fx(ds, "circuit.wasm"),
+            "--input",
+            &fx(ds, "input.json"),
+            "--proof",
+            &proof,
+            "--public",
+            &public,
+        ],
+    )
+    .ok();
+    let signals = read(&public);
+    let commitment = signals[0].as_str().unwrap().to_owned();
+    let added = net
+        .client(
+            net.rpc,
+            &[
+                "--json",
+                "data",
+                "add",
+                &fx(ds, "input.json"),
+                "--encrypt",
+                "--register",
+                "--title",
+                "sixteen readings",
+                "--commitment",
+                &commitment,
+                "--from",
+                &from,
+            ],
+        )
+        .ok()
+        .json();
+    let digest = added["registered"]["digest"].as_str().unwrap().to_owned();
+    let record = common::net::rpc(
+        net.rpc,
+        "mm_getRecord",
+        serde_json::json!([format!("0x20{}", &digest[2..])]),
+    )
+    .unwrap();
+    let meta = hex::decode(
+        record["metadata"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+    )
+    .unwrap();
+    let meta: Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["commitment"], commitment.as_str());
+    assert_eq!(record["encrypted"], true);
+    let r = net
+        .client(
+            net.rpc + 1,
+            &[
+                "--json",
+                "zk",
+                "verify",
+                "--circuit",
+                &stat,
+                "--proof",
+                &proof,
+                "--public",
+                &public,
+                "--from",
+                &from,
+            ],
+        )
+        .ok();
+    assert!(r.json()["statement"].is_string());
+    // The sum of the committed values and how many exceed 50, now on chain.
+    assert_eq!(signals[1], "1099511633699");
+    assert_eq!(signals[2], "6");
 }

@@ -201,7 +201,7 @@ impl<'s, S: NodeStore + Clone> BlockExecutor<'s, S> {
     /// pushed after this (a builder may call it with its candidates; verdicts on proofs that
     /// never come are unused). The outcome of every transaction is the same with or without it.
     pub fn prepare(&mut self, txs: &[VerifiedTx]) -> Result<(), StateError> {
-        self.verdicts = domains::zk::prepare(self.state, self.state.suite(), txs)?;
+        self.verdicts = domains::zk::prepare(self.state, &self.params, txs)?;
         Ok(())
     }
 

@@ -144,6 +144,7 @@ codes! {
     Unplaced = 647, "unplaced", "task {0} found no provider for its missing replicas within its timeout";
     BadComparator = 648, "bad-comparator", "task {0}: a comparator names one output file and finite, non-negative tolerances, and needs the quorum";
     BadWalltime = 649, "bad-walltime", "task {0}: a native task runs 1 to {2} seconds of wall time and no fuel, a Wasm task the reverse (asked {1} seconds)";
+    BadSoftware = 650, "bad-software", "task {0}: software names are 1 to 64 bytes of letters, digits and .-_+:, sorted, at most 32; retries at most {1}";
     UnknownEngine = 700, "unknown-engine", "engine {0} is not known (1 = BN254, 2 = BLS12-381)";
     BadCircuitName = 701, "bad-circuit-name", "a circuit's name is 1 to {0} bytes";
     BadVerifyingKey = 702, "bad-verifying-key", "the verifying key is not a canonical key of its engine (points on the curve and in the subgroup, γ ≠ δ, nothing trailing)";
@@ -156,7 +157,6 @@ codes! {
     NonCanonicalInput = 709, "non-canonical-input", "a public input is not below the scalar field's modulus";
     ProofInvalid = 710, "proof-invalid", "the proof does not verify for this circuit and these public inputs";
     StatementProven = 711, "statement-proven", "this statement (circuit and public inputs) was proven at block {0}";
-    BadSoftware = 650, "bad-software", "task {0}: software names are 1 to 64 bytes of letters, digits and .-_+:, sorted, at most 32; retries at most {1}";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

@@ -267,8 +267,33 @@ fn a_blocks_proofs_are_batched_yet_judged_one_by_one() {
         })
         .collect();
     // The block's pre-pass judged all eight in one batch (and fell back to find the bad one).
-    let verdicts = metamesh_state::domains::zk::prepare(&h.state, h.suite, &txs).unwrap();
-    assert_eq!(verdicts.len(), 8);
+    // One bad proof fails the batch: nothing is cached, each transaction checks its own.
+    let params = h.params();
+    let verdicts = metamesh_state::domains::zk::prepare(&h.state, &params, &txs).unwrap();
+    assert!(verdicts.is_empty());
+    let good: Vec<_> = txs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 5)
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        metamesh_state::domains::zk::prepare(&h.state, &params, &good)
+            .unwrap()
+            .len(),
+        7
+    );
+    // A transaction whose gas cannot pay for its verification is left out of the pre-pass.
+    let starved: Vec<_> = actions[..3]
+        .iter()
+        .enumerate()
+        .map(|(i, a)| h.signed(2, nonce + i as u64, 30_000, a.clone().into()))
+        .collect();
+    assert!(
+        metamesh_state::domains::zk::prepare(&h.state, &params, &starved)
+            .unwrap()
+            .is_empty()
+    );
     let out = h.block(&txs).unwrap();
     let codes: Vec<_> = out.tx_receipts().iter().map(code).collect();
     let mut want = vec![None; 8];

@@ -117,6 +117,21 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    /// `size` bytes at `offset` of what remains, without moving.
+    pub fn slice(&self, offset: usize, size: usize, what: &str) -> Result<&'a [u8], Error> {
+        offset
+            .checked_add(size)
+            .filter(|end| *end <= self.buf.len())
+            .map(|end| &self.buf[offset..end])
+            .ok_or_else(|| {
+                Error::malformed(format!(
+                    "{}: {what} at byte {offset} is past the section's end ({} bytes)",
+                    self.file,
+                    self.buf.len()
+                ))
+            })
+    }
+
     /// `count` items of `size` bytes each, refused before allocating when the section is
     /// shorter than that.
     pub fn items(&mut self, count: usize, size: usize, what: &str) -> Result<&'a [u8], Error> {

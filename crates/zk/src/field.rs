@@ -66,6 +66,7 @@ pub fn from_le<F: PrimeField>(bytes: &[u8], what: &str) -> Result<F, Error> {
 /// Decodes Montgomery-form elements (value · R mod p, as snarkjs and circom store points
 /// and coefficients), R = 2^(64·limbs).
 pub struct Montgomery<F> {
+    r: F,
     r_inv: F,
 }
 
@@ -84,6 +85,7 @@ impl<F: PrimeField> Montgomery<F> {
             r *= two;
         }
         Montgomery {
+            r,
             r_inv: r.inverse().expect("R is invertible"),
         }
     }
@@ -92,6 +94,17 @@ impl<F: PrimeField> Montgomery<F> {
     /// word is not below the modulus.
     pub fn decode(&self, bytes: &[u8], what: &str) -> Result<F, Error> {
         Ok(from_le::<F>(bytes, what)? * self.r_inv)
+    }
+
+    /// The Montgomery form of `x`, little-endian, as snarkjs writes it.
+    pub fn encode(&self, x: &F) -> Vec<u8> {
+        use ark_ff::BigInteger;
+        (*x * self.r).into_bigint().to_bytes_le()
+    }
+
+    /// x · R, for coefficients snarkjs stores as v·R² (encode(lift(v)) = v·R² mod p).
+    pub fn lift(&self, x: F) -> F {
+        x * self.r
     }
 
     /// One more division by R: snarkjs stores matrix coefficients as v·R².

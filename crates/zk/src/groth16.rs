@@ -48,8 +48,27 @@ impl<C: Curve> VerifyingKey<C> {
     }
 
     /// Reads [`canonical_bytes`](Self::canonical_bytes), checking every point (on the curve, in
-    /// the subgroup) and that nothing trails.
+    /// the subgroup), that nothing trails, and that the bytes are the key's one encoding (the
+    /// compressed point at infinity ignores the bits beside its flag: without this check one
+    /// key would have many encodings, hence many circuit ids).
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<VerifyingKey<C>, Error> {
+        let vk = Self::decode(bytes, Validate::Yes)?;
+        if vk.canonical_bytes() != bytes {
+            return Err(Error::malformed(
+                "verifying key bytes: not the canonical encoding",
+            ));
+        }
+        Ok(vk)
+    }
+
+    /// Reads bytes [`from_canonical_bytes`](Self::from_canonical_bytes) accepted before (a
+    /// registered circuit's), skipping the curve and subgroup checks that cost more than
+    /// the verification itself.
+    pub fn from_stored_bytes(bytes: &[u8]) -> Result<VerifyingKey<C>, Error> {
+        Self::decode(bytes, Validate::No)
+    }
+
+    fn decode(bytes: &[u8], validate: Validate) -> Result<VerifyingKey<C>, Error> {
         let bad = |why: &str| Error::malformed(format!("verifying key bytes: {why}"));
         let (&engine, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
         if engine != C::ENGINE.id() {
@@ -57,16 +76,16 @@ impl<C: Curve> VerifyingKey<C> {
         }
         let (count, mut rest) = rest.split_at_checked(4).ok_or_else(|| bad("truncated"))?;
         let count = u32::from_le_bytes(count.try_into().expect("4 bytes")) as usize;
-        if count == 0 || count > crate::snarkjs::MAX_PUBLIC + 1 {
+        if count == 0 || count > crate::snarkjs::MAX_PUBLIC + 1 || rest.len() < count {
             return Err(bad("IC count out of range"));
         }
         let g1 = |r: &mut &[u8]| {
-            C::G1Affine::deserialize_with_mode(r, Compress::Yes, Validate::Yes)
+            C::G1Affine::deserialize_with_mode(r, Compress::Yes, validate)
                 .map_err(|e| bad(&format!("a G1 point: {e}")))
         };
         let alpha_g1 = g1(&mut rest)?;
         let g2 = |r: &mut &[u8]| {
-            C::G2Affine::deserialize_with_mode(r, Compress::Yes, Validate::Yes)
+            C::G2Affine::deserialize_with_mode(r, Compress::Yes, validate)
                 .map_err(|e| bad(&format!("a G2 point: {e}")))
         };
         let beta_g2 = g2(&mut rest)?;
@@ -75,7 +94,7 @@ impl<C: Curve> VerifyingKey<C> {
         let mut ic = Vec::with_capacity(count);
         for _ in 0..count {
             ic.push(
-                C::G1Affine::deserialize_with_mode(&mut rest, Compress::Yes, Validate::Yes)
+                C::G1Affine::deserialize_with_mode(&mut rest, Compress::Yes, validate)
                     .map_err(|e| bad(&format!("an IC point: {e}")))?,
             );
         }
@@ -146,6 +165,9 @@ impl<C: Curve> Proof<C> {
         }
         let proof = Proof { a, b, c };
         proof.check_nondegenerate()?;
+        if proof.to_bytes() != bytes {
+            return Err(bad("not the canonical encoding".into()));
+        }
         Ok(proof)
     }
 

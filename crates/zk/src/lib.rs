@@ -9,6 +9,7 @@ pub mod field;
 pub mod groth16;
 pub mod prove;
 pub mod r1cs;
+pub mod setup;
 pub mod snarkjs;
 pub mod verify;
 #[cfg(feature = "witness")]

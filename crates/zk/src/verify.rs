@@ -87,14 +87,17 @@ impl<C: Curve> Prepared<C> {
             1 => return Ok(vec![self.verify(items[0].0, items[0].1)?]),
             _ => {}
         }
-        if self.batch_holds(items) {
+        if self.batch_holds(&[], items) {
             return Ok(vec![true; items.len()]);
         }
         items.iter().map(|(p, x)| self.verify(p, x)).collect()
     }
 
-    fn batch_holds(&self, items: &[(&Proof<C>, &[C::ScalarField])]) -> bool {
-        let r = coefficients::<C>(items);
+    /// Whether the batch equation holds for all of `items` (true means every proof is valid,
+    /// but for probability 2^-127; false means at least one is not). `context` (the circuit's
+    /// id, say) goes into the coefficients' transcript.
+    pub fn batch_holds(&self, context: &[u8], items: &[(&Proof<C>, &[C::ScalarField])]) -> bool {
+        let r = coefficients::<C>(context, items);
         let ic = &self.vk.ic;
         // Σ rᵢ·Lᵢ = (Σ rᵢ)·IC₀ + Σⱼ (Σᵢ rᵢ·xᵢⱼ)·ICⱼ: one MSM over the key instead of one per proof.
         let r_sum: C::ScalarField = r.iter().copied().sum();
@@ -128,10 +131,15 @@ impl<C: Curve> Prepared<C> {
 }
 
 /// 128-bit coefficients from SHA-256 over every proof and input of the batch (compressed).
-fn coefficients<C: Curve>(items: &[(&Proof<C>, &[C::ScalarField])]) -> Vec<C::ScalarField> {
+fn coefficients<C: Curve>(
+    context: &[u8],
+    items: &[(&Proof<C>, &[C::ScalarField])],
+) -> Vec<C::ScalarField> {
     let mut transcript = Sha256::new();
     transcript.update(b"metamesh/groth16-batch/v1");
     transcript.update([C::ENGINE.id()]);
+    transcript.update((context.len() as u64).to_le_bytes());
+    transcript.update(context);
     let mut buf = Vec::new();
     for (proof, inputs) in items {
         buf.clear();

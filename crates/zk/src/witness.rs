@@ -13,6 +13,9 @@ use wasmi::{
 
 use crate::{Error, field};
 
+/// The most witness values we collect (2^26: 2 GiB of field elements).
+const MAX_WITNESS: i32 = 1 << 26;
+
 /// Bounds on one witness computation.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -54,6 +57,8 @@ pub fn calculate<F: PrimeField>(
             .memory_size(limits.memory)
             .memories(1)
             .instances(1)
+            .tables(4)
+            .table_elements(1 << 20)
             .build(),
         messages: String::new(),
     };
@@ -191,6 +196,11 @@ impl Calc {
             ));
         }
         let size = self.call::<(), i32>("getWitnessSize", ())?;
+        if !(1..=MAX_WITNESS).contains(&size) {
+            return Err(Error::malformed(format!(
+                "witness calculator: a witness of {size} values (1 to {MAX_WITNESS})"
+            )));
+        }
         self.call::<i32, ()>("init", 0)?;
         let mut signals = Vec::new();
         flatten("", input, &mut signals)?;

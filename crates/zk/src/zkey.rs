@@ -246,3 +246,81 @@ impl<C: Curve> Points<C> {
             .collect()
     }
 }
+
+/// Writes a proving key as a snarkjs Groth16 `.zkey` (version 1): what `snarkjs groth16 prove`
+/// and our prover read. Section 10 (the contributions' transcript) is left empty: this key's
+/// history is not a ceremony `snarkjs zkey verify` could replay.
+pub fn write<C: Curve>(pk: &ProvingKey<C>) -> Vec<u8> {
+    use ark_ff::BigInteger;
+    let mq = field::Montgomery::<C::Fq>::new();
+    let mr = field::Montgomery::<C::ScalarField>::new();
+    let n8q = C::Fq::MODULUS.as_ref().len() * 8;
+    let g1 = |p: &C::G1Affine, out: &mut Vec<u8>| match p.xy() {
+        Some((x, y)) => {
+            out.extend(mq.encode(&x));
+            out.extend(mq.encode(&y));
+        }
+        None => out.extend(std::iter::repeat_n(0u8, 2 * n8q)),
+    };
+    let g2 = |p: &C::G2Affine, out: &mut Vec<u8>| match p.xy() {
+        Some((x, y)) => {
+            for c in [x.c0, x.c1, y.c0, y.c1] {
+                out.extend(mq.encode(&c));
+            }
+        }
+        None => out.extend(std::iter::repeat_n(0u8, 4 * n8q)),
+    };
+    let mut sections: Vec<(u32, Vec<u8>)> = Vec::new();
+    sections.push((1, 1u32.to_le_bytes().to_vec()));
+    let mut h = Vec::new();
+    h.extend((n8q as u32).to_le_bytes());
+    h.extend(C::Fq::MODULUS.to_bytes_le());
+    h.extend(32u32.to_le_bytes());
+    h.extend(C::ScalarField::MODULUS.to_bytes_le());
+    for v in [pk.n_vars, pk.n_public, pk.domain_size] {
+        h.extend(v.to_le_bytes());
+    }
+    g1(&pk.vk.alpha_g1, &mut h);
+    g1(&pk.beta_g1, &mut h);
+    g2(&pk.vk.beta_g2, &mut h);
+    g2(&pk.vk.gamma_g2, &mut h);
+    g1(&pk.delta_g1, &mut h);
+    g2(&pk.vk.delta_g2, &mut h);
+    sections.push((2, h));
+    let points1 = |ps: &[C::G1Affine]| {
+        let mut out = Vec::new();
+        ps.iter().for_each(|p| g1(p, &mut out));
+        out
+    };
+    sections.push((3, points1(&pk.vk.ic)));
+    let mut c = Vec::new();
+    c.extend((pk.coefs.len() as u32).to_le_bytes());
+    for k in &pk.coefs {
+        c.extend((k.matrix as u32).to_le_bytes());
+        c.extend(k.row.to_le_bytes());
+        c.extend(k.signal.to_le_bytes());
+        c.extend(mr.encode(&mr.lift(k.value)));
+    }
+    sections.push((4, c));
+    sections.push((5, points1(&pk.a)));
+    sections.push((6, points1(&pk.b1)));
+    let mut b2 = Vec::new();
+    pk.b2.iter().for_each(|p| g2(p, &mut b2));
+    sections.push((7, b2));
+    sections.push((8, points1(&pk.c)));
+    sections.push((9, points1(&pk.h)));
+    let mut contributions = vec![0u8; 64];
+    contributions.extend(0u32.to_le_bytes());
+    sections.push((10, contributions));
+
+    let mut out = Vec::new();
+    out.extend_from_slice(b"zkey");
+    out.extend(1u32.to_le_bytes());
+    out.extend((sections.len() as u32).to_le_bytes());
+    for (ty, payload) in sections {
+        out.extend(ty.to_le_bytes());
+        out.extend((payload.len() as u64).to_le_bytes());
+        out.extend(payload);
+    }
+    out
+}

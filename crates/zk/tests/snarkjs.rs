@@ -9,6 +9,7 @@ use ark_bls12_381::Bls12_381;
 use ark_bn254::Bn254;
 use ark_ec::AffineRepr;
 use ark_ff::{PrimeField, UniformRand};
+use ark_serialize::CanonicalSerialize;
 use metamesh_zk::{
     Curve, Error, Prepared, Proof, VerifyingKey, prove, snarkjs, witness, wtns, zkey,
 };
@@ -249,6 +250,17 @@ fn bad_inputs_are_refused<C: Curve>(dir: &'static str, other_dir: &'static str) 
         VerifyingKey::<C>::from_canonical_bytes(&[bytes.clone(), vec![0]].concat()),
         "trailing",
     );
+    // One key, one encoding: an identity IC point with junk beside its flag is refused.
+    let mut with_identity = key.vk().clone();
+    with_identity.ic[1] = C::G1Affine::zero();
+    let mut b = with_identity.canonical_bytes();
+    let n8 = b.len() - bytes.len(); // same length: compressed points are fixed-size
+    assert_eq!(n8, 0);
+    let g1 = C::G1Affine::zero().compressed_size();
+    let ic1 = b.len() - (with_identity.ic.len() - 1) * g1;
+    assert!(VerifyingKey::<C>::from_canonical_bytes(&b).is_ok());
+    b[ic1] ^= 1;
+    assert!(VerifyingKey::<C>::from_canonical_bytes(&b).is_err());
     let zk = std::fs::read(fixture(dir).join("circuit.zkey")).unwrap();
     malformed(zkey::read::<C>(&zk[..zk.len() / 2]), "zkey");
     malformed(
@@ -315,4 +327,138 @@ fn rerandomize<C: Curve, R: ark_std::rand::Rng>(
 fn batch_verification_names_the_bad_proof() {
     batch::<Bn254>("data-stat-bn128");
     batch::<Bls12_381>("multiplier-bls12381");
+}
+
+/// `snarkjs groth16 prove ZKEY WTNS` in `dir`: its proof.json and public.json.
+fn snarkjs_prove(dir: &std::path::Path, zkey: &str, wtns: &str) -> (Value, Value) {
+    let out = Command::new(snarkjs_bin())
+        .args(["groth16", "prove", zkey, wtns, "p.json", "x.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "snarkjs prove: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap();
+    (read("p.json"), read("x.json"))
+}
+
+fn setup_interop<C: Curve>(dir: &'static str, ptau: &str) {
+    use metamesh_zk::{r1cs, setup};
+    let r1cs =
+        r1cs::read::<C::ScalarField>(&std::fs::read(fixture(dir).join("circuit.r1cs")).unwrap())
+            .unwrap();
+    let tau = std::fs::read(fixture(ptau)).unwrap();
+    assert_eq!(setup::ptau_engine(&tau).unwrap(), C::ENGINE);
+    let pk = setup::setup::<C, _>(&r1cs, &tau, &mut prove::os_rng()).unwrap();
+    // Written as a .zkey and read back, by us and by snarkjs.
+    let bytes = zkey::write(&pk);
+    let back = zkey::read::<C>(&bytes).unwrap();
+    assert_eq!(back.vk, pk.vk);
+    assert_eq!(
+        (back.a.len(), back.h.len(), back.coefs.len()),
+        (pk.a.len(), pk.h.len(), pk.coefs.len())
+    );
+    let tmp = tempdir();
+    std::fs::write(tmp.join("ours.zkey"), &bytes).unwrap();
+    std::fs::copy(fixture(dir).join("witness.wtns"), tmp.join("w.wtns")).unwrap();
+    let w = wtns::read::<C::ScalarField>(&std::fs::read(tmp.join("w.wtns")).unwrap()).unwrap();
+    let vk_json = snarkjs::vk_json(&pk.vk);
+    // Our proof with our key verifies in snarkjs...
+    let (proof, public) = prove::prove(&back, &w, &mut prove::os_rng()).unwrap();
+    assert!(
+        snarkjs_verifies(
+            &vk_json,
+            &snarkjs::public_json::<C>(&public),
+            &snarkjs::proof_json(&proof)
+        ),
+        "{dir}"
+    );
+    // ...and snarkjs proves with our key, its proof verifying here and in snarkjs.
+    let (p, x) = snarkjs_prove(&tmp, "ours.zkey", "w.wtns");
+    let theirs = snarkjs::read_proof::<C>(&p).unwrap();
+    let inputs = snarkjs::read_public::<C>(&x, pk.vk.n_public()).unwrap();
+    assert!(
+        Prepared::new(&pk.vk).verify(&theirs, &inputs).unwrap(),
+        "{dir}: snarkjs's proof with our key"
+    );
+    assert!(snarkjs_verifies(&vk_json, &x, &p));
+    // A ptau too small for the circuit, or of the other engine, is refused by name.
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn setup_from_r1cs_and_ptau_interoperates_with_snarkjs() {
+    setup_interop::<Bn254>("multiplier-bn128", "bn128_6.ptau");
+    setup_interop::<Bls12_381>("multiplier-bls12381", "bls12381_6.ptau");
+    let r1cs = metamesh_zk::r1cs::read::<ark_bn254::Fr>(
+        &std::fs::read(fixture("data-stat-bn128").join("circuit.r1cs")).unwrap(),
+    )
+    .unwrap();
+    let small = std::fs::read(fixture("bn128_6.ptau")).unwrap();
+    malformed(
+        metamesh_zk::setup::setup::<Bn254, _>(&r1cs, &small, &mut prove::os_rng()),
+        "ptau has power 6",
+    );
+    let other = std::fs::read(fixture("bls12381_6.ptau")).unwrap();
+    malformed(
+        metamesh_zk::setup::setup::<Bn254, _>(&r1cs, &other, &mut prove::os_rng()),
+        "ptau",
+    );
+}
+
+/// The committed constraint systems and witness calculators are what circom 2 makes of
+/// `circuits/` today (so the keys are for the circuits the repository shows).
+#[test]
+fn committed_circuits_are_circom_outputs_of_the_sources() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let circom = root.join("tools/js/node_modules/.bin/circom2");
+    for (source, dir, extra) in [
+        ("circuits/multiplier.circom", "multiplier-bn128", vec![]),
+        (
+            "circuits/multiplier.circom",
+            "multiplier-bls12381",
+            vec!["--prime", "bls12381"],
+        ),
+        (
+            "circuits/data_stat.circom",
+            "data-stat-bn128",
+            vec!["-l", "tools/js/node_modules", "--O2"],
+        ),
+    ] {
+        let out = tempdir();
+        let rel_out = out.display().to_string();
+        let run = Command::new(&circom)
+            .current_dir(&root)
+            .arg(source)
+            .args(&extra)
+            .args(["--r1cs", "--wasm", "-o", &rel_out])
+            .output()
+            .expect("circom2 (scripts/install-deps.sh installs it)");
+        assert!(
+            run.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+        let stem = std::path::Path::new(source)
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let fresh = std::fs::read(out.join(format!("{stem}.r1cs"))).unwrap();
+        assert_eq!(
+            fresh,
+            std::fs::read(fixture(dir).join("circuit.r1cs")).unwrap(),
+            "{dir}: r1cs"
+        );
+        let wasm = std::fs::read(out.join(format!("{stem}_js/{stem}.wasm"))).unwrap();
+        assert_eq!(
+            wasm,
+            std::fs::read(fixture(dir).join("circuit.wasm")).unwrap(),
+            "{dir}: wasm"
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }

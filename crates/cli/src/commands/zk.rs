@@ -23,11 +23,11 @@ use crate::Context;
 macro_rules! with_engine {
     ($engine:expr, $C:ident => $body:expr) => {
         match $engine {
-            Engine::Bn254 => {
+            metamesh_zk::Engine::Bn254 => {
                 type $C = ark_bn254::Bn254;
                 $body
             }
-            Engine::Bls12_381 => {
+            metamesh_zk::Engine::Bls12_381 => {
                 type $C = ark_bls12_381::Bls12_381;
                 $body
             }
@@ -106,6 +106,19 @@ pub enum ZkCommand {
         #[arg(long, default_value = "public.json")]
         public: PathBuf,
     },
+    /// A circuit-specific setup from circom's `.r1cs` and a prepared powers-of-tau file, with
+    /// one fresh phase-2 contribution: writes the `.zkey` and its verification_key.json.
+    Setup {
+        #[arg(long)]
+        r1cs: PathBuf,
+        /// After `snarkjs powersoftau prepare phase2`; its power must cover the circuit.
+        #[arg(long)]
+        ptau: PathBuf,
+        #[arg(short, long, default_value = "circuit.zkey")]
+        output: PathBuf,
+        #[arg(long, default_value = "verification_key.json")]
+        vk: PathBuf,
+    },
     /// Compute a witness with circom's witness Wasm (as `snarkjs wtns calculate` does).
     Witness {
         #[arg(long)]
@@ -182,6 +195,12 @@ pub fn run(ctx: &Context, cmd: ZkCommand) -> anyhow::Result<ExitCode> {
             proof,
             public,
         } => prove_cmd(ctx, &zkey, wtns, wasm.zip(input), &proof, &public),
+        ZkCommand::Setup {
+            r1cs,
+            ptau,
+            output,
+            vk,
+        } => setup(ctx, &r1cs, &ptau, &output, &vk),
         ZkCommand::Witness {
             wasm,
             input,
@@ -326,6 +345,37 @@ fn export(zkey_path: &Path, output: &Path) -> anyhow::Result<ExitCode> {
         snarkjs::vk_json(&pk.vk)
     });
     write_output(output, &pretty(&vk))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn setup(
+    ctx: &Context,
+    r1cs_path: &Path,
+    ptau_path: &Path,
+    output: &Path,
+    vk_path: &Path,
+) -> anyhow::Result<ExitCode> {
+    use metamesh_zk::{r1cs, setup};
+    let cs = read_input(r1cs_path)?;
+    let tau = read_input(ptau_path)?;
+    let engine = r1cs::engine(&cs).with_context(|| r1cs_path.display().to_string())?;
+    let ptau_engine = setup::ptau_engine(&tau).with_context(|| ptau_path.display().to_string())?;
+    if engine != ptau_engine {
+        bail!("the circuit is over {engine} but the powers of tau are for {ptau_engine}");
+    }
+    let started = std::time::Instant::now();
+    let (key, vk, n) = with_engine!(engine, C => {
+        let cs = r1cs::read::<<C as ark_ec::pairing::Pairing>::ScalarField>(&cs)
+            .with_context(|| r1cs_path.display().to_string())?;
+        let pk = setup::setup::<C, _>(&cs, &tau, &mut prove::os_rng()).map_err(|e| anyhow!("{e}"))?;
+        (zkey::write(&pk), snarkjs::vk_json(&pk.vk), pk.domain_size)
+    });
+    write_output(output, &key)?;
+    write_output(vk_path, &pretty(&vk))?;
+    let ms = started.elapsed().as_millis();
+    ctx.out.emit(&json!({"zkey": output, "vk": vk_path, "curve": engine.snarkjs_name(), "domain": n, "ms": ms}), || {
+        format!("setup ({engine}, domain {n}, {ms} ms): {} {}", output.display(), vk_path.display())
+    });
     Ok(ExitCode::SUCCESS)
 }
 

@@ -242,14 +242,19 @@ impl Verdicts {
 /// One proof waiting for its batch: its verdict key, proof bytes and inputs.
 type Pending<'a> = (Hash, &'a [u8], &'a [[u8; 32]]);
 
-/// Batch-verifies every well-formed `verifyProof` of the block whose circuit is already
-/// registered, one batch per circuit. Proofs that do not parse, or whose circuit is registered
-/// later in the block, are left to the transaction to check alone.
+/// Batch-verifies the block's `verifyProof`s, one batch per circuit already registered. Only
+/// proofs whose transaction's gas limit covers their verification take part, at most as many
+/// as the block's gas could pay for, so the pre-pass never does work nobody pays for. When a
+/// batch holds, its proofs' verdicts are recorded; when it fails, nothing is, and each
+/// transaction verifies its proof alone (and pays for it). Proofs that do not parse, or whose
+/// circuit is registered later in the block, are likewise left to their transactions.
 pub fn prepare<S: NodeStore + Clone>(
     state: &State<S>,
-    suite: Suite,
+    params: &crate::Params,
     txs: &[VerifiedTx],
 ) -> Result<Verdicts, StateError> {
+    let suite = state.suite();
+    let mut budget = params.block_gas_limit / params.gas_zk_verify.max(1);
     let mut groups: BTreeMap<Hash, Vec<Pending>> = BTreeMap::new();
     for vtx in txs {
         if let Action::Zk(ZkAction::VerifyProof {
@@ -258,6 +263,13 @@ pub fn prepare<S: NodeStore + Clone>(
             inputs,
         }) = &vtx.tx.tx.action
         {
+            let cost = crate::intrinsic_gas(params, vtx.size)
+                .saturating_add(params.gas_zk_verify)
+                .saturating_add(params.gas_zk_input.saturating_mul(inputs.len() as u64));
+            if vtx.tx.tx.gas_limit < cost || budget == 0 {
+                continue;
+            }
+            budget -= 1;
             let key = verdict_key(suite, circuit, proof, inputs);
             groups
                 .entry(*circuit)
@@ -277,31 +289,37 @@ pub fn prepare<S: NodeStore + Clone>(
             continue;
         };
         match engine {
-            Engine::Bn254 => batch::<ark_bn254::Bn254>(&circuit, &items, &mut out),
-            Engine::Bls12_381 => batch::<ark_bls12_381::Bls12_381>(&circuit, &items, &mut out),
+            Engine::Bn254 => batch::<ark_bn254::Bn254>(&id, &circuit, &items, &mut out),
+            Engine::Bls12_381 => batch::<ark_bls12_381::Bls12_381>(&id, &circuit, &items, &mut out),
         }
     }
     Ok(out)
 }
 
-fn batch<C: metamesh_zk::Curve>(circuit: &Circuit, items: &[Pending], out: &mut Verdicts) {
-    let Ok(vk) = VerifyingKey::<C>::from_canonical_bytes(&circuit.vk) else {
+fn batch<C: metamesh_zk::Curve>(
+    id: &Hash,
+    circuit: &Circuit,
+    items: &[Pending],
+    out: &mut Verdicts,
+) {
+    let Ok(vk) = VerifyingKey::<C>::from_stored_bytes(&circuit.vk) else {
         return;
     };
     let pvk = Prepared::new(&vk);
     let mut parsed = Vec::new();
     for (key, proof, inputs) in items {
-        if let (Ok(p), Some(x)) = (Proof::<C>::from_bytes(proof), scalars::<C>(inputs))
-            && x.len() == vk.n_public()
-        {
+        if inputs.len() != vk.n_public() {
+            continue;
+        }
+        if let (Ok(p), Some(x)) = (Proof::<C>::from_bytes(proof), scalars::<C>(inputs)) {
             parsed.push((*key, p, x));
         }
     }
     let refs: Vec<(&Proof<C>, &[C::ScalarField])> =
         parsed.iter().map(|(_, p, x)| (p, x.as_slice())).collect();
-    if let Ok(verdicts) = pvk.verify_batch(&refs) {
-        for ((key, _, _), ok) in parsed.iter().zip(verdicts) {
-            out.0.insert(*key, ok);
+    if refs.len() >= 2 && pvk.batch_holds(id, &refs) {
+        for (key, _, _) in &parsed {
+            out.0.insert(*key, true);
         }
     }
 }
@@ -393,6 +411,7 @@ fn register<S: NodeStore + Clone>(
         return reject(Code::BadVerifyingKey, &[]);
     };
     if n_public > MAX_INPUTS {
+        // (The decoder's own bound is snarkjs's 1,024; the chain's is lower.)
         return reject(Code::TooManyInputs, &[n_public as u128, MAX_INPUTS as u128]);
     }
     if spec.inputs.len() != n_public
@@ -477,8 +496,7 @@ fn verify_one<C: metamesh_zk::Curve>(
     proof: &[u8],
     inputs: &[[u8; 32]],
 ) -> Result<bool, Code> {
-    let vk =
-        VerifyingKey::<C>::from_canonical_bytes(&record.vk).map_err(|_| Code::BadVerifyingKey)?;
+    let vk = VerifyingKey::<C>::from_stored_bytes(&record.vk).map_err(|_| Code::BadVerifyingKey)?;
     let proof = Proof::<C>::from_bytes(proof).map_err(|_| Code::BadProof)?;
     let x = scalars::<C>(inputs).ok_or(Code::NonCanonicalInput)?;
     Prepared::new(&vk)

@@ -8,6 +8,7 @@ mod scheduler;
 mod storage;
 mod tps;
 mod wasm;
+mod zk;
 
 /// The gas limit the benchmarks give a transfer (it uses about 21,000; the rest is refunded).
 pub(crate) const TRANSFER_GAS: u64 = 30_000;
@@ -102,6 +103,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         tasks: usize,
     },
+    /// Groth16 verify and prove of the committed circuits beside snarkjs in-process, and batch
+    /// verification of 32 proofs beside 32 single ones (run from the repository).
+    Zk {
+        #[arg(long, default_value_t = 1000)]
+        verifies: usize,
+        #[arg(long, default_value_t = 10)]
+        proves: usize,
+    },
     /// Sync speed of a fresh node over libp2p beside the local import rate of the same blocks.
     Sync {
         #[arg(long, default_value_t = 10_000)]
@@ -120,6 +129,7 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             rounds,
         } => scheduler::run(ctx, &providers, jobs, rounds),
         BenchCommand::Wasm { repeat, rounds } => wasm::run(ctx, repeat, rounds),
+        BenchCommand::Zk { verifies, proves } => zk::run(ctx, verifies, proves),
         BenchCommand::Process { runs } => native::process(ctx, runs),
         BenchCommand::Slurm { slurm_conf, tasks } => native::slurm(ctx, slurm_conf, tasks),
         BenchCommand::Job { jobs, sender, rpc } => job::run(ctx, &rpc, &sender, jobs),

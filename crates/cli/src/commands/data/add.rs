@@ -164,14 +164,22 @@ pub(super) fn add(ctx: &Context, args: AddArgs) -> anyhow::Result<ExitCode> {
         "cid": cid, "name": name, "size": imported.plain_size, "profile": profile.to_string(),
         "encrypted": args.encrypt, "stored": !args.only_hash,
     });
+    if args.commitment.is_some() && !(args.register || args.encrypt) {
+        bail!("--commitment is stored with the registration: add --register (or --encrypt)");
+    }
     // Registered first: only the registered owner may post the wrapped keys.
     if (args.register || args.encrypt) && !args.only_hash {
         let digest = imported
             .digest
             .ok_or_else(|| anyhow!("--register takes a file: a directory has no single digest"))?;
-        let metadata = serde_json::to_vec(
-            &json!({"title": args.title.clone().unwrap_or_else(|| name.clone())}),
-        )?;
+        let mut meta = json!({"title": args.title.clone().unwrap_or_else(|| name.clone())});
+        if let Some(c) = &args.commitment {
+            if c.is_empty() || c.len() > 80 || !c.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("--commitment must be a decimal field element, got {c:?}");
+            }
+            meta["commitment"] = json!(c);
+        }
+        let metadata = serde_json::to_vec(&meta)?;
         let receipt = send_and_wait(
             ctx,
             &args.rpc,

@@ -99,6 +99,11 @@ pub struct AddArgs {
     title: Option<String>,
     #[arg(long, default_value = "", requires = "register")]
     licence: String,
+    /// A commitment to the data (a decimal field element, e.g. the Poseidon commitment the
+    /// data-integrity circuit `circuits/data_stat.circom` computes), stored with the
+    /// registration (--register, or --encrypt) so proofs of statistics of the data can name it.
+    #[arg(long)]
+    commitment: Option<String>,
     /// 0 (Kubo's default) or 1 (CIDv1 with raw leaves).
     #[arg(long)]
     cid_version: Option<u8>,
