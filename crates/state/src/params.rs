@@ -376,7 +376,7 @@ params! {
     weights_data_local: Weights = Weights([0, 0, 6, 0, 0, 2, 1]), "weightsDataLocal";
     /// Gas for checking one Groth16 proof (three Miller loops and a final exponentiation), and
     /// for each public input (or each key point at registration) on top.
-    gas_zk_verify: u64 = 60_000, "gasZkVerify";
+    gas_zk_verify: u64 = 180_000, "gasZkVerify";
     gas_zk_input: u64 = 2_000, "gasZkInput";
     /// The account that may change parameters directly (`changeParams`); none by default.
     params_authority: Address = Address::ZERO, "paramsAuthority";
