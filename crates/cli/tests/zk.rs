@@ -294,3 +294,117 @@ fn circuits_and_proofs_on_a_devnet() {
     assert_eq!(signals[1], "1099511633699");
     assert_eq!(signals[2], "6");
 }
+
+/// A zk-verified task on a devnet: the task circuit registered with its proving key and
+/// witness generator on the content network; a provider that proves its result for other
+/// outputs is rejected and slashed; an honest one then runs the task alone, proves it, and the
+/// chain accepts it without replicas, its claims (the commitment and the sum) in the result
+/// and the private readings nowhere among the outputs.
+#[test]
+fn zk_verified_tasks_on_a_devnet() {
+    use common::net::{rpc, wait_for};
+    use serde_json::json;
+    let s = Scratch::new();
+    let net = Net::start(&s, "zk-tasks");
+    let from = net.genesis()["grants"][0]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = "task-sum-bn128";
+    let add = |file: &str| {
+        net.client(net.rpc, &["--json", "data", "add", &fx(dir, file)])
+            .ok()
+            .json()["cid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (zkey, wasm) = (add("circuit.zkey"), add("circuit.wasm"));
+    let names = "commitment,sum,jobHi,jobLo,task,inputsHi,inputsLo,outputsHi,outputsLo,provider";
+    let reg = net
+        .client(
+            net.rpc,
+            &[
+                "--json",
+                "zk",
+                "register",
+                "--vk",
+                &fx(dir, "verification_key.json"),
+                "--name",
+                "task-sum",
+                "--inputs",
+                names,
+                "--zkey",
+                &zkey,
+                "--wasm",
+                &wasm,
+                "--from",
+                &from,
+            ],
+        )
+        .ok()
+        .json();
+    let circuit = reg["circuit"].as_str().unwrap().to_owned();
+    let c = rpc(net.rpc, "mm_getCircuit", json!([circuit])).unwrap();
+    assert_eq!(c["taskCircuit"], true, "{c}");
+
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/zk-sum");
+    let job = std::fs::read_to_string(example.join("job.toml"))
+        .unwrap()
+        .replace("CIRCUIT_ID", &circuit)
+        .replace(
+            "\"sum.py\" = \"sum.py\"",
+            &format!("\"sum.py\" = \"{}\"", example.join("sum.py").display()),
+        )
+        .replace(
+            "\"data.json\" = \"data.json\"",
+            &format!(
+                "\"data.json\" = \"{}\"",
+                example.join("data.json").display()
+            ),
+        );
+    let job = s.write("zk-job.toml", job.as_bytes());
+
+    // Only a provider that proves other outputs than it reveals, at first.
+    let liar = net.agent(1, &["--fault", "zk-output"]);
+    wait_for("the faulty provider registers", 120, || {
+        rpc(net.rpc, "mm_listProviders", json!([])).and_then(|v| v.as_array().map(Vec::len))
+            == Some(1)
+    });
+    let id = net.submit(&job);
+    wait_for("the chain rejects its proof", 120, || {
+        net.job(&id)["tasks"][0]["attempts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["outcome"] == "outvoted"))
+    });
+    let p = rpc(net.rpc, "mm_listProviders", json!([])).unwrap();
+    assert_eq!(p[0]["outvoted"], 1, "{p}");
+    drop(liar);
+
+    let _honest = net.agent(2, &[]);
+    let done = net.wait_done(&id, 180);
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let task = &done["tasks"][0];
+    let agreed: Vec<&Value> = task["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "agreed")
+        .collect();
+    assert_eq!(agreed.len(), 1, "one provider, no replicas: {task:#}");
+    let result = &agreed[0]["result"];
+    // 12 + 7 + 30 + 5 + 19 + 44 + 3 + 8: the claimed sum, proven.
+    assert_eq!(result["claims"][1], "128", "{result}");
+    assert_eq!(task["zk"]["circuit"], circuit.as_str());
+    let outputs: Vec<&str> = result["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        ["result.json"],
+        "the circuit's private inputs stay home"
+    );
+}

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use metamesh_primitives::{
-    Amount,
+    Amount, Hash,
     compute::{
         ACCELERATOR_KINDS, AcceleratorNeed, Comparator, EXECUTORS, LINK_KINDS, PRESETS, Resources,
+        VERIFY_ZK,
     },
 };
 use serde::Deserialize;
@@ -105,7 +106,8 @@ impl ResourcesFile {
 }
 
 /// `verification = { replicas = 2 }`, with a tolerance comparator
-/// `comparator = { json = "result.json", rtol = 1e-6, atol = 1e-9 }`, or `"requester"`.
+/// `comparator = { json = "result.json", rtol = 1e-6, atol = 1e-9 }`, `"requester"`, or a
+/// proof for a registered circuit: `{ zk = "0x…circuit id" }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum VerificationFile {
@@ -113,6 +115,9 @@ pub enum VerificationFile {
     Quorum {
         replicas: u64,
         comparator: Option<ComparatorFile>,
+    },
+    Zk {
+        zk: String,
     },
 }
 
@@ -420,8 +425,26 @@ impl JobFile {
             None => Ok((0, 2)),
             Some(VerificationFile::Quorum { replicas, .. }) => Ok((0, *replicas)),
             Some(VerificationFile::Mode(m)) if m == "requester" => Ok((1, 1)),
+            Some(VerificationFile::Zk { .. }) => Ok((VERIFY_ZK, 1)),
             Some(VerificationFile::Mode(m)) => err(format!(
-                "task {}: verification `{m}`: say {{ replicas = N }} or \"requester\"",
+                "task {}: verification `{m}`: say {{ replicas = N }}, \"requester\" or \
+                 {{ zk = \"CIRCUIT_ID\" }}",
+                t.name
+            )),
+        }
+    }
+
+    /// The circuit a zk task's proof is for (zero for other tasks).
+    pub fn circuit(t: &TaskFile) -> Result<Hash, FileError> {
+        let Some(VerificationFile::Zk { zk }) = &t.verification else {
+            return Ok([0; 32]);
+        };
+        let hex = zk.strip_prefix("0x").unwrap_or(zk);
+        match hex::decode(hex).ok().and_then(|b| Hash::try_from(b).ok()) {
+            Some(id) if id != [0; 32] => Ok(id),
+            _ => err(format!(
+                "task {}: verification {{ zk = {zk:?} }}: a circuit id is 32 bytes of hex \
+                 (`metamesh zk circuits` lists them)",
                 t.name
             )),
         }

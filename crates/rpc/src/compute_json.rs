@@ -5,7 +5,7 @@ use metamesh_primitives::{
     ComputeAction, Hash,
     compute::{
         ACCELERATOR_KINDS, EXECUTORS, Inventory, JobSpec, LINK_KINDS, Output, PRESETS, RUN_STATUS,
-        Resources, RunResult, TaskSpec,
+        Resources, RunResult, TaskSpec, VERIFY_QUORUM, VERIFY_ZK,
     },
 };
 use metamesh_scheduler::STRATEGIES;
@@ -77,7 +77,11 @@ fn task_spec(t: &TaskSpec, spec: &JobSpec) -> Value {
         }).collect::<Vec<_>>(),
         "resources": resources(&t.resources),
         "executor": name(&EXECUTORS, t.executor),
-        "verification": if t.verification == 0 { json!({"replicas": t.replicas}) } else { json!("requester") },
+        "verification": match t.verification {
+            VERIFY_QUORUM => json!({"replicas": t.replicas}),
+            VERIFY_ZK => json!({"zk": hex0x(&t.circuit)}),
+            _ => json!("requester"),
+        },
         "timeout": t.timeout,
         "after": t.after.iter().map(|a| spec.tasks.get(*a as usize).map_or_else(|| a.to_string(), |t| t.name.clone())).collect::<Vec<_>>(),
         "fuel": t.fuel,
@@ -129,6 +133,7 @@ pub fn run_result(r: &RunResult) -> Value {
         "status": name(&RUN_STATUS, r.status), "code": r.code, "fuel": r.fuel, "outputs": outputs(&r.outputs),
         "usage": {"wallMs": r.usage.wall_ms, "cpuMs": r.usage.cpu_ms, "memory": r.usage.memory},
         "values": r.values.iter().map(|v| f64::from_bits(*v)).collect::<Vec<_>>(),
+        "claims": r.claims.iter().map(|c| metamesh_zk::field::be_decimal(c)).collect::<Vec<_>>(),
     })
 }
 
@@ -162,8 +167,10 @@ pub fn action(a: &ComputeAction) -> Value {
             salt,
             result,
             logs,
+            proof,
         } => json!({
             "job": hex0x(job), "task": task, "salt": hex0x(salt), "result": run_result(result), "logs": cid_text(logs),
+            "proof": (!proof.is_empty()).then(|| hex0x(proof)),
         }),
         ComputeAction::Decide { job, task, accept } => {
             json!({"job": hex0x(job), "task": task, "accept": accept})
@@ -259,6 +266,19 @@ pub fn event(e: &ComputeEvent) -> Value {
         } => json!({
             "job": hex0x(job), "task": task, "provider": provider.to_string(), "slashed": slashed.to_string(),
         }),
+        ComputeEvent::ProofRejected {
+            job,
+            task,
+            provider,
+            code,
+            slashed,
+        } => {
+            let reason = Code::from_u16(*code).map(|c| Rejection::with(c, &[]).message());
+            json!({
+                "job": hex0x(job), "task": task, "provider": provider.to_string(), "code": code,
+                "reason": reason, "slashed": slashed.to_string(),
+            })
+        }
         ComputeEvent::TaskFailed {
             job,
             task,

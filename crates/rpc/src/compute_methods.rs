@@ -39,7 +39,9 @@ pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
                 let result = state.load::<ComputeResult>(&(id, i)).map_err(read)?;
                 tasks.push((task, result));
             }
-            Ok(cj::job(&id, &job, &tasks))
+            let mut v = cj::job(&id, &job, &tasks);
+            zk_views(state.suite(), &job, &tasks, &mut v);
+            Ok(v)
         }
         "mm_getComputeResult" => {
             let id = p.hash(0, "job id")?;
@@ -82,5 +84,29 @@ pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
             RpcError::METHOD_NOT_FOUND,
             format!("method {other} does not exist"),
         )),
+    }
+}
+
+/// A zk task's circuit and the digest of its inputs as the chain binds them into the proof
+/// (what its provider needs to prove).
+fn zk_views(
+    suite: metamesh_crypto::Suite,
+    job: &Job,
+    tasks: &[(Task, Option<ComputeResult>)],
+    v: &mut Value,
+) {
+    use metamesh_state::domains::compute::{input_digest, resolve_with};
+    for (i, spec) in job.spec.tasks.iter().enumerate() {
+        if spec.verification != metamesh_primitives::compute::VERIFY_ZK {
+            continue;
+        }
+        let Ok(inputs) = resolve_with::<std::convert::Infallible>(spec, |t| {
+            Ok(tasks.get(t as usize).and_then(|(_, r)| r.clone()))
+        });
+        let digest = input_digest(suite, spec, &inputs);
+        v["tasks"][i]["zk"] = serde_json::json!({
+            "circuit": crate::json::hex0x(&spec.circuit),
+            "inputsDigest": crate::json::hex0x(&digest),
+        });
     }
 }

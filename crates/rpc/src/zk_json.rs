@@ -15,7 +15,7 @@ pub fn action(a: &ZkAction) -> Value {
         ZkAction::RegisterCircuit { spec } => json!({
             "engine": engine_name(spec.engine), "vk": hex0x(&spec.vk), "name": spec.name,
             "inputs": spec.inputs, "source": cid_text(&spec.source), "r1cs": cid_text(&spec.r1cs),
-            "zkey": cid_text(&spec.zkey),
+            "zkey": cid_text(&spec.zkey), "wasm": cid_text(&spec.wasm),
         }),
         ZkAction::VerifyProof {
             circuit,
@@ -48,7 +48,8 @@ pub fn circuit(id: &Hash, c: &Circuit) -> Value {
         "type": "circuit", "id": hex0x(id), "owner": c.owner.to_string(), "block": c.block,
         "time": c.time, "engine": engine_name(c.engine), "nPublic": c.inputs.len(),
         "inputs": c.inputs, "name": c.name, "vk": hex0x(&c.vk), "source": cid_text(&c.source),
-        "r1cs": cid_text(&c.r1cs), "zkey": cid_text(&c.zkey),
+        "r1cs": cid_text(&c.r1cs), "zkey": cid_text(&c.zkey), "wasm": cid_text(&c.wasm),
+        "taskCircuit": metamesh_state::domains::compute::is_task_circuit(&c.inputs),
     })
 }
 

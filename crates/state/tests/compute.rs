@@ -441,6 +441,7 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
             salt: [0; 32],
             result: result(1, 1),
             logs: Bytes::default(),
+            proof: Bytes::default(),
         },
     );
     assert_eq!(code(&r), Some(Code::NotCommitted));
@@ -453,6 +454,7 @@ fn bad_graphs_and_results_are_refused_with_their_codes() {
             salt,
             result: result(1, 1),
             logs: Bytes::default(),
+            proof: Bytes::default(),
         },
     );
     assert_eq!(code(&r), Some(Code::RevealsClosed));
@@ -628,6 +630,7 @@ mod random {
                         salt,
                         result: res,
                         logs: Bytes::default(),
+                        proof: Bytes::default(),
                     }
                 } else {
                     continue;

@@ -28,6 +28,23 @@ pub fn to_decimal<F: PrimeField>(value: &F) -> String {
     BigUint::from_bytes_le(&value.into_bigint().to_bytes_le()).to_string()
 }
 
+/// A big-endian integer (a public input as the chain carries it) in decimal.
+pub fn be_decimal(bytes: &[u8]) -> String {
+    BigUint::from_bytes_be(bytes).to_string()
+}
+
+/// A canonical decimal (as [`decimal`] reads it) as a 32-byte big-endian integer; refused
+/// when it needs more than 32 bytes.
+pub fn decimal_be(text: &str, what: &str) -> Result<[u8; 32], Error> {
+    let value = digits(text, what)?.to_bytes_be();
+    let mut out = [0u8; 32];
+    if value.len() > 32 {
+        return Err(Error::malformed(format!("{what} does not fit in 256 bits")));
+    }
+    out[32 - value.len()..].copy_from_slice(&value);
+    Ok(out)
+}
+
 fn digits(text: &str, what: &str) -> Result<BigUint, Error> {
     if text.is_empty() {
         return Err(Error::malformed(format!("{what} is an empty string")));

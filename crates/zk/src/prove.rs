@@ -114,3 +114,40 @@ fn quotient<C: Curve>(
         .map(|((x, y), z)| *x * y - z)
         .collect())
 }
+
+/// Proves with a snarkjs `.zkey` and circom's witness generator (`.wasm`) for `input`,
+/// whichever engine the key is of: the proof's bytes ([`Proof::to_bytes`]) and its public
+/// inputs as 32-byte big-endian integers, as the chain carries them.
+#[cfg(feature = "witness")]
+pub fn prove_files(
+    zkey: &[u8],
+    wasm: &[u8],
+    input: &serde_json::Value,
+    limits: crate::witness::Limits,
+) -> Result<(Vec<u8>, Vec<[u8; 32]>), Error> {
+    fn run<C: Curve>(
+        zkey: &[u8],
+        wasm: &[u8],
+        input: &serde_json::Value,
+        limits: crate::witness::Limits,
+    ) -> Result<(Vec<u8>, Vec<[u8; 32]>), Error> {
+        use ark_ff::{BigInteger, PrimeField};
+        let pk = crate::zkey::read::<C>(zkey)?;
+        let w = crate::witness::calculate::<C::ScalarField>(wasm, input, limits)?;
+        let (proof, public) = prove(&pk, &w, &mut os_rng())?;
+        let public = public
+            .iter()
+            .map(|x| {
+                let be = x.into_bigint().to_bytes_be();
+                let mut out = [0u8; 32];
+                out[32 - be.len()..].copy_from_slice(&be);
+                out
+            })
+            .collect();
+        Ok((proof.to_bytes(), public))
+    }
+    match crate::zkey::engine(zkey)? {
+        crate::Engine::Bn254 => run::<ark_bn254::Bn254>(zkey, wasm, input, limits),
+        crate::Engine::Bls12_381 => run::<ark_bls12_381::Bls12_381>(zkey, wasm, input, limits),
+    }
+}

@@ -255,6 +255,7 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
             network: t.network,
             retries: t.retries,
             comparator: JobFile::comparator(t).map_err(|e| anyhow!("{e}"))?,
+            circuit: JobFile::circuit(t).map_err(|e| anyhow!("{e}"))?,
         });
     }
     Ok(JobSpec {

@@ -44,7 +44,8 @@ pub struct RunArgs {
     rounds: u64,
     /// Misbehave on purpose, to test the network's defences: `corrupt` alters every output,
     /// `perturb` moves the numbers a comparator checks beyond their tolerance (the quorum
-    /// outvotes and slashes this provider either way).
+    /// outvotes and slashes this provider either way), `zk-output` proves a zk task's result
+    /// for other outputs than it reveals (the chain rejects the proof and slashes it).
     #[arg(long)]
     fault: Option<String>,
     /// Where to serve the live logs of running tasks (`job logs -f` reads them).
@@ -185,7 +186,8 @@ fn fault(text: Option<&str>) -> anyhow::Result<Fault> {
         None => Fault::None,
         Some("corrupt") => Fault::Corrupt,
         Some("perturb") => Fault::Perturb,
-        Some(f) => bail!("--fault {f}: `corrupt` or `perturb`"),
+        Some("zk-output") => Fault::ZkWrongOutput,
+        Some(f) => bail!("--fault {f}: `corrupt`, `perturb` or `zk-output`"),
     })
 }
 
@@ -408,6 +410,17 @@ impl Port for RpcPort {
         self.rpc
             .call("mm_getJob", json!([id]))
             .map_err(|e| e.to_string())
+    }
+
+    fn circuit(&mut self, id: &str) -> Result<Value, String> {
+        let c = self
+            .rpc
+            .call("mm_getCircuit", json!([id]))
+            .map_err(|e| e.to_string())?;
+        if c.is_null() {
+            return Err(format!("no circuit {id} on chain"));
+        }
+        Ok(c)
     }
 
     fn provider(&mut self) -> Result<Value, String> {

@@ -70,13 +70,16 @@ pub enum ZkCommand {
         /// What each public input means, in order (default public0, public1, …).
         #[arg(long, value_delimiter = ',')]
         inputs: Vec<String>,
-        /// CIDs of the circuit's source, constraint system and proving key.
+        /// CIDs of the circuit's source, constraint system, proving key and witness
+        /// generator (circom's `.wasm`; a zk task's provider needs the last two).
         #[arg(long)]
         source: Option<String>,
         #[arg(long)]
         r1cs: Option<String>,
         #[arg(long)]
         zkey: Option<String>,
+        #[arg(long)]
+        wasm: Option<String>,
         #[command(flatten)]
         sender: SenderArgs,
         #[command(flatten)]
@@ -171,6 +174,7 @@ pub fn run(ctx: &Context, cmd: ZkCommand) -> anyhow::Result<ExitCode> {
             source,
             r1cs,
             zkey,
+            wasm,
             sender,
             rpc,
         } => zk_chain::register(
@@ -184,6 +188,7 @@ pub fn run(ctx: &Context, cmd: ZkCommand) -> anyhow::Result<ExitCode> {
                 source,
                 r1cs,
                 zkey,
+                wasm,
             },
         ),
         ZkCommand::Circuits { rpc } => zk_chain::circuits(ctx, &rpc),

@@ -33,6 +33,7 @@ pub struct Register<'a> {
     pub source: Option<String>,
     pub r1cs: Option<String>,
     pub zkey: Option<String>,
+    pub wasm: Option<String>,
 }
 
 pub fn register(
@@ -66,6 +67,7 @@ pub fn register(
         source: cid(&r.source)?,
         r1cs: cid(&r.r1cs)?,
         zkey: cid(&r.zkey)?,
+        wasm: cid(&r.wasm)?,
     };
     let receipt = send_and_wait(ctx, rpc, sender, ZkAction::RegisterCircuit { spec }.into())?;
     let id = circuit_id_of(&receipt)?;

@@ -14,6 +14,7 @@
 //! to a node), and reads jobs in the shape `mm_getJob` gives.
 
 mod logs;
+mod prove;
 mod run;
 
 use std::{collections::BTreeMap, path::PathBuf};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use logs::{LogAccess, serve_logs};
+pub use prove::ZK_INPUT;
 
 /// Counts the devices of each accelerator entry of an inventory (as `mm_getProvider` gives it)
 /// that answer now.
@@ -48,6 +50,8 @@ pub trait Port {
     ) -> Result<(Vec<Value>, Option<String>, bool), String>;
     /// `mm_getJob`.
     fn job(&mut self, id: &str) -> Result<Value, String>;
+    /// `mm_getCircuit` (an error when there is none).
+    fn circuit(&mut self, id: &str) -> Result<Value, String>;
     /// `mm_getProvider` of this provider.
     fn provider(&mut self) -> Result<Value, String>;
     /// The file under `cid` (text), at most `max` bytes.
@@ -83,6 +87,9 @@ struct Work {
     /// The Slurm job running it, once submitted.
     #[serde(default)]
     slurm: Option<String>,
+    /// A zk task's proof of its result (hex), once run.
+    #[serde(default)]
+    proof: Option<String>,
 }
 
 /// Rounds an agent keeps trying to fetch a task's inputs before it reports them bad (a
@@ -254,6 +261,7 @@ impl<P: Port> Agent<P> {
                         logs: None,
                         fetch_failures: 0,
                         slurm: None,
+                        proof: None,
                     });
                 }
             }
@@ -341,12 +349,14 @@ impl<P: Port> Agent<P> {
                 self.open_log(w)?;
                 let (result, salt) = self.opened(w)?;
                 let logs = w.logs.as_deref().and_then(unhex).unwrap_or_default();
+                let proof = w.proof.as_deref().and_then(unhex).unwrap_or_default();
                 self.port.send(ComputeAction::Reveal {
                     job: self.job_hash(w)?,
                     task: w.task,
                     salt,
                     result,
                     logs: Bytes(logs),
+                    proof: Bytes(proof),
                 })?;
                 step.lines
                     .push(format!("job {} task {}: revealed", w.job, w.task));

@@ -26,6 +26,8 @@ pub enum Fault {
     /// Moves every number of the comparator file by one part in a thousand: a result that
     /// looks right but is not within the task's tolerance.
     Perturb,
+    /// Proves a zk task's result for outputs other than those it reveals.
+    ZkWrongOutput,
 }
 
 /// A process run on its thread.
@@ -336,22 +338,25 @@ impl<P: Port> Agent<P> {
                 }
             }
         }
-        let log_file = self.log_path(w)?;
-        let mut log = match log_text {
-            Some(l) => l,
-            None => std::fs::read(&log_file).unwrap_or_default(),
+        // A zk task's private circuit inputs stay here.
+        let zk = spec["verification"]["zk"].is_string();
+        let private = if zk {
+            run.outputs.remove(super::ZK_INPUT)
+        } else {
+            None
         };
-        log.extend(&run.stdout);
-        if !run.stderr.is_empty() {
-            log.extend(b"--- stderr ---\n");
-            log.extend(&run.stderr);
+        if zk && run.status == RUN_OK && private.is_none() {
+            run = Run {
+                usage: run.usage.clone(),
+                ..failed_run(
+                    RUN_BAD_PROGRAM,
+                    format!(
+                        "a zk task's run writes the circuit's inputs to {}",
+                        super::ZK_INPUT
+                    ),
+                )
+            }
         }
-        if let Some(r) = &run.reason {
-            log.extend(format!("--- {r} ---\n").as_bytes());
-        }
-        std::fs::write(&log_file, &log)
-            .map_err(|e| format!("writing {}: {e}", log_file.display()))?;
-        let (_, logs) = self.port.add("log.txt", &log)?;
         let mut outputs = Vec::new();
         for (name, bytes) in &run.outputs {
             let (_, cid) = self.port.add(name, bytes)?;
@@ -369,7 +374,39 @@ impl<P: Port> Agent<P> {
             usage: run.usage.clone(),
             values: values.iter().map(|v: &f64| v.to_bits()).collect(),
             shape: Bytes(shape),
+            claims: Vec::new(),
         };
+        let (result, proof) = match private {
+            Some(private) if result.status == RUN_OK => match self.prove(w, &private, &result) {
+                Ok((proof, claims)) => (RunResult { claims, ..result }, Some(hex0x(&proof))),
+                Err(e) => {
+                    run.reason = Some(format!("no proof of the result: {e}"));
+                    let failed = RunResult {
+                        status: RUN_BAD_PROGRAM,
+                        outputs: Vec::new(),
+                        ..result
+                    };
+                    (failed, None)
+                }
+            },
+            _ => (result, None),
+        };
+        let log_file = self.log_path(w)?;
+        let mut log = match log_text {
+            Some(l) => l,
+            None => std::fs::read(&log_file).unwrap_or_default(),
+        };
+        log.extend(&run.stdout);
+        if !run.stderr.is_empty() {
+            log.extend(b"--- stderr ---\n");
+            log.extend(&run.stderr);
+        }
+        if let Some(r) = &run.reason {
+            log.extend(format!("--- {r} ---\n").as_bytes());
+        }
+        std::fs::write(&log_file, &log)
+            .map_err(|e| format!("writing {}: {e}", log_file.display()))?;
+        let (_, logs) = self.port.add("log.txt", &log)?;
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|_| "no randomness for the salt")?;
         step.lines.push(format!(
@@ -387,6 +424,7 @@ impl<P: Port> Agent<P> {
             x.result = Some(hex0x(&encoded));
             x.salt = Some(hex0x(&salt));
             x.logs = Some(hex0x(&logs));
+            x.proof = proof;
         })
     }
 }

@@ -136,6 +136,22 @@ pub struct Input {
 /// Verification modes.
 pub const VERIFY_QUORUM: u8 = 0;
 pub const VERIFY_REQUESTER: u8 = 1;
+/// One provider proves its result with a Groth16 proof for the task's circuit.
+pub const VERIFY_ZK: u8 = 2;
+/// Names a zk task's circuit must give the public inputs the chain fills in: the job id and
+/// the two digests split into 128-bit halves (a 32-byte digest need not be below the scalar
+/// field's modulus), the task's index, and the provider's address (so a proof cannot be
+/// taken by another provider). Every other public input is a claim the result carries.
+pub const ZK_BINDINGS: [&str; 8] = [
+    "jobHi",
+    "jobLo",
+    "task",
+    "inputsHi",
+    "inputsLo",
+    "outputsHi",
+    "outputsLo",
+    "provider",
+];
 
 /// How replicas of a task agree: on the exact digest (the default, `file` empty), or on the
 /// numbers of one JSON output agreeing within tolerances (BOINC's fuzzy validation): two
@@ -165,7 +181,8 @@ pub struct TaskSpec {
     pub resources: Resources,
     /// An index into [`EXECUTORS`].
     pub executor: u8,
-    /// [`VERIFY_QUORUM`] (`replicas` providers agree) or [`VERIFY_REQUESTER`].
+    /// [`VERIFY_QUORUM`] (`replicas` providers agree), [`VERIFY_REQUESTER`] or
+    /// [`VERIFY_ZK`] (with `circuit`).
     pub verification: u8,
     pub replicas: u64,
     /// Blocks a replica has from its assignment to commit its result.
@@ -184,6 +201,9 @@ pub struct TaskSpec {
     /// Times a failed run is tried again on another provider (after a back-off).
     pub retries: u64,
     pub comparator: Comparator,
+    /// Under [`VERIFY_ZK`]: the registered circuit whose proof the result must carry; zero
+    /// otherwise.
+    pub circuit: Hash,
 }
 
 /// Scheduling presets, by index: the weights they stand for are chain parameters.
@@ -271,6 +291,10 @@ pub struct RunResult {
     /// IEEE-754 bits, and the hash of the file with every number taken out (its shape).
     pub values: Vec<u64>,
     pub shape: Bytes,
+    /// A zk task's claims: the circuit's public inputs other than [`ZK_BINDINGS`], in the
+    /// circuit's order, as 32-byte big-endian integers. Not part of the outputs digest the
+    /// proof binds (they are what it proves).
+    pub claims: Vec<Hash>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -296,13 +320,15 @@ pub enum ComputeAction {
         task: u64,
         commitment: Hash,
     },
-    /// `0x44 [job, task, salt, result, logs]`: opens the commitment.
+    /// `0x44 [job, task, salt, result, logs, proof]`: opens the commitment; a zk task's
+    /// Groth16 proof (A, B, C compressed), empty for other tasks.
     Reveal {
         job: Hash,
         task: u64,
         salt: Hash,
         result: RunResult,
         logs: Bytes,
+        proof: Bytes,
     },
     /// `0x45 [job, task, accept]`: the submitter's verdict on a `requester` task.
     Decide { job: Hash, task: u64, accept: bool },
@@ -376,12 +402,14 @@ impl ComputeAction {
                 salt,
                 result,
                 logs,
+                proof,
             } => {
                 job.encode(p);
                 task.encode(p);
                 salt.encode(p);
                 result.encode(p);
                 logs.encode(p);
+                proof.encode(p);
             }
             ComputeAction::Decide { job, task, accept } => {
                 job.encode(p);
@@ -418,6 +446,7 @@ impl ComputeAction {
                 salt: Decodable::decode(p)?,
                 result: Decodable::decode(p)?,
                 logs: Decodable::decode(p)?,
+                proof: Decodable::decode(p)?,
             },
             Self::DECIDE => ComputeAction::Decide {
                 job: Decodable::decode(p)?,
@@ -484,9 +513,11 @@ mod tests {
                         cid: Bytes(vec![1, 2]),
                         size: 3,
                     }],
+                    claims: vec![[7; 32]],
                     ..RunResult::default()
                 },
                 logs: Bytes(vec![]),
+                proof: Bytes(vec![1; 64]),
             },
             ComputeAction::Cancel { job: [1; 32] },
         ] {

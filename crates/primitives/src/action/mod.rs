@@ -243,7 +243,8 @@ pub(crate) mod strategy {
                             inputs,
                             source: cid.clone(),
                             r1cs: cid.clone(),
-                            zkey: cid,
+                            zkey: cid.clone(),
+                            wasm: cid,
                         },
                     }
                     .into()

@@ -10,8 +10,9 @@ use super::UNKNOWN;
 use crate::Hash;
 
 /// What `RegisterCircuit` stores besides the key: a name, what each public input means, and
-/// where the circuit's source, constraint system and proving key can be fetched (binary CIDs,
-/// each optional).
+/// where the circuit's source, constraint system, proving key and witness generator (circom's
+/// `.wasm`) can be fetched (binary CIDs, each optional; a zk task's provider needs the last
+/// two).
 #[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct CircuitSpec {
     /// 1 = BN254 (snarkjs `bn128`), 2 = BLS12-381 (`bls12381`).
@@ -25,6 +26,7 @@ pub struct CircuitSpec {
     pub source: Vec<u8>,
     pub r1cs: Vec<u8>,
     pub zkey: Vec<u8>,
+    pub wasm: Vec<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -187,6 +187,21 @@ impl Net {
         salt: Hash,
         r: &RunResult,
     ) -> Vec<Event> {
+        let (receipt, events) = self.reveal_proof(job, i, who, salt, r, Vec::new());
+        assert!(receipt.outcome.is_ok(), "{receipt:?}");
+        events
+    }
+
+    /// Reveals `r` with `proof`: the transaction's receipt and the block's events.
+    pub fn reveal_proof(
+        &mut self,
+        job: &Hash,
+        i: u64,
+        who: &Address,
+        salt: Hash,
+        r: &RunResult,
+        proof: Vec<u8>,
+    ) -> (metamesh_state::Receipt, Vec<Event>) {
         let u = self.user_of(who);
         let tx = self.h.tx(
             u,
@@ -196,11 +211,12 @@ impl Net {
                 salt,
                 result: r.clone(),
                 logs: Bytes::default(),
+                proof: Bytes(proof),
             },
         );
         let out = self.h.block(&[tx]).unwrap();
-        assert!(out.receipts[0].outcome.is_ok(), "{:?}", out.receipts[0]);
-        out.receipts.iter().flat_map(|r| r.events.clone()).collect()
+        let events = out.receipts.iter().flat_map(|r| r.events.clone()).collect();
+        (out.receipts[0].clone(), events)
     }
 
     /// Every replica of task `i` commits then reveals the result `pick` gives it.

@@ -99,6 +99,15 @@ pub enum ComputeEvent {
         refund: Amount,
         reserve: Amount,
     },
+    /// `0x4b [job, task, provider, code, slashed]`: a zk task's result whose proof does not
+    /// stand (the code says why); its provider is slashed and the task placed again.
+    ProofRejected {
+        job: Hash,
+        task: u64,
+        provider: Address,
+        code: u16,
+        slashed: Amount,
+    },
 }
 
 impl DomainEvent for ComputeEvent {
@@ -114,6 +123,7 @@ impl DomainEvent for ComputeEvent {
         (0x48, "replicaTimedOut"),
         (0x49, "taskFailed"),
         (0x4a, "jobEnded"),
+        (0x4b, "proofRejected"),
     ];
 
     fn type_byte(&self) -> u8 {
@@ -129,6 +139,7 @@ impl DomainEvent for ComputeEvent {
             ComputeEvent::TimedOut { .. } => 0x48,
             ComputeEvent::TaskFailed { .. } => 0x49,
             ComputeEvent::JobEnded { .. } => 0x4a,
+            ComputeEvent::ProofRejected { .. } => 0x4b,
         }
     }
 
@@ -138,7 +149,8 @@ impl DomainEvent for ComputeEvent {
             | ComputeEvent::Committed { provider, .. }
             | ComputeEvent::Revealed { provider, .. }
             | ComputeEvent::Outvoted { provider, .. }
-            | ComputeEvent::TimedOut { provider, .. } => vec![*provider],
+            | ComputeEvent::TimedOut { provider, .. }
+            | ComputeEvent::ProofRejected { provider, .. } => vec![*provider],
             ComputeEvent::Submitted { owner, .. } | ComputeEvent::JobEnded { owner, .. } => {
                 vec![*owner]
             }
@@ -277,6 +289,19 @@ impl DomainEvent for ComputeEvent {
                 refund.encode(p);
                 reserve.encode(p);
             }
+            ComputeEvent::ProofRejected {
+                job,
+                task,
+                provider,
+                code,
+                slashed,
+            } => {
+                job.encode(p);
+                task.encode(p);
+                provider.encode(p);
+                code.encode(p);
+                slashed.encode(p);
+            }
         }
     }
 
@@ -330,6 +355,13 @@ impl DomainEvent for ComputeEvent {
                 fuel: d(p)?,
                 paid: d(p)?,
                 reward: d(p)?,
+            },
+            0x4b => ComputeEvent::ProofRejected {
+                job: d(p)?,
+                task: d(p)?,
+                provider: d(p)?,
+                code: d(p)?,
+                slashed: d(p)?,
             },
             0x47 => ComputeEvent::Outvoted {
                 job: d(p)?,

@@ -19,6 +19,7 @@ mod records;
 mod settle;
 mod submit;
 mod verify;
+mod zk;
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, ComputeAction, Hash, compute::Inventory};
@@ -27,7 +28,9 @@ use metamesh_trie::NodeStore;
 pub use agree::{FUEL_PER_CORE_MS, MAX_VALUES, agree, close};
 pub use events::{ComputeEvent, Explained};
 pub use records::*;
+pub use settle::resolve_with;
 pub use submit::{file_name_ok, software_name_ok};
+pub use zk::{bindings, halves, input_digest, is_task_circuit, output_digest, public_inputs};
 
 pub(crate) use place::end_block;
 
@@ -150,7 +153,8 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             salt,
             result,
             logs,
-        } => verify::reveal(ex, tx.sender, job, *task, salt, result, logs),
+            proof,
+        } => verify::reveal(ex, tx, (job, *task, salt), (result, logs, proof)),
         ComputeAction::Decide { job, task, accept } => {
             verify::decide(ex, tx.sender, job, *task, *accept)
         }

@@ -160,8 +160,19 @@ pub(crate) fn resolve_inputs<S: NodeStore + Clone>(
     job: &Job,
     index: u64,
 ) -> Outcome<Vec<Output>> {
+    resolve_with(&job.spec.tasks[index as usize], |t| {
+        ex.load::<ComputeResult>(&(*id, t))
+    })
+}
+
+/// A task's inputs by name and CID, an upstream task's output found by `upstream` (its
+/// accepted result, if any).
+pub fn resolve_with<E>(
+    spec: &metamesh_primitives::compute::TaskSpec,
+    mut upstream: impl FnMut(u64) -> Result<Option<ComputeResult>, E>,
+) -> Result<Vec<Output>, E> {
     let mut out = Vec::new();
-    for input in &job.spec.tasks[index as usize].inputs {
+    for input in &spec.inputs {
         if !input.cid.is_empty() {
             out.push(Output {
                 name: input.name.clone(),
@@ -170,7 +181,7 @@ pub(crate) fn resolve_inputs<S: NodeStore + Clone>(
             });
             continue;
         }
-        let Some(up) = ex.load::<ComputeResult>(&(*id, input.task))? else {
+        let Some(up) = upstream(input.task)? else {
             continue;
         };
         if let Some(o) = up.result.outputs.iter().find(|o| o.name == input.output) {

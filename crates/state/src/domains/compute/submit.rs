@@ -5,7 +5,8 @@ use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
     compute::{
-        ACCELERATOR_KINDS, EXECUTORS, JobSpec, LINK_KINDS, PRESETS, TaskSpec, VERIFY_REQUESTER,
+        ACCELERATOR_KINDS, EXECUTORS, JobSpec, LINK_KINDS, PRESETS, TaskSpec, VERIFY_QUORUM,
+        VERIFY_ZK,
     },
 };
 use metamesh_storage::cid_from_bytes;
@@ -39,7 +40,7 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
         || !(t.executor != 0 && t.program.is_empty() && !t.args.is_empty()
             || cid_from_bytes(&t.program).is_ok())
         || usize::from(t.executor) >= EXECUTORS.len()
-        || t.verification > VERIFY_REQUESTER
+        || t.verification > VERIFY_ZK
         || t.args.len() > 256
         || t.inputs.len() > 256
         || t.resources.link as usize > LINK_KINDS.len()
@@ -51,7 +52,11 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
     {
         return malformed();
     }
-    let max_replicas = if t.verification == VERIFY_REQUESTER {
+    let zk = t.verification == VERIFY_ZK;
+    if zk != (t.circuit != [0; 32]) || zk && (t.replicas != 1 || !t.comparator.is_exact()) {
+        return reject(Code::BadZkTask, &[ix]);
+    }
+    let max_replicas = if t.verification != VERIFY_QUORUM {
         1
     } else {
         p.compute_max_replicas
@@ -233,6 +238,9 @@ pub(crate) fn submit<S: NodeStore + Clone>(
     ex.charge(p.gas_read.saturating_mul((n + edges + n * n / 64) as u64))?;
     for (i, t) in spec.tasks.iter().enumerate() {
         check_task(i, t, n, p)?;
+        if t.verification == VERIFY_ZK {
+            super::zk::check_task_circuit(ex, i, t)?;
+        }
         if spec.tasks[..i].iter().any(|o| o.name == t.name) {
             return reject(Code::BadTask, &[i as u128]);
         }

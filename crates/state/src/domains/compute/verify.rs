@@ -4,7 +4,7 @@
 use metamesh_crypto::Address;
 use metamesh_primitives::{
     Amount, Hash,
-    compute::{Bytes, RUN_PROVIDER, RUN_STATUS, RunResult, VERIFY_REQUESTER},
+    compute::{Bytes, RUN_OK, RUN_PROVIDER, RUN_STATUS, RunResult, VERIFY_REQUESTER, VERIFY_ZK},
 };
 use metamesh_storage::cid_from_bytes;
 use metamesh_trie::NodeStore;
@@ -14,7 +14,7 @@ use super::{
     Replica, TASK_REVIEW, TASK_RUNNING, Task, agree::agree, bump_capacity, commitment, enqueue,
     rate, result_digest, set_due, slash, submit::file_name_ok,
 };
-use crate::{Code, Event, Exec, Outcome, exec::reject};
+use crate::{Code, Event, Exec, Outcome, domains::TxContext, exec::reject};
 
 fn load_running<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
@@ -121,6 +121,7 @@ fn result_ok(result: &RunResult, fuel: u64) -> bool {
         && super::agree::values_ok(result)
         && result.fuel <= fuel
         && result.outputs.len() <= MAX_OUTPUTS
+        && result.claims.len() <= crate::domains::zk::MAX_INPUTS
         && result.outputs.windows(2).all(|w| w[0].name < w[1].name)
         && result
             .outputs
@@ -130,13 +131,11 @@ fn result_ok(result: &RunResult, fuel: u64) -> bool {
 
 pub(crate) fn reveal<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
-    me: Address,
-    id: &Hash,
-    index: u64,
-    salt: &Hash,
-    result: &RunResult,
-    logs: &Bytes,
+    tx: &TxContext,
+    (id, index, salt): (&Hash, u64, &Hash),
+    (result, logs, proof): (&RunResult, &Bytes, &Bytes),
 ) -> Outcome {
+    let me = tx.sender;
     let (job, mut task) = load_running(ex, id, index)?;
     let r = my_replica(&task, &me, index)?;
     let spec = &job.spec.tasks[index as usize];
@@ -157,6 +156,12 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     if !result_ok(result, spec.fuel) || !(logs.is_empty() || cid_from_bytes(logs).is_ok()) {
         return reject(Code::BadResult, &[]);
     }
+    // Only a zk task's successful run carries a proof and claims; it must carry the proof.
+    let zk = spec.verification == VERIFY_ZK;
+    let proven = zk && result.status == RUN_OK;
+    if proven == proof.is_empty() || !proven && !result.claims.is_empty() {
+        return reject(Code::UnprovenResult, &[]);
+    }
     let encoded = alloy_rlp::encode(result);
     ex.charge_hash(encoded.len())?;
     ex.charge_hash(84)?;
@@ -165,8 +170,13 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     if commitment(suite, &digest, salt, &me) != replica.commitment {
         return reject(Code::CommitmentMismatch, &[]);
     }
-    if result.status == RUN_PROVIDER {
+    // A zk task's failed run proves nothing: it is neither paid nor slashed, and the task is
+    // tried elsewhere, as when the provider could not run it.
+    if result.status == RUN_PROVIDER || zk && !proven {
         return withdraw(ex, me, id, job, index, task, r, result, logs);
+    }
+    if proven {
+        return super::zk::judge(ex, tx, id, job, index, task, r, (result, logs, proof));
     }
     if task.first_reveal == 0 {
         task.first_reveal = ex.env().number;
