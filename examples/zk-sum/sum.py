@@ -1,4 +1,4 @@
-"""A zk-verified task's program: sums eight readings without publishing them.
+"""A zk-verified task's program: sums eight readings, publishing only the sum.
 
 Reads /in/data.json ({"values": [8 integers], "salt": integer}), writes /out/result.json (the
 sum and the count, published) and /out/zk-input.json (the readings and the salt: the circuit's

@@ -395,6 +395,13 @@ fn zk_verified_tasks_on_a_devnet() {
     let result = &agreed[0]["result"];
     // 12 + 7 + 30 + 5 + 19 + 44 + 3 + 8: the claimed sum, proven.
     assert_eq!(result["claims"][1], "128", "{result}");
+    // The commitment the job file pins: the proof is about data.json's readings.
+    assert_eq!(
+        result["claims"][0],
+        "11716983397406253843351290091926901607160597067358908038962415899792737293115"
+    );
+    let pins = &done["spec"]["tasks"][0]["verification"]["claims"];
+    assert_eq!(pins[0]["index"], 0, "{pins}");
     assert_eq!(task["zk"]["circuit"], circuit.as_str());
     let outputs: Vec<&str> = result["outputs"]
         .as_array()

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use metamesh_primitives::{
     Amount, Hash,
     compute::{
-        ACCELERATOR_KINDS, AcceleratorNeed, Comparator, EXECUTORS, LINK_KINDS, PRESETS, Resources,
-        VERIFY_ZK,
+        ACCELERATOR_KINDS, AcceleratorNeed, Comparator, EXECUTORS, LINK_KINDS, PRESETS,
+        PinnedClaim, Resources, VERIFY_ZK,
     },
 };
 use serde::Deserialize;
@@ -107,9 +107,11 @@ impl ResourcesFile {
 
 /// `verification = { replicas = 2 }`, with a tolerance comparator
 /// `comparator = { json = "result.json", rtol = 1e-6, atol = 1e-9 }`, `"requester"`, or a
-/// proof for a registered circuit: `{ zk = "0x…circuit id" }`.
+/// proof for a registered circuit: `{ zk = "0x…circuit id" }`, optionally pinning claims the
+/// result must carry by the circuit's input names: `claims = { commitment = "1234…" }`
+/// (decimal, as snarkjs writes public inputs).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(try_from = "RawVerification")]
 pub enum VerificationFile {
     Mode(String),
     Quorum {
@@ -118,7 +120,67 @@ pub enum VerificationFile {
     },
     Zk {
         zk: String,
+        claims: BTreeMap<String, String>,
     },
+}
+
+/// What `verification` may be before it is told apart: a word or a table.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawVerification {
+    Mode(String),
+    Table(toml::Table),
+}
+
+impl TryFrom<RawVerification> for VerificationFile {
+    type Error = String;
+
+    fn try_from(raw: RawVerification) -> Result<Self, String> {
+        let table = match raw {
+            RawVerification::Mode(m) => return Ok(VerificationFile::Mode(m)),
+            RawVerification::Table(t) => t,
+        };
+        let (zk, allowed): (bool, &[&str]) = if table.contains_key("zk") {
+            (true, &["zk", "claims"])
+        } else {
+            (false, &["replicas", "comparator"])
+        };
+        if let Some(k) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let kind = if zk { "a zk task" } else { "a quorum" };
+            return Err(format!(
+                "verification: `{k}` does not belong here ({kind} takes {})",
+                allowed.join(" and ")
+            ));
+        }
+        let value = toml::Value::Table(table);
+        if zk {
+            #[derive(Deserialize)]
+            struct Zk {
+                zk: String,
+                #[serde(default)]
+                claims: BTreeMap<String, String>,
+            }
+            let z: Zk = value
+                .try_into()
+                .map_err(|e| format!("verification {{ zk = … }}: {e}"))?;
+            return Ok(VerificationFile::Zk {
+                zk: z.zk,
+                claims: z.claims,
+            });
+        }
+        #[derive(Deserialize)]
+        struct Quorum {
+            replicas: u64,
+            comparator: Option<ComparatorFile>,
+        }
+        let q: Quorum = value
+            .try_into()
+            .map_err(|e| format!("verification {{ replicas = N }}: {e}"))?;
+        Ok(VerificationFile::Quorum {
+            replicas: q.replicas,
+            comparator: q.comparator,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -436,7 +498,7 @@ impl JobFile {
 
     /// The circuit a zk task's proof is for (zero for other tasks).
     pub fn circuit(t: &TaskFile) -> Result<Hash, FileError> {
-        let Some(VerificationFile::Zk { zk }) = &t.verification else {
+        let Some(VerificationFile::Zk { zk, .. }) = &t.verification else {
             return Ok([0; 32]);
         };
         let hex = zk.strip_prefix("0x").unwrap_or(zk);
@@ -448,5 +510,31 @@ impl JobFile {
                 t.name
             )),
         }
+    }
+
+    /// The claims a zk task pins, by their index among `claim_names` (the circuit's public
+    /// inputs other than its bindings, in order).
+    pub fn pinned(t: &TaskFile, claim_names: &[String]) -> Result<Vec<PinnedClaim>, FileError> {
+        let Some(VerificationFile::Zk { claims, .. }) = &t.verification else {
+            return Ok(Vec::new());
+        };
+        let mut pinned = Vec::new();
+        for (name, value) in claims {
+            let Some(index) = claim_names.iter().position(|n| n == name) else {
+                return err(format!(
+                    "task {}: claims: the circuit has no claim `{name}` (its claims: {})",
+                    t.name,
+                    claim_names.join(", ")
+                ));
+            };
+            let value = metamesh_zk::field::decimal_be(value, name)
+                .map_err(|e| FileError(format!("task {}: claims: {e}", t.name)))?;
+            pinned.push(PinnedClaim {
+                index: index as u64,
+                value,
+            });
+        }
+        pinned.sort_by_key(|p| p.index);
+        Ok(pinned)
     }
 }

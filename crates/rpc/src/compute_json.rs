@@ -5,7 +5,7 @@ use metamesh_primitives::{
     ComputeAction, Hash,
     compute::{
         ACCELERATOR_KINDS, EXECUTORS, Inventory, JobSpec, LINK_KINDS, Output, PRESETS, RUN_STATUS,
-        Resources, RunResult, TaskSpec, VERIFY_QUORUM, VERIFY_ZK,
+        Resources, RunResult, TaskSpec, VERIFY_QUORUM, VERIFY_REQUESTER, VERIFY_ZK,
     },
 };
 use metamesh_scheduler::STRATEGIES;
@@ -79,8 +79,14 @@ fn task_spec(t: &TaskSpec, spec: &JobSpec) -> Value {
         "executor": name(&EXECUTORS, t.executor),
         "verification": match t.verification {
             VERIFY_QUORUM => json!({"replicas": t.replicas}),
-            VERIFY_ZK => json!({"zk": hex0x(&t.circuit)}),
-            _ => json!("requester"),
+            VERIFY_ZK => json!({
+                "zk": hex0x(&t.circuit),
+                "claims": t.pinned.iter().map(|p| json!({
+                    "index": p.index, "value": metamesh_zk::field::be_decimal(&p.value),
+                })).collect::<Vec<_>>(),
+            }),
+            VERIFY_REQUESTER => json!("requester"),
+            other => json!(format!("unknown ({other})")),
         },
         "timeout": t.timeout,
         "after": t.after.iter().map(|a| spec.tasks.get(*a as usize).map_or_else(|| a.to_string(), |t| t.name.clone())).collect::<Vec<_>>(),

@@ -157,10 +157,12 @@ codes! {
     NonCanonicalInput = 709, "non-canonical-input", "a public input is not below the scalar field's modulus";
     ProofInvalid = 710, "proof-invalid", "the proof does not verify for this circuit and these public inputs";
     StatementProven = 711, "statement-proven", "this statement (circuit and public inputs) was proven at block {0}";
-    NotTaskCircuit = 712, "not-a-task-circuit", "task {0}: its circuit is not registered, or does not name each of the public inputs jobHi, jobLo, task, inputsHi, inputsLo, outputsHi, outputsLo and provider once";
-    BadZkTask = 713, "bad-zk-task", "task {0}: a zk-verified task has one replica, no comparator and a circuit; other tasks name no circuit";
-    ClaimCount = 714, "claim-count", "the result carries {0} claims; the task's circuit has {1} public inputs besides its bindings";
+    NotTaskCircuit = 712, "not-a-task-circuit", "task {0}: its circuit is not registered, or does not name each of the public inputs jobHi, jobLo, task, inputsHi, inputsLo, outputsHi, outputsLo and provider once, or has no claim at an index the task pins";
+    BadZkTask = 713, "bad-zk-task", "task {0}: a zk-verified task has one replica, no comparator and a circuit, and pins claims by ascending index; other tasks name no circuit and pin nothing";
+    ClaimCount = 714, "claim-count", "the result's claims do not fill the task circuit's public inputs besides its bindings";
     UnprovenResult = 715, "unproven-result", "a zk task's result carries a proof only when the run succeeded, and other tasks' never";
+    ClaimMismatch = 716, "claim-mismatch", "a claim the task pins is not the value it pins";
+    TaskCircuitProof = 717, "task-circuit-proof", "a task circuit's proofs are verified with the task's result (reveal), not alone";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

@@ -2,7 +2,8 @@
 //! accepted when its proof verifies with the chain's bindings (job, task, inputs and outputs
 //! digests, provider), its claims recorded and the statement proven; a proof for other
 //! outputs or other claims rejected, its provider slashed and the task placed elsewhere; a
-//! failed run withdrawn; malformed zk tasks and reveals refused under their codes.
+//! failed run withdrawn until the task's retries are spent; pinned claims enforced; malformed
+//! zk tasks and reveals, and task circuits' proofs sent alone, refused under their codes.
 
 mod common;
 #[path = "compute_net/mod.rs"]
@@ -15,8 +16,8 @@ use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{
     Amount, CircuitSpec, ComputeAction, Hash, ZkAction,
     compute::{
-        Input, JobSpec, Output, RUN_EXIT, RunResult, TaskSpec, VERIFY_QUORUM, VERIFY_ZK,
-        ZK_BINDINGS,
+        Input, JobSpec, Output, PinnedClaim, RUN_EXIT, RunResult, TaskSpec, VERIFY_QUORUM,
+        VERIFY_ZK, ZK_BINDINGS,
     },
 };
 use metamesh_state::{
@@ -292,6 +293,7 @@ fn zk_tasks_and_reveals_are_checked() {
 
     // A zk result without a proof, and a quorum result with one, are refused.
     let id = submit(&mut n, zk_job(circuit));
+    let first = id;
     let who = n.active(&id, 0)[0];
     let ok = RunResult {
         claims: vec![[0; 32]; 2],
@@ -320,19 +322,118 @@ fn zk_tasks_and_reveals_are_checked() {
     let (receipt, _) = n.reveal_proof(&quorum, 0, &q, salt, &ok, Vec::new());
     assert_eq!(code(&receipt), Some(Code::UnprovenResult));
 
-    // A failed zk run proves nothing: withdrawn, neither paid nor slashed, tried elsewhere.
-    let id = submit(&mut n, zk_job(circuit));
-    let who = n.active(&id, 0)[0];
-    let before = stake(&n, &who);
+    // A failed zk run proves nothing: withdrawn, neither paid nor slashed, tried elsewhere
+    // while the task's own retries last; then the task fails with the run's status.
+    let mut job = zk_job(circuit);
+    job.tasks[0].retries = 1;
+    let id = submit(&mut n, job);
     let failed = RunResult {
         status: RUN_EXIT,
         code: 1,
         ..RunResult::default()
     };
+    let who = n.active(&id, 0)[0];
+    let before = stake(&n, &who);
     let salt = n.commit(&id, 0, &who, &failed);
     let (receipt, _) = n.reveal_proof(&id, 0, &who, salt, &failed, Vec::new());
     assert_eq!(receipt.outcome, Ok(()), "{receipt:?}");
     assert_eq!(stake(&n, &who), before);
     assert_eq!(n.task(&id, 0).retries, 1);
+    n.h.assert_supply();
+    let p = n.h.params();
+    n.h.until(n.h.env().number + p.compute_retry_backoff + 2);
+    let again = n.active(&id, 0)[0];
+    assert_ne!(again, who);
+    let salt = n.commit(&id, 0, &again, &failed);
+    let (_, events) = n.reveal_proof(&id, 0, &again, salt, &failed, Vec::new());
+    let failed_with = events.iter().find_map(|e| match e {
+        Event::Compute(ComputeEvent::TaskFailed { code, args, .. }) => Some((*code, args.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        failed_with,
+        Some((Code::RunFailed as u16, vec![u128::from(RUN_EXIT), 1]))
+    );
+    n.assert_balanced(&[first, quorum, id]);
+    n.h.assert_supply();
+}
+
+fn pin(index: u64, value: Hash) -> PinnedClaim {
+    PinnedClaim { index, value }
+}
+
+#[test]
+fn pinned_claims_hold_and_task_circuit_proofs_come_with_results() {
+    let suite = Suite::Sm;
+    let mut n = Net::new(suite, [3, 2, 1]);
+    let circuit = register_circuit(&mut n, names(), DIR);
+    // The commitment to values 1..=8 with salt 7 does not depend on the bindings.
+    let (_, claims) = prove(&n, &[0; 32], &Address([0; 20]), &[0; 32]);
+    let commitment = claims[0];
+    let pinned_job = |pins: Vec<PinnedClaim>| {
+        let mut job = zk_job(circuit);
+        job.tasks[0].pinned = pins;
+        job
+    };
+
+    // Pinned to the data's commitment: the honest proof is accepted.
+    let id = submit(&mut n, pinned_job(vec![pin(0, commitment)]));
+    let who = n.active(&id, 0)[0];
+    let mut ok = result(5, 400_000);
+    let (proof, claims) = prove(&n, &id, &who, &output_digest(suite, &ok));
+    ok.claims = claims;
+    let salt = n.commit(&id, 0, &who, &ok);
+    let (_, events) = n.reveal_proof(&id, 0, &who, salt, &ok, proof);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Compute(ComputeEvent::Accepted { .. }))),
+        "{events:?}"
+    );
+    assert_eq!(n.task(&id, 0).state, TASK_COMPLETED);
+
+    // Pinned to another sum: a valid proof of other data is rejected and slashed.
+    let mut wrong = [0u8; 32];
+    wrong[31] = 37;
+    let id = submit(&mut n, pinned_job(vec![pin(0, commitment), pin(1, wrong)]));
+    let who = n.active(&id, 0)[0];
+    let before = stake(&n, &who);
+    let mut r = result(5, 400_000);
+    let (proof, claims) = prove(&n, &id, &who, &output_digest(suite, &r));
+    r.claims = claims;
+    let salt = n.commit(&id, 0, &who, &r);
+    let (_, events) = n.reveal_proof(&id, 0, &who, salt, &r, proof.clone());
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Compute(ComputeEvent::ProofRejected { code, .. })
+            if *code == Code::ClaimMismatch as u16
+    )));
+    assert!(stake(&n, &who) < before, "slashed");
+    n.assert_balanced(&[id]);
+    n.h.assert_supply();
+
+    // Pins are checked at submission: in range, ascending, canonical, zk tasks only.
+    let refused = |n: &mut Net, job: JobSpec| code(&n.h.run(0, ComputeAction::Submit { job }));
+    let out_of_range = pinned_job(vec![pin(2, commitment)]);
+    assert_eq!(refused(&mut n, out_of_range), Some(Code::NotTaskCircuit));
+    let too_big = pinned_job(vec![pin(0, [0xff; 32])]);
+    assert_eq!(refused(&mut n, too_big), Some(Code::NotTaskCircuit));
+    let unsorted = pinned_job(vec![pin(1, wrong), pin(0, commitment)]);
+    assert_eq!(refused(&mut n, unsorted), Some(Code::BadZkTask));
+    let mut quorum = two_task_job();
+    quorum.tasks[0].pinned = vec![pin(0, commitment)];
+    assert_eq!(refused(&mut n, quorum), Some(Code::BadZkTask));
+
+    // A task circuit's proof is not verified alone: the statement names whom it binds.
+    let public = s_inputs(&n, &id, &who, &r);
+    let r = n.h.run(
+        3,
+        ZkAction::VerifyProof {
+            circuit,
+            proof,
+            inputs: public,
+        },
+    );
+    assert_eq!(code(&r), Some(Code::TaskCircuitProof));
     n.h.assert_supply();
 }

@@ -164,3 +164,31 @@ fn coefficients<C: Curve>(
         })
         .collect()
 }
+
+/// Whether `proof` (its bytes, [`Proof::to_bytes`]) proves `public` (32-byte big-endian
+/// integers) for a key in its canonical bytes ([`VerifyingKey::canonical_bytes`]) of
+/// `engine`: the check a chain makes, for a prover to make before it sends a proof.
+pub fn verify_bytes(
+    engine: crate::Engine,
+    key: &[u8],
+    proof: &[u8],
+    public: &[[u8; 32]],
+) -> Result<bool, Error> {
+    fn run<C: Curve>(key: &[u8], proof: &[u8], public: &[[u8; 32]]) -> Result<bool, Error> {
+        let vk = VerifyingKey::<C>::from_canonical_bytes(key)?;
+        let proof = Proof::<C>::from_bytes(proof)?;
+        let x = public
+            .iter()
+            .map(|be| {
+                let mut le = *be;
+                le.reverse();
+                crate::field::from_le::<C::ScalarField>(&le, "public input")
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Prepared::new(&vk).verify(&proof, &x)
+    }
+    match engine {
+        crate::Engine::Bn254 => run::<ark_bn254::Bn254>(key, proof, public),
+        crate::Engine::Bls12_381 => run::<ark_bls12_381::Bls12_381>(key, proof, public),
+    }
+}

@@ -13,7 +13,7 @@ use clap::Subcommand;
 use metamesh_compute::inventory::{JobFile, ProgramFile, Source, source};
 use metamesh_primitives::{
     ComputeAction, Hash,
-    compute::{Bytes, Input, JobSpec, TaskSpec},
+    compute::{Bytes, Input, JobSpec, TaskSpec, ZK_BINDINGS},
 };
 use metamesh_scheduler::STRATEGIES;
 use metamesh_storage::parse_cid;
@@ -165,6 +165,20 @@ fn get_job(rpc: &RpcArgs, id: &str) -> anyhow::Result<Value> {
     Ok(job)
 }
 
+/// A task circuit's claims (its public inputs other than the bindings), in order, from the
+/// node's registry.
+fn claim_names(rpc: &RpcArgs, circuit: &Hash) -> anyhow::Result<Vec<String>> {
+    let id = format!("0x{}", hex::encode(circuit));
+    let c = rpc.call("mm_getCircuit", json!([id]))?;
+    let names: Vec<String> = serde_json::from_value(c["inputs"].clone()).map_err(|_| {
+        anyhow!("no circuit {id} on this chain (`metamesh zk circuits` lists them)")
+    })?;
+    Ok(names
+        .into_iter()
+        .filter(|n| !ZK_BINDINGS.contains(&n.as_str()))
+        .collect())
+}
+
 fn cid_bytes(text: &str) -> anyhow::Result<Bytes> {
     Ok(Bytes(parse_cid(text)?.to_bytes()))
 }
@@ -238,6 +252,12 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
             }
         }
         let (verification, replicas) = JobFile::verification(t).map_err(|e| anyhow!("{e}"))?;
+        let circuit = JobFile::circuit(t).map_err(|e| anyhow!("{e}"))?;
+        let pinned = if circuit == [0; 32] {
+            Vec::new()
+        } else {
+            JobFile::pinned(t, &claim_names(rpc, &circuit)?).map_err(|e| anyhow!("{e}"))?
+        };
         tasks.push(TaskSpec {
             name: t.name.clone(),
             program,
@@ -255,7 +275,8 @@ pub(crate) fn build(file: &Path, rpc: &RpcArgs) -> anyhow::Result<JobSpec> {
             network: t.network,
             retries: t.retries,
             comparator: JobFile::comparator(t).map_err(|e| anyhow!("{e}"))?,
-            circuit: JobFile::circuit(t).map_err(|e| anyhow!("{e}"))?,
+            circuit,
+            pinned,
         });
     }
     Ok(JobSpec {

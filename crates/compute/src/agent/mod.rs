@@ -120,11 +120,15 @@ pub struct Agent<P: Port> {
     suite: Suite,
     file: PathBuf,
     logs: PathBuf,
+    /// Proving keys and witness generators fetched for zk tasks, by CID.
+    circuits: PathBuf,
     saved: Saved,
     /// The most input bytes this agent fetches for one run.
     pub max_input: u64,
     /// Blocks between heartbeats.
     pub heartbeat_every: u64,
+    /// What computing a zk task's witness may take.
+    pub prove_limits: metamesh_zk::witness::Limits,
     /// Misbehaves on purpose, for testing that the network outvotes and slashes it.
     pub fault: Fault,
     /// How it runs process tasks (none: it refuses them).
@@ -170,9 +174,11 @@ impl<P: Port> Agent<P> {
             suite,
             file,
             logs,
+            circuits: dir.join("circuits"),
             saved,
             max_input: 1 << 30,
             heartbeat_every: 5,
+            prove_limits: Default::default(),
             fault: Fault::None,
             native: None,
             slurm: None,

@@ -338,13 +338,9 @@ impl<P: Port> Agent<P> {
                 }
             }
         }
-        // A zk task's private circuit inputs stay here.
+        // A zk task's private circuit inputs stay here (whatever the task says it is).
         let zk = spec["verification"]["zk"].is_string();
-        let private = if zk {
-            run.outputs.remove(super::ZK_INPUT)
-        } else {
-            None
-        };
+        let private = run.outputs.remove(super::ZK_INPUT).filter(|_| zk);
         if zk && run.status == RUN_OK && private.is_none() {
             run = Run {
                 usage: run.usage.clone(),
@@ -379,10 +375,15 @@ impl<P: Port> Agent<P> {
         let (result, proof) = match private {
             Some(private) if result.status == RUN_OK => match self.prove(w, &private, &result) {
                 Ok((proof, claims)) => (RunResult { claims, ..result }, Some(hex0x(&proof))),
-                Err(e) => {
-                    run.reason = Some(format!("no proof of the result: {e}"));
+                Err(u) => {
+                    // The detail may quote private inputs: it stays in the agent's output.
+                    run.reason = Some(format!("no proof of the result: {}", u.public));
+                    step.lines.push(format!(
+                        "job {} task {}: no proof: {}",
+                        w.job, w.task, u.detail
+                    ));
                     let failed = RunResult {
-                        status: RUN_BAD_PROGRAM,
+                        status: u.status,
                         outputs: Vec::new(),
                         ..result
                     };

@@ -204,6 +204,18 @@ pub struct TaskSpec {
     /// Under [`VERIFY_ZK`]: the registered circuit whose proof the result must carry; zero
     /// otherwise.
     pub circuit: Hash,
+    /// Under [`VERIFY_ZK`]: claims the result must carry, by ascending index into its claims
+    /// (a dataset's registered commitment, say), so the proof is about the data the submitter
+    /// means; empty otherwise.
+    pub pinned: Vec<PinnedClaim>,
+}
+
+/// One claim a zk task's result must carry: `claims[index] == value`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct PinnedClaim {
+    pub index: u64,
+    /// A 32-byte big-endian integer, as the result's claims are.
+    pub value: Hash,
 }
 
 /// Scheduling presets, by index: the weights they stand for are chain parameters.

@@ -15,11 +15,11 @@
 mod agree;
 mod events;
 mod place;
+mod proven;
 mod records;
 mod settle;
 mod submit;
 mod verify;
-mod zk;
 
 use metamesh_crypto::{Address, Suite};
 use metamesh_primitives::{Amount, ComputeAction, Hash, compute::Inventory};
@@ -27,10 +27,10 @@ use metamesh_trie::NodeStore;
 
 pub use agree::{FUEL_PER_CORE_MS, MAX_VALUES, agree, close};
 pub use events::{ComputeEvent, Explained};
+pub use proven::{bindings, halves, input_digest, is_task_circuit, output_digest, public_inputs};
 pub use records::*;
 pub use settle::resolve_with;
 pub use submit::{file_name_ok, software_name_ok};
-pub use zk::{bindings, halves, input_digest, is_task_circuit, output_digest, public_inputs};
 
 pub(crate) use place::end_block;
 

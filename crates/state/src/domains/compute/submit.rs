@@ -53,7 +53,12 @@ fn check_task(i: usize, t: &TaskSpec, n: usize, p: &crate::Params) -> Outcome {
         return malformed();
     }
     let zk = t.verification == VERIFY_ZK;
-    if zk != (t.circuit != [0; 32]) || zk && (t.replicas != 1 || !t.comparator.is_exact()) {
+    let ascending = t.pinned.windows(2).all(|w| w[0].index < w[1].index);
+    if zk != (t.circuit != [0; 32])
+        || zk && (t.replicas != 1 || !t.comparator.is_exact())
+        || !zk && !t.pinned.is_empty()
+        || !ascending
+    {
         return reject(Code::BadZkTask, &[ix]);
     }
     let max_replicas = if t.verification != VERIFY_QUORUM {
@@ -239,7 +244,7 @@ pub(crate) fn submit<S: NodeStore + Clone>(
     for (i, t) in spec.tasks.iter().enumerate() {
         check_task(i, t, n, p)?;
         if t.verification == VERIFY_ZK {
-            super::zk::check_task_circuit(ex, i, t)?;
+            super::proven::check_task_circuit(ex, i, t)?;
         }
         if spec.tasks[..i].iter().any(|o| o.name == t.name) {
             return reject(Code::BadTask, &[i as u128]);

@@ -170,13 +170,17 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     if commitment(suite, &digest, salt, &me) != replica.commitment {
         return reject(Code::CommitmentMismatch, &[]);
     }
+    if result.status == RUN_PROVIDER {
+        return withdraw(ex, me, id, job, index, task, r, (result, logs), false);
+    }
     // A zk task's failed run proves nothing: it is neither paid nor slashed, and the task is
-    // tried elsewhere, as when the provider could not run it.
-    if result.status == RUN_PROVIDER || zk && !proven {
-        return withdraw(ex, me, id, job, index, task, r, result, logs);
+    // tried elsewhere while its retries last, then fails.
+    if zk && !proven {
+        return withdraw(ex, me, id, job, index, task, r, (result, logs), true);
     }
     if proven {
-        return super::zk::judge(ex, tx, id, job, index, task, r, (result, logs, proof));
+        let evidence = (result, logs, proof, digest);
+        return super::proven::judge(ex, tx, id, job, index, task, r, evidence);
     }
     if task.first_reveal == 0 {
         task.first_reveal = ex.env().number;
@@ -203,9 +207,11 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
 
 /// A replica whose provider could not run the task (missing software, a sandbox or cluster
 /// failure) withdraws: it takes no part in the vote and is not paid nor slashed, and the task
-/// is placed again elsewhere after its back-off, as after a timeout.
+/// is placed again elsewhere after its back-off, as after a timeout. A `run_failed` withdrawal
+/// (a zk task's failed run, which nobody can check) counts against the task's own retries:
+/// past them the task fails with the run's status.
 #[allow(clippy::too_many_arguments)]
-fn withdraw<S: NodeStore + Clone>(
+pub(super) fn withdraw<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
     me: Address,
     id: &Hash,
@@ -213,8 +219,8 @@ fn withdraw<S: NodeStore + Clone>(
     index: u64,
     mut task: Task,
     r: usize,
-    result: &RunResult,
-    logs: &Bytes,
+    (result, logs): (&RunResult, &Bytes),
+    run_failed: bool,
 ) -> Outcome {
     let mut replica = task.replicas[r].clone();
     replica.revealed = true;
@@ -229,6 +235,10 @@ fn withdraw<S: NodeStore + Clone>(
         digest: [0; 32],
     }))?;
     task.retries += 1;
+    if run_failed && task.retries > job.spec.tasks[index as usize].retries {
+        let args = [u128::from(result.status), u128::from(result.code)];
+        return fail_task(ex, id, job, index, task, Code::RunFailed, &args);
+    }
     if task.retries > ex.params().compute_max_retries {
         let retries = u128::from(task.retries);
         return fail_task(ex, id, job, index, task, Code::RetriesExhausted, &[retries]);

@@ -86,6 +86,10 @@ pub fn prepare<S: NodeStore + Clone>(
         let Some(circuit) = state.load::<Circuit>(&id)? else {
             continue;
         };
+        // Their transactions are refused: a task circuit's proofs come with results.
+        if crate::domains::compute::is_task_circuit(&circuit.inputs) {
+            continue;
+        }
         let Some(engine) = Engine::from_id(circuit.engine) else {
             continue;
         };

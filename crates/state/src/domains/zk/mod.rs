@@ -9,8 +9,10 @@
 //! A circuit's id is the suite hash of its key's canonical bytes, so one key is one circuit
 //! whoever registers it. What was proven is (circuit, public inputs): Groth16 proofs are
 //! malleable, so the proof bytes are never an identity, and a statement proven once is not
-//! recorded again. All proofs of one circuit in a block are verified together before the
-//! block runs ([`prepare`]); each transaction still pays for its own verification.
+//! recorded again. The `verifyProof`s of one circuit in a block are verified together before
+//! the block runs ([`prepare`]); each transaction still pays for its own verification. A task
+//! circuit's proofs (see `compute::proven`) are verified only with the task's result, one by
+//! one, so the statement names the provider the proof binds.
 
 mod batch;
 mod records;
@@ -43,6 +45,11 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             proof,
             inputs,
         } => {
+            if let Some(c) = ex.load::<Circuit>(circuit)?
+                && crate::domains::compute::is_task_circuit(&c.inputs)
+            {
+                return reject(Code::TaskCircuitProof, &[]);
+            }
             check_proof(ex, circuit, proof, inputs)?;
             let id = statement_id(ex.suite(), circuit, inputs);
             ex.charge_hash(32 * (inputs.len() + 1))?;
@@ -201,6 +208,15 @@ pub fn verify<S: NodeStore + Clone>(
         Ok(false) => Err(Code::ProofInvalid),
         Err(code) => Err(code),
     })
+}
+
+/// Whether every value is a canonical public input of `engine` (below its scalar modulus).
+pub fn canonical(engine: u8, values: &[[u8; 32]]) -> bool {
+    match Engine::from_id(engine) {
+        Some(Engine::Bn254) => scalars::<ark_bn254::Bn254>(values).is_some(),
+        Some(Engine::Bls12_381) => scalars::<ark_bls12_381::Bls12_381>(values).is_some(),
+        None => false,
+    }
 }
 
 fn verify_one<C: metamesh_zk::Curve>(

@@ -6,7 +6,9 @@
 //! provider — so a proof stands for this task's result from this provider and nothing else.
 //! The circuit's other public inputs are the result's claims (a statistic, a commitment),
 //! which the proof establishes. What the circuit proves of them is the circuit's meaning; the
-//! chain proves only that the proof verifies with these bindings.
+//! chain proves only that the proof verifies with these bindings, and that the claims the task
+//! pins (a dataset's registered commitment, say) are the values pinned. The bindings stop a
+//! proof standing for another task or provider; the pins make it about the submitter's data.
 
 use alloy_rlp::Encodable;
 use metamesh_crypto::{Address, Suite};
@@ -19,7 +21,7 @@ use metamesh_trie::NodeStore;
 use super::{
     ComputeEvent, Job, REPLICA_OUTVOTED, Task,
     settle::{accept, fail_task, resolve_inputs},
-    verify::{end_replica, requeue_after_backoff},
+    verify::{end_replica, requeue_after_backoff, withdraw},
 };
 use crate::{
     Code, Event, Exec, Outcome,
@@ -101,20 +103,50 @@ pub fn public_inputs(
     out.filter(|_| claims.next().is_none())
 }
 
-/// At submission: a zk task's circuit is registered and can verify tasks.
+/// At submission: a zk task's circuit is registered, can verify tasks, and has a claim at
+/// every index the task pins; each pinned value is a canonical input of its engine.
 pub(crate) fn check_task_circuit<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
     index: usize,
     spec: &TaskSpec,
 ) -> Outcome {
-    match ex.load::<Circuit>(&spec.circuit)? {
-        Some(c) if is_task_circuit(&c.inputs) => Ok(()),
-        _ => reject(Code::NotTaskCircuit, &[index as u128]),
+    let Some(c) = ex
+        .load::<Circuit>(&spec.circuit)?
+        .filter(|c| is_task_circuit(&c.inputs))
+    else {
+        return reject(Code::NotTaskCircuit, &[index as u128]);
+    };
+    let claims = (c.inputs.len() - ZK_BINDINGS.len()) as u64;
+    let values: Vec<Hash> = spec.pinned.iter().map(|p| p.value).collect();
+    if spec.pinned.last().is_some_and(|p| p.index >= claims) || !zk::canonical(c.engine, &values) {
+        return reject(Code::NotTaskCircuit, &[index as u128]);
     }
+    Ok(())
 }
 
-/// A zk task's successful run revealed: the result is accepted when its proof verifies with
-/// the chain's bindings, and its provider is paid from the escrow. Otherwise the provider is
+/// Whether the result carries every claim the task pins.
+pub fn pins_hold(spec: &TaskSpec, claims: &[Hash]) -> bool {
+    spec.pinned
+        .iter()
+        .all(|p| claims.get(p.index as usize) == Some(&p.value))
+}
+
+/// Whether a refusal of the proof is the provider's doing (a proof or claims that do not
+/// stand), so it is slashed for it; the others (a circuit record the chain cannot use) are not.
+fn provider_at_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::BadProof
+            | Code::ProofInvalid
+            | Code::NonCanonicalInput
+            | Code::ClaimCount
+            | Code::ClaimMismatch
+    )
+}
+
+/// A zk task's successful run revealed (its result's digest `digest`): the result is accepted
+/// when it carries the pinned claims and its proof verifies with the chain's bindings, and its
+/// provider is paid from the escrow. A proof or claims that do not stand get the provider
 /// slashed and the task placed again (or failed once its retries are spent).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn judge<S: NodeStore + Clone>(
@@ -125,26 +157,34 @@ pub(crate) fn judge<S: NodeStore + Clone>(
     index: u64,
     mut task: Task,
     r: usize,
-    (result, logs, proof): (&RunResult, &Bytes, &Bytes),
+    (result, logs, proof, digest): (&RunResult, &Bytes, &Bytes, Hash),
 ) -> Outcome {
     let me = tx.sender;
     let spec = job.spec.tasks[index as usize].clone();
     let suite = ex.suite();
     let inputs = resolve_inputs(ex, id, &job, index)?;
-    ex.charge_hash(alloy_rlp::encode(&inputs).len() + spec.program.len() + 64)?;
+    let preimage = alloy_rlp::encode(&inputs).len()
+        + alloy_rlp::encode(&spec.args).len()
+        + spec.program.len()
+        + 16;
+    ex.charge_hash(preimage)?;
     let input = input_digest(suite, &spec, &inputs);
     ex.charge_hash(alloy_rlp::encode(result).len())?;
     let output = output_digest(suite, result);
-    let digest = super::result_digest(suite, result);
     let names = ex
         .load::<Circuit>(&spec.circuit)?
         .map(|c| c.inputs)
         .unwrap_or_default();
     let bound = bindings(id, index, &input, &output, &me);
     let verdict = match public_inputs(&names, &bound, &result.claims) {
+        Some(_) if !pins_hold(&spec, &result.claims) => Err(Code::ClaimMismatch),
         Some(public) => zk::verify(ex, &spec.circuit, proof, &public)?.map(|()| public),
         None => Err(Code::ClaimCount),
     };
+    if verdict.as_ref().is_err_and(|c| !provider_at_fault(*c)) {
+        // The chain could not judge the proof: the provider withdraws, unpaid and unslashed.
+        return withdraw(ex, me, id, job, index, task, r, (result, logs), false);
+    }
     if task.first_reveal == 0 {
         task.first_reveal = ex.env().number;
     }
