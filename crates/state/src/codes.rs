@@ -157,7 +157,7 @@ codes! {
     NonCanonicalInput = 709, "non-canonical-input", "a public input is not below the scalar field's modulus";
     ProofInvalid = 710, "proof-invalid", "the proof does not verify for this circuit and these public inputs";
     StatementProven = 711, "statement-proven", "this statement (circuit and public inputs) was proven at block {0}";
-    NotTaskCircuit = 712, "not-a-task-circuit", "task {0}: its circuit is not registered, or does not name each of the public inputs jobHi, jobLo, task, inputsHi, inputsLo, outputsHi, outputsLo and provider once, or has no claim at an index the task pins";
+    NotTaskCircuit = 712, "not-a-task-circuit", "task {0}: its circuit is not registered, or does not name each of the public inputs jobHi, jobLo, task, inputsHi, inputsLo, outputsHi, outputsLo and provider once, or has no claim at an index the task pins, or a pinned value is not below its engine's modulus";
     BadZkTask = 713, "bad-zk-task", "task {0}: a zk-verified task has one replica, no comparator and a circuit, and pins claims by ascending index; other tasks name no circuit and pin nothing";
     ClaimCount = 714, "claim-count", "the result's claims do not fill the task circuit's public inputs besides its bindings";
     UnprovenResult = 715, "unproven-result", "a zk task's result carries a proof only when the run succeeded, and other tasks' never";

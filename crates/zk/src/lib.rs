@@ -27,10 +27,19 @@ pub enum Error {
     /// The input is not well formed: the message names the file, the field and the rule.
     #[error("{0}")]
     Malformed(String),
+    /// A witness's input does not fit its circuit: a signal unknown, missing or out of range,
+    /// or one of the circuit's assertions failed. The circuit's files are fine; the input is
+    /// not (whoever wrote it is at fault, not whoever runs the circuit).
+    #[error("{0}")]
+    Input(String),
 }
 
 impl Error {
     pub fn malformed(msg: impl Into<String>) -> Error {
         Error::Malformed(msg.into())
+    }
+
+    pub fn input(msg: impl Into<String>) -> Error {
+        Error::Input(msg.into())
     }
 }

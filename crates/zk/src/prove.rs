@@ -117,22 +117,32 @@ fn quotient<C: Curve>(
 
 /// Proves with a snarkjs `.zkey` and circom's witness generator (`.wasm`) for `input`,
 /// whichever engine the key is of: the proof's bytes ([`Proof::to_bytes`]) and its public
-/// inputs as 32-byte big-endian integers, as the chain carries them.
+/// inputs as 32-byte big-endian integers, as the chain carries them. With `registered` (a
+/// verifying key's canonical bytes), a proving key for another key is refused before any
+/// work. [`Error::Input`] means the input does not fit the circuit; any other error is the
+/// files' (or the limits').
 #[cfg(feature = "witness")]
 pub fn prove_files(
     zkey: &[u8],
     wasm: &[u8],
     input: &serde_json::Value,
     limits: crate::witness::Limits,
+    registered: Option<&[u8]>,
 ) -> Result<(Vec<u8>, Vec<[u8; 32]>), Error> {
     fn run<C: Curve>(
         zkey: &[u8],
         wasm: &[u8],
         input: &serde_json::Value,
         limits: crate::witness::Limits,
+        registered: Option<&[u8]>,
     ) -> Result<(Vec<u8>, Vec<[u8; 32]>), Error> {
         use ark_ff::{BigInteger, PrimeField};
         let pk = crate::zkey::read::<C>(zkey)?;
+        if registered.is_some_and(|k| k != pk.vk.canonical_bytes().as_slice()) {
+            return Err(Error::malformed(
+                "the proving key is for another verifying key than the registered one",
+            ));
+        }
         let w = crate::witness::calculate::<C::ScalarField>(wasm, input, limits)?;
         let (proof, public) = prove(&pk, &w, &mut os_rng())?;
         let public = public
@@ -147,7 +157,9 @@ pub fn prove_files(
         Ok((proof.to_bytes(), public))
     }
     match crate::zkey::engine(zkey)? {
-        crate::Engine::Bn254 => run::<ark_bn254::Bn254>(zkey, wasm, input, limits),
-        crate::Engine::Bls12_381 => run::<ark_bls12_381::Bls12_381>(zkey, wasm, input, limits),
+        crate::Engine::Bn254 => run::<ark_bn254::Bn254>(zkey, wasm, input, limits, registered),
+        crate::Engine::Bls12_381 => {
+            run::<ark_bls12_381::Bls12_381>(zkey, wasm, input, limits, registered)
+        }
     }
 }

@@ -38,6 +38,9 @@ struct Host {
     limits: StoreLimits,
     /// Messages the circuit printed (`log`, assertion texts).
     messages: String,
+    /// Whether the calculator stopped on the input (a signal, an index, an assertion) rather
+    /// than on its own limits.
+    input_fault: bool,
 }
 
 /// Computes the full witness of a circuit for `input` (circom's input JSON: signal names to
@@ -61,6 +64,7 @@ pub fn calculate<F: PrimeField>(
             .table_elements(1 << 20)
             .build(),
         messages: String::new(),
+        input_fault: false,
     };
     let mut store = Store::new(&engine, host);
     store.limiter(|h| &mut h.limits);
@@ -73,11 +77,17 @@ pub fn calculate<F: PrimeField>(
     let mut calc = Calc { store, instance };
     let result = calc.run::<F>(input);
     result.map_err(|e| {
-        let msgs = calc.store.data().messages.trim();
-        if msgs.is_empty() {
-            e
+        let host = calc.store.data();
+        let msgs = host.messages.trim();
+        let text = if msgs.is_empty() {
+            e.to_string()
         } else {
-            Error::malformed(format!("{e}; the circuit said: {msgs}"))
+            format!("{e}; the circuit said: {msgs}")
+        };
+        match e {
+            Error::Input(_) => Error::Input(text),
+            Error::Malformed(_) if host.input_fault => Error::Input(text),
+            Error::Malformed(_) => Error::Malformed(text),
         }
     })
 }
@@ -97,6 +107,8 @@ fn link(linker: &mut Linker<Host>) -> Result<(), wasmi::Error> {
                 7 => "an array index is out of bounds",
                 _ => "unknown error",
             };
+            // All but running out of memory are the input's doing.
+            c.data_mut().input_fault = code != 5;
             let text = message(&mut c);
             Err::<(), _>(wasmi::Error::new(format!(
                 "{why}{}",
@@ -210,12 +222,12 @@ impl Calc {
             let (msb, lsb) = ((h >> 32) as u32 as i32, h as u32 as i32);
             let want = self.call::<(i32, i32), i32>("getInputSignalSize", (msb, lsb))?;
             if want < 0 {
-                return Err(Error::malformed(format!(
+                return Err(Error::input(format!(
                     "input: the circuit has no input signal {name:?}"
                 )));
             }
             if values.len() != want as usize {
-                return Err(Error::malformed(format!(
+                return Err(Error::input(format!(
                     "input: signal {name:?} takes {want} values, {} given",
                     values.len()
                 )));
@@ -228,14 +240,14 @@ impl Calc {
                     self.call::<(i32, i32), ()>("writeSharedRWMemory", (j as i32, limb as i32))?;
                 }
                 self.call::<(i32, i32, i32), ()>("setInputSignal", (msb, lsb, i as i32))
-                    .map_err(|e| Error::malformed(format!("input: setting {name}[{i}]: {e}")))?;
+                    .map_err(|e| Error::input(format!("input: setting {name}[{i}]: {e}")))?;
                 set += 1;
             }
         }
         if let Ok(total) = self.call::<(), i32>("getInputSize", ())
             && set < total as usize
         {
-            return Err(Error::malformed(format!(
+            return Err(Error::input(format!(
                 "input: {set} input values given, the circuit takes {total}"
             )));
         }
@@ -294,7 +306,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Vec<BigInt>)>) -> Res
         }
         _ => {
             if prefix.is_empty() {
-                return Err(Error::malformed("input: expected a JSON object of signals"));
+                return Err(Error::input("input: expected a JSON object of signals"));
             }
             let mut values = Vec::new();
             scalars(prefix, v, &mut values)?;
@@ -313,7 +325,7 @@ fn scalars(name: &str, v: &Value, out: &mut Vec<BigInt>) -> Result<(), Error> {
                 .map(BigInt::from)
                 .or_else(|| n.as_u64().map(BigInt::from))
                 .ok_or_else(|| {
-                    Error::malformed(format!(
+                    Error::input(format!(
                         "input: {name}: {n} is not an integer (write large numbers as strings)"
                     ))
                 })?;
@@ -322,13 +334,13 @@ fn scalars(name: &str, v: &Value, out: &mut Vec<BigInt>) -> Result<(), Error> {
         }
         Value::String(s) => {
             out.push(parse_int(s).ok_or_else(|| {
-                Error::malformed(format!(
+                Error::input(format!(
                     "input: {name}: {s:?} is not a decimal or 0x-hex integer"
                 ))
             })?);
             Ok(())
         }
-        other => Err(Error::malformed(format!(
+        other => Err(Error::input(format!(
             "input: {name}: {other} is not a number"
         ))),
     }

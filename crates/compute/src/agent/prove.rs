@@ -87,6 +87,7 @@ impl<P: Port> Agent<P> {
             .as_str()
             .and_then(unhex)
             .ok_or_else(|| ours(format!("circuit {circuit}: no verifying key")))?;
+        let files = [zkey.to_owned(), wasm.to_owned()];
         let zkey = self.circuit_file(zkey)?;
         let wasm = self.circuit_file(wasm)?;
         let mut outputs = output_digest(self.suite, result);
@@ -96,16 +97,23 @@ impl<P: Port> Agent<P> {
         let job_id = self.job_hash(w).map_err(ours)?;
         let bound = bindings(&job_id, w.task, &inputs, &outputs, &self.me);
         let input = with_bindings(private, &bound)?;
-        let (proof, public) =
-            metamesh_zk::prove::prove_files(&zkey, &wasm, &input, self.prove_limits).map_err(
-                |e| {
-                    unproven(
-                        RUN_BAD_PROGRAM,
-                        "the circuit refused the run's zk inputs",
-                        format!("proving: {e}"),
-                    )
-                },
-            )?;
+        let proved =
+            metamesh_zk::prove::prove_files(&zkey, &wasm, &input, self.prove_limits, Some(&key));
+        let (proof, public) = match proved {
+            Ok(p) => p,
+            Err(e @ metamesh_zk::Error::Input(_)) => {
+                return Err(unproven(
+                    RUN_BAD_PROGRAM,
+                    "the circuit refused the run's zk inputs",
+                    format!("witness: {e}"),
+                ));
+            }
+            Err(e) => {
+                // The files may be what is wrong: fetch them afresh next time.
+                self.forget(&files);
+                return Err(ours(format!("proving: {e}")));
+            }
+        };
         if public.len() != names.len() {
             return Err(ours(format!(
                 "the proving key has {} public inputs; circuit {circuit} names {}",
@@ -125,26 +133,40 @@ impl<P: Port> Agent<P> {
                 None => claims.push(*value),
             }
         }
+        // The chain's check, with the chain's key, before the pins: claims from a wrong
+        // generator are the files' fault, not the data's.
+        match metamesh_zk::verify::verify_bytes(engine, &key, &proof, &public) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.forget(&files);
+                return Err(ours(format!(
+                    "the proof does not verify with circuit {circuit}'s registered key: its \
+                     proving key or witness generator is not the circuit's"
+                )));
+            }
+            Err(e) => return Err(ours(format!("checking the proof: {e}"))),
+        }
         let spec = &job["spec"]["tasks"][w.task as usize];
         check_pins(&spec["verification"]["claims"], &claims)?;
-        // The chain's check, with the chain's key: a mismatched proving key fails here.
-        match metamesh_zk::verify::verify_bytes(engine, &key, &proof, &public) {
-            Ok(true) => Ok((proof, claims)),
-            Ok(false) => Err(ours(format!(
-                "the proof does not verify with circuit {circuit}'s registered key: its \
-                 proving key or witness generator is not the circuit's"
-            ))),
-            Err(e) => Err(ours(format!("checking the proof: {e}"))),
+        Ok((proof, claims))
+    }
+
+    fn cached(&self, cid: &str) -> Option<std::path::PathBuf> {
+        (!cid.is_empty() && cid.chars().all(|c| c.is_ascii_alphanumeric()))
+            .then(|| self.circuits.join(cid))
+    }
+
+    /// Drops circuit files from the cache.
+    fn forget(&self, cids: &[String]) {
+        for path in cids.iter().filter_map(|c| self.cached(c)) {
+            let _ = std::fs::remove_file(path);
         }
     }
 
     /// A circuit's proving key or witness generator, from the agent's cache or the content
     /// network (then kept: one circuit serves many tasks).
     fn circuit_file(&mut self, cid: &str) -> Result<Vec<u8>, Unproven> {
-        let cached = cid
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric())
-            .then(|| self.circuits.join(cid));
+        let cached = self.cached(cid);
         if let Some(bytes) = cached.as_deref().and_then(|p| std::fs::read(p).ok()) {
             return Ok(bytes);
         }
@@ -162,7 +184,10 @@ fn keep(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes)?;
+    let mut f = std::fs::File::create(&tmp)?;
+    std::io::Write::write_all(&mut f, bytes)?;
+    // On disk before it has its name: a crash leaves no torn file under it.
+    f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 
@@ -191,7 +216,10 @@ fn with_bindings(private: &[u8], bound: &[[u8; 32]; 8]) -> Result<Value, Unprove
 /// The task's pinned claims (`[{index, value}]`, decimal values, as `mm_getJob` gives them)
 /// against the run's: data other than the submitter's is the input's fault, not the proof's.
 fn check_pins(pins: &Value, claims: &[Hash]) -> Result<(), Unproven> {
-    for pin in pins.as_array().map(Vec::as_slice).unwrap_or_default() {
+    let Some(pins) = pins.as_array() else {
+        return Err(ours("the node does not say the task's pinned claims"));
+    };
+    for pin in pins {
         let (Some(index), Some(value)) = (pin["index"].as_u64(), pin["value"].as_str()) else {
             return Err(ours(
                 "the node gives a pinned claim without index and value",

@@ -181,8 +181,17 @@ pub(crate) fn judge<S: NodeStore + Clone>(
         Some(public) => zk::verify(ex, &spec.circuit, proof, &public)?.map(|()| public),
         None => Err(Code::ClaimCount),
     };
-    if verdict.as_ref().is_err_and(|c| !provider_at_fault(*c)) {
+    if let Err(code) = verdict
+        && !provider_at_fault(code)
+    {
         // The chain could not judge the proof: the provider withdraws, unpaid and unslashed.
+        ex.emit(Event::Compute(ComputeEvent::ProofRejected {
+            job: *id,
+            task: index,
+            provider: me,
+            code: code as u16,
+            slashed: Amount::ZERO,
+        }))?;
         return withdraw(ex, me, id, job, index, task, r, (result, logs), false);
     }
     if task.first_reveal == 0 {

@@ -209,7 +209,7 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
 /// failure) withdraws: it takes no part in the vote and is not paid nor slashed, and the task
 /// is placed again elsewhere after its back-off, as after a timeout. A `run_failed` withdrawal
 /// (a zk task's failed run, which nobody can check) counts against the task's own retries:
-/// past them the task fails with the run's status.
+/// past them, once two providers' runs have failed, the task fails with the run's status.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn withdraw<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
@@ -235,7 +235,11 @@ pub(super) fn withdraw<S: NodeStore + Clone>(
         digest: [0; 32],
     }))?;
     task.retries += 1;
-    if run_failed && task.retries > job.spec.tasks[index as usize].retries {
+    // Nobody checks a zk task's failed run: one provider's word does not end the job.
+    if run_failed
+        && task.retries > job.spec.tasks[index as usize].retries
+        && failed_runs(&task) >= 2
+    {
         let args = [u128::from(result.status), u128::from(result.code)];
         return fail_task(ex, id, job, index, task, Code::RunFailed, &args);
     }
@@ -245,6 +249,23 @@ pub(super) fn withdraw<S: NodeStore + Clone>(
     }
     requeue_after_backoff(ex, id, &job, index, task)?;
     ex.save(id, &job)
+}
+
+/// How many providers reported a failed run of the task (not a provider failure).
+fn failed_runs(task: &Task) -> usize {
+    let mut who: Vec<Address> = task
+        .replicas
+        .iter()
+        .filter(|r| {
+            r.state == super::REPLICA_FAILED
+                && r.result.status != RUN_OK
+                && r.result.status != RUN_PROVIDER
+        })
+        .map(|r| r.provider)
+        .collect();
+    who.sort_by_key(|a| a.0);
+    who.dedup();
+    who.len()
 }
 
 /// Queues a task again once its back-off (from its retries so far) has passed, due to fail as

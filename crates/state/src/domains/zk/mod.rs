@@ -45,12 +45,13 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             proof,
             inputs,
         } => {
+            // Checked after the proof, so refusing it costs what verifying it did.
+            check_proof(ex, circuit, proof, inputs)?;
             if let Some(c) = ex.load::<Circuit>(circuit)?
                 && crate::domains::compute::is_task_circuit(&c.inputs)
             {
                 return reject(Code::TaskCircuitProof, &[]);
             }
-            check_proof(ex, circuit, proof, inputs)?;
             let id = statement_id(ex.suite(), circuit, inputs);
             ex.charge_hash(32 * (inputs.len() + 1))?;
             if let Some(done) = ex.load::<Statement>(&id)? {
