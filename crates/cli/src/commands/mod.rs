@@ -9,6 +9,7 @@ pub mod devnet;
 pub mod hash;
 pub mod init;
 pub mod job;
+mod job_build;
 mod job_live;
 mod job_view;
 pub mod key;
