@@ -21,13 +21,13 @@ use metamesh_trie::NodeStore;
 use super::{
     ComputeEvent, Job, REPLICA_OUTVOTED, Task,
     settle::{accept, fail_task, resolve_inputs},
-    verify::{end_replica, requeue_after_backoff, withdraw},
+    verify::{end_replica, record_reveal, requeue_after_backoff, withdraw},
 };
 use crate::{
     Code, Event, Exec, Outcome,
     domains::{
         TxContext,
-        zk::{self, Circuit, Statement, ZkEvent, statement_id},
+        zk::{self, Circuit},
     },
     exec::reject,
 };
@@ -194,57 +194,16 @@ pub(crate) fn judge<S: NodeStore + Clone>(
         }))?;
         return withdraw(ex, me, id, job, index, task, r, (result, logs), false);
     }
-    if task.first_reveal == 0 {
-        task.first_reveal = ex.env().number;
-    }
-    let replica = &mut task.replicas[r];
-    replica.revealed = true;
-    replica.digest = digest;
-    replica.result = result.clone();
-    replica.logs = logs.clone();
-    ex.emit(Event::Compute(ComputeEvent::Revealed {
-        job: *id,
-        task: index,
-        provider: me,
-        digest,
-    }))?;
+    record_reveal(ex, (id, index, &mut task, r), (result, logs, digest))?;
     match verdict {
         Ok(public) => {
-            record_statement(ex, &spec.circuit, &public, tx)?;
+            zk::record_statement(ex, tx, &spec.circuit, &public)?;
             let leader = result.clone();
             // The proof shows the result, not the work it took: the pool pays on neither.
             accept(ex, id, job, index, task, leader, false)
         }
         Err(code) => rejected(ex, me, id, job, index, task, r, code),
     }
-}
-
-/// The proven statement, as `verifyProof` records it (once).
-fn record_statement<S: NodeStore + Clone>(
-    ex: &mut Exec<'_, S>,
-    circuit: &Hash,
-    public: &[[u8; 32]],
-    tx: &TxContext,
-) -> Outcome {
-    let prover = tx.sender;
-    let statement = statement_id(ex.suite(), circuit, public);
-    ex.charge_hash(32 * (public.len() + 1))?;
-    if ex.load::<Statement>(&statement)?.is_some() {
-        return Ok(());
-    }
-    let record = Statement {
-        circuit: *circuit,
-        prover,
-        block: ex.env().number,
-        time: ex.env().timestamp,
-        tx: tx.hash,
-    };
-    ex.save(&statement, &record)?;
-    ex.emit(Event::Zk(ZkEvent::ProofVerified {
-        circuit: *circuit,
-        statement,
-        prover,
-    }))
 }
 
 #[allow(clippy::too_many_arguments)]

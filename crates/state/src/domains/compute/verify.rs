@@ -182,6 +182,23 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
         let evidence = (result, logs, proof, digest);
         return super::proven::judge(ex, tx, id, job, index, task, r, evidence);
     }
+    record_reveal(ex, (id, index, &mut task, r), (result, logs, digest))?;
+    let revealed = active(&task).filter(|r| r.revealed).count();
+    if revealed < task.wanted as usize {
+        let due = next_deadline(&task);
+        set_due(ex, id, index, &mut task, due)?;
+        return ex.save(&(*id, index), &task);
+    }
+    decide_quorum(ex, id, job, index, task)
+}
+
+/// Keeps replica `r`'s revealed result (the task's first reveal block too) and emits
+/// `resultRevealed`.
+pub(super) fn record_reveal<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    (id, index, task, r): (&Hash, u64, &mut Task, usize),
+    (result, logs, digest): (&RunResult, &Bytes, Hash),
+) -> Outcome {
     if task.first_reveal == 0 {
         task.first_reveal = ex.env().number;
     }
@@ -190,19 +207,13 @@ pub(crate) fn reveal<S: NodeStore + Clone>(
     replica.digest = digest;
     replica.result = result.clone();
     replica.logs = logs.clone();
+    let provider = replica.provider;
     ex.emit(Event::Compute(ComputeEvent::Revealed {
         job: *id,
         task: index,
-        provider: me,
+        provider,
         digest,
-    }))?;
-    let revealed = active(&task).filter(|r| r.revealed).count();
-    if revealed < task.wanted as usize {
-        let due = next_deadline(&task);
-        set_due(ex, id, index, &mut task, due)?;
-        return ex.save(&(*id, index), &task);
-    }
-    decide_quorum(ex, id, job, index, task)
+    }))
 }
 
 /// A replica whose provider could not run the task (missing software, a sandbox or cluster

@@ -52,26 +52,41 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             {
                 return reject(Code::TaskCircuitProof, &[]);
             }
-            let id = statement_id(ex.suite(), circuit, inputs);
-            ex.charge_hash(32 * (inputs.len() + 1))?;
-            if let Some(done) = ex.load::<Statement>(&id)? {
-                return reject(Code::StatementProven, &[u128::from(done.block)]);
+            match record_statement(ex, tx, circuit, inputs)? {
+                Some(done) => reject(Code::StatementProven, &[u128::from(done.block)]),
+                None => Ok(()),
             }
-            let record = Statement {
-                circuit: *circuit,
-                prover: tx.sender,
-                block: ex.env().number,
-                time: ex.env().timestamp,
-                tx: tx.hash,
-            };
-            ex.save(&id, &record)?;
-            ex.emit(Event::Zk(ZkEvent::ProofVerified {
-                circuit: *circuit,
-                statement: id,
-                prover: tx.sender,
-            }))
         }
     }
+}
+
+/// Records (circuit, inputs) as proven by the transaction's sender, with `proofVerified`;
+/// a statement already recorded stays as it was and is given back.
+pub(crate) fn record_statement<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    tx: &TxContext,
+    circuit: &Hash,
+    inputs: &[[u8; 32]],
+) -> Outcome<Option<Statement>> {
+    let id = statement_id(ex.suite(), circuit, inputs);
+    ex.charge_hash(32 * (inputs.len() + 1))?;
+    if let Some(done) = ex.load::<Statement>(&id)? {
+        return Ok(Some(done));
+    }
+    let record = Statement {
+        circuit: *circuit,
+        prover: tx.sender,
+        block: ex.env().number,
+        time: ex.env().timestamp,
+        tx: tx.hash,
+    };
+    ex.save(&id, &record)?;
+    ex.emit(Event::Zk(ZkEvent::ProofVerified {
+        circuit: *circuit,
+        statement: id,
+        prover: tx.sender,
+    }))?;
+    Ok(None)
 }
 
 fn register<S: NodeStore + Clone>(
