@@ -62,3 +62,19 @@ if ! python3 -c 'import pyscf' 2>/dev/null; then
     pyscf==2.14.0
 fi
 python3 -c 'import pyscf; print("pyscf", pyscf.__version__, "ready")'
+
+# SPARQLWrapper (on rdflib): the standard SPARQL client the knowledge graph's /sparql is
+# tested with.
+if ! python3 -c 'import SPARQLWrapper, rdflib' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    SPARQLWrapper==2.0.0 rdflib==7.6.0
+fi
+python3 -c 'import SPARQLWrapper, rdflib; print("SPARQLWrapper", SPARQLWrapper.__version__, "rdflib", rdflib.__version__, "ready")'
+
+# The OPTIMADE validator (optimade-python-tools): BMCI's /optimade API is checked with it.
+if ! command -v optimade-validator >/dev/null 2>&1 \
+  || ! python3 -c 'import optimade; assert optimade.__version__ == "1.5.0"' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    optimade==1.5.0
+fi
+python3 -c 'import optimade; print("optimade", optimade.__version__, "(optimade-validator) ready")'

@@ -80,6 +80,12 @@ enum Command {
     /// Zero-knowledge proofs (Groth16, snarkjs's formats): verify, prove, witnesses, keys.
     #[command(subcommand)]
     Zk(commands::zk::ZkCommand),
+    /// The knowledge graph of chain records: SPARQL queries and full-text search.
+    #[command(subcommand)]
+    Kg(commands::kg::KgCommand),
+    /// BMCI, the Boron Material Computing Index: structures by OPTIMADE filter or free text.
+    #[command(subcommand)]
+    Bmci(commands::bmci::BmciCommand),
     /// Debugging and interop helpers.
     #[command(subcommand)]
     Tools(commands::tools::ToolsCommand),
@@ -165,6 +171,8 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(&ctx, args),
         Command::Tools(cmd) => commands::tools::run(&ctx, cmd),
         Command::Zk(cmd) => commands::zk::run(&ctx, cmd),
+        Command::Kg(cmd) => commands::kg::run(&ctx, cmd),
+        Command::Bmci(cmd) => commands::bmci::run(&ctx, cmd),
         Command::Bench(cmd) => commands::bench::run(&ctx, cmd),
         Command::SandboxRun { plan } => metamesh_compute::sandbox::enter(&plan),
     };

@@ -433,3 +433,51 @@ fn bench_tps_reports_throughput_beside_the_ceiling() {
         run.stderr
     );
 }
+
+#[test]
+fn kg_extract_proposes_statements_with_confidences() {
+    let s = Scratch::new();
+    let paper = s.write(
+        "paper.txt",
+        "Boron carbide (B4C) is one of the hardest ceramics. Its Vickers hardness is 38 GPa. \
+         Hexagonal boron nitride has a band gap of 5.96 eV."
+            .as_bytes(),
+    );
+    let c = s.mm(&["--json", "kg", "extract", &paper]).ok().json();
+    let c = c.as_array().unwrap();
+    assert!(
+        c.iter().any(|c| c["formula"] == "B4C"
+            && c["property"] == "hardness"
+            && c["value"] == 38.0
+            && c["unit"] == "GigaPA"),
+        "{c:#?}"
+    );
+    assert!(
+        c.iter()
+            .any(|c| c["formula"] == "BN" && c["property"] == "bandGap")
+    );
+    let nq = s.mm(&["kg", "extract", &paper, "--nquads"]).ok().stdout;
+    assert!(nq.contains("<urn:metamesh:ns:confidence>"), "{nq}");
+    assert!(nq.contains("<http://qudt.org/vocab/unit/EV>"));
+    assert!(nq.lines().all(|l| l.ends_with(" .")), "{nq}");
+    let high = s
+        .mm(&[
+            "--json",
+            "kg",
+            "extract",
+            &paper,
+            "--min-confidence",
+            "0.99",
+        ])
+        .ok()
+        .json();
+    assert!(high.as_array().unwrap().is_empty());
+
+    let binary = s.write("paper.pdf", &[0xff, 0xfe, 0x00, 0x9f]);
+    let r = s.mm(&["kg", "extract", &binary]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not UTF-8"), "{}", r.stderr);
+    let r = s.mm(&["kg", "extract", &paper, "--source", "not an iri"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--source"), "{}", r.stderr);
+}

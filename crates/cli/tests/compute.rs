@@ -192,6 +192,145 @@ fn the_example_job_runs_on_the_devnets_providers() {
         "{}",
         logs.stdout
     );
+    provenance_in_the_knowledge_graph(&s, &net, &id);
+}
+
+/// The verified result of `gap`, followed in one SPARQL query (by SPARQLWrapper, a standard
+/// client) to its inputs, program, providers and the block that accepted it.
+fn provenance_in_the_knowledge_graph(s: &Scratch, net: &Net, id: &str) {
+    let chain = rpc(net.rpc, "mm_getComputeResult", json!([id, 4])).unwrap();
+    assert_eq!(chain["name"], "gap");
+    let accepted = rpc(
+        net.rpc,
+        "mm_getEvents",
+        json!([{"fromBlock": 0, "kinds": ["resultAccepted"]}]),
+    )
+    .unwrap();
+    let block = accepted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["job"] == id && e["event"]["task"] == 4)
+        .map(|e| e["blockNumber"].as_u64().unwrap())
+        .expect("the gap result's acceptance event");
+    let select = s.write(
+        "provenance.rq",
+        format!(
+            "SELECT ?input ?program ?provider ?number WHERE {{
+               <urn:metamesh:result:{id}/4> prov:wasGeneratedBy ?task ; mm:acceptedIn ?block .
+               ?task prov:used ?input ; mm:program ?program ; prov:wasAssociatedWith ?provider .
+               ?block mm:number ?number .
+               FILTER(?input != ?program)
+             }}"
+        )
+        .as_bytes(),
+    );
+    let construct = s.write(
+        "job.rq",
+        format!(
+            "CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s dct:isPartOf <urn:metamesh:job:{id}> ; ?p ?o }}"
+        )
+        .as_bytes(),
+    );
+    let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/sparql.py");
+    let endpoint = format!("http://127.0.0.1:{}/sparql", net.rpc + 1);
+    // The indexer follows the chain a moment behind it.
+    let mut answer = Value::Null;
+    wait_for("the result is in the knowledge graph", 30, || {
+        let out = std::process::Command::new("python3")
+            .arg(&client)
+            .args([&endpoint, &select, &construct])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        answer = serde_json::from_slice(&out.stdout).unwrap();
+        !answer["bindings"].as_array().unwrap().is_empty()
+    });
+    let rows = answer["bindings"].as_array().unwrap();
+    let col = |name: &str| {
+        let mut v: Vec<String> = rows
+            .iter()
+            .map(|r| r[name]["value"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut inputs: Vec<String> = chain["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("ipfs://{}", i["cid"].as_str().unwrap()))
+        .collect();
+    inputs.sort();
+    inputs.dedup();
+    assert_eq!(col("input"), inputs, "{answer:#}");
+    assert_eq!(
+        col("program"),
+        vec![format!("ipfs://{}", chain["program"].as_str().unwrap())]
+    );
+    let mut providers: Vec<String> = chain["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "urn:metamesh:account:{}",
+                p.as_str().unwrap().to_lowercase()
+            )
+        })
+        .collect();
+    providers.sort();
+    assert_eq!(col("provider"), providers);
+    assert_eq!(col("number"), vec![block.to_string()]);
+    assert!(
+        answer["triples"].as_u64().unwrap() > 20,
+        "rdflib parsed the job's tasks from our Turtle: {answer}"
+    );
+    // Full text through the CLI.
+    let hits = net
+        .client(net.rpc, &["--json", "kg", "search", "bands"])
+        .ok()
+        .json();
+    assert!(
+        !hits["results"]["bindings"].as_array().unwrap().is_empty(),
+        "{hits}"
+    );
+    // BMCI: the seed's structures by OPTIMADE filter and by free text.
+    let by_filter = net
+        .client(
+            net.rpc,
+            &[
+                "--json",
+                "bmci",
+                "search",
+                "elements HAS ALL \"B\",\"N\" AND nelements=2",
+            ],
+        )
+        .ok()
+        .json();
+    let data = by_filter["data"].as_array().unwrap();
+    assert!(!data.is_empty(), "{by_filter}");
+    assert!(
+        data.iter()
+            .all(|e| e["attributes"]["chemical_formula_reduced"] == "BN")
+    );
+    let by_text = net
+        .client(net.rpc, &["--json", "bmci", "search", "boron", "nitride"])
+        .ok()
+        .json();
+    assert!(
+        by_text
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["attributes"]["chemical_formula_reduced"] == "BN"),
+        "{by_text}"
+    );
 }
 
 fn job_at(port: u16, id: &str) -> Value {

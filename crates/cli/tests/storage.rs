@@ -181,6 +181,86 @@ fn data_moves_between_nodes_encrypted_and_under_deals() {
     assert_ne!(stranger.code, 0);
     assert!(!s.path("secret.stranger").exists());
 
+    // A private named graph: stored encrypted, queried only where its key is.
+    let triples = s.write(
+        "private.nt",
+        b"<urn:lab:sample-7> <http://purl.org/dc/terms/title> \"unpublished boron sample\" .\n\
+          <urn:lab:sample-7> <urn:metamesh:ns:hardness> \"41.5\"^^<http://www.w3.org/2001/XMLSchema#decimal> .\n",
+    );
+    let private = net
+        .client(
+            ports[0],
+            &[
+                "--json",
+                "data",
+                "add",
+                &triples,
+                "--encrypt",
+                "--from",
+                &funded[0],
+                "--register",
+                "--title",
+                "lab notes",
+            ],
+        )
+        .ok()
+        .json();
+    let pcid = private["cid"].as_str().unwrap().to_owned();
+    let q = "SELECT ?t ?h ?g WHERE { GRAPH ?g { ?s dct:title ?t ; mm:hardness ?h } }";
+    let mine = net
+        .client(
+            ports[1],
+            &[
+                "--json",
+                "kg",
+                "query",
+                q,
+                "--private",
+                &pcid,
+                "--from",
+                &funded[0],
+            ],
+        )
+        .ok()
+        .json();
+    let rows = mine["results"]["bindings"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{mine}");
+    assert_eq!(rows[0]["t"]["value"], "unpublished boron sample");
+    assert_eq!(rows[0]["g"]["value"], format!("ipfs://{pcid}"));
+    let theirs = net.client(
+        ports[1],
+        &["kg", "query", q, "--private", &pcid, "--from", &funded[2]],
+    );
+    assert_ne!(theirs.code, 0, "a key it was not shared with opens nothing");
+    // The node indexed the registration (its public title) but holds none of the triples.
+    wait_for(
+        "the node indexed the private graph's registration",
+        30,
+        || {
+            let r = net
+                .client(ports[0], &["--json", "kg", "search", "lab notes"])
+                .ok()
+                .json();
+            !r["results"]["bindings"].as_array().unwrap().is_empty()
+        },
+    );
+    let public = net
+        .client(
+            ports[0],
+            &[
+                "--json",
+                "kg",
+                "query",
+                "SELECT ?s WHERE { ?s ?p \"unpublished boron sample\" }",
+            ],
+        )
+        .ok()
+        .json();
+    assert!(
+        public["results"]["bindings"].as_array().unwrap().is_empty(),
+        "{public}"
+    );
+
     // Storage: nodes 2 and 3 offer space; a deal for two replicas is taken by both agents.
     let node_address =
         |i: usize| -> String { genesis["clique"]["signers"][i].as_str().unwrap().to_owned() };

@@ -29,6 +29,7 @@ pub struct ChainView {
     db: Arc<ChainDb>,
     head: u64,
     genesis_hash: Hash,
+    suite: metamesh_crypto::Suite,
 }
 
 impl ChainView {
@@ -38,6 +39,23 @@ impl ChainView {
 
     pub fn db(&self) -> &ChainDb {
         &self.db
+    }
+
+    pub fn suite(&self) -> metamesh_crypto::Suite {
+        self.suite
+    }
+
+    /// The state at the view's head block.
+    pub fn head_state(&self) -> Result<metamesh_state::State<&ChainDb>, String> {
+        let hash = self
+            .canonical(self.head)?
+            .ok_or("the head block is not canonical")?;
+        let header = self.header(&hash).ok_or("the head block is not stored")?;
+        Ok(metamesh_state::State::open(
+            self.suite,
+            &self.db,
+            header.state_root,
+        ))
     }
 
     pub fn canonical(&self, number: u64) -> Result<Option<Hash>, String> {
@@ -61,6 +79,7 @@ impl Chain {
             db: self.db().clone(),
             head: self.head().number,
             genesis_hash: self.genesis_hash(),
+            suite: self.suite(),
         }
     }
 }

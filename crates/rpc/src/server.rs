@@ -42,6 +42,8 @@ pub struct RpcConfig {
     pub max_batch: usize,
     /// Bytes of answers to one batch.
     pub max_batch_bytes: usize,
+    /// The knowledge graph `/sparql` serves (none: 404).
+    pub knowledge: Option<crate::sparql::Knowledge>,
 }
 
 impl Default for RpcConfig {
@@ -53,6 +55,7 @@ impl Default for RpcConfig {
             cors: Vec::new(),
             max_batch: 1_000,
             max_batch_bytes: 25_000_000,
+            knowledge: None,
         }
     }
 }
@@ -74,6 +77,9 @@ pub fn router(node: Arc<NodeService>, config: RpcConfig) -> Router {
         .route("/content/car", axum::routing::post(car_in))
         .route("/content/car/{cid}", get(car_out))
         .route("/content/fetch/{cid}", axum::routing::post(fetch))
+        .route("/sparql", get(crate::sparql::get).post(crate::sparql::post))
+        .route("/optimade", get(crate::optimade::get))
+        .route("/optimade/{*rest}", get(crate::optimade::get))
         // A 1.25 MiB proof is 2.5 MB of hex; content uploads stream past this limit.
         .layer(DefaultBodyLimit::max(8 << 20))
         .layer(middleware::from_fn_with_state(shared.clone(), guard))

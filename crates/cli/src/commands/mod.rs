@@ -3,6 +3,7 @@
 pub mod account;
 pub mod attest;
 pub mod bench;
+pub mod bmci;
 pub mod client;
 pub mod data;
 pub mod devnet;
@@ -13,6 +14,7 @@ mod job_build;
 mod job_live;
 mod job_view;
 pub mod key;
+pub mod kg;
 pub mod node;
 pub mod provider;
 mod provider_run;

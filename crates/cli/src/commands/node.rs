@@ -61,6 +61,13 @@ pub struct RunArgs {
     /// Origins browsers may call RPC from, comma-separated; `*` for any [config: rpc-cors].
     #[arg(long, env = "METAMESH_RPC_CORS", value_delimiter = ',')]
     rpc_cors: Vec<String>,
+    /// Run without the knowledge graph: no indexer, and `/sparql` answers 404 [config: no-kg].
+    #[arg(long)]
+    no_kg: bool,
+    /// The longest one SPARQL query may run before it is cancelled, in seconds
+    /// [config: sparql-timeout; default 10].
+    #[arg(long, value_name = "SECONDS")]
+    sparql_timeout: Option<u64>,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -85,6 +92,10 @@ pub struct NodeConfig {
     pub rpc_vhosts: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rpc_cors: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_kg: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparql_timeout: Option<u64>,
 }
 
 impl NodeConfig {
@@ -118,6 +129,9 @@ pub struct Settings {
     pub bootnodes: Vec<Multiaddr>,
     pub signer: Option<SecretKey>,
     pub rpc: RpcConfig,
+    /// Index the chain into a knowledge graph and serve `/sparql`.
+    pub knowledge: bool,
+    pub sparql_timeout: Duration,
 }
 
 /// The name of the token file a node writes in its data directory.
@@ -260,6 +274,13 @@ impl Settings {
             bootnodes,
             signer,
             rpc,
+            knowledge: !(args.no_kg || config.no_kg),
+            sparql_timeout: Duration::from_secs(
+                args.sparql_timeout
+                    .or(config.sparql_timeout)
+                    .unwrap_or(10)
+                    .clamp(1, 3600),
+            ),
         })
     }
 }
@@ -329,7 +350,27 @@ pub fn run_node(
         target_peers: 25,
         request_timeout: Duration::from_secs(10),
     };
-    runtime.block_on(serve(node, settings.rpc_addr, net, settings.rpc))?;
+    let mut rpc = settings.rpc;
+    let indexer = if settings.knowledge {
+        let indexer = metamesh_knowledge::Indexer::open(
+            &node.chain_view(),
+            Some(&data_dir.join("knowledge").join("snapshot.nq")),
+        )
+        .context("opening the knowledge graph")?;
+        let limits = metamesh_knowledge::Limits {
+            timeout: settings.sparql_timeout,
+            ..Default::default()
+        };
+        rpc.knowledge = Some(metamesh_rpc::Knowledge::new(
+            indexer.graph(),
+            indexer.bmci(),
+            limits,
+        ));
+        Some(indexer)
+    } else {
+        None
+    };
+    runtime.block_on(serve(node, settings.rpc_addr, net, rpc, indexer))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -348,6 +389,7 @@ async fn serve(
     rpc_addr: SocketAddr,
     net: NetConfig,
     config: RpcConfig,
+    indexer: Option<metamesh_knowledge::Indexer>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(rpc_addr)
         .await
@@ -369,6 +411,13 @@ async fn serve(
         node.clone(),
         stopped.clone(),
     ));
+    let kg = indexer.map(|ix| {
+        tokio::spawn(metamesh_knowledge::run_indexer(
+            node.clone(),
+            ix,
+            stopped.clone(),
+        ))
+    });
     let mut rpc_stopped = stopped.clone();
     let rpc = tokio::spawn(metamesh_rpc::serve(listener, node, config, async move {
         let _ = rpc_stopped.wait_for(|s| *s).await;
@@ -379,6 +428,9 @@ async fn serve(
     let _ = sealer.await;
     let _ = agent.await;
     let _ = p2p.await;
+    if let Some(kg) = kg {
+        let _ = kg.await;
+    }
     rpc.await.context("RPC task")??;
     Ok(())
 }

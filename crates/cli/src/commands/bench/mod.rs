@@ -1,6 +1,7 @@
 //! `metamesh bench`: end-to-end figures, each beside a reference measured in the same run.
 
 mod job;
+mod kg;
 mod native;
 mod network;
 mod remote;
@@ -111,6 +112,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         proves: usize,
     },
+    /// The knowledge graph: loading ~N quads as the indexer does beside oxigraph's bulk
+    /// loader, SPARQL lookups at that size (p50/p99), and indexing a sealed chain beside the
+    /// rate the chain produced its events.
+    Kg {
+        #[arg(long, default_value_t = 1_000_000)]
+        triples: usize,
+        /// Runs of each lookup.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
     /// Sync speed of a fresh node over libp2p beside the local import rate of the same blocks.
     Sync {
         #[arg(long, default_value_t = 10_000)]
@@ -130,6 +141,7 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         } => scheduler::run(ctx, &providers, jobs, rounds),
         BenchCommand::Wasm { repeat, rounds } => wasm::run(ctx, repeat, rounds),
         BenchCommand::Zk { verifies, proves } => zk::run(ctx, verifies, proves),
+        BenchCommand::Kg { triples, runs } => kg::run(ctx, triples, runs),
         BenchCommand::Process { runs } => native::process(ctx, runs),
         BenchCommand::Slurm { slurm_conf, tasks } => native::slurm(ctx, slurm_conf, tasks),
         BenchCommand::Job { jobs, sender, rpc } => job::run(ctx, &rpc, &sender, jobs),

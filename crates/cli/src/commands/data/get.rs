@@ -177,3 +177,48 @@ pub(super) fn share(ctx: &Context, args: ShareArgs) -> anyhow::Result<ExitCode> 
     });
     Ok(ExitCode::SUCCESS)
 }
+
+/// The content under `cid` in memory, decrypted with a key shared with the sender when it is
+/// encrypted: for commands that use data without writing it out (`kg query --private`).
+pub(crate) fn content_bytes(
+    ctx: &Context,
+    rpc: &RpcArgs,
+    sender: &SenderArgs,
+    cid: &str,
+    max: u64,
+) -> anyhow::Result<Vec<u8>> {
+    let cid = parse_cid(cid)?;
+    let mut scratch = Scratch::new()?;
+    fetch_into(rpc, &cid, &mut scratch)?;
+    let head = head_bytes(&scratch, &cid);
+    /// Refuses to grow past the limit.
+    struct Capped(Vec<u8>, u64);
+    impl Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0.len() as u64 + buf.len() as u64 > self.1 {
+                return Err(std::io::Error::other("over the size limit"));
+            }
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let too_big = |e| match e {
+        metamesh_storage::StorageError::Io(_) => {
+            anyhow!("{cid}: over {max} bytes, wrong key, or altered")
+        }
+        other => other.into(),
+    };
+    if envelope::Header::decode(&head).is_err() {
+        let mut out = Capped(Vec::new(), max);
+        metamesh_storage::export_file(&scratch, &cid, &mut out).map_err(too_big)?;
+        return Ok(out.0);
+    }
+    let key = sender_key(ctx, sender)?;
+    let data_key = shared_key(rpc, &cid, &key, Some(&scratch))?;
+    let mut dec = envelope::Decryptor::new(&data_key, Capped(Vec::new(), max));
+    metamesh_storage::export_file(&scratch, &cid, &mut dec).map_err(too_big)?;
+    Ok(dec.finish()?.0)
+}

@@ -7,6 +7,7 @@ mod get;
 mod transfer;
 
 use add::add;
+pub(crate) use get::content_bytes;
 use get::{get, share};
 pub(crate) use transfer::{add_bytes, get_bytes};
 use transfer::{export, import_car};

@@ -1,0 +1,245 @@
+//! The indexer: follows the chain's events with a cursor ([`EventFollower`], the same stream
+//! the RPC's `events` subscription serves), writes each record's graph as its event arrives
+//! and drops it when a reorg retracts the event. The cursor is committed with the graph
+//! changes it covers, and saved with the snapshot, so after a restart the indexer replays
+//! exactly the events the snapshot has not seen — none missed, none doubled.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use metamesh_node::{ChainView, Cursor, EventFollower, NodeService};
+use tokio::sync::watch;
+
+use crate::{
+    KnowledgeGraph,
+    graph::{Change, GraphError},
+    read::Reader,
+    records, vocab,
+};
+
+/// Events one step takes at most (one store transaction).
+const BATCH: usize = 2_000;
+/// Changes after which a snapshot is written, and the longest a change waits for one.
+const SAVE_EVERY: usize = 20_000;
+const SAVE_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("reading the chain: {0}")]
+    Chain(String),
+}
+
+/// What the indexer has done since it started.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexStats {
+    pub events: u64,
+    pub written: u64,
+    pub retracted: u64,
+}
+
+pub struct Indexer {
+    kg: Arc<KnowledgeGraph>,
+    /// BMCI's entries, read once: the graph holds them as RDF, OPTIMADE serves them.
+    bmci: Arc<crate::optimade::Database>,
+    follower: EventFollower,
+    reader: Reader,
+    snapshot: Option<PathBuf>,
+    unsaved: usize,
+    saved_at: Instant,
+    pub stats: IndexStats,
+}
+
+impl Indexer {
+    /// An indexer over a graph loaded from `snapshot` (if the file exists and names a block
+    /// this node stores), else an empty graph from genesis. A snapshot that cannot be read is
+    /// moved aside (`.bad`), never deleted, and the graph is rebuilt from the chain.
+    pub fn open(view: &ChainView, snapshot: Option<&Path>) -> Result<Self, IndexError> {
+        let loaded = match snapshot {
+            Some(path) if path.exists() => match KnowledgeGraph::load(path) {
+                Ok(kg) if kg.cursor().is_none_or(|c| view.header(&c.hash).is_some()) => Some(kg),
+                Ok(_) => {
+                    tracing::warn!(path = %path.display(), "the knowledge snapshot's block is not on this node's chain: rebuilding from genesis");
+                    None
+                }
+                Err(e) => {
+                    let aside = path.with_extension("nq.bad");
+                    tracing::warn!(%e, aside = %aside.display(), "unreadable knowledge snapshot: kept aside, rebuilding from genesis");
+                    let _ = std::fs::rename(path, &aside);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let kg = match loaded {
+            Some(kg) => kg,
+            None => KnowledgeGraph::new()?,
+        };
+        // BMCI's seed is part of every node's graph (written again on each start, so a new
+        // release's seed replaces the old).
+        let seed = crate::optimade::Database::seed().map_err(IndexError::Chain)?;
+        let graph = crate::optimade::database::seed_graph();
+        kg.apply(
+            &[Change::Put {
+                quads: seed.quads(&graph),
+                graph,
+            }],
+            None,
+        )?;
+        let follower = match kg.cursor() {
+            Some(c) => EventFollower::from_cursor(c),
+            None => EventFollower::from_genesis(view),
+        };
+        Ok(Indexer {
+            kg: Arc::new(kg),
+            bmci: Arc::new(seed),
+            follower,
+            reader: Reader::default(),
+            snapshot: snapshot.map(Path::to_path_buf),
+            unsaved: 0,
+            saved_at: Instant::now(),
+            stats: IndexStats::default(),
+        })
+    }
+
+    pub fn graph(&self) -> Arc<KnowledgeGraph> {
+        self.kg.clone()
+    }
+
+    pub fn bmci(&self) -> Arc<crate::optimade::Database> {
+        self.bmci.clone()
+    }
+
+    pub fn cursor(&self) -> Cursor {
+        self.follower.cursor()
+    }
+
+    /// Takes up to one batch of events; true when caught up with the view's head. On an error
+    /// nothing of the batch is applied and the cursor stays where it was, so the next step
+    /// takes the same events again.
+    pub fn step(&mut self, view: &ChainView) -> Result<bool, IndexError> {
+        let before = (self.follower.clone(), self.stats);
+        let r = self.try_step(view);
+        if r.is_err() {
+            (self.follower, self.stats) = before;
+        }
+        r
+    }
+
+    fn try_step(&mut self, view: &ChainView) -> Result<bool, IndexError> {
+        let delivered = self.follower.poll(view, BATCH).map_err(IndexError::Chain)?;
+        if delivered.is_empty() {
+            return Ok(self.follower.caught_up());
+        }
+        let state = view.head_state().map_err(IndexError::Chain)?;
+        let mut changes = Vec::new();
+        for d in &delivered {
+            self.stats.events += 1;
+            let graph = vocab::record_graph(&d.block_hash, d.event.log_index);
+            if d.removed {
+                self.stats.retracted += 1;
+                changes.push(Change::Drop { graph });
+                continue;
+            }
+            if let Some((prov, facts)) = self
+                .reader
+                .read(view, &state, d)
+                .map_err(IndexError::Chain)?
+            {
+                self.stats.written += 1;
+                changes.push(Change::Put {
+                    graph,
+                    quads: records::quads(&prov, &facts),
+                });
+            }
+        }
+        self.kg.apply(&changes, Some(self.follower.cursor()))?;
+        self.unsaved += changes.len();
+        if self.unsaved >= SAVE_EVERY {
+            self.save()?;
+        }
+        Ok(self.follower.caught_up())
+    }
+
+    /// Steps until caught up with the view's head.
+    pub fn catch_up(&mut self, view: &ChainView) -> Result<(), IndexError> {
+        while !self.step(view)? {}
+        Ok(())
+    }
+
+    /// Writes the snapshot if anything changed since the last.
+    pub fn save(&mut self) -> Result<(), IndexError> {
+        if let Some(path) = &self.snapshot
+            && self.unsaved > 0
+        {
+            self.kg.save(path)?;
+        }
+        self.unsaved = 0;
+        self.saved_at = Instant::now();
+        Ok(())
+    }
+
+    fn save_due(&self) -> bool {
+        self.unsaved > 0 && self.saved_at.elapsed() >= SAVE_AFTER
+    }
+}
+
+/// Runs the indexer beside a node until `shutdown`, saving its snapshot as it goes and when
+/// it stops. Errors are logged and retried: the node keeps running without a fresh graph.
+pub async fn run_indexer(
+    node: Arc<NodeService>,
+    indexer: Indexer,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut heads = node.subscribe_heads();
+    let mut indexer = Some(indexer);
+    loop {
+        let Some(mut ix) = indexer.take() else { return };
+        let view = node.chain_view();
+        let (ix, caught_up) = match tokio::task::spawn_blocking(move || {
+            let r = ix.step(&view);
+            if ix.save_due()
+                && let Err(e) = ix.save()
+            {
+                tracing::warn!(%e, "saving the knowledge snapshot");
+            }
+            (ix, r)
+        })
+        .await
+        {
+            Ok((ix, Ok(caught_up))) => (ix, caught_up),
+            Ok((ix, Err(e))) => {
+                tracing::warn!(%e, "knowledge indexer");
+                (ix, true)
+            }
+            Err(e) => {
+                tracing::error!(%e, "knowledge indexer stopped");
+                return;
+            }
+        };
+        indexer = Some(ix);
+        if !caught_up && !*shutdown.borrow() {
+            continue;
+        }
+        tokio::select! {
+            _ = heads.recv() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            if let Some(mut ix) = indexer.take() {
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = ix.save() {
+                        tracing::warn!(%e, "saving the knowledge snapshot");
+                    }
+                })
+                .await;
+            }
+            return;
+        }
+    }
+}
