@@ -44,8 +44,9 @@ pub struct IndexStats {
 
 pub struct Indexer {
     kg: Arc<KnowledgeGraph>,
-    /// BMCI's entries, read once: the graph holds them as RDF, OPTIMADE serves them.
-    bmci: Arc<crate::optimade::Database>,
+    /// BMCI's entries, read once: the graph holds them as RDF, OPTIMADE serves them with
+    /// the values verified runs computed.
+    bmci: Arc<crate::optimade::Bmci>,
     follower: EventFollower,
     reader: Reader,
     snapshot: Option<PathBuf>,
@@ -90,15 +91,17 @@ impl Indexer {
             }],
             None,
         )?;
+        let bmci = Arc::new(crate::optimade::Bmci::new(seed));
+        bmci.refresh(&crate::bmci::computed(kg.store()));
         let follower = match kg.cursor() {
             Some(c) => EventFollower::from_cursor(c),
             None => EventFollower::from_genesis(view),
         };
         Ok(Indexer {
             kg: Arc::new(kg),
-            bmci: Arc::new(seed),
+            reader: Reader::new(bmci.seed()),
+            bmci,
             follower,
-            reader: Reader::default(),
             snapshot: snapshot.map(Path::to_path_buf),
             unsaved: 0,
             saved_at: Instant::now(),
@@ -110,7 +113,7 @@ impl Indexer {
         self.kg.clone()
     }
 
-    pub fn bmci(&self) -> Arc<crate::optimade::Database> {
+    pub fn bmci(&self) -> Arc<crate::optimade::Bmci> {
         self.bmci.clone()
     }
 
@@ -137,11 +140,15 @@ impl Indexer {
         }
         let state = view.head_state().map_err(IndexError::Chain)?;
         let mut changes = Vec::new();
+        // Whether BMCI's computed values may have changed (a run written or any graph
+        // dropped): then its view is rebuilt from the graph.
+        let mut computed = false;
         for d in &delivered {
             self.stats.events += 1;
             let graph = vocab::record_graph(&d.block_hash, d.event.log_index);
             if d.removed {
                 self.stats.retracted += 1;
+                computed = true;
                 changes.push(Change::Drop { graph });
                 continue;
             }
@@ -151,6 +158,7 @@ impl Indexer {
                 .map_err(IndexError::Chain)?
             {
                 self.stats.written += 1;
+                computed |= matches!(facts, records::Facts::Result { bmci: Some(_), .. });
                 changes.push(Change::Put {
                     graph,
                     quads: records::quads(&prov, &facts),
@@ -158,6 +166,9 @@ impl Indexer {
             }
         }
         self.kg.apply(&changes, Some(self.follower.cursor()))?;
+        if computed {
+            self.bmci.refresh(&crate::bmci::computed(self.kg.store()));
+        }
         self.unsaved += changes.len();
         if self.unsaved >= SAVE_EVERY {
             self.save()?;

@@ -8,12 +8,17 @@ use metamesh_crypto::Address;
 use metamesh_db::ChainDb;
 use metamesh_node::{ChainView, Delivered};
 use metamesh_primitives::{Block, Hash, Header};
+use std::sync::Arc;
+
 use metamesh_state::{
-    Attestation, Circuit, ComputeEvent, ComputeResult, DataEvent, DataRecord, Event, Job, Record,
-    State, Statement, ZkEvent, domains::compute::JOB_STATES,
+    Algorithm, Attestation, Circuit, ComputeEvent, ComputeResult, DataEvent, DataRecord, Event,
+    Job, KnowledgeEvent, Record, State, Statement, ZkEvent, domains::compute::JOB_STATES,
 };
 
-use crate::records::{Facts, Provenance};
+use crate::{
+    optimade::Database,
+    records::{Facts, Provenance},
+};
 
 /// The block an event belongs to, read once for all of its events.
 struct BlockInfo {
@@ -24,12 +29,17 @@ struct BlockInfo {
 }
 
 /// Reads events' records from one node's chain.
-#[derive(Default)]
 pub struct Reader {
     block: Option<BlockInfo>,
+    /// BMCI's materials, which a verified run must be about.
+    bmci: Arc<Database>,
 }
 
 impl Reader {
+    pub fn new(bmci: Arc<Database>) -> Self {
+        Reader { block: None, bmci }
+    }
+
     /// The provenance and facts of `d`, or `None` for an event that is no record (transfers,
     /// fees, rewards, storage challenges …).
     pub fn read(
@@ -38,7 +48,7 @@ impl Reader {
         state: &State<&ChainDb>,
         d: &Delivered,
     ) -> Result<Option<(Provenance, Facts)>, String> {
-        let Some(facts) = facts(state, &d.event.event)? else {
+        let Some(facts) = facts(state, &d.event.event, &self.bmci)? else {
             return Ok(None);
         };
         let info = self.block(view, &d.block_hash)?;
@@ -97,7 +107,7 @@ fn load<R: Record>(state: &State<&ChainDb>, id: &R::Id) -> Option<R> {
 }
 
 /// The facts of one event, reading the record it names.
-fn facts(state: &State<&ChainDb>, event: &Event) -> Result<Option<Facts>, String> {
+fn facts(state: &State<&ChainDb>, event: &Event, bmci: &Database) -> Result<Option<Facts>, String> {
     Ok(Some(match event {
         Event::Data(DataEvent::Registered { digest, owner }) => Facts::Dataset {
             digest: *digest,
@@ -115,7 +125,7 @@ fn facts(state: &State<&ChainDb>, event: &Event) -> Result<Option<Facts>, String
             record: load::<Attestation>(state, digest),
         },
         Event::Data(DataEvent::KeyShared { .. }) => return Ok(None),
-        Event::Compute(e) => match compute(state, e)? {
+        Event::Compute(e) => match compute(state, e, bmci)? {
             Some(f) => f,
             None => return Ok(None),
         },
@@ -134,11 +144,37 @@ fn facts(state: &State<&ChainDb>, event: &Event) -> Result<Option<Facts>, String
             prover: *prover,
             record: load::<Statement>(state, statement),
         },
-        Event::Accounts(_) | Event::Params(_) | Event::Storage(_) => return Ok(None),
+        Event::Knowledge(KnowledgeEvent::AlgorithmRegistered { algorithm, owner }) => {
+            Facts::Algorithm {
+                id: *algorithm,
+                owner: *owner,
+                spec: load::<Algorithm>(state, algorithm).map(|a| Box::new(a.spec)),
+            }
+        }
+        Event::Knowledge(KnowledgeEvent::RoleChanged { .. })
+        | Event::Accounts(_)
+        | Event::Params(_)
+        | Event::Storage(_) => return Ok(None),
     }))
 }
 
-fn compute(state: &State<&ChainDb>, e: &ComputeEvent) -> Result<Option<Facts>, String> {
+/// The BMCI run a verified result is, if it is one (see [`crate::bmci::run_of`]).
+fn bmci_run(
+    state: &State<&ChainDb>,
+    result: &ComputeResult,
+    db: &Database,
+) -> Option<crate::bmci::Run> {
+    let job = load::<Job>(state, &result.job)?;
+    let id = crate::bmci::algorithm_of(&job.spec.name)?;
+    let algorithm = load::<Algorithm>(state, &id)?;
+    crate::bmci::run_of(&job.spec, result, (&id, &algorithm.spec), db)
+}
+
+fn compute(
+    state: &State<&ChainDb>,
+    e: &ComputeEvent,
+    bmci: &Database,
+) -> Result<Option<Facts>, String> {
     Ok(Some(match e {
         ComputeEvent::Registered {
             provider,
@@ -177,18 +213,25 @@ fn compute(state: &State<&ChainDb>, e: &ComputeEvent) -> Result<Option<Facts>, S
             fuel,
             paid,
             reward,
-        } => Facts::Result {
-            job: *job,
-            task: *task,
-            digest: *digest,
-            providers: providers.clone(),
-            fuel: *fuel,
-            paid: *paid,
-            reward: *reward,
-            record: load::<ComputeResult>(state, &(*job, *task))
+        } => {
+            let record = load::<ComputeResult>(state, &(*job, *task))
                 // Only the result this event accepted (a later one would have another digest).
-                .filter(|r| r.digest == *digest),
-        },
+                .filter(|r| r.digest == *digest);
+            Facts::Result {
+                job: *job,
+                task: *task,
+                digest: *digest,
+                providers: providers.clone(),
+                fuel: *fuel,
+                paid: *paid,
+                reward: *reward,
+                bmci: record
+                    .as_ref()
+                    .and_then(|r| bmci_run(state, r, bmci))
+                    .map(Box::new),
+                record,
+            }
+        }
         ComputeEvent::TaskFailed {
             job, task, code, ..
         } => Facts::TaskFailed {

@@ -31,7 +31,9 @@ pub struct Provenance {
 }
 
 /// What the chain holds about one event's record (the record itself when it could be read).
-#[derive(Clone, Debug, PartialEq, Eq)]
+// One value lives per event, built and turned into quads at once: size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Facts {
     Dataset {
         digest: Hash,
@@ -70,6 +72,8 @@ pub enum Facts {
         paid: Amount,
         reward: Amount,
         record: Option<ComputeResult>,
+        /// When the result is a verified BMCI run: what it computed.
+        bmci: Option<Box<crate::bmci::Run>>,
     },
     TaskFailed {
         job: Hash,
@@ -90,6 +94,11 @@ pub enum Facts {
         circuit: Hash,
         prover: Address,
         record: Option<Statement>,
+    },
+    Algorithm {
+        id: Hash,
+        owner: Address,
+        spec: Option<Box<metamesh_primitives::knowledge::AlgorithmSpec>>,
     },
 }
 
@@ -213,15 +222,22 @@ pub fn quads(prov: &Provenance, facts: &Facts) -> Vec<Quad> {
             paid,
             reward,
             record,
-        } => result(
-            &mut g,
-            prov,
-            (job, *task),
-            digest,
-            providers,
-            (*fuel, *paid, *reward),
-            record.as_ref(),
-        ),
+            bmci,
+        } => {
+            result(
+                &mut g,
+                prov,
+                (job, *task),
+                digest,
+                providers,
+                (*fuel, *paid, *reward),
+                record.as_ref(),
+            );
+            if let Some(run) = bmci {
+                let quads = crate::bmci::quads(&g.name, &vocab::result(job, *task), run, prov.time);
+                g.quads.extend(quads);
+            }
+        }
         Facts::TaskFailed { job, task, code } => {
             let t = vocab::task(job, *task);
             g.a(&t, mm("FailedTask"));
@@ -252,6 +268,10 @@ pub fn quads(prov: &Provenance, facts: &Facts) -> Vec<Quad> {
                 g.time(&s, term(PROV, "generatedAtTime"), r.time);
             }
             g.add(&g.name.clone(), mm("about"), s);
+        }
+        Facts::Algorithm { id, owner, spec } => {
+            let quads = crate::bmci::algorithm_quads(&g.name, id, owner, spec.as_deref());
+            g.quads.extend(quads);
         }
     }
     g.quads

@@ -90,6 +90,10 @@ pub fn circuit(id: &Hash) -> NamedNode {
     urn("circuit", &hex(id))
 }
 
+pub fn algorithm(id: &Hash) -> NamedNode {
+    urn("algorithm", &hex(id))
+}
+
 pub fn statement(id: &Hash) -> NamedNode {
     urn("statement", &hex(id))
 }

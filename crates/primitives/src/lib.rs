@@ -25,11 +25,11 @@ pub mod header;
 pub mod rlp;
 pub mod transaction;
 
-pub use action::compute;
 pub use action::{
-    AccountAction, Action, CircuitSpec, ComputeAction, DataAction, ParamsAction, StorageAction,
-    WorkKind, ZkAction,
+    AccountAction, Action, CircuitSpec, ComputeAction, DataAction, KnowledgeAction, ParamsAction,
+    StorageAction, WorkKind, ZkAction,
 };
+pub use action::{compute, knowledge};
 pub use amount::{Amount, TOTAL_SUPPLY};
 pub use block::Block;
 pub use header::Header;

@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn unknown_action_types_are_named() {
-        for ty in [0x01u8, 0x11, 0x2f, 0x3f, 0x4f, 0x5f, 0x60, 0xff] {
+        for ty in [0x01u8, 0x11, 0x2f, 0x3f, 0x4f, 0x5f, 0x6f, 0x70, 0xff] {
             let mut p = Vec::new();
             ty.encode(&mut p);
             let mut raw = Vec::new();

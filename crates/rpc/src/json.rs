@@ -125,6 +125,7 @@ pub fn action(a: &Action) -> Value {
         }),
         Action::Compute(c) => crate::compute_json::action(c),
         Action::Zk(z) => crate::zk_json::action(z),
+        Action::Knowledge(k) => crate::knowledge_json::action(k),
     };
     v["type"] = json!(name);
     v
@@ -186,6 +187,7 @@ pub fn event(e: &Event) -> Value {
         },
         Event::Compute(e) => crate::compute_json::event(e),
         Event::Zk(e) => crate::zk_json::event(e),
+        Event::Knowledge(e) => crate::knowledge_json::event(e),
         Event::Storage(e) => match e {
             StorageEvent::Offered {
                 provider,
@@ -339,6 +341,13 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
         StateKey::Statement(id) => {
             crate::zk_json::statement(id, &metamesh_state::Statement::decode(raw).map_err(err)?)
         }
+        StateKey::Roles(a) => {
+            crate::knowledge_json::roles(a, &metamesh_state::Roles::decode(raw).map_err(err)?)
+        }
+        StateKey::Algorithm(id) => crate::knowledge_json::algorithm(
+            id,
+            &metamesh_state::Algorithm::decode(raw).map_err(err)?,
+        ),
         StateKey::StorageNode(a) => provider(a, &StorageNode::decode(raw).map_err(err)?),
         StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),
         StateKey::ComputeCounts => {

@@ -20,6 +20,7 @@ mod content;
 mod error;
 mod events;
 pub mod json;
+mod knowledge_json;
 mod methods;
 mod optimade;
 mod server;

@@ -267,6 +267,9 @@ pub fn dispatch(node: &NodeService, method: &str, params: &Value) -> Result<Valu
         m if crate::compute_methods::is_compute(m) => {
             node.with_chain(|chain| crate::compute_methods::dispatch(chain, m, &p))
         }
+        m if crate::knowledge_json::is_knowledge(m) => {
+            node.with_chain(|chain| crate::knowledge_json::dispatch(chain, m, &p))
+        }
         m if crate::zk_methods::is_zk(m) => {
             node.with_chain(|chain| crate::zk_methods::dispatch(chain, m, &p))
         }

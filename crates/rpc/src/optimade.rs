@@ -54,7 +54,7 @@ pub(crate) async fn get(State(shared): State<Shared>, headers: HeaderMap, uri: U
     let r = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         metamesh_knowledge::optimade::handle(
-            &k.optimade,
+            &k.optimade.current(),
             &metamesh_knowledge::optimade::Request {
                 path: &path,
                 query: &query,

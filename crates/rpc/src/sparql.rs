@@ -29,7 +29,7 @@ pub struct Knowledge {
     pub graph: Arc<KnowledgeGraph>,
     pub limits: Limits,
     /// BMCI's entries, served at `/optimade`.
-    pub optimade: Arc<metamesh_knowledge::optimade::Database>,
+    pub optimade: Arc<metamesh_knowledge::optimade::Bmci>,
     /// Queries evaluated at once; more wait up to a second, then get 503.
     pub(crate) slots: Arc<Semaphore>,
 }
@@ -37,7 +37,7 @@ pub struct Knowledge {
 impl Knowledge {
     pub fn new(
         graph: Arc<KnowledgeGraph>,
-        optimade: Arc<metamesh_knowledge::optimade::Database>,
+        optimade: Arc<metamesh_knowledge::optimade::Bmci>,
         limits: Limits,
     ) -> Self {
         Knowledge {

@@ -4,8 +4,8 @@
 //! message is not a fork. Numbers are stable: a new code takes a new number.
 //!
 //! Ranges: 1xx validity (the transaction cannot be included), 2xx execution in any domain,
-//! 3xx parameters, 4xx data, 5xx storage market, 6xx computing; later domains take the next
-//! hundreds.
+//! 3xx parameters, 4xx data, 5xx storage market, 6xx computing, 7xx zk, 8xx knowledge; later
+//! domains take the next hundreds.
 
 use metamesh_primitives::Amount;
 
@@ -163,6 +163,12 @@ codes! {
     UnprovenResult = 715, "unproven-result", "a zk task's result carries a proof only when the run succeeded, and other tasks' never";
     ClaimMismatch = 716, "claim-mismatch", "a claim the task pins is not the value it pins";
     TaskCircuitProof = 717, "task-circuit-proof", "a task circuit's proofs are verified with the task's result (reveal), not alone";
+    NotRoleAuthority = 800, "not-role-authority", "only the chain's parameters authority may grant or revoke roles";
+    UnknownRole = 801, "unknown-role", "role {0} is not known (1 curator, 2 bmci)";
+    RoleUnchanged = 802, "role-unchanged", "the account already is as asked for role {0}";
+    MissingRole = 803, "missing-role", "the sender does not hold role {0} (1 curator, 2 bmci), which the parameters authority grants";
+    BadAlgorithm = 804, "bad-algorithm", "field {0} of the algorithm breaks its rules: 0 name (1 to 64 bytes), 1 description (at most 1,024 bytes), 2 program (a binary CID; a Wasm algorithm needs one), 3 executor (0 wasm, 1 process, 2 slurm), 4 args (at most 64 of at most 256 bytes; a native algorithm's command), 5 software (at most 32 sorted names), 6 output (a file name), 7 properties (1 to 32, sorted and distinct by name; names of lowercase letters, digits and _ up to 32 bytes starting with a letter; units of letters, digits and - up to 64 bytes), 8 fuel and walltime (Wasm: fuel and no walltime; native: the reverse)";
+    AlgorithmRegistered = 805, "algorithm-registered", "this algorithm was registered at block {0}";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

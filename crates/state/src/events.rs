@@ -15,8 +15,8 @@ use metamesh_primitives::{
 };
 
 use crate::domains::{
-    accounts::AccountEvent, compute::ComputeEvent, data::DataEvent, params::ParamsEvent,
-    storage::StorageEvent, zk::ZkEvent,
+    accounts::AccountEvent, compute::ComputeEvent, data::DataEvent, knowledge::KnowledgeEvent,
+    params::ParamsEvent, storage::StorageEvent, zk::ZkEvent,
 };
 
 /// One domain's events: their type bytes and names, the accounts each names, and their fields'
@@ -42,6 +42,7 @@ pub enum Event {
     Storage(StorageEvent),
     Compute(ComputeEvent),
     Zk(ZkEvent),
+    Knowledge(KnowledgeEvent),
 }
 
 pub(crate) const UNKNOWN: alloy_rlp::Error = alloy_rlp::Error::Custom("unknown event type");
@@ -73,6 +74,7 @@ impl Event {
             Event::Storage(e) => e.type_byte(),
             Event::Compute(e) => e.type_byte(),
             Event::Zk(e) => e.type_byte(),
+            Event::Knowledge(e) => e.type_byte(),
         }
     }
 
@@ -85,6 +87,7 @@ impl Event {
             Event::Storage(e) => name_of(e),
             Event::Compute(e) => name_of(e),
             Event::Zk(e) => name_of(e),
+            Event::Knowledge(e) => name_of(e),
         }
     }
 
@@ -97,6 +100,7 @@ impl Event {
             StorageEvent::KINDS,
             ComputeEvent::KINDS,
             ZkEvent::KINDS,
+            KnowledgeEvent::KINDS,
         ]
         .into_iter()
         .flatten()
@@ -112,6 +116,7 @@ impl Event {
             Event::Storage(e) => e.addresses(),
             Event::Compute(e) => e.addresses(),
             Event::Zk(e) => e.addresses(),
+            Event::Knowledge(e) => e.addresses(),
         }
     }
 
@@ -125,6 +130,7 @@ impl Event {
             Event::Storage(e) => e.encode_fields(&mut p),
             Event::Compute(e) => e.encode_fields(&mut p),
             Event::Zk(e) => e.encode_fields(&mut p),
+            Event::Knowledge(e) => e.encode_fields(&mut p),
         }
         encode_list(&p, out);
     }
@@ -146,6 +152,8 @@ impl Event {
             Event::Compute(ComputeEvent::decode_fields(ty, p)?)
         } else if known(ZkEvent::KINDS) {
             Event::Zk(ZkEvent::decode_fields(ty, p)?)
+        } else if known(KnowledgeEvent::KINDS) {
+            Event::Knowledge(KnowledgeEvent::decode_fields(ty, p)?)
         } else {
             return Err(UNKNOWN);
         };
@@ -167,6 +175,8 @@ mod tests {
             (DataEvent::KINDS, 0x20..=0x2f),
             (StorageEvent::KINDS, 0x30..=0x3f),
             (ComputeEvent::KINDS, 0x40..=0x4f),
+            (ZkEvent::KINDS, 0x50..=0x5f),
+            (KnowledgeEvent::KINDS, 0x60..=0x6f),
         ] {
             assert!(kinds.iter().all(|(t, _)| range.contains(t)), "{kinds:?}");
         }

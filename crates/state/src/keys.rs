@@ -3,7 +3,7 @@
 //!
 //! A record key is a one-byte tag followed by the record's id; the trie stores it under the
 //! secure path `H(key)`. Tags follow the domains' ranges (0x0_ chain, 0x1_ accounts, 0x2_ data,
-//! 0x3_ storage, 0x4_ compute). Every domain record sits under the one state root, so a header alone proves
+//! 0x3_ storage, 0x4_ compute, 0x5_ zk, 0x6_ knowledge). Every domain record sits under the one state root, so a header alone proves
 //! any of them.
 
 use metamesh_crypto::Address;
@@ -35,10 +35,12 @@ pub enum CollectionId {
     ComputeDue,
     /// Registered circuits: circuit id (32) → `01`.
     Circuits,
+    /// Registered BMCI algorithms: algorithm id (32) → `01`.
+    Algorithms,
 }
 
 impl CollectionId {
-    pub const ALL: [CollectionId; 8] = [
+    pub const ALL: [CollectionId; 9] = [
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
@@ -47,6 +49,7 @@ impl CollectionId {
         CollectionId::ComputeQueue,
         CollectionId::ComputeDue,
         CollectionId::Circuits,
+        CollectionId::Algorithms,
     ];
 
     pub fn byte(self) -> u8 {
@@ -59,6 +62,7 @@ impl CollectionId {
             CollectionId::ComputeQueue => 0x41,
             CollectionId::ComputeDue => 0x42,
             CollectionId::Circuits => 0x50,
+            CollectionId::Algorithms => 0x60,
         }
     }
 
@@ -76,6 +80,7 @@ impl CollectionId {
             CollectionId::ComputeQueue => "computeQueue",
             CollectionId::ComputeDue => "computeDue",
             CollectionId::Circuits => "circuits",
+            CollectionId::Algorithms => "algorithms",
         }
     }
 }
@@ -120,6 +125,10 @@ pub enum StateKey {
     Circuit(Hash),
     /// `0x51 ‖ H(circuit ‖ inputs) (32)` → [`crate::domains::zk::Statement`].
     Statement(Hash),
+    /// `0x60 ‖ address (20)` → [`crate::domains::knowledge::Roles`].
+    Roles(Address),
+    /// `0x61 ‖ algorithm id (32)` → [`crate::domains::knowledge::Algorithm`].
+    Algorithm(Hash),
 }
 
 impl StateKey {
@@ -141,6 +150,8 @@ impl StateKey {
     pub const COMPUTE_RESULT: u8 = 0x43;
     pub const CIRCUIT: u8 = 0x50;
     pub const STATEMENT: u8 = 0x51;
+    pub const ROLES: u8 = 0x60;
+    pub const ALGORITHM: u8 = 0x61;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let (tag, id): (u8, Vec<u8>) = match self {
@@ -164,6 +175,8 @@ impl StateKey {
             }
             StateKey::Circuit(h) => (Self::CIRCUIT, h.to_vec()),
             StateKey::Statement(h) => (Self::STATEMENT, h.to_vec()),
+            StateKey::Roles(a) => (Self::ROLES, a.0.to_vec()),
+            StateKey::Algorithm(h) => (Self::ALGORITHM, h.to_vec()),
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
@@ -203,6 +216,8 @@ impl StateKey {
             }
             (Self::CIRCUIT, 32) => Some(StateKey::Circuit(hash(id))),
             (Self::STATEMENT, 32) => Some(StateKey::Statement(hash(id))),
+            (Self::ROLES, 20) => Some(StateKey::Roles(address(id))),
+            (Self::ALGORITHM, 32) => Some(StateKey::Algorithm(hash(id))),
             _ => None,
         };
         key.ok_or_else(|| {

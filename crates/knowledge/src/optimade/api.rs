@@ -174,7 +174,7 @@ pub fn handle(db: &Database, req: &Request<'_>) -> Response {
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
         [] | ["info"] => info(&ctx),
-        ["info", "structures"] => entry_info(&ctx, "structures", STRUCTURE_PROPERTIES),
+        ["info", "structures"] => entry_info(&ctx, "structures", &structure_properties(db)),
         ["info", "references"] => entry_info(&ctx, "references", REFERENCE_PROPERTIES),
         ["links"] => ctx.ok(json!([]), Map::new(), None),
         ["structures"] => list(&ctx, db, "structures"),
@@ -207,16 +207,25 @@ fn info(ctx: &Ctx<'_>) -> Response {
     ctx.ok(data, Map::new(), None)
 }
 
+/// The structures' properties: the static ones and what verified runs computed.
+fn structure_properties(db: &Database) -> Vec<Property> {
+    STRUCTURE_PROPERTIES
+        .iter()
+        .chain(&db.computed)
+        .cloned()
+        .collect()
+}
+
 fn entry_info(ctx: &Ctx<'_>, kind: &str, props: &[Property]) -> Response {
     let properties: Map<String, Value> = props
         .iter()
         .map(|p| {
             let mut v =
                 json!({"description": p.description, "type": p.kind, "sortable": sortable(p.kind)});
-            if let Some(u) = p.unit {
+            if let Some(u) = &p.unit {
                 v["unit"] = json!(u);
             }
-            (p.name.to_owned(), v)
+            (p.name.to_string(), v)
         })
         .collect();
     let data = json!({
@@ -225,7 +234,7 @@ fn entry_info(ctx: &Ctx<'_>, kind: &str, props: &[Property]) -> Response {
         "description": format!("BMCI {kind}"),
         "properties": properties,
         "formats": ["json"],
-        "output_fields_by_format": {"json": props.iter().map(|p| p.name).collect::<Vec<_>>()},
+        "output_fields_by_format": {"json": props.iter().map(|p| p.name.as_ref()).collect::<Vec<_>>()},
     });
     ctx.ok(data, Map::new(), None)
 }
@@ -234,11 +243,11 @@ fn sortable(kind: &str) -> bool {
     matches!(kind, "string" | "integer" | "float" | "timestamp")
 }
 
-fn entries<'d>(db: &'d Database, kind: &str) -> (&'d [Entry], &'static [Property]) {
+fn entries<'d>(db: &'d Database, kind: &str) -> (&'d [Entry], Vec<Property>) {
     if kind == "structures" {
-        (&db.structures, STRUCTURE_PROPERTIES)
+        (&db.structures, structure_properties(db))
     } else {
-        (&db.references, REFERENCE_PROPERTIES)
+        (&db.references, REFERENCE_PROPERTIES.to_vec())
     }
 }
 
@@ -399,7 +408,7 @@ fn order(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 fn list(ctx: &Ctx<'_>, db: &Database, kind: &str) -> Response {
     let (all, props) = entries(db, kind);
-    let l = match listing(ctx, props) {
+    let l = match listing(ctx, &props) {
         Ok(l) => l,
         Err(r) => return r,
     };
@@ -458,7 +467,7 @@ fn encode(s: &str) -> String {
 
 fn single(ctx: &Ctx<'_>, db: &Database, kind: &str, id: &str) -> Response {
     let (all, props) = entries(db, kind);
-    let l = match listing(ctx, props) {
+    let l = match listing(ctx, &props) {
         Ok(l) => l,
         Err(r) => return r,
     };

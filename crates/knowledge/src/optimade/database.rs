@@ -3,7 +3,7 @@
 //! where it came from. Facts about a formula (experimental formation enthalpies) are attached
 //! to the structures of that reduced formula as provider fields.
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use serde_json::{Value, json};
 
@@ -26,6 +26,8 @@ pub struct Entry {
 pub struct Database {
     pub structures: Vec<Entry>,
     pub references: Vec<Entry>,
+    /// Structure properties beyond [`STRUCTURE_PROPERTIES`]: those verified BMCI runs computed.
+    pub computed: Vec<Property>,
 }
 
 fn source_fields(source: &Value) -> BTreeMap<String, Value> {
@@ -183,20 +185,37 @@ fn parse_reference(r: &Value) -> Result<Entry, String> {
     })
 }
 
-/// A property of an entry type as `/info/{type}` lists it.
+/// A property of an entry type as `/info/{type}` lists it (computed ones are made at run
+/// time, hence the `Cow`s).
+#[derive(Clone, Debug)]
 pub struct Property {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub kind: &'static str,
-    pub description: &'static str,
-    pub unit: Option<&'static str>,
+    pub description: Cow<'static, str>,
+    pub unit: Option<Cow<'static, str>>,
 }
 
 const fn p(name: &'static str, kind: &'static str, description: &'static str) -> Property {
     Property {
-        name,
+        name: Cow::Borrowed(name),
         kind,
-        description,
+        description: Cow::Borrowed(description),
         unit: None,
+    }
+}
+
+/// `p` with a unit.
+const fn pu(
+    name: &'static str,
+    kind: &'static str,
+    description: &'static str,
+    unit: &'static str,
+) -> Property {
+    Property {
+        name: Cow::Borrowed(name),
+        kind,
+        description: Cow::Borrowed(description),
+        unit: Some(Cow::Borrowed(unit)),
     }
 }
 
@@ -246,14 +265,13 @@ pub const STRUCTURE_PROPERTIES: &[Property] = &[
         "integer",
         "How many periodic dimensions",
     ),
-    Property {
-        unit: Some("Å"),
-        ..p("lattice_vectors", "list", "The three lattice vectors")
-    },
-    Property {
-        unit: Some("Å"),
-        ..p("cartesian_site_positions", "list", "Each site's position")
-    },
+    pu("lattice_vectors", "list", "The three lattice vectors", "Å"),
+    pu(
+        "cartesian_site_positions",
+        "list",
+        "Each site's position",
+        "Å",
+    ),
     p("nsites", "integer", "How many sites"),
     p("species", "list", "The species at the sites"),
     p("species_at_sites", "list", "Each site's species"),
@@ -275,14 +293,12 @@ pub const STRUCTURE_PROPERTIES: &[Property] = &[
         "The Strukturbericht designation",
     ),
     p("_bmci_mineral", "string", "The mineral name"),
-    Property {
-        unit: Some("eV/atom"),
-        ..p(
-            "_bmci_formation_enthalpy",
-            "float",
-            "Experimental formation enthalpy of the reduced formula",
-        )
-    },
+    pu(
+        "_bmci_formation_enthalpy",
+        "float",
+        "Experimental formation enthalpy of the reduced formula",
+        "eV/atom",
+    ),
     p(
         "_bmci_formation_enthalpy_source",
         "string",

@@ -4,6 +4,7 @@
 //! action = rlp([type, …fields])      type ranges: 0x00–0x0f accounts   0x10–0x1f params
 //!                                                 0x20–0x2f data       0x30–0x3f storage
 //!                                                 0x40–0x4f compute    0x50–0x5f zk
+//!                                                 0x60–0x6f knowledge
 //! ```
 //! Each domain owns a range of type bytes and the codec of its actions (one module here per
 //! domain); an unknown type is a decoding error that names it. Later domains (compute, zk,
@@ -12,6 +13,7 @@
 mod accounts;
 pub mod compute;
 mod data;
+pub mod knowledge;
 mod params;
 mod storage;
 mod zk;
@@ -21,6 +23,7 @@ use alloy_rlp::{Decodable, Encodable};
 pub use accounts::AccountAction;
 pub use compute::ComputeAction;
 pub use data::{DataAction, WorkKind};
+pub use knowledge::KnowledgeAction;
 pub use params::ParamsAction;
 pub use storage::StorageAction;
 pub use zk::{CircuitSpec, ZkAction};
@@ -36,6 +39,7 @@ pub enum Action {
     Storage(StorageAction),
     Compute(ComputeAction),
     Zk(ZkAction),
+    Knowledge(KnowledgeAction),
 }
 
 impl Action {
@@ -48,6 +52,7 @@ impl Action {
             Action::Storage(a) => a.type_byte(),
             Action::Compute(a) => a.type_byte(),
             Action::Zk(a) => a.type_byte(),
+            Action::Knowledge(a) => a.type_byte(),
         }
     }
 
@@ -60,6 +65,7 @@ impl Action {
             Action::Storage(a) => a.name(),
             Action::Compute(a) => a.name(),
             Action::Zk(a) => a.name(),
+            Action::Knowledge(a) => a.name(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Action {
             Action::Storage(a) => a.encode_fields(&mut p),
             Action::Compute(a) => a.encode_fields(&mut p),
             Action::Zk(a) => a.encode_fields(&mut p),
+            Action::Knowledge(a) => a.encode_fields(&mut p),
         }
         p
     }
@@ -95,6 +102,7 @@ impl Decodable for Action {
             0x30..=0x3f => Action::Storage(StorageAction::decode_fields(ty, &mut p)?),
             0x40..=0x4f => Action::Compute(ComputeAction::decode_fields(ty, &mut p)?),
             0x50..=0x5f => Action::Zk(ZkAction::decode_fields(ty, &mut p)?),
+            0x60..=0x6f => Action::Knowledge(KnowledgeAction::decode_fields(ty, &mut p)?),
             _ => return Err(UNKNOWN),
         };
         finish_list(p)?;
@@ -132,6 +140,12 @@ impl From<ComputeAction> for Action {
 impl From<ZkAction> for Action {
     fn from(a: ZkAction) -> Self {
         Action::Zk(a)
+    }
+}
+
+impl From<KnowledgeAction> for Action {
+    fn from(a: KnowledgeAction) -> Self {
+        Action::Knowledge(a)
     }
 }
 
@@ -273,6 +287,46 @@ pub(crate) mod strategy {
                     leaf
                 }
                 .into()),
+            (any::<[u8; 20]>(), any::<u8>(), any::<bool>()).prop_map(|(a, role, granted)| {
+                KnowledgeAction::GrantRole {
+                    account: Address(a),
+                    role,
+                    granted,
+                }
+                .into()
+            }),
+            (
+                ".{0,12}",
+                bytes(40),
+                any::<u8>(),
+                prop::collection::vec(".{0,6}", 0..3),
+                prop::collection::vec((".{0,6}", ".{0,6}"), 0..3),
+                any::<u64>()
+            )
+                .prop_map(|(name, program, executor, args, props, fuel)| {
+                    KnowledgeAction::RegisterAlgorithm {
+                        spec: knowledge::AlgorithmSpec {
+                            name: name.clone(),
+                            description: name,
+                            program: crate::compute::Bytes(program),
+                            executor,
+                            args: args.clone(),
+                            software: args,
+                            output: "properties.json".into(),
+                            properties: props
+                                .into_iter()
+                                .map(|(name, unit)| knowledge::AlgorithmProperty {
+                                    name,
+                                    unit,
+                                    description: String::new(),
+                                })
+                                .collect(),
+                            fuel,
+                            walltime: fuel / 2,
+                        },
+                    }
+                    .into()
+                }),
         ]
     }
 }

@@ -5,7 +5,10 @@ use std::{net::SocketAddr, sync::Arc};
 
 use metamesh_crypto::{Address, SecretKey, Suite};
 use metamesh_db::ChainDbConfig;
-use metamesh_knowledge::{KnowledgeGraph, Limits, optimade::Database};
+use metamesh_knowledge::{
+    KnowledgeGraph, Limits,
+    optimade::{Bmci, Database},
+};
 use metamesh_node::{Chain, NodeService, PoolConfig};
 use metamesh_primitives::Amount;
 use metamesh_rpc::{Knowledge, RpcConfig};
@@ -40,7 +43,7 @@ pub async fn serve(kg: Arc<KnowledgeGraph>, limits: Limits) -> (SocketAddr, temp
     let node = NodeService::new(chain, Some(signer), PoolConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let bmci = Arc::new(Database::seed().unwrap());
+    let bmci = Arc::new(Bmci::new(Database::seed().unwrap()));
     let config = RpcConfig {
         knowledge: Some(Knowledge::new(kg, bmci, limits)),
         ..RpcConfig::default()

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod compute;
 pub mod data;
+pub mod knowledge;
 pub mod params;
 pub mod storage;
 pub mod zk;
@@ -53,6 +54,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
         Action::Storage(a) => storage::apply(ex, tx, a),
         Action::Compute(a) => compute::apply(ex, tx, a),
         Action::Zk(a) => zk::apply(ex, tx, a),
+        Action::Knowledge(a) => knowledge::apply(ex, tx, a),
     }
 }
 
@@ -67,7 +69,8 @@ pub(crate) fn max_tx_bytes(params: &Params, action: &Action) -> u64 {
         | Action::Data(_)
         | Action::Storage(_)
         | Action::Compute(_)
-        | Action::Zk(_) => params.max_tx_bytes,
+        | Action::Zk(_)
+        | Action::Knowledge(_) => params.max_tx_bytes,
     }
 }
 

@@ -163,6 +163,7 @@ fn record(i: u64) -> (Provenance, Facts) {
                     fuel: 1_000,
                     paid: Amount::from_mmt(1),
                     reward: Amount::ZERO,
+                    bmci: None,
                     record: Some(ComputeResult {
                         job,
                         task: 0,

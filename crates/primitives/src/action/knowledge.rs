@@ -1,0 +1,109 @@
+//! The knowledge domain's actions (types 0x60–0x6f): roles the parameters authority grants
+//! (curators of checked knowledge, BMCI contributors), and BMCI's algorithms — programs by
+//! CID whose verified runs on a material become computed properties of it.
+
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+
+use super::UNKNOWN;
+use crate::{Address, compute::Bytes};
+
+/// Registers curated knowledge bases.
+pub const ROLE_CURATOR: u8 = 1;
+/// Registers BMCI algorithms and cases.
+pub const ROLE_BMCI: u8 = 2;
+/// Role names by number (0 is none).
+pub const ROLES: [&str; 3] = ["", "curator", "bmci"];
+
+/// One property an algorithm computes: a key of its output JSON, a QUDT unit (its local
+/// name, `GM-PER-CentiM3`; empty for a number without one) and what it means.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AlgorithmProperty {
+    pub name: String,
+    pub unit: String,
+    pub description: String,
+}
+
+/// A BMCI algorithm: how to run it on one material, and what it gives. A run is a task with
+/// this program, executor, arguments and software, the material's `structure.json` and
+/// `structure.xyz` as inputs, and a comparator on `output` — a JSON object of one number per
+/// property, so the values replicas agreed on are on chain in the properties' (sorted) order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct AlgorithmSpec {
+    pub name: String,
+    pub description: String,
+    /// Binary CID of the program (a Wasm module; or a file a native command runs).
+    pub program: Bytes,
+    /// An index into `compute::EXECUTORS`.
+    pub executor: u8,
+    /// A Wasm program's arguments, or a native task's whole command.
+    pub args: Vec<String>,
+    /// Software a native run needs (sorted), as a task names it.
+    pub software: Vec<String>,
+    /// The output file the properties are read from.
+    pub output: String,
+    /// Sorted by name, distinct.
+    pub properties: Vec<AlgorithmProperty>,
+    /// The most fuel (Wasm) or wall seconds (native) one run may take.
+    pub fuel: u64,
+    pub walltime: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnowledgeAction {
+    /// `0x60 [account, role, granted]`: the parameters authority grants or revokes a role.
+    GrantRole {
+        account: Address,
+        role: u8,
+        granted: bool,
+    },
+    /// `0x61 [spec]`: a holder of the `bmci` role registers an algorithm under `H(spec)`.
+    RegisterAlgorithm { spec: AlgorithmSpec },
+}
+
+impl KnowledgeAction {
+    pub const GRANT_ROLE: u8 = 0x60;
+    pub const REGISTER_ALGORITHM: u8 = 0x61;
+
+    pub fn type_byte(&self) -> u8 {
+        match self {
+            KnowledgeAction::GrantRole { .. } => Self::GRANT_ROLE,
+            KnowledgeAction::RegisterAlgorithm { .. } => Self::REGISTER_ALGORITHM,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            KnowledgeAction::GrantRole { .. } => "grantRole",
+            KnowledgeAction::RegisterAlgorithm { .. } => "registerAlgorithm",
+        }
+    }
+
+    pub(super) fn encode_fields(&self, p: &mut Vec<u8>) {
+        match self {
+            KnowledgeAction::GrantRole {
+                account,
+                role,
+                granted,
+            } => {
+                account.0.encode(p);
+                role.encode(p);
+                granted.encode(p);
+            }
+            KnowledgeAction::RegisterAlgorithm { spec } => spec.encode(p),
+        }
+    }
+
+    pub(super) fn decode_fields(ty: u8, p: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(match ty {
+            Self::GRANT_ROLE => KnowledgeAction::GrantRole {
+                account: Address(Decodable::decode(p)?),
+                role: u8::decode(p)?,
+                granted: bool::decode(p)?,
+            },
+            Self::REGISTER_ALGORITHM => KnowledgeAction::RegisterAlgorithm {
+                spec: AlgorithmSpec::decode(p)?,
+            },
+            _ => return Err(UNKNOWN),
+        })
+    }
+}

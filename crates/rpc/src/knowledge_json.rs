@@ -1,0 +1,132 @@
+//! The knowledge domain as JSON (its actions, events and records) and its methods:
+//! `mm_getAlgorithm`, `mm_listAlgorithms`, `mm_getRoles`.
+
+use metamesh_node::Chain;
+use metamesh_primitives::{
+    Hash, KnowledgeAction,
+    compute::EXECUTORS,
+    knowledge::{AlgorithmSpec, ROLES},
+};
+use metamesh_state::{Algorithm, CollectionId, KnowledgeEvent, Roles};
+use serde_json::{Value, json};
+
+use crate::{
+    RpcError,
+    json::{cid_text, hex0x},
+    methods::Params,
+};
+
+fn role_name(role: u8) -> Value {
+    match ROLES.get(usize::from(role)) {
+        Some(n) if !n.is_empty() => json!(n),
+        _ => json!(role),
+    }
+}
+
+pub fn spec(s: &AlgorithmSpec) -> Value {
+    json!({
+        "name": s.name, "description": s.description, "program": cid_text(&s.program),
+        "executor": EXECUTORS.get(usize::from(s.executor)).copied().unwrap_or("unknown"),
+        "args": s.args, "software": s.software, "output": s.output,
+        "properties": s.properties.iter().map(|p| json!({
+            "name": p.name, "unit": p.unit, "description": p.description,
+        })).collect::<Vec<_>>(),
+        "fuel": s.fuel, "walltime": s.walltime,
+    })
+}
+
+pub fn action(a: &KnowledgeAction) -> Value {
+    match a {
+        KnowledgeAction::GrantRole {
+            account,
+            role,
+            granted,
+        } => json!({"account": account.to_string(), "role": role_name(*role), "granted": granted}),
+        KnowledgeAction::RegisterAlgorithm { spec: s } => json!({"spec": spec(s)}),
+    }
+}
+
+pub fn event(e: &KnowledgeEvent) -> Value {
+    match e {
+        KnowledgeEvent::RoleChanged {
+            account,
+            role,
+            granted,
+        } => json!({"account": account.to_string(), "role": role_name(*role), "granted": granted}),
+        KnowledgeEvent::AlgorithmRegistered { algorithm, owner } => {
+            json!({"algorithm": hex0x(algorithm), "owner": owner.to_string()})
+        }
+    }
+}
+
+pub fn algorithm(id: &Hash, a: &Algorithm) -> Value {
+    json!({
+        "type": "algorithm", "id": hex0x(id), "owner": a.owner.to_string(), "block": a.block,
+        "time": a.time, "spec": spec(&a.spec),
+    })
+}
+
+pub fn roles(account: &metamesh_crypto::Address, r: &Roles) -> Value {
+    let names: Vec<&str> = (1..ROLES.len() as u8)
+        .filter(|x| r.has(*x))
+        .map(|x| ROLES[usize::from(x)])
+        .collect();
+    json!({"type": "roles", "account": account.to_string(), "roles": names, "block": r.block})
+}
+
+pub fn is_knowledge(method: &str) -> bool {
+    matches!(
+        method,
+        "mm_getAlgorithm" | "mm_listAlgorithms" | "mm_getRoles"
+    )
+}
+
+/// Algorithms one `mm_listAlgorithms` call returns.
+const PAGE: usize = 1_000;
+
+pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value, RpcError> {
+    let state = chain.state();
+    let read = RpcError::internal;
+    match method {
+        "mm_getAlgorithm" => {
+            let id = p.hash(0, "algorithm id")?;
+            let a = state.load::<Algorithm>(&id).map_err(read)?;
+            Ok(a.map_or(Value::Null, |a| algorithm(&id, &a)))
+        }
+        "mm_listAlgorithms" => {
+            let start = match p.0.first() {
+                Some(Value::String(_)) => {
+                    let mut k = p.hash(0, "after")?.to_vec();
+                    k.push(0);
+                    k
+                }
+                _ => Vec::new(),
+            };
+            let mut out = Vec::new();
+            for (key, _) in state
+                .entries(CollectionId::Algorithms, &start, PAGE)
+                .map_err(read)?
+            {
+                let Ok(id) = <[u8; 32]>::try_from(key.as_slice()) else {
+                    continue;
+                };
+                if let Some(a) = state.load::<Algorithm>(&id).map_err(read)? {
+                    out.push(algorithm(&id, &a));
+                }
+            }
+            Ok(json!(out))
+        }
+        "mm_getRoles" => {
+            let account = p.address(0, "account")?;
+            let r = state
+                .load::<Roles>(&account)
+                .map_err(read)?
+                .unwrap_or_default();
+            Ok(roles(&account, &r))
+        }
+        other => Err(RpcError::new(
+            RpcError::METHOD_NOT_FOUND,
+            format!("method {other} does not exist"),
+        )),
+    }
+}

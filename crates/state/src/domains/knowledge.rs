@@ -1,0 +1,322 @@
+//! Knowledge: roles the parameters authority grants (curators, BMCI contributors) and BMCI's
+//! algorithms.
+//!
+//! ```text
+//! Roles      [roles bitmask, block]                  under 0x60 ‖ address
+//! Algorithm  [owner, block, time, spec]              under 0x61 ‖ H(rlp(spec))
+//! ```
+//!
+//! An algorithm is only a description of a run (program, arguments, output file, the
+//! properties it computes): running it is an ordinary compute job whose tasks name the
+//! algorithm's program and a material's inputs, verified by the quorum like any other. What
+//! makes a verified run a computed property is read by the knowledge indexer from the job and
+//! the algorithm together; the chain itself pays and verifies nothing here.
+
+use alloy_rlp::{Decodable, Encodable};
+use metamesh_crypto::Address;
+use metamesh_primitives::{
+    Hash, KnowledgeAction,
+    compute::EXECUTORS,
+    knowledge::{AlgorithmProperty, AlgorithmSpec, ROLE_BMCI, ROLES},
+    rlp::{finish_list as done, list},
+};
+use metamesh_trie::NodeStore;
+
+use super::{TxContext, compute::software_name_ok, open};
+use crate::{
+    Code, CollectionId, Event, Exec, Outcome, Record, StateKey,
+    events::{DomainEvent, UNKNOWN, address},
+    exec::reject,
+};
+
+pub const MAX_NAME: usize = 64;
+pub const MAX_DESCRIPTION: usize = 1024;
+pub const MAX_ARGS: usize = 64;
+pub const MAX_ARG: usize = 256;
+pub const MAX_PROPERTIES: usize = 32;
+/// Longest property name: OPTIMADE serves it as `_bmci_computed_NAME`.
+pub const MAX_PROPERTY: usize = 32;
+
+/// The roles an account holds: bit `r` for role `r`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    pub roles: u64,
+    /// The block of the last change.
+    pub block: u64,
+}
+
+impl Roles {
+    pub fn has(&self, role: u8) -> bool {
+        role < 64 && self.roles & (1 << role) != 0
+    }
+}
+
+impl Record for Roles {
+    const WHAT: &'static str = "roles";
+    type Id = Address;
+
+    fn key(a: &Address) -> StateKey {
+        StateKey::Roles(*a)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut p = Vec::new();
+        self.roles.encode(&mut p);
+        self.block.encode(&mut p);
+        list(&p)
+    }
+
+    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = open(raw)?;
+        let r = Roles {
+            roles: u64::decode(&mut p)?,
+            block: u64::decode(&mut p)?,
+        };
+        done(p)?;
+        Ok(r)
+    }
+}
+
+/// A registered BMCI algorithm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Algorithm {
+    pub owner: Address,
+    pub block: u64,
+    pub time: u64,
+    pub spec: AlgorithmSpec,
+}
+
+impl Record for Algorithm {
+    const WHAT: &'static str = "algorithm";
+    type Id = Hash;
+
+    fn key(id: &Hash) -> StateKey {
+        StateKey::Algorithm(*id)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut p = Vec::new();
+        self.owner.0.encode(&mut p);
+        self.block.encode(&mut p);
+        self.time.encode(&mut p);
+        self.spec.encode(&mut p);
+        list(&p)
+    }
+
+    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = open(raw)?;
+        let record = Algorithm {
+            owner: address(&mut p)?,
+            block: u64::decode(&mut p)?,
+            time: u64::decode(&mut p)?,
+            spec: AlgorithmSpec::decode(&mut p)?,
+        };
+        done(p)?;
+        Ok(record)
+    }
+}
+
+/// The id an algorithm is registered under: the suite hash of its spec's encoding.
+pub fn algorithm_id(suite: metamesh_crypto::Suite, spec: &AlgorithmSpec) -> Hash {
+    suite.hash(&alloy_rlp::encode(spec))
+}
+
+/// The knowledge domain's events (types 0x60–0x6f).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnowledgeEvent {
+    /// `0x60 [account, role, granted]`
+    RoleChanged {
+        account: Address,
+        role: u8,
+        granted: bool,
+    },
+    /// `0x61 [algorithm, owner]`
+    AlgorithmRegistered { algorithm: Hash, owner: Address },
+}
+
+impl DomainEvent for KnowledgeEvent {
+    const KINDS: &'static [(u8, &'static str)] =
+        &[(0x60, "roleChanged"), (0x61, "algorithmRegistered")];
+
+    fn type_byte(&self) -> u8 {
+        match self {
+            KnowledgeEvent::RoleChanged { .. } => 0x60,
+            KnowledgeEvent::AlgorithmRegistered { .. } => 0x61,
+        }
+    }
+
+    fn addresses(&self) -> Vec<Address> {
+        match self {
+            KnowledgeEvent::RoleChanged { account, .. } => vec![*account],
+            KnowledgeEvent::AlgorithmRegistered { owner, .. } => vec![*owner],
+        }
+    }
+
+    fn encode_fields(&self, p: &mut Vec<u8>) {
+        match self {
+            KnowledgeEvent::RoleChanged {
+                account,
+                role,
+                granted,
+            } => {
+                account.0.encode(p);
+                role.encode(p);
+                granted.encode(p);
+            }
+            KnowledgeEvent::AlgorithmRegistered { algorithm, owner } => {
+                algorithm.encode(p);
+                owner.0.encode(p);
+            }
+        }
+    }
+
+    fn decode_fields(ty: u8, p: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Ok(match ty {
+            0x60 => KnowledgeEvent::RoleChanged {
+                account: address(p)?,
+                role: u8::decode(p)?,
+                granted: bool::decode(p)?,
+            },
+            0x61 => KnowledgeEvent::AlgorithmRegistered {
+                algorithm: Decodable::decode(p)?,
+                owner: address(p)?,
+            },
+            _ => return Err(UNKNOWN),
+        })
+    }
+}
+
+pub(crate) fn apply<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    tx: &TxContext,
+    action: &KnowledgeAction,
+) -> Outcome {
+    match action {
+        KnowledgeAction::GrantRole {
+            account,
+            role,
+            granted,
+        } => grant(ex, tx, *account, *role, *granted),
+        KnowledgeAction::RegisterAlgorithm { spec } => register(ex, tx, spec),
+    }
+}
+
+fn grant<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    tx: &TxContext,
+    account: Address,
+    role: u8,
+    granted: bool,
+) -> Outcome {
+    let authority = ex.params().params_authority;
+    if authority == Address::ZERO || tx.sender != authority {
+        return reject(Code::NotRoleAuthority, &[]);
+    }
+    if role == 0 || usize::from(role) >= ROLES.len() {
+        return reject(Code::UnknownRole, &[u128::from(role)]);
+    }
+    let mut r = ex.load::<Roles>(&account)?.unwrap_or_default();
+    if r.has(role) == granted {
+        return reject(Code::RoleUnchanged, &[u128::from(role)]);
+    }
+    r.roles ^= 1 << role;
+    r.block = ex.env().number;
+    if r.roles == 0 {
+        ex.delete::<Roles>(&account)?;
+    } else {
+        ex.save(&account, &r)?;
+    }
+    ex.emit(Event::Knowledge(KnowledgeEvent::RoleChanged {
+        account,
+        role,
+        granted,
+    }))
+}
+
+/// Whether `account` holds `role`.
+pub fn holds<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    account: &Address,
+    role: u8,
+) -> Outcome<bool> {
+    Ok(ex.load::<Roles>(account)?.is_some_and(|r| r.has(role)))
+}
+
+fn register<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    tx: &TxContext,
+    spec: &AlgorithmSpec,
+) -> Outcome {
+    if !holds(ex, &tx.sender, ROLE_BMCI)? {
+        return reject(Code::MissingRole, &[u128::from(ROLE_BMCI)]);
+    }
+    if let Some(field) = bad_field(spec) {
+        return reject(Code::BadAlgorithm, &[field]);
+    }
+    if !spec.program.is_empty() {
+        ex.charge_hash(spec.program.len())?;
+        if metamesh_storage::cid_from_bytes(&spec.program).is_err() {
+            return reject(Code::BadAlgorithm, &[2]);
+        }
+    }
+    let encoded = alloy_rlp::encode(spec);
+    ex.charge_hash(encoded.len())?;
+    let id = ex.suite().hash(&encoded);
+    if let Some(existing) = ex.load::<Algorithm>(&id)? {
+        return reject(Code::AlgorithmRegistered, &[u128::from(existing.block)]);
+    }
+    let record = Algorithm {
+        owner: tx.sender,
+        block: ex.env().number,
+        time: ex.env().timestamp,
+        spec: spec.clone(),
+    };
+    ex.save(&id, &record)?;
+    ex.put_entry(CollectionId::Algorithms, &id, &[1])?;
+    ex.emit(Event::Knowledge(KnowledgeEvent::AlgorithmRegistered {
+        algorithm: id,
+        owner: tx.sender,
+    }))
+}
+
+/// The first field of the spec that breaks its rules, numbered as `bad-algorithm` says.
+fn bad_field(s: &AlgorithmSpec) -> Option<u128> {
+    let native = s.executor != 0;
+    let checks = [
+        (1..=MAX_NAME).contains(&s.name.len()),
+        s.description.len() <= MAX_DESCRIPTION,
+        native || !s.program.is_empty(),
+        usize::from(s.executor) < EXECUTORS.len(),
+        s.args.len() <= MAX_ARGS
+            && s.args.iter().all(|a| a.len() <= MAX_ARG)
+            && (!native || !s.args.is_empty()),
+        s.software.len() <= 32
+            && s.software.windows(2).all(|w| w[0] < w[1])
+            && s.software.iter().all(|n| software_name_ok(n)),
+        super::compute::file_name_ok(&s.output),
+        properties_ok(&s.properties),
+        if native {
+            s.fuel == 0 && s.walltime > 0
+        } else {
+            s.fuel > 0 && s.walltime == 0
+        },
+    ];
+    checks.iter().position(|ok| !ok).map(|i| i as u128)
+}
+
+fn properties_ok(props: &[AlgorithmProperty]) -> bool {
+    let name_ok = |n: &str| {
+        let b = n.as_bytes();
+        (1..=MAX_PROPERTY).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+    };
+    let unit_ok =
+        |u: &str| u.len() <= 64 && u.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    (1..=MAX_PROPERTIES).contains(&props.len())
+        && props.windows(2).all(|w| w[0].name < w[1].name)
+        && props
+            .iter()
+            .all(|p| name_ok(&p.name) && unit_ok(&p.unit) && p.description.len() <= MAX_ARG)
+}

@@ -1,0 +1,234 @@
+//! The knowledge domain through `apply_block`: roles only the parameters authority grants and
+//! revokes, algorithms registered once by holders of the `bmci` role under the hash of their
+//! spec, every broken field refused under its number, and fees that keep the supply whole.
+
+mod common;
+
+use common::{Harness, code, file};
+use metamesh_crypto::Suite;
+use metamesh_primitives::{
+    KnowledgeAction,
+    compute::Bytes,
+    knowledge::{AlgorithmProperty, AlgorithmSpec, ROLE_BMCI, ROLE_CURATOR},
+};
+use metamesh_state::{Algorithm, Code, CollectionId, Event, KnowledgeEvent, Roles, algorithm_id};
+
+fn grant(account: metamesh_crypto::Address, role: u8, granted: bool) -> KnowledgeAction {
+    KnowledgeAction::GrantRole {
+        account,
+        role,
+        granted,
+    }
+}
+
+fn spec() -> AlgorithmSpec {
+    AlgorithmSpec {
+        name: "density".into(),
+        description: "Mass density and volume per atom from the cell".into(),
+        program: Bytes(file(300, 3).0.to_bytes()),
+        executor: 0,
+        args: vec!["/in/structure.xyz".into()],
+        software: vec![],
+        output: "properties.json".into(),
+        properties: vec![
+            AlgorithmProperty {
+                name: "density".into(),
+                unit: "GM-PER-CentiM3".into(),
+                description: "Mass density".into(),
+            },
+            AlgorithmProperty {
+                name: "volume_per_atom".into(),
+                unit: "ANGSTROM3".into(),
+                description: "Cell volume per site".into(),
+            },
+        ],
+        fuel: 1_000_000,
+        walltime: 0,
+    }
+}
+
+fn register(spec: AlgorithmSpec) -> KnowledgeAction {
+    KnowledgeAction::RegisterAlgorithm { spec }
+}
+
+/// The receipt's knowledge events (its fee aside).
+fn knowledge(r: &metamesh_state::Receipt) -> Vec<Event> {
+    r.events
+        .iter()
+        .filter(|e| matches!(e, Event::Knowledge(_)))
+        .cloned()
+        .collect()
+}
+
+/// User 0 is the parameters authority.
+fn harness() -> Harness {
+    let authority = Harness::new(Suite::Sm, 3, |_| {}).user(0);
+    Harness::new(Suite::Sm, 3, |g| g.params.params_authority = authority)
+}
+
+#[test]
+fn only_the_authority_grants_roles_and_a_change_must_change_something() {
+    let mut h = harness();
+    let (alice, bob) = (h.user(1), h.user(2));
+    assert_eq!(
+        code(&h.run(1, grant(alice, ROLE_BMCI, true))),
+        Some(Code::NotRoleAuthority)
+    );
+    for role in [0, 3, 200] {
+        assert_eq!(
+            code(&h.run(0, grant(alice, role, true))),
+            Some(Code::UnknownRole),
+            "role {role}"
+        );
+    }
+    assert_eq!(
+        code(&h.run(0, grant(alice, ROLE_BMCI, false))),
+        Some(Code::RoleUnchanged)
+    );
+    let r = h.run(0, grant(alice, ROLE_BMCI, true));
+    assert_eq!(r.outcome, Ok(()), "{r:?}");
+    assert_eq!(
+        knowledge(&r),
+        vec![Event::Knowledge(KnowledgeEvent::RoleChanged {
+            account: alice,
+            role: ROLE_BMCI,
+            granted: true,
+        })]
+    );
+    assert_eq!(
+        code(&h.run(0, grant(alice, ROLE_BMCI, true))),
+        Some(Code::RoleUnchanged)
+    );
+    assert_eq!(h.run(0, grant(alice, ROLE_CURATOR, true)).outcome, Ok(()));
+    let roles: Roles = h.state.load(&alice).unwrap().unwrap();
+    assert!(roles.has(ROLE_BMCI) && roles.has(ROLE_CURATOR) && !roles.has(0));
+    assert!(h.state.load::<Roles>(&bob).unwrap().is_none());
+
+    // Revoking the last role leaves no record behind.
+    assert_eq!(h.run(0, grant(alice, ROLE_BMCI, false)).outcome, Ok(()));
+    assert_eq!(h.run(0, grant(alice, ROLE_CURATOR, false)).outcome, Ok(()));
+    assert!(h.state.load::<Roles>(&alice).unwrap().is_none());
+    h.assert_supply();
+}
+
+#[test]
+fn a_chain_without_an_authority_grants_nothing() {
+    let mut h = Harness::new(Suite::Sm, 2, |g| {
+        g.params.params_authority = metamesh_crypto::Address::ZERO
+    });
+    let bob = h.user(1);
+    assert_eq!(
+        code(&h.run(0, grant(bob, ROLE_BMCI, true))),
+        Some(Code::NotRoleAuthority)
+    );
+}
+
+#[test]
+fn a_bmci_contributor_registers_an_algorithm_once() {
+    let mut h = harness();
+    let alice = h.user(1);
+    assert_eq!(
+        code(&h.run(1, register(spec()))),
+        Some(Code::MissingRole),
+        "no role yet"
+    );
+    h.run(0, grant(alice, ROLE_CURATOR, true));
+    assert_eq!(
+        code(&h.run(1, register(spec()))),
+        Some(Code::MissingRole),
+        "curating is not contributing"
+    );
+    h.run(0, grant(alice, ROLE_BMCI, true));
+    let before = h.balance(&alice);
+    let r = h.run(1, register(spec()));
+    assert_eq!(r.outcome, Ok(()), "{r:?}");
+    assert!(h.balance(&alice) < before, "registration pays its gas");
+    let id = algorithm_id(h.suite, &spec());
+    assert_eq!(
+        knowledge(&r),
+        vec![Event::Knowledge(KnowledgeEvent::AlgorithmRegistered {
+            algorithm: id,
+            owner: alice,
+        })]
+    );
+    let a: Algorithm = h.state.load(&id).unwrap().unwrap();
+    assert_eq!((a.owner, a.block, &a.spec), (alice, h.number, &spec()));
+    let listed = h.state.entries(CollectionId::Algorithms, &[], 10).unwrap();
+    assert_eq!(listed.len(), 1);
+
+    let block = h.number;
+    let again = h.run(1, register(spec()));
+    assert_eq!(code(&again), Some(Code::AlgorithmRegistered));
+    assert_eq!(again.outcome.unwrap_err().args, vec![u128::from(block)]);
+
+    // Revoking the role stops new registrations but keeps the registered algorithm.
+    h.run(0, grant(alice, ROLE_BMCI, false));
+    let mut other = spec();
+    other.name = "density-2".into();
+    assert_eq!(code(&h.run(1, register(other))), Some(Code::MissingRole));
+    assert!(h.state.load::<Algorithm>(&id).unwrap().is_some());
+    h.assert_supply();
+}
+
+#[test]
+fn each_broken_field_is_refused_under_its_number() {
+    let mut h = harness();
+    let alice = h.user(1);
+    h.run(0, grant(alice, ROLE_BMCI, true));
+    type Break = fn(&mut AlgorithmSpec);
+    let cases: &[(u128, Break)] = &[
+        (0, |s| s.name.clear()),
+        (0, |s| s.name = "x".repeat(65)),
+        (1, |s| s.description = "x".repeat(1025)),
+        (2, |s| s.program = Bytes::default()),
+        (2, |s| s.program = Bytes(vec![1, 2, 3])),
+        (3, |s| s.executor = 9),
+        (4, |s| s.args = vec!["a".repeat(257)]),
+        (4, |s| s.args = vec![String::new(); 65]),
+        (4, |s| {
+            // A native algorithm is its command.
+            s.executor = 1;
+            s.args.clear();
+            s.fuel = 0;
+            s.walltime = 60;
+        }),
+        (5, |s| s.software = vec!["b".into(), "a".into()]),
+        (6, |s| s.output = "../properties.json".into()),
+        (6, |s| s.output.clear()),
+        (7, |s| s.properties.clear()),
+        (7, |s| s.properties.reverse()),
+        (7, |s| s.properties[0].name = "Density".into()),
+        (7, |s| s.properties[0].name = "1density".into()),
+        (7, |s| s.properties[1].name = "density".into()),
+        (7, |s| s.properties[0].unit = "g/cm3".into()),
+        (8, |s| s.fuel = 0),
+        (8, |s| s.walltime = 5),
+    ];
+    for (field, break_it) in cases {
+        let mut s = spec();
+        break_it(&mut s);
+        let r = h.run(1, register(s.clone()));
+        let e = r.outcome.as_ref().expect_err(&format!("{s:?}"));
+        assert_eq!(
+            (e.code, e.args.clone()),
+            (Code::BadAlgorithm, vec![*field]),
+            "{s:?}"
+        );
+    }
+    // A native algorithm: a command, walltime and no fuel.
+    let mut native = spec();
+    native.executor = 1;
+    native.program = Bytes::default();
+    native.args = vec!["density".into(), "structure.xyz".into()];
+    native.fuel = 0;
+    native.walltime = 60;
+    assert_eq!(h.run(1, register(native)).outcome, Ok(()));
+    assert_eq!(
+        h.state
+            .entries(CollectionId::Algorithms, &[], 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    h.assert_supply();
+}
