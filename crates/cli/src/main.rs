@@ -83,7 +83,8 @@ enum Command {
     /// The knowledge graph of chain records: SPARQL queries and full-text search.
     #[command(subcommand)]
     Kg(commands::kg::KgCommand),
-    /// BMCI, the Boron Material Computing Index: structures by OPTIMADE filter or free text.
+    /// BMCI, the Boron Material Computing Index: structures by OPTIMADE filter or free text,
+    /// algorithms registered and run on materials, roles.
     #[command(subcommand)]
     Bmci(commands::bmci::BmciCommand),
     /// Debugging and interop helpers.

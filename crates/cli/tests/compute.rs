@@ -1,9 +1,12 @@
 //! The computing network on a real 4-node devnet with its provider agents (separate
 //! processes): the hBN example's task graph end to end with 2-replica quorums, the same job on
-//! every node, results, explanations; then a corrupting provider outvoted by a third replica
-//! that had to wait for a provider to register, a GPU job waiting for a GPU centre, a provider
+//! every node, results, explanations, its provenance in the knowledge graph and a BMCI
+//! algorithm run into computed properties (`compute/bmci.rs`); then a corrupting provider
+//! outvoted by a third replica that had to wait for a provider to register, a GPU job waiting for a GPU centre, a provider
 //! killed mid-task replaced after its timeout, and a killed agent that resumes its queue.
 
+#[path = "compute/bmci.rs"]
+mod bmci;
 mod common;
 
 use std::path::PathBuf;
@@ -193,6 +196,7 @@ fn the_example_job_runs_on_the_devnets_providers() {
         logs.stdout
     );
     provenance_in_the_knowledge_graph(&s, &net, &id);
+    bmci::algorithms_run_into_computed_properties(&net);
 }
 
 /// The verified result of `gap`, followed in one SPARQL query (by SPARQLWrapper, a standard

@@ -111,6 +111,17 @@ pub fn file_cid(bytes: &[u8]) -> Vec<u8> {
         .to_bytes()
 }
 
+/// The shape (every number 0) an algorithm's output has: one key per property, as the agent
+/// hashes it for the comparator.
+pub fn output_shape(alg: &AlgorithmSpec) -> String {
+    let m: serde_json::Map<String, Value> = alg
+        .properties
+        .iter()
+        .map(|p| (p.name.clone(), Value::from(0)))
+        .collect();
+    Value::Object(m).to_string()
+}
+
 /// A verified run of an algorithm on a material: what it computed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
@@ -123,8 +134,10 @@ pub struct Run {
 /// The run a verified result is, or `None`: it must be a task of a job named for the
 /// algorithm, verified by a quorum, with the algorithm's program, executor and arguments, the
 /// material's case files as its only inputs, a comparator on the algorithm's output, a
-/// successful run, and one finite agreed number per property.
+/// successful run, an output of exactly the properties' keys and one finite agreed number
+/// per property.
 pub fn run_of(
+    suite: metamesh_crypto::Suite,
     job: &JobSpec,
     result: &ComputeResult,
     algorithm: (&Hash, &AlgorithmSpec),
@@ -158,7 +171,10 @@ pub fn run_of(
             .iter()
             .zip(&expected)
             .all(|((n, c), (m, d))| n == m && *c == d.as_slice());
-    if !matches || result.result.values.len() != alg.properties.len() {
+    if !matches
+        || result.result.values.len() != alg.properties.len()
+        || result.result.shape.0 != suite.hash(output_shape(alg).as_bytes())
+    {
         return None;
     }
     let values: Vec<(AlgorithmProperty, f64)> = alg
@@ -284,14 +300,10 @@ pub struct Computed {
 }
 
 /// Every computed value the graph holds (whatever graphs reorgs have left).
+///
+/// Only a chain record's graph (`urn:metamesh:graph:0x…`, which the indexer alone writes) is
+/// read, and each run only from its own graph: no other graph can add or change a value.
 pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
-    let object = |s: &oxigraph::model::NamedOrBlankNode, p: &NamedNode| {
-        store
-            .quads_for_pattern(Some(s.as_ref()), Some(p.as_ref()), None, None)
-            .filter_map(Result::ok)
-            .map(|q| q.object)
-            .next()
-    };
     let text = |t: Option<Term>| match t {
         Some(Term::Literal(l)) => l.value().to_owned(),
         Some(Term::NamedNode(n)) => n.into_string(),
@@ -303,6 +315,26 @@ pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
         .quads_for_pattern(None, Some(mm("bmciMaterial").as_ref()), None, None)
         .filter_map(Result::ok)
     {
+        let GraphName::NamedNode(graph) = &q.graph_name else {
+            continue;
+        };
+        if !graph.as_str().starts_with("urn:metamesh:graph:0x")
+            || !q.subject.to_string().starts_with("<urn:metamesh:result:")
+        {
+            continue;
+        }
+        let object = |s: &oxigraph::model::NamedOrBlankNode, p: &NamedNode| {
+            store
+                .quads_for_pattern(
+                    Some(s.as_ref()),
+                    Some(p.as_ref()),
+                    None,
+                    Some(graph.as_ref().into()),
+                )
+                .filter_map(Result::ok)
+                .map(|q| q.object)
+                .next()
+        };
         let result = q.subject.clone();
         let material = text(Some(q.object.clone()));
         let Some(material) = material.strip_prefix(prefix.as_str()) else {
@@ -315,7 +347,7 @@ pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
                 Some(result.as_ref()),
                 Some(mm("computed").as_ref()),
                 None,
-                None,
+                Some(graph.as_ref().into()),
             )
             .filter_map(Result::ok)
         {

@@ -167,7 +167,7 @@ fn bmci_run(
     let job = load::<Job>(state, &result.job)?;
     let id = crate::bmci::algorithm_of(&job.spec.name)?;
     let algorithm = load::<Algorithm>(state, &id)?;
-    crate::bmci::run_of(&job.spec, result, (&id, &algorithm.spec), db)
+    crate::bmci::run_of(state.suite(), &job.spec, result, (&id, &algorithm.spec), db)
 }
 
 fn compute(

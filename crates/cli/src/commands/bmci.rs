@@ -1,13 +1,14 @@
 //! `metamesh bmci`: the Boron Material Computing Index — its structures through the node's
-//! OPTIMADE API, by filter or by free text.
+//! OPTIMADE API, by filter or by free text; its roles, algorithms and runs on chain
+//! (`bmci_chain`).
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::client::RpcArgs;
+use super::client::{RpcArgs, SenderArgs};
 use crate::Context;
 
 #[derive(Subcommand, Debug)]
@@ -21,6 +22,57 @@ pub enum BmciCommand {
         text: bool,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Grant a role to an account, or revoke it (the parameters authority signs).
+    Grant {
+        account: metamesh_crypto::Address,
+        /// `bmci` (registers algorithms) or `curator` (registers curated knowledge).
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        revoke: bool,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Register an algorithm from a TOML file (`examples/bmci-density/algorithm.toml`); its
+    /// program is added to the node. Needs the `bmci` role.
+    Register {
+        file: PathBuf,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The registered algorithms.
+    Algorithms {
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// Run an algorithm on materials: one 2-replica task per material on the computing
+    /// network; each verified result becomes the material's computed properties.
+    Run {
+        /// The algorithm's id (`metamesh bmci algorithms`).
+        algorithm: String,
+        /// A material's id (`metamesh bmci search`); repeat for more.
+        #[arg(long = "on", required = true)]
+        on: Vec<String>,
+        /// The most the job may cost (escrowed; what it does not use comes back).
+        #[arg(long, default_value = "10MMT")]
+        max_price: metamesh_primitives::Amount,
+        /// Blocks a replica has to commit its result.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Relative and absolute tolerances replicas must agree within.
+        #[arg(long, default_value_t = 1e-9)]
+        rtol: f64,
+        #[arg(long, default_value_t = 1e-12)]
+        atol: f64,
+        #[command(flatten)]
+        sender: SenderArgs,
         #[command(flatten)]
         rpc: RpcArgs,
     },
@@ -73,12 +125,51 @@ fn row(id: &str, a: &Value) -> String {
 }
 
 pub fn run(ctx: &Context, cmd: BmciCommand) -> anyhow::Result<ExitCode> {
-    let BmciCommand::Search {
-        words,
-        text: as_text,
-        limit,
-        rpc,
-    } = cmd;
+    use super::bmci_chain as chain;
+    match cmd {
+        BmciCommand::Search {
+            words,
+            text,
+            limit,
+            rpc,
+        } => search(ctx, &words, text, limit, &rpc),
+        BmciCommand::Grant {
+            account,
+            role,
+            revoke,
+            sender,
+            rpc,
+        } => chain::grant(ctx, account, &role, revoke, &sender, &rpc),
+        BmciCommand::Register { file, sender, rpc } => chain::register(ctx, &file, &sender, &rpc),
+        BmciCommand::Algorithms { rpc } => chain::algorithms(ctx, &rpc),
+        BmciCommand::Run {
+            algorithm,
+            on,
+            max_price,
+            timeout,
+            rtol,
+            atol,
+            sender,
+            rpc,
+        } => {
+            let o = chain::RunOptions {
+                max_price,
+                timeout,
+                rtol,
+                atol,
+            };
+            chain::run(ctx, &algorithm, &on, &o, &sender, &rpc)
+        }
+    }
+}
+
+fn search(
+    ctx: &Context,
+    words: &[String],
+    as_text: bool,
+    limit: usize,
+    rpc: &RpcArgs,
+) -> anyhow::Result<ExitCode> {
     let text = words.join(" ");
     if text.trim().is_empty() {
         bail!("bmci search needs a filter or some words");

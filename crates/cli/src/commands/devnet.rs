@@ -186,7 +186,7 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
                 .address,
         );
     }
-    let genesis = Genesis::dev(
+    let mut genesis = Genesis::dev(
         1337,
         Suite::Sm,
         metamesh_node::unix_now(),
@@ -195,6 +195,9 @@ fn create(root: &Path, args: &DevnetArgs) -> anyhow::Result<()> {
         &funded,
         Amount::from_mmt(1_000_000),
     );
+    // The first account governs the local chain: it changes parameters and grants roles
+    // (`metamesh bmci grant`).
+    genesis.params.params_authority = funded[0];
     let genesis_json = serde_json::to_vec_pretty(&genesis)?;
     let boot = format!(
         "/ip4/127.0.0.1/tcp/{}/p2p/{}",
@@ -273,8 +276,13 @@ fn banner(root: &Path, genesis: &Genesis, head: u64) -> anyhow::Result<String> {
         password.trim()
     ));
     for g in genesis.grants.iter().take(ACCOUNTS) {
+        let authority = if g.address == genesis.params.params_authority {
+            ", the parameters authority"
+        } else {
+            ""
+        };
         lines.push(format!(
-            "account:  {} with {} (keystore of node-0)",
+            "account:  {} with {} (keystore of node-0{authority})",
             g.address, g.amount
         ));
     }

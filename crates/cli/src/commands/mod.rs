@@ -4,6 +4,7 @@ pub mod account;
 pub mod attest;
 pub mod bench;
 pub mod bmci;
+pub mod bmci_chain;
 pub mod client;
 pub mod data;
 pub mod devnet;
