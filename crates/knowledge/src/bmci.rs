@@ -374,3 +374,7 @@ pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
     out.sort_by(|a, b| (a.time, &a.result, &a.property).cmp(&(b.time, &b.result, &b.property)));
     out
 }
+
+#[cfg(test)]
+#[path = "bmci_tests.rs"]
+mod tests;

@@ -1,17 +1,9 @@
-//! BMCI runs without a chain: the case files a run must use, every tie `run_of` checks
+//! `bmci` without a chain: the case files a run must use, every tie `run_of` checks
 //! between a verified result, its job and the algorithm (each broken one refused), the graph a
 //! run writes read back by `computed` (only from chain record graphs), and the merged view
 //! OPTIMADE serves and filters on.
 
 use metamesh_crypto::Suite;
-use metamesh_knowledge::{
-    bmci::{self, Run},
-    optimade::{self, Database, live::merge},
-    oxigraph::{
-        model::{GraphName, NamedNode, Quad},
-        store::Store,
-    },
-};
 use metamesh_primitives::{
     compute::{
         Bytes, Comparator, Input, JobSpec, RUN_EXIT, RUN_OK, RunResult, TaskSpec, VERIFY_REQUESTER,
@@ -19,7 +11,16 @@ use metamesh_primitives::{
     knowledge::{AlgorithmProperty, AlgorithmSpec},
 };
 use metamesh_state::ComputeResult;
+use oxigraph::{
+    model::{GraphName, NamedNode, Quad},
+    store::Store,
+};
 use serde_json::Value;
+
+use crate::{
+    bmci::{self, Run},
+    optimade::{self, Database, live::merge},
+};
 
 const HBN: &str = "aflow-AB_hP4_194_c_d";
 const SUITE: Suite = Suite::Sm;

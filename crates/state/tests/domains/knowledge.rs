@@ -2,9 +2,7 @@
 //! revokes, algorithms registered once by holders of the `bmci` role under the hash of their
 //! spec, every broken field refused under its number, and fees that keep the supply whole.
 
-mod common;
-
-use common::{Harness, code, file};
+use crate::common::{Harness, code, file};
 use metamesh_crypto::Suite;
 use metamesh_primitives::{
     KnowledgeAction,
