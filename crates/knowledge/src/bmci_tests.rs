@@ -210,20 +210,26 @@ fn result_iri() -> NamedNode {
     NamedNode::new("urn:metamesh:result:0x09/0").unwrap()
 }
 
-#[test]
-fn computed_values_come_back_from_record_graphs_only() {
-    let db = Database::seed().unwrap();
-    let (job, result) = run(&db, HBN);
-    let r = run_of(&db, &job, &result).unwrap();
+/// A store holding the run's graph as the indexer writes it.
+fn stored(r: &Run) -> Store {
     let store = Store::new().unwrap();
     store
         .extend(bmci::quads(
             &record_graph(),
             &result_iri(),
-            &r,
+            r,
             1_700_000_000,
         ))
         .unwrap();
+    store
+}
+
+#[test]
+fn computed_values_come_back_from_record_graphs_only() {
+    let db = Database::seed().unwrap();
+    let (job, result) = run(&db, HBN);
+    let r = run_of(&db, &job, &result).unwrap();
+    let store = stored(&r);
     let c = bmci::computed(&store);
     assert_eq!(c.len(), 2, "{c:?}");
     assert_eq!(
@@ -279,15 +285,7 @@ fn computed_properties_are_served_and_filtered_over_optimade() {
     let seed = Database::seed().unwrap();
     let (job, result) = run(&seed, HBN);
     let r = run_of(&seed, &job, &result).unwrap();
-    let store = Store::new().unwrap();
-    store
-        .extend(bmci::quads(
-            &record_graph(),
-            &result_iri(),
-            &r,
-            1_700_000_000,
-        ))
-        .unwrap();
+    let store = stored(&r);
     let db = merge(&seed, &bmci::computed(&store));
 
     let hits = get(&db, "/v1/structures", "filter=_bmci_computed_density%3E2");

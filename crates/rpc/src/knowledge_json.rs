@@ -93,29 +93,13 @@ pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value, Rp
             let a = state.load::<Algorithm>(&id).map_err(read)?;
             Ok(a.map_or(Value::Null, |a| algorithm(&id, &a)))
         }
-        "mm_listAlgorithms" => {
-            let start = match p.0.first() {
-                Some(Value::String(_)) => {
-                    let mut k = p.hash(0, "after")?.to_vec();
-                    k.push(0);
-                    k
-                }
-                _ => Vec::new(),
-            };
-            let mut out = Vec::new();
-            for (key, _) in state
-                .entries(CollectionId::Algorithms, &start, PAGE)
-                .map_err(read)?
-            {
-                let Ok(id) = <[u8; 32]>::try_from(key.as_slice()) else {
-                    continue;
-                };
-                if let Some(a) = state.load::<Algorithm>(&id).map_err(read)? {
-                    out.push(algorithm(&id, &a));
-                }
-            }
-            Ok(json!(out))
-        }
+        "mm_listAlgorithms" => crate::methods::list_records::<Algorithm>(
+            &state,
+            CollectionId::Algorithms,
+            p,
+            PAGE,
+            algorithm,
+        ),
         "mm_getRoles" => {
             let account = p.address(0, "account")?;
             let r = state

@@ -538,3 +538,37 @@ fn clique_status(chain: &mut Chain) -> Result<Value> {
     };
     Ok(json!({"inturnPercent": percent, "sealerActivity": sealed, "numBlocks": blocks}))
 }
+
+/// One page of a collection of records keyed by 32-byte ids (`mm_listCircuits`,
+/// `mm_listAlgorithms`): at most `page` of them in id order, after the id `params[0]` names
+/// (when it is a string), each shown by `show`.
+pub(crate) fn list_records<R: metamesh_state::Record<Id = Hash>>(
+    state: &metamesh_state::State<&metamesh_db::ChainDb>,
+    collection: metamesh_state::CollectionId,
+    p: &Params,
+    page: usize,
+    show: impl Fn(&Hash, &R) -> Value,
+) -> Result<Value> {
+    let start = match p.0.first() {
+        Some(Value::String(_)) => {
+            // The smallest key after the id itself.
+            let mut k = p.hash(0, "after")?.to_vec();
+            k.push(0);
+            k
+        }
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (key, _) in state
+        .entries(collection, &start, page)
+        .map_err(RpcError::internal)?
+    {
+        let Ok(id) = <Hash>::try_from(key.as_slice()) else {
+            continue;
+        };
+        if let Some(r) = state.load::<R>(&id).map_err(RpcError::internal)? {
+            out.push(show(&id, &r));
+        }
+    }
+    Ok(json!(out))
+}

@@ -3,7 +3,7 @@
 
 use metamesh_node::Chain;
 use metamesh_state::{Circuit, CollectionId, Statement, statement_id};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{RpcError, methods::Params, zk_json as zj};
 
@@ -28,29 +28,13 @@ pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value> {
             let c = state.load::<Circuit>(&id).map_err(read)?;
             Ok(c.map_or(Value::Null, |c| zj::circuit(&id, &c)))
         }
-        "mm_listCircuits" => {
-            let start = match p.0.first() {
-                Some(Value::String(_)) => {
-                    let mut k = p.hash(0, "after")?.to_vec();
-                    k.push(0);
-                    k
-                }
-                _ => Vec::new(),
-            };
-            let mut out = Vec::new();
-            for (key, _) in state
-                .entries(CollectionId::Circuits, &start, PAGE)
-                .map_err(read)?
-            {
-                let Ok(id) = <[u8; 32]>::try_from(key.as_slice()) else {
-                    continue;
-                };
-                if let Some(c) = state.load::<Circuit>(&id).map_err(read)? {
-                    out.push(zj::circuit(&id, &c));
-                }
-            }
-            Ok(json!(out))
-        }
+        "mm_listCircuits" => crate::methods::list_records::<Circuit>(
+            &state,
+            CollectionId::Circuits,
+            p,
+            PAGE,
+            zj::circuit,
+        ),
         "mm_getStatement" => {
             // [circuit, [input, …]] with inputs as 0x-hex 32-byte big-endian integers.
             let circuit = p.hash(0, "circuit id")?;
