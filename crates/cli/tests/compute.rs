@@ -117,6 +117,41 @@ fn malformed_job_and_inventory_files_are_named() {
     );
 }
 
+/// The committed Wasm programs are what their build scripts make from the C beside them.
+#[test]
+fn the_example_programs_build_from_their_sources() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let s = Scratch::new();
+    for (dir, programs) in [
+        (
+            "hbn-bands",
+            &["kernels/prepare", "kernels/bands", "kernels/gap"][..],
+        ),
+        ("bmci-density", &["density"][..]),
+    ] {
+        let out = s.path(dir);
+        let built = std::process::Command::new("bash")
+            .arg(root.join(dir).join("build.sh"))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{dir}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        for p in programs {
+            let name = std::path::Path::new(p).file_name().unwrap();
+            let fresh = std::fs::read(out.join(name).with_extension("wasm")).unwrap();
+            let committed = std::fs::read(root.join(dir).join(p).with_extension("wasm")).unwrap();
+            assert!(
+                fresh == committed,
+                "{dir}/{p}.wasm is not what build.sh makes"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_example_job_runs_on_the_devnets_providers() {
     let s = Scratch::new();

@@ -12,9 +12,9 @@
 use metamesh_primitives::{
     Hash,
     compute::{JobSpec, RUN_OK, VERIFY_QUORUM},
-    knowledge::{AlgorithmProperty, AlgorithmSpec},
+    knowledge::{AlgorithmProperty, AlgorithmSpec, MIN_RUN_REPLICAS},
 };
-use metamesh_state::ComputeResult;
+use metamesh_state::{Algorithm, ComputeResult};
 use metamesh_storage::{HashOnly, Profile, import_bytes};
 use oxigraph::model::{GraphName, Literal, NamedNode, Quad, Term, vocab::xsd};
 use serde_json::{Value, json};
@@ -132,28 +132,41 @@ pub struct Run {
 }
 
 /// The run a verified result is, or `None`: it must be a task of a job named for the
-/// algorithm, verified by a quorum, with the algorithm's program, executor and arguments, the
-/// material's case files as its only inputs, a comparator on the algorithm's output, a
-/// successful run, an output of exactly the properties' keys and one finite agreed number
-/// per property.
+/// algorithm and submitted while the algorithm stood (after its registration, before any
+/// retirement), verified by a quorum of at least [`MIN_RUN_REPLICAS`] compared on the
+/// algorithm's output within its tolerances, with the algorithm's program, executor,
+/// arguments, software, fuel and walltime, no network, accelerator or link to steer it to
+/// chosen providers, the material's case files as its only inputs, a successful run, an
+/// output of exactly the properties' keys and one finite agreed number per property.
 pub fn run_of(
     suite: metamesh_crypto::Suite,
-    job: &JobSpec,
+    job: (&JobSpec, u64),
     result: &ComputeResult,
-    algorithm: (&Hash, &AlgorithmSpec),
+    algorithm: (&Hash, &Algorithm),
     db: &Database,
 ) -> Option<Run> {
-    let (id, alg) = algorithm;
-    if algorithm_of(&job.name)? != *id {
+    let ((job, submitted), (id, record)) = (job, algorithm);
+    let alg = &record.spec;
+    if algorithm_of(&job.name)? != *id || !record.runs_jobs_of(submitted) {
         return None;
     }
     let task = job.tasks.get(usize::try_from(result.task).ok()?)?;
     let entry = db.structures.iter().find(|e| e.id == task.name)?;
+    let c = &task.comparator;
+    let within = |bits: u64, max: u64| f64::from_bits(bits) <= f64::from_bits(max);
     let same_run = task.program == alg.program
         && task.executor == alg.executor
         && task.args == alg.args
+        && task.software == alg.software
+        && (task.fuel, task.walltime) == (alg.fuel, alg.walltime)
+        && !task.network
+        && task.resources.accelerators.is_empty()
+        && task.resources.link == 0
         && task.verification == VERIFY_QUORUM
-        && task.comparator.file == alg.output
+        && task.replicas >= MIN_RUN_REPLICAS
+        && c.file == alg.output
+        && within(c.rtol, alg.rtol)
+        && within(c.atol, alg.atol)
         && result.result.status == RUN_OK;
     if !same_run {
         return None;
@@ -289,6 +302,8 @@ pub fn algorithm_quads(
 /// One computed value of a material, read back from the graph.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Computed {
+    /// The record graph it was read from.
+    pub graph: String,
     pub material: String,
     pub result: String,
     pub algorithm: String,
@@ -303,7 +318,8 @@ pub struct Computed {
 ///
 /// Only a chain record's graph (`urn:metamesh:graph:0x…`, which the indexer alone writes) is
 /// read, and each run only from its own graph: no other graph can add or change a value.
-pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
+/// `only`: one graph's values alone.
+pub fn computed(store: &oxigraph::store::Store, only: Option<&NamedNode>) -> Vec<Computed> {
     let text = |t: Option<Term>| match t {
         Some(Term::Literal(l)) => l.value().to_owned(),
         Some(Term::NamedNode(n)) => n.into_string(),
@@ -312,7 +328,12 @@ pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
     let prefix = structure_iri("");
     let mut out = Vec::new();
     for q in store
-        .quads_for_pattern(None, Some(mm("bmciMaterial").as_ref()), None, None)
+        .quads_for_pattern(
+            None,
+            Some(mm("bmciMaterial").as_ref()),
+            None,
+            only.map(|g| g.as_ref().into()),
+        )
         .filter_map(Result::ok)
     {
         let GraphName::NamedNode(graph) = &q.graph_name else {
@@ -360,6 +381,7 @@ pub fn computed(store: &oxigraph::store::Store) -> Vec<Computed> {
             };
             let unit = text(object(&node, &term(QUDT, "unit")));
             out.push(Computed {
+                graph: graph.as_str().to_owned(),
                 material: material.to_owned(),
                 result: result.to_string().trim_matches(['<', '>']).to_owned(),
                 algorithm: algorithm.clone(),

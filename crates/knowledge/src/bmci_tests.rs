@@ -10,7 +10,7 @@ use metamesh_primitives::{
     },
     knowledge::{AlgorithmProperty, AlgorithmSpec},
 };
-use metamesh_state::ComputeResult;
+use metamesh_state::{Algorithm, ComputeResult};
 use oxigraph::{
     model::{GraphName, NamedNode, Quad},
     store::Store,
@@ -18,7 +18,7 @@ use oxigraph::{
 use serde_json::Value;
 
 use crate::{
-    bmci::{self, Run},
+    bmci::{self, Computed, Run},
     optimade::{self, Database, live::merge},
 };
 
@@ -41,12 +41,29 @@ fn algorithm() -> AlgorithmSpec {
             prop("volume_per_atom", "ANGSTROM3"),
         ],
         fuel: 1_000,
+        rtol: 1e-9f64.to_bits(),
+        atol: 1e-12f64.to_bits(),
         ..AlgorithmSpec::default()
     }
 }
 
+const OWNER: metamesh_crypto::Address = metamesh_crypto::Address([4; 20]);
+/// The algorithm's block; jobs in these tests are submitted in block 20.
+const REGISTERED: u64 = 10;
+const SUBMITTED: u64 = 20;
+
 fn id() -> [u8; 32] {
-    metamesh_state::algorithm_id(SUITE, &algorithm())
+    metamesh_state::algorithm_id(SUITE, &OWNER, &algorithm())
+}
+
+fn record() -> Algorithm {
+    Algorithm {
+        owner: OWNER,
+        block: REGISTERED,
+        time: 1_000,
+        spec: algorithm(),
+        retired: 0,
+    }
 }
 
 /// A job running the algorithm on `material`, as `metamesh bmci run` builds it, and the
@@ -74,6 +91,8 @@ fn run(db: &Database, material: &str) -> (JobSpec, ComputeResult) {
             rtol: 1e-9f64.to_bits(),
             atol: 0,
         },
+        software: alg.software.clone(),
+        walltime: alg.walltime,
         ..TaskSpec::default()
     };
     let job = JobSpec {
@@ -97,7 +116,17 @@ fn run(db: &Database, material: &str) -> (JobSpec, ComputeResult) {
 }
 
 fn run_of(db: &Database, job: &JobSpec, result: &ComputeResult) -> Option<Run> {
-    bmci::run_of(SUITE, job, result, (&id(), &algorithm()), db)
+    run_at(db, job, result, SUBMITTED, &record())
+}
+
+fn run_at(
+    db: &Database,
+    job: &JobSpec,
+    result: &ComputeResult,
+    submitted: u64,
+    record: &Algorithm,
+) -> Option<Run> {
+    bmci::run_of(SUITE, (job, submitted), result, (&id(), record), db)
 }
 
 #[test]
@@ -126,6 +155,27 @@ fn case_files_are_the_structure_as_json_and_extended_xyz() {
         .collect();
     assert_eq!(species.iter().filter(|s| **s == "B").count(), 2);
     assert_eq!(species.iter().filter(|s| **s == "N").count(), 2);
+}
+
+#[test]
+fn only_jobs_submitted_while_the_algorithm_stood_are_its_runs() {
+    let db = Database::seed().unwrap();
+    let (job, result) = run(&db, HBN);
+    let mut r = record();
+    assert!(
+        run_at(&db, &job, &result, REGISTERED, &r).is_none(),
+        "same block"
+    );
+    assert!(
+        run_at(&db, &job, &result, REGISTERED - 1, &r).is_none(),
+        "before"
+    );
+    r.retired = 30;
+    assert!(
+        run_at(&db, &job, &result, 29, &r).is_some(),
+        "before retirement"
+    );
+    assert!(run_at(&db, &job, &result, 30, &r).is_none(), "retired");
 }
 
 #[test]
@@ -194,6 +244,24 @@ fn every_broken_tie_is_no_run() {
             r.result.shape = Bytes(SUITE.hash(br#"{"a":0,"b":0}"#).to_vec())
         }),
         ("a task that is not in the job", |_, r| r.task = 1),
+        ("one replica", |j, _| j.tasks[0].replicas = 1),
+        ("a looser rtol", |j, _| {
+            j.tasks[0].comparator.rtol = 1e-3f64.to_bits()
+        }),
+        ("a looser atol", |j, _| {
+            j.tasks[0].comparator.atol = f64::MAX.to_bits()
+        }),
+        ("software only some offer", |j, _| {
+            j.tasks[0].software = vec!["only-mine".into()]
+        }),
+        ("other fuel", |j, _| j.tasks[0].fuel = 999),
+        ("the network", |j, _| j.tasks[0].network = true),
+        ("a link only some have", |j, _| {
+            j.tasks[0].resources.link = 1
+        }),
+        ("an accelerator", |j, _| {
+            j.tasks[0].resources.accelerators.push(Default::default())
+        }),
     ];
     for (what, break_it) in cases {
         let (mut job, mut result) = run(&db, HBN);
@@ -230,7 +298,7 @@ fn computed_values_come_back_from_record_graphs_only() {
     let (job, result) = run(&db, HBN);
     let r = run_of(&db, &job, &result).unwrap();
     let store = stored(&r);
-    let c = bmci::computed(&store);
+    let c = bmci::computed(&store, None);
     assert_eq!(c.len(), 2, "{c:?}");
     assert_eq!(
         (
@@ -250,7 +318,7 @@ fn computed_values_come_back_from_record_graphs_only() {
     forged
         .extend(bmci::quads(&other, &result_iri(), &r, 1))
         .unwrap();
-    assert!(bmci::computed(&forged).is_empty());
+    assert!(bmci::computed(&forged, None).is_empty());
     let mut fake = r.clone();
     fake.values[0].1 = 99.0;
     store
@@ -263,7 +331,90 @@ fn computed_values_come_back_from_record_graphs_only() {
                 }),
         )
         .unwrap();
-    assert_eq!(bmci::computed(&store), c);
+    assert_eq!(bmci::computed(&store, None), c);
+
+    // In a record graph, only a result's statements count.
+    let not_a_result = NamedNode::new("urn:metamesh:job:0x09").unwrap();
+    let record = Store::new().unwrap();
+    record
+        .extend(bmci::quads(&record_graph(), &not_a_result, &r, 1))
+        .unwrap();
+    assert!(bmci::computed(&record, None).is_empty());
+}
+
+fn value(material: &str, property: &str, unit: &str, value: f64, time: u64) -> Computed {
+    Computed {
+        graph: format!("urn:metamesh:graph:0x{time:02x}"),
+        material: material.into(),
+        result: format!("urn:metamesh:result:0x{time:02x}/0"),
+        algorithm: format!("urn:metamesh:algorithm:0x{time:02x}"),
+        property: property.into(),
+        unit: unit.into(),
+        description: String::new(),
+        value,
+        time,
+    }
+}
+
+#[test]
+fn the_latest_value_in_the_first_unit_is_shown_with_what_it_came_from() {
+    let seed = Database::seed().unwrap();
+    let db = merge(
+        &seed,
+        &[
+            value(HBN, "density", "GM-PER-CentiM3", 2.1, 1),
+            value(HBN, "density", "GM-PER-CentiM3", 2.2, 2),
+            // Another unit for the same property: left out, not served as if it were g/cm3.
+            value(HBN, "density", "KiloGM-PER-M3", 2280.0, 3),
+        ],
+    );
+    let a = &db
+        .structures
+        .iter()
+        .find(|e| e.id == HBN)
+        .unwrap()
+        .attributes;
+    assert_eq!(a["_bmci_computed_density"], 2.2);
+    assert_eq!(
+        a["_bmci_computed_results"],
+        serde_json::json!(["urn:metamesh:result:0x02/0"]),
+        "only the result behind the value shown"
+    );
+    let d = db
+        .computed
+        .iter()
+        .find(|p| p.name == "_bmci_computed_density")
+        .unwrap();
+    assert_eq!(d.unit.as_deref(), Some("GM-PER-CentiM3"));
+}
+
+#[test]
+fn the_served_view_follows_written_and_dropped_graphs() {
+    let bmci = optimade::Bmci::new(Database::seed().unwrap());
+    let shown = |b: &optimade::Bmci| {
+        b.current()
+            .structures
+            .iter()
+            .find(|e| e.id == HBN)
+            .unwrap()
+            .attributes
+            .get("_bmci_computed_density")
+            .cloned()
+    };
+    assert_eq!(shown(&bmci), None);
+    let (old, new) = (
+        value(HBN, "density", "GM-PER-CentiM3", 2.1, 1),
+        value(HBN, "density", "GM-PER-CentiM3", 2.2, 2),
+    );
+    bmci.update(vec![old.clone(), new.clone()], &[]);
+    assert_eq!(shown(&bmci), Some(serde_json::json!(2.2)));
+    // A reorg drops the newer run's graph: the older value is back.
+    bmci.update(vec![], std::slice::from_ref(&new.graph));
+    assert_eq!(shown(&bmci), Some(serde_json::json!(2.1)));
+    bmci.update(vec![], &[old.graph]);
+    assert_eq!(shown(&bmci), None, "no run left, no field");
+    bmci.reset(vec![new]);
+    assert_eq!(shown(&bmci), Some(serde_json::json!(2.2)));
 }
 
 fn get(db: &Database, path: &str, query: &str) -> Value {
@@ -286,7 +437,7 @@ fn computed_properties_are_served_and_filtered_over_optimade() {
     let (job, result) = run(&seed, HBN);
     let r = run_of(&seed, &job, &result).unwrap();
     let store = stored(&r);
-    let db = merge(&seed, &bmci::computed(&store));
+    let db = merge(&seed, &bmci::computed(&store, None));
 
     let hits = get(&db, "/v1/structures", "filter=_bmci_computed_density%3E2");
     let data = hits["data"].as_array().unwrap();

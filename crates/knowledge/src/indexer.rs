@@ -92,7 +92,7 @@ impl Indexer {
             None,
         )?;
         let bmci = Arc::new(crate::optimade::Bmci::new(seed));
-        bmci.refresh(&crate::bmci::computed(kg.store()));
+        bmci.reset(crate::bmci::computed(kg.store(), None));
         let follower = match kg.cursor() {
             Some(c) => EventFollower::from_cursor(c),
             None => EventFollower::from_genesis(view),
@@ -140,15 +140,16 @@ impl Indexer {
         }
         let state = view.head_state().map_err(IndexError::Chain)?;
         let mut changes = Vec::new();
-        // Whether BMCI's computed values may have changed (a run written or any graph
-        // dropped): then its view is rebuilt from the graph.
-        let mut computed = false;
+        // What BMCI's served view must hear of: the run graphs written and every graph
+        // dropped (one may have held a run).
+        let (mut runs, mut dropped) = (Vec::new(), Vec::new());
         for d in &delivered {
             self.stats.events += 1;
             let graph = vocab::record_graph(&d.block_hash, d.event.log_index);
             if d.removed {
                 self.stats.retracted += 1;
-                computed = true;
+                dropped.push(graph.as_str().to_owned());
+                runs.retain(|g: &oxigraph::model::NamedNode| g != &graph);
                 changes.push(Change::Drop { graph });
                 continue;
             }
@@ -158,7 +159,9 @@ impl Indexer {
                 .map_err(IndexError::Chain)?
             {
                 self.stats.written += 1;
-                computed |= matches!(facts, records::Facts::Result { bmci: Some(_), .. });
+                if matches!(facts, records::Facts::Result { bmci: Some(_), .. }) {
+                    runs.push(graph.clone());
+                }
                 changes.push(Change::Put {
                     graph,
                     quads: records::quads(&prov, &facts),
@@ -166,9 +169,11 @@ impl Indexer {
             }
         }
         self.kg.apply(&changes, Some(self.follower.cursor()))?;
-        if computed {
-            self.bmci.refresh(&crate::bmci::computed(self.kg.store()));
-        }
+        let written = runs
+            .iter()
+            .flat_map(|g| crate::bmci::computed(self.kg.store(), Some(g)))
+            .collect();
+        self.bmci.update(written, &dropped);
         self.unsaved += changes.len();
         if self.unsaved >= SAVE_EVERY {
             self.save()?;

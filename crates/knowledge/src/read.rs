@@ -151,6 +151,12 @@ fn facts(state: &State<&ChainDb>, event: &Event, bmci: &Database) -> Result<Opti
                 spec: load::<Algorithm>(state, algorithm).map(|a| Box::new(a.spec)),
             }
         }
+        Event::Knowledge(KnowledgeEvent::AlgorithmRetired { algorithm, by }) => {
+            Facts::AlgorithmRetired {
+                id: *algorithm,
+                by: *by,
+            }
+        }
         Event::Knowledge(KnowledgeEvent::RoleChanged { .. })
         | Event::Accounts(_)
         | Event::Params(_)
@@ -167,7 +173,13 @@ fn bmci_run(
     let job = load::<Job>(state, &result.job)?;
     let id = crate::bmci::algorithm_of(&job.spec.name)?;
     let algorithm = load::<Algorithm>(state, &id)?;
-    crate::bmci::run_of(state.suite(), &job.spec, result, (&id, &algorithm.spec), db)
+    crate::bmci::run_of(
+        state.suite(),
+        (&job.spec, job.submitted),
+        result,
+        (&id, &algorithm),
+        db,
+    )
 }
 
 fn compute(

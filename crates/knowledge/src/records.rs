@@ -100,6 +100,10 @@ pub enum Facts {
         owner: Address,
         spec: Option<Box<metamesh_primitives::knowledge::AlgorithmSpec>>,
     },
+    AlgorithmRetired {
+        id: Hash,
+        by: Address,
+    },
 }
 
 /// Literals and IRIs of one graph, with the few shapes records need.
@@ -272,6 +276,12 @@ pub fn quads(prov: &Provenance, facts: &Facts) -> Vec<Quad> {
         Facts::Algorithm { id, owner, spec } => {
             let quads = crate::bmci::algorithm_quads(&g.name, id, owner, spec.as_deref());
             g.quads.extend(quads);
+        }
+        Facts::AlgorithmRetired { id, by } => {
+            let a = vocab::algorithm(id);
+            g.add(&a, mm("retiredIn"), vocab::block(&prov.block));
+            g.add(&a, mm("retiredBy"), vocab::account(by));
+            g.add(&g.name.clone(), mm("about"), a);
         }
     }
     g.quads

@@ -32,6 +32,7 @@ pub fn spec(s: &AlgorithmSpec) -> Value {
             "name": p.name, "unit": p.unit, "description": p.description,
         })).collect::<Vec<_>>(),
         "fuel": s.fuel, "walltime": s.walltime,
+        "rtol": f64::from_bits(s.rtol), "atol": f64::from_bits(s.atol),
     })
 }
 
@@ -43,6 +44,7 @@ pub fn action(a: &KnowledgeAction) -> Value {
             granted,
         } => json!({"account": account.to_string(), "role": role_name(*role), "granted": granted}),
         KnowledgeAction::RegisterAlgorithm { spec: s } => json!({"spec": spec(s)}),
+        KnowledgeAction::RetireAlgorithm { algorithm } => json!({"algorithm": hex0x(algorithm)}),
     }
 }
 
@@ -56,13 +58,18 @@ pub fn event(e: &KnowledgeEvent) -> Value {
         KnowledgeEvent::AlgorithmRegistered { algorithm, owner } => {
             json!({"algorithm": hex0x(algorithm), "owner": owner.to_string()})
         }
+        KnowledgeEvent::AlgorithmRetired { algorithm, by } => {
+            json!({"algorithm": hex0x(algorithm), "by": by.to_string()})
+        }
     }
 }
 
+/// `raw` is the spec's RLP, so a client rebuilds exactly what was registered.
 pub fn algorithm(id: &Hash, a: &Algorithm) -> Value {
     json!({
         "type": "algorithm", "id": hex0x(id), "owner": a.owner.to_string(), "block": a.block,
-        "time": a.time, "spec": spec(&a.spec),
+        "time": a.time, "retired": (a.retired != 0).then_some(a.retired), "spec": spec(&a.spec),
+        "raw": hex0x(&alloy_rlp::encode(&a.spec)),
     })
 }
 
@@ -81,8 +88,9 @@ pub fn is_knowledge(method: &str) -> bool {
     )
 }
 
-/// Algorithms one `mm_listAlgorithms` call returns.
-const PAGE: usize = 1_000;
+/// Algorithms one `mm_listAlgorithms` call returns (each up to tens of KB of JSON, built
+/// under the chain's lock).
+const PAGE: usize = 100;
 
 pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value, RpcError> {
     let state = chain.state();

@@ -167,8 +167,11 @@ codes! {
     UnknownRole = 801, "unknown-role", "role {0} is not known (1 curator, 2 bmci)";
     RoleUnchanged = 802, "role-unchanged", "the account already is as asked for role {0}";
     MissingRole = 803, "missing-role", "the sender does not hold role {0} (1 curator, 2 bmci), which the parameters authority grants";
-    BadAlgorithm = 804, "bad-algorithm", "field {0} of the algorithm breaks its rules: 0 name (1 to 64 bytes), 1 description (at most 1,024 bytes), 2 program (a binary CID; a Wasm algorithm needs one), 3 executor (0 wasm, 1 process, 2 slurm), 4 args (at most 64 of at most 256 bytes; a native algorithm's command), 5 software (at most 32 sorted names), 6 output (a file name), 7 properties (1 to 32, sorted and distinct by name; names of lowercase letters, digits and _ up to 32 bytes starting with a letter; units of letters, digits and - up to 64 bytes), 8 fuel and walltime (Wasm: fuel and no walltime; native: the reverse)";
+    BadAlgorithm = 804, "bad-algorithm", "field {0} of the algorithm breaks its rules: 0 name (1 to 64 bytes), 1 description (at most 1,024 bytes), 2 program (a binary CID; a Wasm algorithm needs one), 3 executor (0 wasm, 1 process, 2 slurm), 4 args (at most 64 of at most 256 bytes; a native algorithm's command), 5 software (at most 32 sorted names), 6 output (a file name), 7 properties (1 to 32, sorted and distinct by name; names of lowercase letters, digits and _ up to 32 bytes starting with a letter, not results or algorithms; units of letters, digits and - up to 64 bytes; descriptions up to 256 bytes), 8 fuel and walltime (Wasm: fuel up to computeMaxFuel and no walltime; native: walltime up to computeMaxWalltime and no fuel), 9 rtol and atol (finite, not negative)";
     AlgorithmRegistered = 805, "algorithm-registered", "this algorithm was registered at block {0}";
+    NoSuchAlgorithm = 806, "no-such-algorithm", "no algorithm is registered under this id";
+    NotAlgorithmOwner = 807, "not-algorithm-owner", "only the algorithm's owner or the parameters authority may retire it";
+    AlgorithmRetired = 808, "algorithm-retired", "the algorithm was retired at block {0}";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

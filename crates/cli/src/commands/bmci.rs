@@ -47,6 +47,15 @@ pub enum BmciCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Retire an algorithm (its owner or the parameters authority): later jobs are no runs
+    /// of it; results already verified stand.
+    Retire {
+        algorithm: String,
+        #[command(flatten)]
+        sender: SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// The registered algorithms.
     Algorithms {
         #[command(flatten)]
@@ -66,11 +75,6 @@ pub enum BmciCommand {
         /// Blocks a replica has to commit its result.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
-        /// Relative and absolute tolerances replicas must agree within.
-        #[arg(long, default_value_t = 1e-9)]
-        rtol: f64,
-        #[arg(long, default_value_t = 1e-12)]
-        atol: f64,
         #[command(flatten)]
         sender: SenderArgs,
         #[command(flatten)]
@@ -141,23 +145,21 @@ pub fn run(ctx: &Context, cmd: BmciCommand) -> anyhow::Result<ExitCode> {
             rpc,
         } => chain::grant(ctx, account, &role, revoke, &sender, &rpc),
         BmciCommand::Register { file, sender, rpc } => chain::register(ctx, &file, &sender, &rpc),
+        BmciCommand::Retire {
+            algorithm,
+            sender,
+            rpc,
+        } => chain::retire(ctx, &algorithm, &sender, &rpc),
         BmciCommand::Algorithms { rpc } => chain::algorithms(ctx, &rpc),
         BmciCommand::Run {
             algorithm,
             on,
             max_price,
             timeout,
-            rtol,
-            atol,
             sender,
             rpc,
         } => {
-            let o = chain::RunOptions {
-                max_price,
-                timeout,
-                rtol,
-                atol,
-            };
+            let o = chain::RunOptions { max_price, timeout };
             chain::run(ctx, &algorithm, &on, &o, &sender, &rpc)
         }
     }

@@ -40,7 +40,20 @@ struct AlgorithmFile {
     fuel: u64,
     #[serde(default)]
     walltime: u64,
+    /// The widest tolerances a run's replicas may be compared under.
+    #[serde(default = "default_rtol")]
+    rtol: f64,
+    #[serde(default = "default_atol")]
+    atol: f64,
     properties: Vec<PropertyFile>,
+}
+
+fn default_rtol() -> f64 {
+    1e-9
+}
+
+fn default_atol() -> f64 {
+    1e-12
 }
 
 #[derive(Deserialize, Debug)]
@@ -157,6 +170,8 @@ fn spec_of(file: &Path, rpc: &RpcArgs) -> anyhow::Result<AlgorithmSpec> {
         properties,
         fuel: f.fuel,
         walltime: f.walltime,
+        rtol: f.rtol.to_bits(),
+        atol: f.atol.to_bits(),
     })
 }
 
@@ -230,12 +245,10 @@ pub fn algorithms(ctx: &Context, rpc: &RpcArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// How a run's tasks are placed and compared.
+/// What a run may cost and how long a replica has.
 pub struct RunOptions {
     pub max_price: Amount,
     pub timeout: u64,
-    pub rtol: f64,
-    pub atol: f64,
 }
 
 /// The job that runs `algorithm` on `materials`, their case files added to the node.
@@ -278,10 +291,11 @@ fn run_job(
             fuel: alg.fuel,
             walltime: alg.walltime,
             software: alg.software.clone(),
+            // As wide as the algorithm allows, so replicas on different machines agree.
             comparator: Comparator {
                 file: alg.output.clone(),
-                rtol: o.rtol.to_bits(),
-                atol: o.atol.to_bits(),
+                rtol: alg.rtol,
+                atol: alg.atol,
             },
             ..TaskSpec::default()
         });
@@ -313,24 +327,20 @@ pub fn run(
     if materials.is_empty() {
         bail!("name at least one material: --on ID (`metamesh bmci search` finds ids)");
     }
-    if !(o.rtol.is_finite() && o.atol.is_finite() && o.rtol >= 0.0 && o.atol >= 0.0) {
-        bail!("--rtol and --atol must be finite and not negative");
-    }
     let id = parse_algorithm(algorithm)?;
     let record = rpc.call("mm_getAlgorithm", json!([format!("0x{}", hex::encode(id))]))?;
     if record.is_null() {
         bail!("no algorithm {algorithm} on this chain (`metamesh bmci algorithms` lists them)");
     }
-    let alg = spec_from_json(&record["spec"])?;
-    // A spec read back wrongly would make runs the indexer does not recognise.
-    if !metamesh_crypto::Suite::ALL
-        .iter()
-        .any(|s| metamesh_state::algorithm_id(*s, &alg) == id)
-    {
-        bail!(
-            "the node's algorithm {algorithm} does not hash to its id: is the node newer than this client?"
-        );
+    if let Some(block) = record["retired"].as_u64() {
+        bail!("algorithm {algorithm} was retired in block {block}: its runs would not count");
     }
+    let raw = record["raw"]
+        .as_str()
+        .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+        .ok_or_else(|| anyhow!("the node's mm_getAlgorithm gave no raw spec"))?;
+    let alg: AlgorithmSpec = alloy_rlp::Decodable::decode(&mut raw.as_slice())
+        .map_err(|e| anyhow!("the node's algorithm spec does not decode: {e}"))?;
     let job = run_job(rpc, &id, &alg, materials, o)?;
     let receipt = send_and_wait(ctx, rpc, sender, ComputeAction::Submit { job }.into())?;
     let job_id = receipt["events"]
@@ -355,45 +365,30 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The spec as `mm_getAlgorithm` shows it, back in the chain's form.
-fn spec_from_json(v: &Value) -> anyhow::Result<AlgorithmSpec> {
-    let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let strings = |k: &str| -> Vec<String> {
-        v[k].as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect()
-    };
-    let program = match v["program"].as_str() {
-        Some(c) if !c.is_empty() => Bytes(parse_cid(c)?.to_bytes()),
-        _ => Bytes::default(),
-    };
-    let executor = EXECUTORS
-        .iter()
-        .position(|e| *e == v["executor"])
-        .ok_or_else(|| anyhow!("the node names an unknown executor: {}", v["executor"]))?
-        as u8;
-    Ok(AlgorithmSpec {
-        name: s("name"),
-        description: s("description"),
-        program,
-        executor,
-        args: strings("args"),
-        software: strings("software"),
-        output: s("output"),
-        properties: v["properties"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| AlgorithmProperty {
-                name: p["name"].as_str().unwrap_or_default().into(),
-                unit: p["unit"].as_str().unwrap_or_default().into(),
-                description: p["description"].as_str().unwrap_or_default().into(),
-            })
-            .collect(),
-        fuel: v["fuel"].as_u64().unwrap_or_default(),
-        walltime: v["walltime"].as_u64().unwrap_or_default(),
-    })
+/// Retires an algorithm (its owner or the parameters authority signs): jobs submitted after
+/// this block are no runs of it; earlier runs stand.
+pub fn retire(
+    ctx: &Context,
+    algorithm: &str,
+    sender: &SenderArgs,
+    rpc: &RpcArgs,
+) -> anyhow::Result<ExitCode> {
+    let id = parse_algorithm(algorithm)?;
+    let receipt = send_and_wait(
+        ctx,
+        rpc,
+        sender,
+        KnowledgeAction::RetireAlgorithm { algorithm: id }.into(),
+    )?;
+    let shown = format!("0x{}", hex::encode(id));
+    ctx.out.emit(
+        &json!({"algorithm": shown, "retired": receipt["blockNumber"]}),
+        || {
+            format!(
+                "retired algorithm {shown} in block {}",
+                receipt["blockNumber"]
+            )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
 }

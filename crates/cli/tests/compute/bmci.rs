@@ -1,7 +1,7 @@
 //! BMCI on the devnet: the parameters authority grants the `bmci` role, the density algorithm
 //! (C built to Wasm) is registered and run on two boron materials by the providers, and the
 //! verified results come back as computed properties over OPTIMADE and, with their
-//! provenance, over SPARQL.
+//! provenance, over SPARQL; retired, it takes no more runs.
 
 use std::path::PathBuf;
 
@@ -178,4 +178,24 @@ pub fn algorithms_run_into_computed_properties(net: &Net) {
         [HBN, ALPHA_B].map(|m| format!("urn:metamesh:bmci:structure:{m}")),
         "ordered by IRI"
     );
+
+    // Retired, the algorithm takes no more runs; what it computed stays.
+    net.client(
+        net.rpc,
+        &[&["bmci", "retire", &algorithm], &from[..]].concat(),
+    )
+    .ok();
+    let refused = net.client(
+        net.rpc,
+        &[&["bmci", "run", &algorithm, "--on", HBN], &from[..]].concat(),
+    );
+    assert!(refused.stderr.contains("was retired"), "{}", refused.stderr);
+    let still = net
+        .client(
+            net.rpc,
+            &["--json", "bmci", "search", "_bmci_computed_density > 0"],
+        )
+        .ok()
+        .json();
+    assert_eq!(still["data"].as_array().unwrap().len(), 2, "{still}");
 }

@@ -11,7 +11,8 @@ use crate::{Address, compute::Bytes};
 pub const ROLE_CURATOR: u8 = 1;
 /// Registers BMCI algorithms and cases.
 pub const ROLE_BMCI: u8 = 2;
-/// Role names by number (0 is none).
+/// Role names by number (0 is none). Consensus reads its length (a role past it is
+/// `unknown-role`): a new role is a new chain rule, to be introduced with the chain's upgrade.
 pub const ROLES: [&str; 3] = ["", "curator", "bmci"];
 
 /// One property an algorithm computes: a key of its output JSON, a QUDT unit (its local
@@ -46,7 +47,14 @@ pub struct AlgorithmSpec {
     /// The most fuel (Wasm) or wall seconds (native) one run may take.
     pub fuel: u64,
     pub walltime: u64,
+    /// The widest tolerances (IEEE-754 bits of finite, non-negative numbers) a run's replicas
+    /// may be compared under: a run compared more loosely is no run of this algorithm.
+    pub rtol: u64,
+    pub atol: u64,
 }
+
+/// The fewest replicas that must agree for a run to count.
+pub const MIN_RUN_REPLICAS: u64 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KnowledgeAction {
@@ -56,18 +64,24 @@ pub enum KnowledgeAction {
         role: u8,
         granted: bool,
     },
-    /// `0x61 [spec]`: a holder of the `bmci` role registers an algorithm under `H(spec)`.
+    /// `0x61 [spec]`: a holder of the `bmci` role registers an algorithm under
+    /// `H(owner ‖ spec)`.
     RegisterAlgorithm { spec: AlgorithmSpec },
+    /// `0x62 [algorithm]`: its owner or the parameters authority retires an algorithm: jobs
+    /// submitted from the next block on are no runs of it (earlier runs stand).
+    RetireAlgorithm { algorithm: crate::Hash },
 }
 
 impl KnowledgeAction {
     pub const GRANT_ROLE: u8 = 0x60;
     pub const REGISTER_ALGORITHM: u8 = 0x61;
+    pub const RETIRE_ALGORITHM: u8 = 0x62;
 
     pub fn type_byte(&self) -> u8 {
         match self {
             KnowledgeAction::GrantRole { .. } => Self::GRANT_ROLE,
             KnowledgeAction::RegisterAlgorithm { .. } => Self::REGISTER_ALGORITHM,
+            KnowledgeAction::RetireAlgorithm { .. } => Self::RETIRE_ALGORITHM,
         }
     }
 
@@ -75,6 +89,7 @@ impl KnowledgeAction {
         match self {
             KnowledgeAction::GrantRole { .. } => "grantRole",
             KnowledgeAction::RegisterAlgorithm { .. } => "registerAlgorithm",
+            KnowledgeAction::RetireAlgorithm { .. } => "retireAlgorithm",
         }
     }
 
@@ -90,6 +105,7 @@ impl KnowledgeAction {
                 granted.encode(p);
             }
             KnowledgeAction::RegisterAlgorithm { spec } => spec.encode(p),
+            KnowledgeAction::RetireAlgorithm { algorithm } => algorithm.encode(p),
         }
     }
 
@@ -102,6 +118,9 @@ impl KnowledgeAction {
             },
             Self::REGISTER_ALGORITHM => KnowledgeAction::RegisterAlgorithm {
                 spec: AlgorithmSpec::decode(p)?,
+            },
+            Self::RETIRE_ALGORITHM => KnowledgeAction::RetireAlgorithm {
+                algorithm: Decodable::decode(p)?,
             },
             _ => return Err(UNKNOWN),
         })

@@ -323,10 +323,14 @@ pub(crate) mod strategy {
                                 .collect(),
                             fuel,
                             walltime: fuel / 2,
+                            rtol: fuel / 3,
+                            atol: fuel / 5,
                         },
                     }
                     .into()
                 }),
+            any::<[u8; 32]>()
+                .prop_map(|algorithm| KnowledgeAction::RetireAlgorithm { algorithm }.into()),
         ]
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Roles      [roles bitmask, block]                  under 0x60 ‖ address
-//! Algorithm  [owner, block, time, spec]              under 0x61 ‖ H(rlp(spec))
+//! Algorithm  [owner, block, time, spec, retired]     under 0x61 ‖ H(owner ‖ rlp(spec))
 //! ```
 //!
 //! An algorithm is only a description of a run (program, arguments, output file, the
@@ -22,7 +22,7 @@ use metamesh_primitives::{
 };
 use metamesh_trie::NodeStore;
 
-use super::{TxContext, compute::software_name_ok, open};
+use super::{TxContext, compute::software_list_ok, open};
 use crate::{
     Code, CollectionId, Event, Exec, Outcome, Record, StateKey,
     events::{DomainEvent, UNKNOWN, address},
@@ -36,6 +36,11 @@ pub const MAX_ARG: usize = 256;
 pub const MAX_PROPERTIES: usize = 32;
 /// Longest property name: OPTIMADE serves it as `_bmci_computed_NAME`.
 pub const MAX_PROPERTY: usize = 32;
+pub const MAX_PROPERTY_DESCRIPTION: usize = 256;
+pub const MAX_UNIT: usize = 64;
+pub const MAX_SOFTWARE: usize = 32;
+/// Property names OPTIMADE's own computed fields take (`_bmci_computed_results`, …).
+pub const RESERVED_PROPERTIES: [&str; 2] = ["results", "algorithms"];
 
 /// The roles an account holds: bit `r` for role `r`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +89,17 @@ pub struct Algorithm {
     pub block: u64,
     pub time: u64,
     pub spec: AlgorithmSpec,
+    /// The block it was retired in (0: it is not).
+    pub retired: u64,
+}
+
+impl Algorithm {
+    /// Whether a job submitted in block `submitted` may be a run of it: submitted after the
+    /// registration and before any retirement, so every node, indexing live or rebuilding
+    /// later, decides the same.
+    pub fn runs_jobs_of(&self, submitted: u64) -> bool {
+        submitted > self.block && (self.retired == 0 || submitted < self.retired)
+    }
 }
 
 impl Record for Algorithm {
@@ -100,6 +116,7 @@ impl Record for Algorithm {
         self.block.encode(&mut p);
         self.time.encode(&mut p);
         self.spec.encode(&mut p);
+        self.retired.encode(&mut p);
         list(&p)
     }
 
@@ -110,15 +127,19 @@ impl Record for Algorithm {
             block: u64::decode(&mut p)?,
             time: u64::decode(&mut p)?,
             spec: AlgorithmSpec::decode(&mut p)?,
+            retired: u64::decode(&mut p)?,
         };
         done(p)?;
         Ok(record)
     }
 }
 
-/// The id an algorithm is registered under: the suite hash of its spec's encoding.
-pub fn algorithm_id(suite: metamesh_crypto::Suite, spec: &AlgorithmSpec) -> Hash {
-    suite.hash(&alloy_rlp::encode(spec))
+/// The id an algorithm is registered under: the suite hash of its owner and its spec's
+/// encoding (so a copy of a pending spec is another algorithm, not the author's).
+pub fn algorithm_id(suite: metamesh_crypto::Suite, owner: &Address, spec: &AlgorithmSpec) -> Hash {
+    let mut bytes = owner.0.to_vec();
+    bytes.extend_from_slice(&alloy_rlp::encode(spec));
+    suite.hash(&bytes)
 }
 
 /// The knowledge domain's events (types 0x60–0x6f).
@@ -132,16 +153,22 @@ pub enum KnowledgeEvent {
     },
     /// `0x61 [algorithm, owner]`
     AlgorithmRegistered { algorithm: Hash, owner: Address },
+    /// `0x62 [algorithm, by]`
+    AlgorithmRetired { algorithm: Hash, by: Address },
 }
 
 impl DomainEvent for KnowledgeEvent {
-    const KINDS: &'static [(u8, &'static str)] =
-        &[(0x60, "roleChanged"), (0x61, "algorithmRegistered")];
+    const KINDS: &'static [(u8, &'static str)] = &[
+        (0x60, "roleChanged"),
+        (0x61, "algorithmRegistered"),
+        (0x62, "algorithmRetired"),
+    ];
 
     fn type_byte(&self) -> u8 {
         match self {
             KnowledgeEvent::RoleChanged { .. } => 0x60,
             KnowledgeEvent::AlgorithmRegistered { .. } => 0x61,
+            KnowledgeEvent::AlgorithmRetired { .. } => 0x62,
         }
     }
 
@@ -149,6 +176,7 @@ impl DomainEvent for KnowledgeEvent {
         match self {
             KnowledgeEvent::RoleChanged { account, .. } => vec![*account],
             KnowledgeEvent::AlgorithmRegistered { owner, .. } => vec![*owner],
+            KnowledgeEvent::AlgorithmRetired { by, .. } => vec![*by],
         }
     }
 
@@ -167,6 +195,10 @@ impl DomainEvent for KnowledgeEvent {
                 algorithm.encode(p);
                 owner.0.encode(p);
             }
+            KnowledgeEvent::AlgorithmRetired { algorithm, by } => {
+                algorithm.encode(p);
+                by.0.encode(p);
+            }
         }
     }
 
@@ -180,6 +212,10 @@ impl DomainEvent for KnowledgeEvent {
             0x61 => KnowledgeEvent::AlgorithmRegistered {
                 algorithm: Decodable::decode(p)?,
                 owner: address(p)?,
+            },
+            0x62 => KnowledgeEvent::AlgorithmRetired {
+                algorithm: Decodable::decode(p)?,
+                by: address(p)?,
             },
             _ => return Err(UNKNOWN),
         })
@@ -198,6 +234,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
             granted,
         } => grant(ex, tx, *account, *role, *granted),
         KnowledgeAction::RegisterAlgorithm { spec } => register(ex, tx, spec),
+        KnowledgeAction::RetireAlgorithm { algorithm } => retire(ex, tx, algorithm),
     }
 }
 
@@ -250,7 +287,7 @@ fn register<S: NodeStore + Clone>(
     if !holds(ex, &tx.sender, ROLE_BMCI)? {
         return reject(Code::MissingRole, &[u128::from(ROLE_BMCI)]);
     }
-    if let Some(field) = bad_field(spec) {
+    if let Some(field) = bad_field(spec, ex.params()) {
         return reject(Code::BadAlgorithm, &[field]);
     }
     if !spec.program.is_empty() {
@@ -259,9 +296,8 @@ fn register<S: NodeStore + Clone>(
             return reject(Code::BadAlgorithm, &[2]);
         }
     }
-    let encoded = alloy_rlp::encode(spec);
-    ex.charge_hash(encoded.len())?;
-    let id = ex.suite().hash(&encoded);
+    ex.charge_hash(20 + alloy_rlp::encode(spec).len())?;
+    let id = algorithm_id(ex.suite(), &tx.sender, spec);
     if let Some(existing) = ex.load::<Algorithm>(&id)? {
         return reject(Code::AlgorithmRegistered, &[u128::from(existing.block)]);
     }
@@ -270,6 +306,7 @@ fn register<S: NodeStore + Clone>(
         block: ex.env().number,
         time: ex.env().timestamp,
         spec: spec.clone(),
+        retired: 0,
     };
     ex.save(&id, &record)?;
     ex.put_entry(CollectionId::Algorithms, &id, &[1])?;
@@ -279,9 +316,31 @@ fn register<S: NodeStore + Clone>(
     }))
 }
 
+fn retire<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, tx: &TxContext, id: &Hash) -> Outcome {
+    let Some(mut a) = ex.load::<Algorithm>(id)? else {
+        return reject(Code::NoSuchAlgorithm, &[]);
+    };
+    if tx.sender != a.owner && tx.sender != ex.params().params_authority {
+        return reject(Code::NotAlgorithmOwner, &[]);
+    }
+    if a.retired != 0 {
+        return reject(Code::AlgorithmRetired, &[u128::from(a.retired)]);
+    }
+    a.retired = ex.env().number;
+    ex.save(id, &a)?;
+    ex.emit(Event::Knowledge(KnowledgeEvent::AlgorithmRetired {
+        algorithm: *id,
+        by: tx.sender,
+    }))
+}
+
 /// The first field of the spec that breaks its rules, numbered as `bad-algorithm` says.
-fn bad_field(s: &AlgorithmSpec) -> Option<u128> {
+fn bad_field(s: &AlgorithmSpec, p: &crate::Params) -> Option<u128> {
     let native = s.executor != 0;
+    let tolerance = |bits: u64| {
+        let v = f64::from_bits(bits);
+        v.is_finite() && v >= 0.0
+    };
     let checks = [
         (1..=MAX_NAME).contains(&s.name.len()),
         s.description.len() <= MAX_DESCRIPTION,
@@ -290,16 +349,15 @@ fn bad_field(s: &AlgorithmSpec) -> Option<u128> {
         s.args.len() <= MAX_ARGS
             && s.args.iter().all(|a| a.len() <= MAX_ARG)
             && (!native || !s.args.is_empty()),
-        s.software.len() <= 32
-            && s.software.windows(2).all(|w| w[0] < w[1])
-            && s.software.iter().all(|n| software_name_ok(n)),
+        software_list_ok(&s.software) && s.software.len() <= MAX_SOFTWARE,
         super::compute::file_name_ok(&s.output),
         properties_ok(&s.properties),
         if native {
-            s.fuel == 0 && s.walltime > 0
+            s.fuel == 0 && (1..=p.compute_max_walltime).contains(&s.walltime)
         } else {
-            s.fuel > 0 && s.walltime == 0
+            (1..=p.compute_max_fuel).contains(&s.fuel) && s.walltime == 0
         },
+        tolerance(s.rtol) && tolerance(s.atol),
     ];
     checks.iter().position(|ok| !ok).map(|i| i as u128)
 }
@@ -313,10 +371,13 @@ fn properties_ok(props: &[AlgorithmProperty]) -> bool {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
     };
     let unit_ok =
-        |u: &str| u.len() <= 64 && u.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        |u: &str| u.len() <= MAX_UNIT && u.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
     (1..=MAX_PROPERTIES).contains(&props.len())
         && props.windows(2).all(|w| w[0].name < w[1].name)
-        && props
-            .iter()
-            .all(|p| name_ok(&p.name) && unit_ok(&p.unit) && p.description.len() <= MAX_ARG)
+        && props.iter().all(|p| {
+            name_ok(&p.name)
+                && !RESERVED_PROPERTIES.contains(&p.name.as_str())
+                && unit_ok(&p.unit)
+                && p.description.len() <= MAX_PROPERTY_DESCRIPTION
+        })
 }

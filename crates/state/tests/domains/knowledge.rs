@@ -42,6 +42,8 @@ fn spec() -> AlgorithmSpec {
         ],
         fuel: 1_000_000,
         walltime: 0,
+        rtol: 1e-9f64.to_bits(),
+        atol: 1e-12f64.to_bits(),
     }
 }
 
@@ -141,7 +143,7 @@ fn a_bmci_contributor_registers_an_algorithm_once() {
     let r = h.run(1, register(spec()));
     assert_eq!(r.outcome, Ok(()), "{r:?}");
     assert!(h.balance(&alice) < before, "registration pays its gas");
-    let id = algorithm_id(h.suite, &spec());
+    let id = algorithm_id(h.suite, &alice, &spec());
     assert_eq!(
         knowledge(&r),
         vec![Event::Knowledge(KnowledgeEvent::AlgorithmRegistered {
@@ -199,8 +201,13 @@ fn each_broken_field_is_refused_under_its_number() {
         (7, |s| s.properties[0].name = "1density".into()),
         (7, |s| s.properties[1].name = "density".into()),
         (7, |s| s.properties[0].unit = "g/cm3".into()),
+        (7, |s| s.properties[0].name = "results".into()),
+        (7, |s| s.properties[0].description = "x".repeat(257)),
         (8, |s| s.fuel = 0),
+        (8, |s| s.fuel = u64::MAX),
         (8, |s| s.walltime = 5),
+        (9, |s| s.rtol = f64::NAN.to_bits()),
+        (9, |s| s.atol = (-1.0f64).to_bits()),
     ];
     for (field, break_it) in cases {
         let mut s = spec();
@@ -229,4 +236,77 @@ fn each_broken_field_is_refused_under_its_number() {
         1
     );
     h.assert_supply();
+}
+
+#[test]
+fn the_same_spec_from_another_contributor_is_another_algorithm() {
+    let mut h = harness();
+    let (alice, bob) = (h.user(1), h.user(2));
+    h.run(0, grant(alice, ROLE_BMCI, true));
+    h.run(0, grant(bob, ROLE_BMCI, true));
+    assert_eq!(h.run(1, register(spec())).outcome, Ok(()));
+    // Copying a pending spec takes no credit: bob's copy is his own algorithm.
+    assert_eq!(h.run(2, register(spec())).outcome, Ok(()));
+    let ids = [alice, bob].map(|o| algorithm_id(h.suite, &o, &spec()));
+    assert_ne!(ids[0], ids[1]);
+    for (id, owner) in ids.iter().zip([alice, bob]) {
+        let a: Algorithm = h.state.load(id).unwrap().unwrap();
+        assert_eq!(a.owner, owner);
+    }
+}
+
+#[test]
+fn an_owner_or_the_authority_retires_an_algorithm_once() {
+    let mut h = harness();
+    let alice = h.user(1);
+    h.run(0, grant(alice, ROLE_BMCI, true));
+    h.run(1, register(spec()));
+    let id = algorithm_id(h.suite, &alice, &spec());
+    let retire = |algorithm| KnowledgeAction::RetireAlgorithm { algorithm };
+    assert_eq!(
+        code(&h.run(1, retire([7; 32]))),
+        Some(Code::NoSuchAlgorithm)
+    );
+    assert_eq!(code(&h.run(2, retire(id))), Some(Code::NotAlgorithmOwner));
+    let r = h.run(0, retire(id));
+    assert_eq!(r.outcome, Ok(()), "the authority may");
+    assert_eq!(
+        knowledge(&r),
+        vec![Event::Knowledge(KnowledgeEvent::AlgorithmRetired {
+            algorithm: id,
+            by: h.user(0),
+        })]
+    );
+    let a: Algorithm = h.state.load(&id).unwrap().unwrap();
+    assert_eq!(a.retired, h.number);
+    assert!(a.runs_jobs_of(h.number - 1) && !a.runs_jobs_of(h.number));
+    let again = h.run(1, retire(id));
+    assert_eq!(code(&again), Some(Code::AlgorithmRetired));
+    h.assert_supply();
+}
+
+#[test]
+fn a_larger_spec_pays_for_its_bytes() {
+    let mut h = harness();
+    let alice = h.user(1);
+    h.run(0, grant(alice, ROLE_BMCI, true));
+    let small = h.run(1, register(spec()));
+    let mut large = spec();
+    large.name = "density-large".into();
+    large.description = "x".repeat(1024);
+    large.args = vec!["a".repeat(256); 64];
+    let big = h.run(1, register(large));
+    assert_eq!(
+        (small.outcome.clone(), big.outcome.clone()),
+        (Ok(()), Ok(()))
+    );
+    let p = h.params();
+    // At least the write of every extra byte, at the per-byte price.
+    let extra = (1024 + 64 * 256) as u64;
+    assert!(
+        big.gas_used >= small.gas_used + extra * p.gas_write_byte,
+        "{} vs {}",
+        big.gas_used,
+        small.gas_used
+    );
 }

@@ -30,7 +30,7 @@ pub use events::{ComputeEvent, Explained};
 pub use proven::{bindings, halves, input_digest, is_task_circuit, output_digest, public_inputs};
 pub use records::*;
 pub use settle::resolve_with;
-pub use submit::{file_name_ok, software_name_ok};
+pub use submit::{file_name_ok, software_list_ok, software_name_ok};
 
 pub(crate) use place::end_block;
 

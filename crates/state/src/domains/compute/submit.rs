@@ -27,6 +27,13 @@ pub fn file_name_ok(name: &str) -> bool {
         && !name.contains(['/', '\0'])
 }
 
+/// Software a run needs: at most 32 names, sorted and distinct.
+pub fn software_list_ok(names: &[String]) -> bool {
+    names.len() <= 32
+        && names.windows(2).all(|w| w[0] < w[1])
+        && names.iter().all(|s| software_name_ok(s))
+}
+
 /// A task name: a file name without `:` (which separates task and output in job files).
 fn task_name_ok(name: &str) -> bool {
     file_name_ok(name) && !name.contains(':') && name.len() <= 64
@@ -133,12 +140,7 @@ fn check_native(ix: u128, t: &TaskSpec, p: &crate::Params) -> Outcome {
         ];
         return reject(Code::BadWalltime, &args);
     }
-    let sorted = t.software.windows(2).all(|w| w[0] < w[1]);
-    if t.software.len() > 32
-        || !sorted
-        || !t.software.iter().all(|s| software_name_ok(s))
-        || t.retries > p.compute_max_retries
-    {
+    if !software_list_ok(&t.software) || t.retries > p.compute_max_retries {
         return reject(Code::BadSoftware, &[ix, u128::from(p.compute_max_retries)]);
     }
     let c = &t.comparator;
