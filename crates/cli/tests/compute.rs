@@ -1,10 +1,13 @@
 //! The computing network on a real 4-node devnet with its provider agents (separate
 //! processes): the hBN example's task graph end to end with 2-replica quorums, the same job on
 //! every node, results, explanations, its provenance in the knowledge graph and a BMCI
-//! algorithm run into computed properties (`compute/bmci.rs`); then a corrupting provider
+//! algorithm run into computed properties (`compute/bmci.rs`), curated and extracted
+//! knowledge bases (`compute/bases.rs`); then a corrupting provider
 //! outvoted by a third replica that had to wait for a provider to register, a GPU job waiting for a GPU centre, a provider
 //! killed mid-task replaced after its timeout, and a killed agent that resumes its queue.
 
+#[path = "compute/bases.rs"]
+mod bases;
 #[path = "compute/bmci.rs"]
 mod bmci;
 mod common;
@@ -232,6 +235,7 @@ fn the_example_job_runs_on_the_devnets_providers() {
     );
     provenance_in_the_knowledge_graph(&s, &net, &id);
     bmci::algorithms_run_into_computed_properties(&net);
+    bases::curated_and_extracted_bases_load_into_their_own_graphs(&s, &net);
 }
 
 /// The verified result of `gap`, followed in one SPARQL query (by SPARQLWrapper, a standard

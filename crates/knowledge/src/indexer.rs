@@ -5,10 +5,13 @@
 //! exactly the events the snapshot has not seen — none missed, none doubled.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use metamesh_primitives::Hash;
 
 use metamesh_node::{ChainView, Cursor, EventFollower, NodeService};
 use tokio::sync::watch;
@@ -52,7 +55,27 @@ pub struct Indexer {
     snapshot: Option<PathBuf>,
     unsaved: usize,
     saved_at: Instant,
+    /// Knowledge bases registered whose content is not loaded yet, with when it was last
+    /// asked for.
+    pending: BTreeMap<Hash, Waiting>,
     pub stats: IndexStats,
+}
+
+/// How long a base whose content no peer gave waits before it is asked for again, and how
+/// many times it is asked for before the reason is recorded instead.
+const CONTENT_RETRY: Duration = Duration::from_secs(30);
+const CONTENT_TRIES: u32 = 20;
+/// The longest one fetch of a base's content may take.
+const CONTENT_FETCH: Duration = Duration::from_secs(60);
+
+/// A base waiting for its content: when it was last asked for, and how many times.
+type Waiting = (crate::bases::Pending, Option<Instant>, u32);
+
+/// What fetching a base's content gave.
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Nobody had it (yet): ask again later.
+    Unavailable(String),
 }
 
 impl Indexer {
@@ -97,6 +120,7 @@ impl Indexer {
             Some(c) => EventFollower::from_cursor(c),
             None => EventFollower::from_genesis(view),
         };
+        let pending = unloaded_bases(&kg, view)?;
         Ok(Indexer {
             kg: Arc::new(kg),
             reader: Reader::new(bmci.seed()),
@@ -105,8 +129,51 @@ impl Indexer {
             snapshot: snapshot.map(Path::to_path_buf),
             unsaved: 0,
             saved_at: Instant::now(),
+            pending,
             stats: IndexStats::default(),
         })
+    }
+
+    /// The bases whose content is due to be fetched.
+    pub fn content_due(&self) -> Vec<crate::bases::Pending> {
+        self.pending
+            .values()
+            .filter(|(_, at, _)| at.is_none_or(|t| t.elapsed() >= CONTENT_RETRY))
+            .map(|(p, _, _)| p.clone())
+            .collect()
+    }
+
+    /// Loads a base's fetched content into its graph (or, when it is not the registered
+    /// N-Quads file, the reason into it); content nobody had is asked for again later.
+    pub fn content(&mut self, id: &Hash, fetched: Content) -> Result<(), IndexError> {
+        let Some((p, at, tries)) = self.pending.get_mut(id) else {
+            return Ok(());
+        };
+        let quads = match fetched {
+            Content::Unavailable(why) if *tries + 1 < CONTENT_TRIES => {
+                tracing::debug!(cid = %p.cid, %why, "knowledge base content not available yet");
+                *at = Some(Instant::now());
+                *tries += 1;
+                return Ok(());
+            }
+            Content::Unavailable(why) => {
+                let why = format!(
+                    "{} could not be fetched in {CONTENT_TRIES} tries: {why}",
+                    p.cid
+                );
+                tracing::warn!(%why, "knowledge base not loaded");
+                crate::bases::failed(p, &why)
+            }
+            Content::Bytes(bytes) => crate::bases::load(p, &bytes).unwrap_or_else(|why| {
+                tracing::warn!(cid = %p.cid, %why, "knowledge base not loaded");
+                crate::bases::failed(p, &why)
+            }),
+        };
+        let graph = crate::bases::content_graph(id);
+        self.kg.apply(&[Change::Put { graph, quads }], None)?;
+        self.pending.remove(id);
+        self.unsaved += 1;
+        Ok(())
     }
 
     pub fn graph(&self) -> Arc<KnowledgeGraph> {
@@ -143,6 +210,7 @@ impl Indexer {
         // What BMCI's served view must hear of: the run graphs written and every graph
         // dropped (one may have held a run).
         let (mut runs, mut dropped) = (Vec::new(), Vec::new());
+        let (mut bases, mut gone) = (Vec::new(), Vec::new());
         for d in &delivered {
             self.stats.events += 1;
             let graph = vocab::record_graph(&d.block_hash, d.event.log_index);
@@ -151,6 +219,17 @@ impl Indexer {
                 dropped.push(graph.as_str().to_owned());
                 runs.retain(|g: &oxigraph::model::NamedNode| g != &graph);
                 changes.push(Change::Drop { graph });
+                if let metamesh_state::Event::Knowledge(
+                    metamesh_state::KnowledgeEvent::KnowledgeBaseRegistered { base, .. },
+                ) = &d.event.event
+                {
+                    // Its content goes with its registration.
+                    changes.push(Change::Drop {
+                        graph: crate::bases::content_graph(base),
+                    });
+                    bases.retain(|p: &crate::bases::Pending| p.id != *base);
+                    gone.push(*base);
+                }
                 continue;
             }
             if let Some((prov, facts)) = self
@@ -161,6 +240,15 @@ impl Indexer {
                 self.stats.written += 1;
                 if matches!(facts, records::Facts::Result { bmci: Some(_), .. }) {
                     runs.push(graph.clone());
+                }
+                if let records::Facts::KnowledgeBase {
+                    id,
+                    record: Some(kb),
+                    ..
+                } = &facts
+                    && let Some(p) = crate::bases::Pending::of(*id, kb, state.suite())
+                {
+                    bases.push(p);
                 }
                 changes.push(Change::Put {
                     graph,
@@ -174,6 +262,12 @@ impl Indexer {
             .flat_map(|g| crate::bmci::computed(self.kg.store(), Some(g)))
             .collect();
         self.bmci.update(written, &dropped);
+        for id in gone {
+            self.pending.remove(&id);
+        }
+        for p in bases {
+            self.pending.insert(p.id, (p, None, 0));
+        }
         self.unsaved += changes.len();
         if self.unsaved >= SAVE_EVERY {
             self.save()?;
@@ -206,6 +300,43 @@ impl Indexer {
 
 /// Runs the indexer beside a node until `shutdown`, saving its snapshot as it goes and when
 /// it stops. Errors are logged and retried: the node keeps running without a fresh graph.
+/// The bases whose registration the graph holds but whose content graph it lacks.
+fn unloaded_bases(
+    kg: &KnowledgeGraph,
+    view: &ChainView,
+) -> Result<BTreeMap<Hash, Waiting>, IndexError> {
+    let state = view.head_state().map_err(IndexError::Chain)?;
+    let mut out = BTreeMap::new();
+    let predicate = vocab::mm("contentGraph");
+    for q in kg
+        .store()
+        .quads_for_pattern(None, Some(predicate.as_ref()), None, None)
+        .filter_map(Result::ok)
+    {
+        let oxigraph::model::Term::NamedNode(g) = &q.object else {
+            continue;
+        };
+        let Some(id) = g
+            .as_str()
+            .strip_prefix("urn:metamesh:kb:0x")
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <Hash>::try_from(b).ok())
+        else {
+            continue;
+        };
+        if kg.contains_graph(g) {
+            continue;
+        }
+        let record = state
+            .load::<metamesh_state::KnowledgeBase>(&id)
+            .map_err(|e| IndexError::Chain(e.to_string()))?;
+        if let Some(p) = record.and_then(|kb| crate::bases::Pending::of(id, &kb, state.suite())) {
+            out.insert(id, (p, None, 0));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn run_indexer(
     node: Arc<NodeService>,
     indexer: Indexer,
@@ -237,6 +368,10 @@ pub async fn run_indexer(
                 return;
             }
         };
+        let ix = match fetch_content(&node, ix).await {
+            Some(ix) => ix,
+            None => return,
+        };
         indexer = Some(ix);
         if !caught_up && !*shutdown.borrow() {
             continue;
@@ -258,4 +393,47 @@ pub async fn run_indexer(
             return;
         }
     }
+}
+
+/// Fetches the content of the bases that are due (from this node's store, else its peers),
+/// at most the registered size and a margin for the DAG's nodes, and loads it; `None` if the
+/// indexer was lost to a panic.
+async fn fetch_content(node: &Arc<NodeService>, mut ix: Indexer) -> Option<Indexer> {
+    let due = ix.content_due();
+    let Some(content) = node.content().cloned() else {
+        return Some(ix);
+    };
+    for p in due {
+        let max = p.size.saturating_add(p.size / 4).saturating_add(1 << 20);
+        let fetched =
+            match tokio::time::timeout(CONTENT_FETCH, content.fetch_bounded(&p.cid, None, max))
+                .await
+            {
+                Ok(Ok(_)) => {
+                    let mut bytes = Vec::new();
+                    match metamesh_storage::export_file(content.store(), &p.cid, &mut bytes) {
+                        Ok(_) => Content::Bytes(bytes),
+                        Err(e) => Content::Unavailable(e.to_string()),
+                    }
+                }
+                Ok(Err(e)) => Content::Unavailable(e.to_string()),
+                Err(_) => Content::Unavailable(format!("no answer in {CONTENT_FETCH:?}")),
+            };
+        let id = p.id;
+        ix = match tokio::task::spawn_blocking(move || {
+            if let Err(e) = ix.content(&id, fetched) {
+                tracing::warn!(%e, "loading a knowledge base");
+            }
+            ix
+        })
+        .await
+        {
+            Ok(ix) => ix,
+            Err(e) => {
+                tracing::error!(%e, "knowledge indexer stopped");
+                return None;
+            }
+        };
+    }
+    Some(ix)
 }

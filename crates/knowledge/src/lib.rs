@@ -2,6 +2,7 @@
 //! FaBiO, QUDT), kept current by an indexer that follows the chain's events, queried through
 //! SPARQL 1.1 with full-text search as a SERVICE. See the README for what it must not do.
 
+pub mod bases;
 pub mod bmci;
 mod budget;
 pub mod extract;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use metamesh_state::{
     Algorithm, Attestation, Circuit, ComputeEvent, ComputeResult, DataEvent, DataRecord, Event,
-    Job, KnowledgeEvent, Record, State, Statement, ZkEvent, domains::compute::JOB_STATES,
+    Job, KnowledgeBase, KnowledgeEvent, Record, State, Statement, ZkEvent,
+    domains::compute::JOB_STATES,
 };
 
 use crate::{
@@ -155,6 +156,13 @@ fn facts(state: &State<&ChainDb>, event: &Event, bmci: &Database) -> Result<Opti
             Facts::AlgorithmRetired {
                 id: *algorithm,
                 by: *by,
+            }
+        }
+        Event::Knowledge(KnowledgeEvent::KnowledgeBaseRegistered { base, owner, .. }) => {
+            Facts::KnowledgeBase {
+                id: *base,
+                owner: *owner,
+                record: load::<KnowledgeBase>(state, base).map(Box::new),
             }
         }
         Event::Knowledge(KnowledgeEvent::RoleChanged { .. })

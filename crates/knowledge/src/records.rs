@@ -104,6 +104,11 @@ pub enum Facts {
         id: Hash,
         by: Address,
     },
+    KnowledgeBase {
+        id: Hash,
+        owner: Address,
+        record: Option<Box<metamesh_state::KnowledgeBase>>,
+    },
 }
 
 /// Literals and IRIs of one graph, with the few shapes records need.
@@ -275,6 +280,10 @@ pub fn quads(prov: &Provenance, facts: &Facts) -> Vec<Quad> {
         }
         Facts::Algorithm { id, owner, spec } => {
             let quads = crate::bmci::algorithm_quads(&g.name, id, owner, spec.as_deref());
+            g.quads.extend(quads);
+        }
+        Facts::KnowledgeBase { id, owner, record } => {
+            let quads = crate::bases::quads(&g.name, id, owner, record.as_deref());
             g.quads.extend(quads);
         }
         Facts::AlgorithmRetired { id, by } => {

@@ -94,6 +94,10 @@ pub fn algorithm(id: &Hash) -> NamedNode {
     urn("algorithm", &hex(id))
 }
 
+pub fn knowledge_base(id: &Hash) -> NamedNode {
+    urn("knowledgeBase", &hex(id))
+}
+
 pub fn statement(id: &Hash) -> NamedNode {
     urn("statement", &hex(id))
 }

@@ -348,6 +348,10 @@ pub fn record(key: &StateKey, raw: &[u8]) -> Result<Value, String> {
             id,
             &metamesh_state::Algorithm::decode(raw).map_err(err)?,
         ),
+        StateKey::KnowledgeBase(id) => crate::knowledge_json::knowledge_base(
+            id,
+            &metamesh_state::KnowledgeBase::decode(raw).map_err(err)?,
+        ),
         StateKey::StorageNode(a) => provider(a, &StorageNode::decode(raw).map_err(err)?),
         StateKey::Deal(id) => deal(id, &Deal::decode(raw).map_err(err)?),
         StateKey::ComputeCounts => {

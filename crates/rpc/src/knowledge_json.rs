@@ -1,13 +1,14 @@
 //! The knowledge domain as JSON (its actions, events and records) and its methods:
-//! `mm_getAlgorithm`, `mm_listAlgorithms`, `mm_getRoles`.
+//! `mm_getAlgorithm`, `mm_listAlgorithms`, `mm_getRoles`, `mm_getKnowledgeBase`,
+//! `mm_listKnowledgeBases`.
 
 use metamesh_node::Chain;
 use metamesh_primitives::{
     Hash, KnowledgeAction,
     compute::EXECUTORS,
-    knowledge::{AlgorithmSpec, ROLES},
+    knowledge::{AlgorithmSpec, KB_KINDS, KnowledgeBaseSpec, ROLES},
 };
-use metamesh_state::{Algorithm, CollectionId, KnowledgeEvent, Roles};
+use metamesh_state::{Algorithm, CollectionId, KnowledgeBase, KnowledgeEvent, Roles};
 use serde_json::{Value, json};
 
 use crate::{
@@ -45,6 +46,7 @@ pub fn action(a: &KnowledgeAction) -> Value {
         } => json!({"account": account.to_string(), "role": role_name(*role), "granted": granted}),
         KnowledgeAction::RegisterAlgorithm { spec: s } => json!({"spec": spec(s)}),
         KnowledgeAction::RetireAlgorithm { algorithm } => json!({"algorithm": hex0x(algorithm)}),
+        KnowledgeAction::RegisterKnowledgeBase { base } => json!({"base": base_spec(base)}),
     }
 }
 
@@ -61,6 +63,9 @@ pub fn event(e: &KnowledgeEvent) -> Value {
         KnowledgeEvent::AlgorithmRetired { algorithm, by } => {
             json!({"algorithm": hex0x(algorithm), "by": by.to_string()})
         }
+        KnowledgeEvent::KnowledgeBaseRegistered { base, owner, kind } => json!({
+            "base": hex0x(base), "owner": owner.to_string(), "kind": kind_name(*kind),
+        }),
     }
 }
 
@@ -70,6 +75,27 @@ pub fn algorithm(id: &Hash, a: &Algorithm) -> Value {
         "type": "algorithm", "id": hex0x(id), "owner": a.owner.to_string(), "block": a.block,
         "time": a.time, "retired": (a.retired != 0).then_some(a.retired), "spec": spec(&a.spec),
         "raw": hex0x(&alloy_rlp::encode(&a.spec)),
+    })
+}
+
+fn kind_name(kind: u8) -> Value {
+    KB_KINDS
+        .get(usize::from(kind))
+        .map_or_else(|| json!(kind), |k| json!(k))
+}
+
+pub fn base_spec(s: &KnowledgeBaseSpec) -> Value {
+    json!({
+        "kind": kind_name(s.kind), "name": s.name, "description": s.description,
+        "content": cid_text(&s.content), "source": s.source,
+    })
+}
+
+pub fn knowledge_base(id: &Hash, kb: &KnowledgeBase) -> Value {
+    json!({
+        "type": "knowledgeBase", "id": hex0x(id), "owner": kb.owner.to_string(),
+        "block": kb.block, "time": kb.time, "digest": hex0x(&kb.digest), "size": kb.size,
+        "graph": format!("urn:metamesh:kb:{}", hex0x(id)), "spec": base_spec(&kb.spec),
     })
 }
 
@@ -84,7 +110,11 @@ pub fn roles(account: &metamesh_crypto::Address, r: &Roles) -> Value {
 pub fn is_knowledge(method: &str) -> bool {
     matches!(
         method,
-        "mm_getAlgorithm" | "mm_listAlgorithms" | "mm_getRoles"
+        "mm_getAlgorithm"
+            | "mm_listAlgorithms"
+            | "mm_getRoles"
+            | "mm_getKnowledgeBase"
+            | "mm_listKnowledgeBases"
     )
 }
 
@@ -107,6 +137,18 @@ pub fn dispatch(chain: &mut Chain, method: &str, p: &Params) -> Result<Value, Rp
             p,
             PAGE,
             algorithm,
+        ),
+        "mm_getKnowledgeBase" => {
+            let id = p.hash(0, "knowledge base id")?;
+            let kb = state.load::<KnowledgeBase>(&id).map_err(read)?;
+            Ok(kb.map_or(Value::Null, |kb| knowledge_base(&id, &kb)))
+        }
+        "mm_listKnowledgeBases" => crate::methods::list_records::<KnowledgeBase>(
+            &state,
+            CollectionId::KnowledgeBases,
+            p,
+            PAGE,
+            knowledge_base,
         ),
         "mm_getRoles" => {
             let account = p.address(0, "account")?;

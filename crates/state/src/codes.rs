@@ -172,6 +172,11 @@ codes! {
     NoSuchAlgorithm = 806, "no-such-algorithm", "no algorithm is registered under this id";
     NotAlgorithmOwner = 807, "not-algorithm-owner", "only the algorithm's owner or the parameters authority may retire it";
     AlgorithmRetired = 808, "algorithm-retired", "the algorithm was retired at block {0}";
+    BadKnowledgeBase = 809, "bad-knowledge-base", "field {0} of the knowledge base breaks its rules: 0 kind (0 curated, 1 extracted), 1 name (1 to 64 bytes), 2 description (at most 1,024 bytes), 3 content (a binary CID), 4 source (at most 256 bytes; an extracted base names one)";
+    ContentUnregistered = 810, "content-unregistered", "the knowledge base's content is not registered data (`data add --register` it first)";
+    ContentEncrypted = 811, "content-encrypted", "the knowledge base's content is encrypted: a base every node loads must be public (query private graphs with `kg query --private`)";
+    ContentTooLarge = 812, "content-too-large", "the knowledge base's content is {0} bytes; at most {1}";
+    KnowledgeBaseRegistered = 813, "knowledge-base-registered", "this knowledge base was registered at block {0}";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

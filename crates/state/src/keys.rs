@@ -37,10 +37,12 @@ pub enum CollectionId {
     Circuits,
     /// Registered BMCI algorithms: algorithm id (32) → `01`.
     Algorithms,
+    /// Registered knowledge bases: id (32) → kind (1).
+    KnowledgeBases,
 }
 
 impl CollectionId {
-    pub const ALL: [CollectionId; 9] = [
+    pub const ALL: [CollectionId; 10] = [
         CollectionId::StorageNodes,
         CollectionId::RunningDeals,
         CollectionId::DealSchedule,
@@ -50,6 +52,7 @@ impl CollectionId {
         CollectionId::ComputeDue,
         CollectionId::Circuits,
         CollectionId::Algorithms,
+        CollectionId::KnowledgeBases,
     ];
 
     pub fn byte(self) -> u8 {
@@ -63,6 +66,7 @@ impl CollectionId {
             CollectionId::ComputeDue => 0x42,
             CollectionId::Circuits => 0x50,
             CollectionId::Algorithms => 0x60,
+            CollectionId::KnowledgeBases => 0x61,
         }
     }
 
@@ -81,6 +85,7 @@ impl CollectionId {
             CollectionId::ComputeDue => "computeDue",
             CollectionId::Circuits => "circuits",
             CollectionId::Algorithms => "algorithms",
+            CollectionId::KnowledgeBases => "knowledgeBases",
         }
     }
 }
@@ -129,6 +134,8 @@ pub enum StateKey {
     Roles(Address),
     /// `0x61 ‖ algorithm id (32)` → [`crate::domains::knowledge::Algorithm`].
     Algorithm(Hash),
+    /// `0x62 ‖ knowledge base id (32)` → [`crate::domains::knowledge::KnowledgeBase`].
+    KnowledgeBase(Hash),
 }
 
 impl StateKey {
@@ -152,6 +159,7 @@ impl StateKey {
     pub const STATEMENT: u8 = 0x51;
     pub const ROLES: u8 = 0x60;
     pub const ALGORITHM: u8 = 0x61;
+    pub const KNOWLEDGE_BASE: u8 = 0x62;
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let (tag, id): (u8, Vec<u8>) = match self {
@@ -177,6 +185,7 @@ impl StateKey {
             StateKey::Statement(h) => (Self::STATEMENT, h.to_vec()),
             StateKey::Roles(a) => (Self::ROLES, a.0.to_vec()),
             StateKey::Algorithm(h) => (Self::ALGORITHM, h.to_vec()),
+            StateKey::KnowledgeBase(h) => (Self::KNOWLEDGE_BASE, h.to_vec()),
         };
         let mut out = Vec::with_capacity(1 + id.len());
         out.push(tag);
@@ -218,6 +227,7 @@ impl StateKey {
             (Self::STATEMENT, 32) => Some(StateKey::Statement(hash(id))),
             (Self::ROLES, 20) => Some(StateKey::Roles(address(id))),
             (Self::ALGORITHM, 32) => Some(StateKey::Algorithm(hash(id))),
+            (Self::KNOWLEDGE_BASE, 32) => Some(StateKey::KnowledgeBase(hash(id))),
             _ => None,
         };
         key.ok_or_else(|| {
@@ -263,6 +273,9 @@ mod tests {
             StateKey::Job([9; 32]),
             StateKey::Task([10; 32], 3),
             StateKey::ComputeResult([11; 32], 4),
+            StateKey::Roles(Address([12; 20])),
+            StateKey::Algorithm([13; 32]),
+            StateKey::KnowledgeBase([14; 32]),
         ];
         for k in keys {
             assert_eq!(StateKey::from_bytes(&k.to_bytes()), Ok(k));

@@ -42,7 +42,7 @@ pub use domains::{
         compute_account, job_id, result_digest,
     },
     data::{Attestation, CidIndex, DataEvent, DataRecord, KeyGrant, KeyGrants, grants_id},
-    knowledge::{Algorithm, KnowledgeEvent, Roles, algorithm_id},
+    knowledge::{Algorithm, KnowledgeBase, KnowledgeEvent, Roles, algorithm_id, knowledge_base_id},
     params::{ParamsEvent, Pending},
     storage::{
         Challenge, Deal, Replica, StorageEvent, StorageNode, challenges, deal_id, escrow_account,

@@ -48,6 +48,32 @@ pub enum KgCommand {
         #[arg(long)]
         nquads: bool,
     },
+    /// Register a knowledge base: an N-Quads file added as public data (`data add FILE
+    /// --register`), curated (needs the curator role) or extracted (names its source). Every
+    /// node loads it into the graph `urn:metamesh:kb:0xID`.
+    Register {
+        /// The file's CID.
+        cid: String,
+        /// `curated` or `extracted`.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// What it was checked against or extracted from (a DOI, `ipfs://CID`, a URL).
+        #[arg(long, default_value = "")]
+        source: String,
+        #[command(flatten)]
+        sender: super::client::SenderArgs,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// The registered knowledge bases.
+    Bases {
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// Full-text search over titles, descriptions, names and labels of chain records.
     Search {
         /// The words (quoted phrases, `+must`, `-not` work as in a search engine).
@@ -309,6 +335,25 @@ fn local(
 
 pub fn run(ctx: &Context, cmd: KgCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        KgCommand::Register {
+            cid,
+            kind,
+            name,
+            description,
+            source,
+            sender,
+            rpc,
+        } => {
+            let a = super::kg_bases::BaseArgs {
+                cid,
+                kind,
+                name,
+                description,
+                source,
+            };
+            super::kg_bases::register(ctx, a, &sender, &rpc)
+        }
+        KgCommand::Bases { rpc } => super::kg_bases::list(ctx, &rpc),
         KgCommand::Extract {
             file,
             source,

@@ -16,6 +16,7 @@ mod job_live;
 mod job_view;
 pub mod key;
 pub mod kg;
+pub mod kg_bases;
 pub mod node;
 pub mod provider;
 mod provider_run;

@@ -56,6 +56,28 @@ pub struct AlgorithmSpec {
 /// The fewest replicas that must agree for a run to count.
 pub const MIN_RUN_REPLICAS: u64 = 2;
 
+/// Checked statements from a curator.
+pub const KB_CURATED: u8 = 0;
+/// Machine-extracted statements (each with a confidence) from a named source.
+pub const KB_EXTRACTED: u8 = 1;
+/// Knowledge base kinds by number.
+pub const KB_KINDS: [&str; 2] = ["curated", "extracted"];
+
+/// A knowledge base: an N-Quads (or N-Triples) file registered as public research data, which
+/// every node's graph loads into a named graph of its own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct KnowledgeBaseSpec {
+    /// [`KB_CURATED`] (needs the curator role) or [`KB_EXTRACTED`].
+    pub kind: u8,
+    pub name: String,
+    pub description: String,
+    /// Binary CID of the file: registered data, not encrypted.
+    pub content: Bytes,
+    /// What the statements were checked against or extracted from (a DOI, `ipfs://CID`, a
+    /// URL); an extracted base names one.
+    pub source: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KnowledgeAction {
     /// `0x60 [account, role, granted]`: the parameters authority grants or revokes a role.
@@ -70,18 +92,22 @@ pub enum KnowledgeAction {
     /// `0x62 [algorithm]`: its owner or the parameters authority retires an algorithm: jobs
     /// submitted from the next block on are no runs of it (earlier runs stand).
     RetireAlgorithm { algorithm: crate::Hash },
+    /// `0x63 [base]`: registers a knowledge base under `H(owner ‖ base)`.
+    RegisterKnowledgeBase { base: KnowledgeBaseSpec },
 }
 
 impl KnowledgeAction {
     pub const GRANT_ROLE: u8 = 0x60;
     pub const REGISTER_ALGORITHM: u8 = 0x61;
     pub const RETIRE_ALGORITHM: u8 = 0x62;
+    pub const REGISTER_KNOWLEDGE_BASE: u8 = 0x63;
 
     pub fn type_byte(&self) -> u8 {
         match self {
             KnowledgeAction::GrantRole { .. } => Self::GRANT_ROLE,
             KnowledgeAction::RegisterAlgorithm { .. } => Self::REGISTER_ALGORITHM,
             KnowledgeAction::RetireAlgorithm { .. } => Self::RETIRE_ALGORITHM,
+            KnowledgeAction::RegisterKnowledgeBase { .. } => Self::REGISTER_KNOWLEDGE_BASE,
         }
     }
 
@@ -90,6 +116,7 @@ impl KnowledgeAction {
             KnowledgeAction::GrantRole { .. } => "grantRole",
             KnowledgeAction::RegisterAlgorithm { .. } => "registerAlgorithm",
             KnowledgeAction::RetireAlgorithm { .. } => "retireAlgorithm",
+            KnowledgeAction::RegisterKnowledgeBase { .. } => "registerKnowledgeBase",
         }
     }
 
@@ -106,6 +133,7 @@ impl KnowledgeAction {
             }
             KnowledgeAction::RegisterAlgorithm { spec } => spec.encode(p),
             KnowledgeAction::RetireAlgorithm { algorithm } => algorithm.encode(p),
+            KnowledgeAction::RegisterKnowledgeBase { base } => base.encode(p),
         }
     }
 
@@ -121,6 +149,9 @@ impl KnowledgeAction {
             },
             Self::RETIRE_ALGORITHM => KnowledgeAction::RetireAlgorithm {
                 algorithm: Decodable::decode(p)?,
+            },
+            Self::REGISTER_KNOWLEDGE_BASE => KnowledgeAction::RegisterKnowledgeBase {
+                base: KnowledgeBaseSpec::decode(p)?,
             },
             _ => return Err(UNKNOWN),
         })

@@ -331,6 +331,20 @@ pub(crate) mod strategy {
                 }),
             any::<[u8; 32]>()
                 .prop_map(|algorithm| KnowledgeAction::RetireAlgorithm { algorithm }.into()),
+            (any::<u8>(), ".{0,12}", bytes(40), ".{0,12}").prop_map(
+                |(kind, name, content, source)| {
+                    KnowledgeAction::RegisterKnowledgeBase {
+                        base: knowledge::KnowledgeBaseSpec {
+                            kind,
+                            description: name.clone(),
+                            name,
+                            content: crate::compute::Bytes(content),
+                            source,
+                        },
+                    }
+                    .into()
+                }
+            ),
         ]
     }
 }

@@ -4,7 +4,12 @@
 //! ```text
 //! Roles      [roles bitmask, block]                  under 0x60 ‖ address
 //! Algorithm  [owner, block, time, spec, retired]     under 0x61 ‖ H(owner ‖ rlp(spec))
+//! KnowledgeBase [owner, block, time, spec, digest, size]  under 0x62 ‖ H(owner ‖ rlp(spec))
 //! ```
+//!
+//! A knowledge base is registered public data (an N-Quads file) declared curated — by a
+//! holder of the curator role — or extracted, with the source it was extracted from; nodes'
+//! knowledge graphs load it into a named graph of its own.
 //!
 //! An algorithm is only a description of a run (program, arguments, output file, the
 //! properties it computes): running it is an ordinary compute job whose tasks name the
@@ -17,7 +22,10 @@ use metamesh_crypto::Address;
 use metamesh_primitives::{
     Hash, KnowledgeAction,
     compute::EXECUTORS,
-    knowledge::{AlgorithmProperty, AlgorithmSpec, ROLE_BMCI, ROLES},
+    knowledge::{
+        AlgorithmProperty, AlgorithmSpec, KB_EXTRACTED, KB_KINDS, KnowledgeBaseSpec, ROLE_BMCI,
+        ROLE_CURATOR, ROLES,
+    },
     rlp::{finish_list as done, list},
 };
 use metamesh_trie::NodeStore;
@@ -134,6 +142,65 @@ impl Record for Algorithm {
     }
 }
 
+/// A registered knowledge base, with the digest and size of its content's registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnowledgeBase {
+    pub owner: Address,
+    pub block: u64,
+    pub time: u64,
+    pub spec: KnowledgeBaseSpec,
+    pub digest: Hash,
+    pub size: u64,
+}
+
+impl Record for KnowledgeBase {
+    const WHAT: &'static str = "knowledge base";
+    type Id = Hash;
+
+    fn key(id: &Hash) -> StateKey {
+        StateKey::KnowledgeBase(*id)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut p = Vec::new();
+        self.owner.0.encode(&mut p);
+        self.block.encode(&mut p);
+        self.time.encode(&mut p);
+        self.spec.encode(&mut p);
+        self.digest.encode(&mut p);
+        self.size.encode(&mut p);
+        list(&p)
+    }
+
+    fn decode(raw: &[u8]) -> alloy_rlp::Result<Self> {
+        let mut p = open(raw)?;
+        let record = KnowledgeBase {
+            owner: address(&mut p)?,
+            block: u64::decode(&mut p)?,
+            time: u64::decode(&mut p)?,
+            spec: KnowledgeBaseSpec::decode(&mut p)?,
+            digest: Decodable::decode(&mut p)?,
+            size: u64::decode(&mut p)?,
+        };
+        done(p)?;
+        Ok(record)
+    }
+}
+
+/// The largest knowledge base content every node loads into memory.
+pub const MAX_KB_BYTES: u64 = 64 << 20;
+
+/// The id a knowledge base is registered under: the suite hash of its owner and spec.
+pub fn knowledge_base_id(
+    suite: metamesh_crypto::Suite,
+    owner: &Address,
+    spec: &KnowledgeBaseSpec,
+) -> Hash {
+    let mut bytes = owner.0.to_vec();
+    bytes.extend_from_slice(&alloy_rlp::encode(spec));
+    suite.hash(&bytes)
+}
+
 /// The id an algorithm is registered under: the suite hash of its owner and its spec's
 /// encoding (so a copy of a pending spec is another algorithm, not the author's).
 pub fn algorithm_id(suite: metamesh_crypto::Suite, owner: &Address, spec: &AlgorithmSpec) -> Hash {
@@ -155,6 +222,12 @@ pub enum KnowledgeEvent {
     AlgorithmRegistered { algorithm: Hash, owner: Address },
     /// `0x62 [algorithm, by]`
     AlgorithmRetired { algorithm: Hash, by: Address },
+    /// `0x63 [base, owner, kind]`
+    KnowledgeBaseRegistered {
+        base: Hash,
+        owner: Address,
+        kind: u8,
+    },
 }
 
 impl DomainEvent for KnowledgeEvent {
@@ -162,6 +235,7 @@ impl DomainEvent for KnowledgeEvent {
         (0x60, "roleChanged"),
         (0x61, "algorithmRegistered"),
         (0x62, "algorithmRetired"),
+        (0x63, "knowledgeBaseRegistered"),
     ];
 
     fn type_byte(&self) -> u8 {
@@ -169,6 +243,7 @@ impl DomainEvent for KnowledgeEvent {
             KnowledgeEvent::RoleChanged { .. } => 0x60,
             KnowledgeEvent::AlgorithmRegistered { .. } => 0x61,
             KnowledgeEvent::AlgorithmRetired { .. } => 0x62,
+            KnowledgeEvent::KnowledgeBaseRegistered { .. } => 0x63,
         }
     }
 
@@ -177,6 +252,7 @@ impl DomainEvent for KnowledgeEvent {
             KnowledgeEvent::RoleChanged { account, .. } => vec![*account],
             KnowledgeEvent::AlgorithmRegistered { owner, .. } => vec![*owner],
             KnowledgeEvent::AlgorithmRetired { by, .. } => vec![*by],
+            KnowledgeEvent::KnowledgeBaseRegistered { owner, .. } => vec![*owner],
         }
     }
 
@@ -199,6 +275,11 @@ impl DomainEvent for KnowledgeEvent {
                 algorithm.encode(p);
                 by.0.encode(p);
             }
+            KnowledgeEvent::KnowledgeBaseRegistered { base, owner, kind } => {
+                base.encode(p);
+                owner.0.encode(p);
+                kind.encode(p);
+            }
         }
     }
 
@@ -216,6 +297,11 @@ impl DomainEvent for KnowledgeEvent {
             0x62 => KnowledgeEvent::AlgorithmRetired {
                 algorithm: Decodable::decode(p)?,
                 by: address(p)?,
+            },
+            0x63 => KnowledgeEvent::KnowledgeBaseRegistered {
+                base: Decodable::decode(p)?,
+                owner: address(p)?,
+                kind: u8::decode(p)?,
             },
             _ => return Err(UNKNOWN),
         })
@@ -235,6 +321,7 @@ pub(crate) fn apply<S: NodeStore + Clone>(
         } => grant(ex, tx, *account, *role, *granted),
         KnowledgeAction::RegisterAlgorithm { spec } => register(ex, tx, spec),
         KnowledgeAction::RetireAlgorithm { algorithm } => retire(ex, tx, algorithm),
+        KnowledgeAction::RegisterKnowledgeBase { base } => register_base(ex, tx, base),
     }
 }
 
@@ -331,6 +418,69 @@ fn retire<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, tx: &TxContext, id: &Hash)
     ex.emit(Event::Knowledge(KnowledgeEvent::AlgorithmRetired {
         algorithm: *id,
         by: tx.sender,
+    }))
+}
+
+fn register_base<S: NodeStore + Clone>(
+    ex: &mut Exec<'_, S>,
+    tx: &TxContext,
+    spec: &KnowledgeBaseSpec,
+) -> Outcome {
+    let checks = [
+        usize::from(spec.kind) < KB_KINDS.len(),
+        (1..=MAX_NAME).contains(&spec.name.len()),
+        spec.description.len() <= MAX_DESCRIPTION,
+        true,
+        spec.source.len() <= MAX_ARG && (spec.kind != KB_EXTRACTED || !spec.source.is_empty()),
+    ];
+    if let Some(field) = checks.iter().position(|ok| !ok) {
+        return reject(Code::BadKnowledgeBase, &[field as u128]);
+    }
+    if spec.kind != KB_EXTRACTED && !holds(ex, &tx.sender, ROLE_CURATOR)? {
+        return reject(Code::MissingRole, &[u128::from(ROLE_CURATOR)]);
+    }
+    ex.charge_hash(spec.content.len())?;
+    if metamesh_storage::cid_from_bytes(&spec.content).is_err() {
+        return reject(Code::BadKnowledgeBase, &[3]);
+    }
+    let by_cid = ex.suite().hash(&spec.content);
+    let data = match ex.load::<super::data::CidIndex>(&by_cid)? {
+        Some(super::data::CidIndex(digest)) => ex
+            .load::<super::data::DataRecord>(&digest)?
+            .map(|d| (digest, d)),
+        None => None,
+    };
+    let Some((digest, data)) = data else {
+        return reject(Code::ContentUnregistered, &[]);
+    };
+    if data.encrypted {
+        return reject(Code::ContentEncrypted, &[]);
+    }
+    if data.size > MAX_KB_BYTES {
+        return reject(
+            Code::ContentTooLarge,
+            &[u128::from(data.size), u128::from(MAX_KB_BYTES)],
+        );
+    }
+    ex.charge_hash(20 + alloy_rlp::encode(spec).len())?;
+    let id = knowledge_base_id(ex.suite(), &tx.sender, spec);
+    if let Some(existing) = ex.load::<KnowledgeBase>(&id)? {
+        return reject(Code::KnowledgeBaseRegistered, &[u128::from(existing.block)]);
+    }
+    let record = KnowledgeBase {
+        owner: tx.sender,
+        block: ex.env().number,
+        time: ex.env().timestamp,
+        spec: spec.clone(),
+        digest,
+        size: data.size,
+    };
+    ex.save(&id, &record)?;
+    ex.put_entry(CollectionId::KnowledgeBases, &id, &[spec.kind])?;
+    ex.emit(Event::Knowledge(KnowledgeEvent::KnowledgeBaseRegistered {
+        base: id,
+        owner: tx.sender,
+        kind: spec.kind,
     }))
 }
 

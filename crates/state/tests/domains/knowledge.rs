@@ -7,9 +7,15 @@ use metamesh_crypto::Suite;
 use metamesh_primitives::{
     KnowledgeAction,
     compute::Bytes,
-    knowledge::{AlgorithmProperty, AlgorithmSpec, ROLE_BMCI, ROLE_CURATOR},
+    knowledge::{
+        AlgorithmProperty, AlgorithmSpec, KB_CURATED, KB_EXTRACTED, KnowledgeBaseSpec, ROLE_BMCI,
+        ROLE_CURATOR,
+    },
 };
-use metamesh_state::{Algorithm, Code, CollectionId, Event, KnowledgeEvent, Roles, algorithm_id};
+use metamesh_state::{
+    Algorithm, Code, CollectionId, Event, KnowledgeBase, KnowledgeEvent, Roles, algorithm_id,
+    domains::knowledge::MAX_KB_BYTES, knowledge_base_id,
+};
 
 fn grant(account: metamesh_crypto::Address, role: u8, granted: bool) -> KnowledgeAction {
     KnowledgeAction::GrantRole {
@@ -309,4 +315,125 @@ fn a_larger_spec_pays_for_its_bytes() {
         big.gas_used,
         small.gas_used
     );
+}
+
+fn data(h: &mut Harness, by: usize, seed: u8, size: u64, encrypted: bool) -> Vec<u8> {
+    let cid = file(200 + seed as usize, seed).0.to_bytes();
+    let r = h.run(
+        by,
+        metamesh_primitives::DataAction::Register {
+            digest: [seed; 32],
+            size,
+            cid: cid.clone(),
+            encrypted,
+            profile: "unixfs-v0-2015".into(),
+            title: "statements".into(),
+            licence: "CC-BY-4.0".into(),
+            metadata: vec![],
+        },
+    );
+    assert_eq!(r.outcome, Ok(()), "{r:?}");
+    cid
+}
+
+fn base(kind: u8, content: Vec<u8>) -> KnowledgeBaseSpec {
+    KnowledgeBaseSpec {
+        kind,
+        name: "boron hardness".into(),
+        description: "Vickers hardness of boron compounds".into(),
+        content: Bytes(content),
+        source: if kind == KB_EXTRACTED {
+            "doi:10.1000/xyz".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+fn register_base(spec: KnowledgeBaseSpec) -> KnowledgeAction {
+    KnowledgeAction::RegisterKnowledgeBase { base: spec }
+}
+
+#[test]
+fn curated_bases_need_a_curator_and_extracted_ones_a_source() {
+    let mut h = harness();
+    let (alice, bob) = (h.user(1), h.user(2));
+    let cid = data(&mut h, 2, 1, 1_000, false);
+    assert_eq!(
+        code(&h.run(2, register_base(base(KB_CURATED, cid.clone())))),
+        Some(Code::MissingRole)
+    );
+    // Anyone registers what a machine extracted, naming where from.
+    let r = h.run(2, register_base(base(KB_EXTRACTED, cid.clone())));
+    assert_eq!(r.outcome, Ok(()), "{r:?}");
+    let id = knowledge_base_id(h.suite, &bob, &base(KB_EXTRACTED, cid.clone()));
+    assert_eq!(
+        knowledge(&r),
+        vec![Event::Knowledge(KnowledgeEvent::KnowledgeBaseRegistered {
+            base: id,
+            owner: bob,
+            kind: KB_EXTRACTED,
+        })]
+    );
+    let kb: KnowledgeBase = h.state.load(&id).unwrap().unwrap();
+    assert_eq!((kb.digest, kb.size, kb.owner), ([1; 32], 1_000, bob));
+    let again = h.run(2, register_base(base(KB_EXTRACTED, cid.clone())));
+    assert_eq!(code(&again), Some(Code::KnowledgeBaseRegistered));
+
+    h.run(0, grant(alice, ROLE_CURATOR, true));
+    assert_eq!(
+        h.run(1, register_base(base(KB_CURATED, cid))).outcome,
+        Ok(()),
+        "a curator vouches for another's data"
+    );
+    let listed = h
+        .state
+        .entries(CollectionId::KnowledgeBases, &[], 10)
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    h.assert_supply();
+}
+
+#[test]
+fn a_base_must_be_public_registered_data_of_bounded_size() {
+    let mut h = harness();
+    let alice = h.user(1);
+    h.run(0, grant(alice, ROLE_CURATOR, true));
+    let unregistered = file(999, 9).0.to_bytes();
+    assert_eq!(
+        code(&h.run(1, register_base(base(KB_CURATED, unregistered)))),
+        Some(Code::ContentUnregistered)
+    );
+    let sealed = data(&mut h, 1, 2, 1_000, true);
+    assert_eq!(
+        code(&h.run(1, register_base(base(KB_CURATED, sealed)))),
+        Some(Code::ContentEncrypted)
+    );
+    let huge = data(&mut h, 1, 3, MAX_KB_BYTES + 1, false);
+    let r = h.run(1, register_base(base(KB_CURATED, huge)));
+    assert_eq!(code(&r), Some(Code::ContentTooLarge));
+    type Break = fn(&mut KnowledgeBaseSpec);
+    let cases: &[(u128, Break)] = &[
+        (0, |s| s.kind = 2),
+        (1, |s| s.name.clear()),
+        (2, |s| s.description = "x".repeat(1025)),
+        (3, |s| s.content = Bytes(vec![1, 2, 3])),
+        (4, |s| s.source = "x".repeat(257)),
+        (4, |s| {
+            s.kind = KB_EXTRACTED;
+            s.source.clear()
+        }),
+    ];
+    let cid = data(&mut h, 1, 4, 1_000, false);
+    for (field, break_it) in cases {
+        let mut s = base(KB_CURATED, cid.clone());
+        break_it(&mut s);
+        let r = h.run(1, register_base(s.clone()));
+        let e = r.outcome.as_ref().expect_err(&format!("{s:?}"));
+        assert_eq!(
+            (e.code, e.args.clone()),
+            (Code::BadKnowledgeBase, vec![*field])
+        );
+    }
+    h.assert_supply();
 }
