@@ -78,3 +78,13 @@ if ! command -v optimade-validator >/dev/null 2>&1 \
     optimade==1.5.0
 fi
 python3 -c 'import optimade; print("optimade", optimade.__version__, "(optimade-validator) ready")'
+
+# Virtuoso (Debian's virtuoso-opensource): the external SPARQL 1.1 store `node run --kg-store`
+# mirrors the knowledge graph into through the Graph Store HTTP Protocol; its test starts a
+# private instance on free ports.
+if ! command -v virtuoso-t >/dev/null 2>&1 || ! command -v isql-vt >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq virtuoso-opensource >/dev/null
+fi
+echo "Virtuoso $(virtuoso-t -? 2>&1 | grep -o 'Version [0-9.]*' | head -1) ready"

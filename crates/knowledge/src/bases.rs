@@ -4,6 +4,11 @@
 //! file names, so a base can never write into a chain record's graph (which the BMCI view and
 //! provenance queries trust). Its registration's graph says what it is, who registered it and
 //! whether its content loaded.
+//!
+//! Queries that name no graph see every graph, bases' included, so a base may not speak about
+//! the chain's own objects: a statement whose subject is a chain IRI (`urn:metamesh:…` other
+//! than BMCI's structures, materials and extracted statements) is left out and counted, so no
+//! base can call itself curated or retitle a dataset.
 
 use metamesh_crypto::Suite;
 use metamesh_primitives::{
@@ -13,7 +18,7 @@ use metamesh_primitives::{
 use metamesh_state::KnowledgeBase;
 use oxigraph::{
     io::{RdfFormat, RdfParser},
-    model::{GraphName, Literal, NamedNode, Quad, Term},
+    model::{BlankNode, GraphName, Literal, NamedNode, NamedOrBlankNode, Quad, Term},
 };
 
 use crate::vocab::{self, DCAT, DCT, PROV, RDF, SCHEMA, mm, term};
@@ -112,9 +117,32 @@ pub fn quads(
     out
 }
 
-/// The statements of a base's file, all in its content graph (with the base's own blank
-/// nodes), or why they cannot be: the bytes are not what was registered, not N-Quads or
-/// N-Triples, or too many.
+/// Chain IRIs a base may make statements about.
+const OPEN_SUBJECTS: [&str; 3] = [
+    "urn:metamesh:bmci:structure:",
+    "urn:metamesh:material:",
+    "urn:metamesh:extracted:",
+];
+
+fn open_subject(s: &NamedOrBlankNode) -> bool {
+    match s {
+        NamedOrBlankNode::NamedNode(n) => {
+            !n.as_str().starts_with("urn:metamesh:")
+                || OPEN_SUBJECTS.iter().any(|p| n.as_str().starts_with(p))
+        }
+        NamedOrBlankNode::BlankNode(_) => true,
+    }
+}
+
+/// The file's blank node `b` as the base's own: the same label on every node and reload.
+fn own(id: &Hash, b: &BlankNode) -> BlankNode {
+    BlankNode::new_unchecked(format!("kb{}x{}", hex::encode(&id[..8]), b.as_str()))
+}
+
+/// The statements of a base's file, all in its content graph (its blank nodes its own),
+/// with `?kb mm:statements n` (and `mm:statementsLeftOut m` for those about chain IRIs), or
+/// why they cannot be: the bytes are not what was registered, not N-Quads or N-Triples, or
+/// too many.
 pub fn load(p: &Pending, bytes: &[u8]) -> Result<Vec<Quad>, String> {
     if bytes.len() as u64 != p.size || p.suite.hash(bytes) != p.digest {
         return Err(format!(
@@ -126,10 +154,8 @@ pub fn load(p: &Pending, bytes: &[u8]) -> Result<Vec<Quad>, String> {
     }
     let graph = GraphName::NamedNode(content_graph(&p.id));
     let mut out = Vec::new();
-    for q in RdfParser::from_format(RdfFormat::NQuads)
-        .rename_blank_nodes()
-        .for_slice(bytes)
-    {
+    let mut left_out = 0u64;
+    for q in RdfParser::from_format(RdfFormat::NQuads).for_slice(bytes) {
         let q = q.map_err(|e| format!("{} is not N-Quads or N-Triples: {e}", p.cid))?;
         if out.len() == MAX_STATEMENTS {
             return Err(format!(
@@ -137,7 +163,34 @@ pub fn load(p: &Pending, bytes: &[u8]) -> Result<Vec<Quad>, String> {
                 p.cid
             ));
         }
-        out.push(Quad::new(q.subject, q.predicate, q.object, graph.clone()));
+        if !open_subject(&q.subject) {
+            left_out += 1;
+            continue;
+        }
+        let subject = match q.subject {
+            NamedOrBlankNode::BlankNode(b) => NamedOrBlankNode::from(own(&p.id, &b)),
+            s => s,
+        };
+        let object = match q.object {
+            Term::BlankNode(b) => Term::from(own(&p.id, &b)),
+            o => o,
+        };
+        out.push(Quad::new(subject, q.predicate, object, graph.clone()));
+    }
+    let base = vocab::knowledge_base(&p.id);
+    out.push(Quad::new(
+        base.clone(),
+        mm("statements"),
+        Literal::from(out.len() as u64),
+        graph.clone(),
+    ));
+    if left_out > 0 {
+        out.push(Quad::new(
+            base,
+            mm("statementsLeftOut"),
+            Literal::from(left_out),
+            graph,
+        ));
     }
     Ok(out)
 }
@@ -177,9 +230,35 @@ mod tests {
     fn every_statement_lands_in_the_bases_graph() {
         let file = b"<urn:a> <urn:p> \"1\" .\n<urn:b> <urn:p> _:x <urn:metamesh:graph:0x01> .\n";
         let quads = load(&pending(file), file).unwrap();
-        assert_eq!(quads.len(), 2);
+        assert_eq!(quads.len(), 3, "two statements and their count");
         let graph = GraphName::NamedNode(content_graph(&[7; 32]));
         assert!(quads.iter().all(|q| q.graph_name == graph), "{quads:?}");
+        assert_eq!(
+            quads,
+            load(&pending(file), file).unwrap(),
+            "the same on every load"
+        );
+    }
+
+    #[test]
+    fn statements_about_chain_objects_are_left_out() {
+        let file = concat!(
+            "<urn:metamesh:knowledgeBase:0x07> <urn:metamesh:ns:kind> \"curated\" .\n",
+            "<urn:metamesh:data:0x01> <http://purl.org/dc/terms/title> \"not its title\" .\n",
+            "<urn:metamesh:bmci:structure:aflow-x> <urn:metamesh:ns:hardness> \"30\" .\n",
+        )
+        .as_bytes();
+        let quads = load(&pending(file), file).unwrap();
+        let subjects: Vec<String> = quads.iter().map(|q| q.subject.to_string()).collect();
+        assert_eq!(
+            subjects,
+            [
+                "<urn:metamesh:bmci:structure:aflow-x>",
+                "<urn:metamesh:knowledgeBase:0x0707070707070707070707070707070707070707070707070707070707070707>",
+                "<urn:metamesh:knowledgeBase:0x0707070707070707070707070707070707070707070707070707070707070707>",
+            ]
+        );
+        assert_eq!(quads[2].predicate, mm("statementsLeftOut"));
     }
 
     #[test]

@@ -58,15 +58,19 @@ pub struct Indexer {
     /// Knowledge bases registered whose content is not loaded yet, with when it was last
     /// asked for.
     pending: BTreeMap<Hash, Waiting>,
+    /// The external store the graphs are mirrored to, if any.
+    mirror: Option<crate::mirror::Mirror>,
     pub stats: IndexStats,
 }
 
-/// How long a base whose content no peer gave waits before it is asked for again, and how
-/// many times it is asked for before the reason is recorded instead.
+/// How long a base whose content no peer gave waits before it is asked for again: doubling
+/// from the first to the last (it is asked for as long as it stays registered, so every node
+/// loads it once someone serves it).
 const CONTENT_RETRY: Duration = Duration::from_secs(30);
-const CONTENT_TRIES: u32 = 20;
-/// The longest one fetch of a base's content may take.
-const CONTENT_FETCH: Duration = Duration::from_secs(60);
+const CONTENT_RETRY_MAX: Duration = Duration::from_secs(3600);
+/// The longest one fetch of a base's content may take (one is made per pass, and only when
+/// the chain's events are indexed, so bases never hold the chain's records back for long).
+const CONTENT_FETCH: Duration = Duration::from_secs(20);
 
 /// A base waiting for its content: when it was last asked for, and how many times.
 type Waiting = (crate::bases::Pending, Option<Instant>, u32);
@@ -74,6 +78,8 @@ type Waiting = (crate::bases::Pending, Option<Instant>, u32);
 /// What fetching a base's content gave.
 pub enum Content {
     Bytes(Vec<u8>),
+    /// Fetched, but no file of the registered size: recorded, not asked for again.
+    Invalid(String),
     /// Nobody had it (yet): ask again later.
     Unavailable(String),
 }
@@ -130,38 +136,67 @@ impl Indexer {
             unsaved: 0,
             saved_at: Instant::now(),
             pending,
+            mirror: None,
             stats: IndexStats::default(),
         })
+    }
+
+    /// Mirrors every graph, from now on, into the external store at `url` (see
+    /// [`crate::mirror`]); the names not yet sent are kept beside the snapshot.
+    pub fn with_mirror(mut self, url: &str) -> Result<Self, IndexError> {
+        let saved = self.snapshot.as_ref().map(|p| p.with_extension("mirror"));
+        let m = crate::mirror::Mirror::new(url, &self.kg, saved.as_deref())
+            .map_err(IndexError::Chain)?;
+        self.mirror = Some(m);
+        Ok(self)
+    }
+
+    /// Sends a batch of changed graphs to the external store, if there is one; a store that
+    /// does not answer is reported once and tried again at the next flush.
+    pub fn flush_mirror(&mut self) {
+        if let Some(m) = &mut self.mirror
+            && let Err(e) = m.flush(&self.kg, crate::mirror::FLUSH_GRAPHS)
+        {
+            tracing::warn!(%e, waiting = m.pending(), "mirroring the knowledge graph");
+        }
+    }
+
+    /// Graph names waiting for the external store (0 without one).
+    pub fn mirror_pending(&self) -> usize {
+        self.mirror.as_ref().map_or(0, |m| m.pending())
     }
 
     /// The bases whose content is due to be fetched.
     pub fn content_due(&self) -> Vec<crate::bases::Pending> {
         self.pending
             .values()
-            .filter(|(_, at, _)| at.is_none_or(|t| t.elapsed() >= CONTENT_RETRY))
+            .filter(|(_, at, tries)| {
+                let wait = CONTENT_RETRY
+                    .saturating_mul(1 << (*tries).min(7))
+                    .min(CONTENT_RETRY_MAX);
+                at.is_none_or(|t| t.elapsed() >= wait)
+            })
             .map(|(p, _, _)| p.clone())
             .collect()
     }
 
-    /// Loads a base's fetched content into its graph (or, when it is not the registered
-    /// N-Quads file, the reason into it); content nobody had is asked for again later.
+    /// Loads a base's fetched content into its graph (or, when the bytes are not the
+    /// registered N-Quads file — a verdict every node reaches alike — the reason into it);
+    /// content nobody had is asked for again later.
     pub fn content(&mut self, id: &Hash, fetched: Content) -> Result<(), IndexError> {
         let Some((p, at, tries)) = self.pending.get_mut(id) else {
             return Ok(());
         };
+        // Asked for now, whatever comes of it (a failed write is not retried at once).
+        *at = Some(Instant::now());
+        *tries = tries.saturating_add(1);
         let quads = match fetched {
-            Content::Unavailable(why) if *tries + 1 < CONTENT_TRIES => {
+            Content::Unavailable(why) => {
                 tracing::debug!(cid = %p.cid, %why, "knowledge base content not available yet");
-                *at = Some(Instant::now());
-                *tries += 1;
                 return Ok(());
             }
-            Content::Unavailable(why) => {
-                let why = format!(
-                    "{} could not be fetched in {CONTENT_TRIES} tries: {why}",
-                    p.cid
-                );
-                tracing::warn!(%why, "knowledge base not loaded");
+            Content::Invalid(why) => {
+                tracing::warn!(cid = %p.cid, %why, "knowledge base not loaded");
                 crate::bases::failed(p, &why)
             }
             Content::Bytes(bytes) => crate::bases::load(p, &bytes).unwrap_or_else(|why| {
@@ -170,6 +205,9 @@ impl Indexer {
             }),
         };
         let graph = crate::bases::content_graph(id);
+        if let Some(m) = &mut self.mirror {
+            m.mark([&graph]);
+        }
         self.kg.apply(&[Change::Put { graph, quads }], None)?;
         self.pending.remove(id);
         self.unsaved += 1;
@@ -257,6 +295,11 @@ impl Indexer {
             }
         }
         self.kg.apply(&changes, Some(self.follower.cursor()))?;
+        if let Some(m) = &mut self.mirror {
+            m.mark(changes.iter().map(|c| match c {
+                Change::Put { graph, .. } | Change::Drop { graph } => graph,
+            }));
+        }
         let written = runs
             .iter()
             .flat_map(|g| crate::bmci::computed(self.kg.store(), Some(g)))
@@ -288,6 +331,11 @@ impl Indexer {
         {
             self.kg.save(path)?;
         }
+        if let Some(m) = &self.mirror
+            && let Err(e) = m.save()
+        {
+            tracing::warn!(%e, "saving the knowledge mirror's waiting graphs");
+        }
         self.unsaved = 0;
         self.saved_at = Instant::now();
         Ok(())
@@ -298,8 +346,6 @@ impl Indexer {
     }
 }
 
-/// Runs the indexer beside a node until `shutdown`, saving its snapshot as it goes and when
-/// it stops. Errors are logged and retried: the node keeps running without a fresh graph.
 /// The bases whose registration the graph holds but whose content graph it lacks.
 fn unloaded_bases(
     kg: &KnowledgeGraph,
@@ -337,6 +383,8 @@ fn unloaded_bases(
     Ok(out)
 }
 
+/// Runs the indexer beside a node until `shutdown`, saving its snapshot as it goes and when
+/// it stops. Errors are logged and retried: the node keeps running without a fresh graph.
 pub async fn run_indexer(
     node: Arc<NodeService>,
     indexer: Indexer,
@@ -349,6 +397,7 @@ pub async fn run_indexer(
         let view = node.chain_view();
         let (ix, caught_up) = match tokio::task::spawn_blocking(move || {
             let r = ix.step(&view);
+            ix.flush_mirror();
             if ix.save_due()
                 && let Err(e) = ix.save()
             {
@@ -368,9 +417,13 @@ pub async fn run_indexer(
                 return;
             }
         };
-        let ix = match fetch_content(&node, ix).await {
-            Some(ix) => ix,
-            None => return,
+        let ix = if caught_up {
+            match fetch_content(&node, ix, &mut shutdown).await {
+                Some(ix) => ix,
+                None => return,
+            }
+        } else {
+            ix
         };
         indexer = Some(ix);
         if !caught_up && !*shutdown.borrow() {
@@ -395,45 +448,75 @@ pub async fn run_indexer(
     }
 }
 
-/// Fetches the content of the bases that are due (from this node's store, else its peers),
-/// at most the registered size and a margin for the DAG's nodes, and loads it; `None` if the
-/// indexer was lost to a panic.
-async fn fetch_content(node: &Arc<NodeService>, mut ix: Indexer) -> Option<Indexer> {
-    let due = ix.content_due();
-    let Some(content) = node.content().cloned() else {
+/// A writer that refuses more than `max` bytes: a DAG whose file is larger than its
+/// registration says (its blocks repeated, or already stored) is never expanded in memory.
+struct Bounded {
+    bytes: Vec<u8>,
+    max: u64,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() as u64 + buf.len() as u64 > self.max {
+            return Err(std::io::Error::other(format!(
+                "the file is larger than the {} bytes registered",
+                self.max
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fetches the content of one due base (from this node's store, else its peers; at most
+/// the registered size and a margin for the DAG's nodes), reads it back within the
+/// registered size and loads it; `None` if the indexer was lost to a panic.
+async fn fetch_content(
+    node: &Arc<NodeService>,
+    ix: Indexer,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Indexer> {
+    let (Some(p), Some(content)) = (ix.content_due().into_iter().next(), node.content().cloned())
+    else {
         return Some(ix);
     };
-    for p in due {
-        let max = p.size.saturating_add(p.size / 4).saturating_add(1 << 20);
-        let fetched =
-            match tokio::time::timeout(CONTENT_FETCH, content.fetch_bounded(&p.cid, None, max))
-                .await
-            {
-                Ok(Ok(_)) => {
-                    let mut bytes = Vec::new();
-                    match metamesh_storage::export_file(content.store(), &p.cid, &mut bytes) {
-                        Ok(_) => Content::Bytes(bytes),
-                        Err(e) => Content::Unavailable(e.to_string()),
-                    }
+    let max = p.size.saturating_add(p.size / 4).saturating_add(1 << 20);
+    let fetched = tokio::select! {
+        r = tokio::time::timeout(CONTENT_FETCH, content.fetch_bounded(&p.cid, None, max)) => r,
+        _ = shutdown.changed() => return Some(ix),
+    };
+    let id = p.id;
+    let work = move || {
+        let mut ix = ix;
+        let fetched = match fetched {
+            Ok(Ok(_)) => {
+                let mut out = Bounded {
+                    bytes: Vec::new(),
+                    max: p.size,
+                };
+                match metamesh_storage::export_file(content.store(), &p.cid, &mut out) {
+                    Ok(_) => Content::Bytes(out.bytes),
+                    // Larger than registered, or not a file: the same verdict on every node.
+                    Err(e) => Content::Invalid(format!("{}: {e}", p.cid)),
                 }
-                Ok(Err(e)) => Content::Unavailable(e.to_string()),
-                Err(_) => Content::Unavailable(format!("no answer in {CONTENT_FETCH:?}")),
-            };
-        let id = p.id;
-        ix = match tokio::task::spawn_blocking(move || {
-            if let Err(e) = ix.content(&id, fetched) {
-                tracing::warn!(%e, "loading a knowledge base");
             }
-            ix
-        })
-        .await
-        {
-            Ok(ix) => ix,
-            Err(e) => {
-                tracing::error!(%e, "knowledge indexer stopped");
-                return None;
-            }
+            Ok(Err(e)) => Content::Unavailable(e.to_string()),
+            Err(_) => Content::Unavailable(format!("no answer in {CONTENT_FETCH:?}")),
         };
+        if let Err(e) = ix.content(&id, fetched) {
+            tracing::warn!(%e, "loading a knowledge base");
+        }
+        ix
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(ix) => Some(ix),
+        Err(e) => {
+            tracing::error!(%e, "knowledge indexer stopped");
+            None
+        }
     }
-    Some(ix)
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod graph;
 mod guard;
 pub mod indexer;
+pub mod mirror;
 pub mod optimade;
 pub mod read;
 pub mod records;

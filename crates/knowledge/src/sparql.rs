@@ -8,8 +8,9 @@
 //! variable (which would grow in memory without reading it) is refused up front (`guard`).
 //!
 //! Without a dataset in the query or the request, the default graph is the union of all the
-//! record graphs, so `SELECT * { ?s ?p ?o }` sees everything and `GRAPH ?g { … }` names the
-//! record a triple came from.
+//! graphs — chain records', BMCI's seed and knowledge bases' — so `SELECT * { ?s ?p ?o }` sees
+//! everything and `GRAPH ?g { … }` names the graph a triple came from (a chain record's is
+//! `urn:metamesh:graph:0x…`, which only the indexer writes).
 
 use std::{
     sync::{Arc, mpsc},

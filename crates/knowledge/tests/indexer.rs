@@ -1,7 +1,13 @@
 //! The indexer on a real chain: a registered dataset becomes a named graph with its block,
 //! transaction and sender, searchable by its title; a reorg that retracts the registration
 //! takes the graph and its words away; a snapshot reloads with its cursor and replays nothing
-//! twice; SPARQL answers, refuses bad queries by name and cancels one past its time limit.
+//! twice; SPARQL answers, refuses bad queries by name and cancels one past its time limit;
+//! the graphs mirror into a real Virtuoso (`--kg-store`).
+
+mod support {
+    #[path = "virtuoso.rs"]
+    pub mod virtuoso;
+}
 
 use std::{sync::Arc, time::Duration};
 
@@ -324,4 +330,94 @@ fn queries_are_limited_and_bad_ones_named() {
     .unwrap();
     assert_eq!(a.rows, 20);
     assert_eq!(a.content_type, "application/n-triples");
+}
+
+/// `--kg-store`: the graphs mirrored into a real Virtuoso through its Graph Store endpoint —
+/// what a store that was down missed is sent when it answers, and a reorg's drop reaches it.
+#[test]
+fn graphs_are_mirrored_into_an_external_store() {
+    let virtuoso = support::virtuoso::Virtuoso::start();
+    let (a, b, user) = (key(1), key(2), key(3));
+    let g = genesis(&[&a, &b], &user);
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let probe = service(d1.path(), &g, &a);
+    let a_in_turn = probe.with_chain(|c| {
+        let h = c.head().hash(Suite::Sm);
+        c.snapshot(&h)
+            .unwrap()
+            .in_turn(1, &a.public_key().address())
+    });
+    drop(probe);
+    let (in_turn, out_of_turn) = if a_in_turn { (&a, &b) } else { (&b, &a) };
+    let node1 = service(d1.path(), &g, out_of_turn);
+    let node2 = service(d2.path(), &g, in_turn);
+    node1
+        .submit(&register(&user, 0, "Boron carbide hardness survey"))
+        .unwrap();
+    let SealPlan::Seal { parent, .. } = node1.plan(1_005, 1).unwrap() else {
+        panic!("node 1 may seal")
+    };
+    node1.seal(parent, 1_005).unwrap().unwrap();
+
+    let titles = "SELECT ?title WHERE { GRAPH ?g { ?d a <http://www.w3.org/ns/dcat#Dataset> ; <http://purl.org/dc/terms/title> ?title } }";
+    let count = |v: &serde_json::Value| v["results"]["bindings"].as_array().unwrap().len();
+    // A store that does not answer: nothing is lost, the graphs wait (and are saved).
+    let snapshot = d1.path().join("knowledge/snapshot.nq");
+    let dead = format!(
+        "http://127.0.0.1:{}/sparql-graph-crud",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let mut ix = Indexer::open(&node1.chain_view(), Some(&snapshot))
+        .unwrap()
+        .with_mirror(&dead)
+        .unwrap();
+    ix.catch_up(&node1.chain_view()).unwrap();
+    ix.flush_mirror();
+    assert!(
+        ix.mirror_pending() >= 2,
+        "the seed's graph and the record's wait"
+    );
+    ix.save().unwrap();
+    drop(ix);
+
+    let mut ix = Indexer::open(&node1.chain_view(), Some(&snapshot))
+        .unwrap()
+        .with_mirror(&virtuoso.graph_store())
+        .unwrap();
+    ix.catch_up(&node1.chain_view()).unwrap();
+    while ix.mirror_pending() > 0 {
+        ix.flush_mirror();
+    }
+    let r = virtuoso.query(titles);
+    assert_eq!(count(&r), 1, "{r}");
+    assert_eq!(
+        r["results"]["bindings"][0]["title"]["value"],
+        "Boron carbide hardness survey"
+    );
+    // BMCI's seed is mirrored too.
+    let seed = virtuoso.query(
+        "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:metamesh:graph:bmci-seed> { ?s ?p ?o } }",
+    );
+    let n: u64 = seed["results"]["bindings"][0]["n"]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 1_000, "{seed}");
+
+    // The reorg retracts the record: its graph leaves the store as well.
+    let SealPlan::Seal { parent, .. } = node2.plan(1_005, 0).unwrap() else {
+        panic!("node 2 may seal")
+    };
+    let heavier = node2.seal(parent, 1_005).unwrap().unwrap();
+    node1.import(&heavier, 1_005).unwrap();
+    ix.catch_up(&node1.chain_view()).unwrap();
+    while ix.mirror_pending() > 0 {
+        ix.flush_mirror();
+    }
+    assert_eq!(count(&virtuoso.query(titles)), 0);
 }

@@ -176,7 +176,8 @@ codes! {
     ContentUnregistered = 810, "content-unregistered", "the knowledge base's content is not registered data (`data add --register` it first)";
     ContentEncrypted = 811, "content-encrypted", "the knowledge base's content is encrypted: a base every node loads must be public (query private graphs with `kg query --private`)";
     ContentTooLarge = 812, "content-too-large", "the knowledge base's content is {0} bytes; at most {1}";
-    KnowledgeBaseRegistered = 813, "knowledge-base-registered", "this knowledge base was registered at block {0}";
+    KnowledgeBaseRegistered = 813, "knowledge-base-registered", "this file was registered as a knowledge base of this kind at block {0}";
+    NotContentOwner = 814, "not-content-owner", "an extracted knowledge base is registered by the owner of its file's data registration";
     GangUnplaced = 646, "gang-unplaced", "task {0} of a gang job found no placement, so none of its ready tasks were placed";
 }
 

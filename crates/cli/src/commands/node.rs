@@ -68,6 +68,10 @@ pub struct RunArgs {
     /// [config: sparql-timeout; default 10].
     #[arg(long, value_name = "SECONDS")]
     sparql_timeout: Option<u64>,
+    /// Mirror the knowledge graph into an external SPARQL 1.1 store through its Graph Store
+    /// HTTP Protocol endpoint (Virtuoso: http://HOST:8890/sparql-graph-crud) [config: kg-store].
+    #[arg(long, value_name = "URL")]
+    kg_store: Option<String>,
     #[command(flatten)]
     password: PasswordArgs,
 }
@@ -96,6 +100,8 @@ pub struct NodeConfig {
     pub no_kg: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sparql_timeout: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kg_store: Option<String>,
 }
 
 impl NodeConfig {
@@ -132,6 +138,8 @@ pub struct Settings {
     /// Index the chain into a knowledge graph and serve `/sparql`.
     pub knowledge: bool,
     pub sparql_timeout: Duration,
+    /// The external store the knowledge graph is mirrored to.
+    pub kg_store: Option<String>,
 }
 
 /// The name of the token file a node writes in its data directory.
@@ -281,6 +289,7 @@ impl Settings {
                     .unwrap_or(10)
                     .clamp(1, 3600),
             ),
+            kg_store: args.kg_store.or(config.kg_store),
         })
     }
 }
@@ -357,6 +366,10 @@ pub fn run_node(
             Some(&data_dir.join("knowledge").join("snapshot.nq")),
         )
         .context("opening the knowledge graph")?;
+        let indexer = match &settings.kg_store {
+            Some(url) => indexer.with_mirror(url).context("the knowledge store")?,
+            None => indexer,
+        };
         let limits = metamesh_knowledge::Limits {
             timeout: settings.sparql_timeout,
             ..Default::default()

@@ -37,8 +37,19 @@ fn query(net: &Net, port: u16, q: &str) -> Value {
 
 pub fn curated_and_extracted_bases_load_into_their_own_graphs(s: &Scratch, net: &Net) {
     let (curator, reader) = (account(net, 0), account(net, 1));
+    // A line aimed at a real chain record's graph (the algorithm's registration).
+    let record = query(
+        net,
+        net.rpc,
+        "SELECT ?g WHERE { GRAPH ?g { ?a a mm:BmciAlgorithm } }",
+    );
+    let record = record["results"]["bindings"][0]["g"]["value"]
+        .as_str()
+        .expect("the algorithm's registration graph")
+        .to_owned();
     let forged = format!(
-        "<urn:metamesh:result:0x00/0> <urn:metamesh:ns:bmciMaterial> <{HBN}> <urn:metamesh:graph:0x01> ."
+        "<urn:metamesh:result:0x00/0> <urn:metamesh:ns:bmciMaterial> <{HBN}> <{record}> .\n\
+         <http://example.org/claim> <urn:metamesh:ns:about> <{HBN}> <{record}> ."
     );
     let curated = s.write(
         "curated.nq",
@@ -105,7 +116,12 @@ pub fn curated_and_extracted_bases_load_into_their_own_graphs(s: &Scratch, net: 
         )
         .ok()
         .stdout;
-    let nq = s.write("extracted.nq", extracted.as_bytes());
+    // It calls itself curated: left out, so the record graph's word stands.
+    let posing = format!(
+        "{extracted}<urn:metamesh:knowledgeBase:0x{}> <urn:metamesh:ns:kind> \"curated\" .\n",
+        "00".repeat(32)
+    );
+    let nq = s.write("extracted.nq", posing.as_bytes());
     let cid2 = add(net, &nq, &reader);
     let no_source = net.client(
         net.rpc,
@@ -150,9 +166,11 @@ pub fn curated_and_extracted_bases_load_into_their_own_graphs(s: &Scratch, net: 
 
     // Node 2 never had the files: it fetches them from its peers.
     let port = net.rpc + 2;
+    // What a base is, read from its registration's record graph only.
     let curated_q = format!(
         "SELECT ?v ?kind WHERE {{ GRAPH ?g {{ <{HBN}> mm:vickersHardness ?v }}
-           ?kb mm:contentGraph ?g ; mm:kind ?kind FILTER(?g = <{graph}>) }}"
+           GRAPH ?r {{ ?kb mm:contentGraph ?g ; mm:kind ?kind }}
+           FILTER(?g = <{graph}> && STRSTARTS(STR(?r), \"urn:metamesh:graph:0x\")) }}"
     );
     let mut rows = Value::Null;
     wait_for("the curated base is loaded", 60, || {
@@ -162,29 +180,49 @@ pub fn curated_and_extracted_bases_load_into_their_own_graphs(s: &Scratch, net: 
     let v: f64 = rows[0]["v"]["value"].as_str().unwrap().parse().unwrap();
     assert_eq!(v, 30.0, "{rows}");
     assert_eq!(rows[0]["kind"]["value"], "curated");
-    // The line aimed at a record graph is in the base's graph, not the record's.
+    // The lines aimed at a record graph are in the base's graph, not the record's; the one
+    // about a chain object (a result) is left out altogether.
     let aimed = query(
         net,
         port,
-        "ASK { GRAPH <urn:metamesh:graph:0x01> { ?s ?p ?o } }",
+        &format!("ASK {{ GRAPH <{record}> {{ <http://example.org/claim> ?p ?o }} }}"),
     );
     assert_eq!(aimed["boolean"], false, "{aimed}");
     let landed = query(
         net,
         port,
-        &format!("ASK {{ GRAPH <{graph}> {{ ?r mm:bmciMaterial <{HBN}> }} }}"),
+        &format!("ASK {{ GRAPH <{graph}> {{ <http://example.org/claim> mm:about <{HBN}> }} }}"),
     );
     assert_eq!(landed["boolean"], true, "{landed}");
+    let counted = query(
+        net,
+        port,
+        &format!(
+            "SELECT ?n ?out WHERE {{ GRAPH <{graph}> {{ ?kb mm:statements ?n ; mm:statementsLeftOut ?out }} }}"
+        ),
+    );
+    assert_eq!(
+        counted["results"]["bindings"][0]["n"]["value"], "2",
+        "{counted}"
+    );
+    assert_eq!(counted["results"]["bindings"][0]["out"]["value"], "1");
 
     let extracted_q = format!(
-        "SELECT ?c ?src WHERE {{ GRAPH ?g {{ ?st a mm:ExtractedStatement ; mm:confidence ?c ; prov:wasDerivedFrom ?src }}
-           ?kb mm:contentGraph ?g ; mm:kind \"extracted\" ; dct:source \"doi:10.1000/b4c\" FILTER(?g = <{graph2}>) }}"
+        "SELECT ?c ?src ?kind WHERE {{ GRAPH ?g {{ ?st a mm:ExtractedStatement ; mm:confidence ?c ; prov:wasDerivedFrom ?src }}
+           ?kb mm:contentGraph ?g ; mm:kind ?kind ; dct:source \"doi:10.1000/b4c\" FILTER(?g = <{graph2}>) }}"
     );
     wait_for("the extracted base is loaded", 60, || {
         rows = query(net, port, &extracted_q)["results"]["bindings"].clone();
         rows.as_array().is_some_and(|r| !r.is_empty())
     });
     assert_eq!(rows[0]["src"]["value"], "doi:10.1000/b4c", "{rows}");
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["kind"]["value"] == "extracted"),
+        "{rows}"
+    );
     let listed = net
         .client(net.rpc + 1, &["--json", "kg", "bases"])
         .ok()

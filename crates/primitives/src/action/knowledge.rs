@@ -92,7 +92,7 @@ pub enum KnowledgeAction {
     /// `0x62 [algorithm]`: its owner or the parameters authority retires an algorithm: jobs
     /// submitted from the next block on are no runs of it (earlier runs stand).
     RetireAlgorithm { algorithm: crate::Hash },
-    /// `0x63 [base]`: registers a knowledge base under `H(owner ‖ base)`.
+    /// `0x63 [base]`: registers a knowledge base under `H(kind ‖ content)`.
     RegisterKnowledgeBase { base: KnowledgeBaseSpec },
 }
 

@@ -190,14 +190,11 @@ impl Record for KnowledgeBase {
 /// The largest knowledge base content every node loads into memory.
 pub const MAX_KB_BYTES: u64 = 64 << 20;
 
-/// The id a knowledge base is registered under: the suite hash of its owner and spec.
-pub fn knowledge_base_id(
-    suite: metamesh_crypto::Suite,
-    owner: &Address,
-    spec: &KnowledgeBaseSpec,
-) -> Hash {
-    let mut bytes = owner.0.to_vec();
-    bytes.extend_from_slice(&alloy_rlp::encode(spec));
+/// The id a knowledge base is registered under: the suite hash of its kind and content, so
+/// one file is one base of each kind (every node loads it once).
+pub fn knowledge_base_id(suite: metamesh_crypto::Suite, kind: u8, content: &[u8]) -> Hash {
+    let mut bytes = vec![kind];
+    bytes.extend_from_slice(content);
     suite.hash(&bytes)
 }
 
@@ -421,38 +418,34 @@ fn retire<S: NodeStore + Clone>(ex: &mut Exec<'_, S>, tx: &TxContext, id: &Hash)
     }))
 }
 
+/// A curated base needs a curator (who vouches for anyone's file); an extracted one is the
+/// file owner's. Every node will fetch, hash and load the content: it pays for that hashing.
 fn register_base<S: NodeStore + Clone>(
     ex: &mut Exec<'_, S>,
     tx: &TxContext,
     spec: &KnowledgeBaseSpec,
 ) -> Outcome {
+    let extracted = spec.kind == KB_EXTRACTED;
     let checks = [
         usize::from(spec.kind) < KB_KINDS.len(),
         (1..=MAX_NAME).contains(&spec.name.len()),
         spec.description.len() <= MAX_DESCRIPTION,
-        true,
-        spec.source.len() <= MAX_ARG && (spec.kind != KB_EXTRACTED || !spec.source.is_empty()),
+        metamesh_storage::cid_from_bytes(&spec.content).is_ok(),
+        spec.source.len() <= MAX_ARG && (!extracted || !spec.source.is_empty()),
     ];
+    ex.charge_hash(spec.content.len())?;
     if let Some(field) = checks.iter().position(|ok| !ok) {
         return reject(Code::BadKnowledgeBase, &[field as u128]);
     }
-    if spec.kind != KB_EXTRACTED && !holds(ex, &tx.sender, ROLE_CURATOR)? {
+    if !extracted && !holds(ex, &tx.sender, ROLE_CURATOR)? {
         return reject(Code::MissingRole, &[u128::from(ROLE_CURATOR)]);
     }
-    ex.charge_hash(spec.content.len())?;
-    if metamesh_storage::cid_from_bytes(&spec.content).is_err() {
-        return reject(Code::BadKnowledgeBase, &[3]);
-    }
-    let by_cid = ex.suite().hash(&spec.content);
-    let data = match ex.load::<super::data::CidIndex>(&by_cid)? {
-        Some(super::data::CidIndex(digest)) => ex
-            .load::<super::data::DataRecord>(&digest)?
-            .map(|d| (digest, d)),
-        None => None,
-    };
-    let Some((digest, data)) = data else {
+    let Some((digest, data)) = super::data::registration_of(ex, &spec.content)? else {
         return reject(Code::ContentUnregistered, &[]);
     };
+    if extracted && data.owner != tx.sender {
+        return reject(Code::NotContentOwner, &[]);
+    }
     if data.encrypted {
         return reject(Code::ContentEncrypted, &[]);
     }
@@ -462,8 +455,8 @@ fn register_base<S: NodeStore + Clone>(
             &[u128::from(data.size), u128::from(MAX_KB_BYTES)],
         );
     }
-    ex.charge_hash(20 + alloy_rlp::encode(spec).len())?;
-    let id = knowledge_base_id(ex.suite(), &tx.sender, spec);
+    ex.charge_hash(usize::try_from(data.size).unwrap_or(usize::MAX))?;
+    let id = knowledge_base_id(ex.suite(), spec.kind, &spec.content);
     if let Some(existing) = ex.load::<KnowledgeBase>(&id)? {
         return reject(Code::KnowledgeBaseRegistered, &[u128::from(existing.block)]);
     }

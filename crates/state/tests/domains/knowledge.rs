@@ -366,7 +366,7 @@ fn curated_bases_need_a_curator_and_extracted_ones_a_source() {
     // Anyone registers what a machine extracted, naming where from.
     let r = h.run(2, register_base(base(KB_EXTRACTED, cid.clone())));
     assert_eq!(r.outcome, Ok(()), "{r:?}");
-    let id = knowledge_base_id(h.suite, &bob, &base(KB_EXTRACTED, cid.clone()));
+    let id = knowledge_base_id(h.suite, KB_EXTRACTED, &cid);
     assert_eq!(
         knowledge(&r),
         vec![Event::Knowledge(KnowledgeEvent::KnowledgeBaseRegistered {
@@ -382,9 +382,22 @@ fn curated_bases_need_a_curator_and_extracted_ones_a_source() {
 
     h.run(0, grant(alice, ROLE_CURATOR, true));
     assert_eq!(
-        h.run(1, register_base(base(KB_CURATED, cid))).outcome,
+        code(&h.run(1, register_base(base(KB_EXTRACTED, cid.clone())))),
+        Some(Code::NotContentOwner),
+        "what a machine extracted is its file owner's to register"
+    );
+    assert_eq!(
+        h.run(1, register_base(base(KB_CURATED, cid.clone())))
+            .outcome,
         Ok(()),
         "a curator vouches for another's data"
+    );
+    let mut renamed = base(KB_CURATED, cid);
+    renamed.name = "the same file again".into();
+    assert_eq!(
+        code(&h.run(1, register_base(renamed))),
+        Some(Code::KnowledgeBaseRegistered),
+        "one file is one base of each kind"
     );
     let listed = h
         .state
@@ -436,4 +449,21 @@ fn a_base_must_be_public_registered_data_of_bounded_size() {
         );
     }
     h.assert_supply();
+}
+
+#[test]
+fn a_base_pays_for_the_hashing_every_node_does() {
+    let mut h = harness();
+    let small = data(&mut h, 2, 5, 1_000, false);
+    let large = data(&mut h, 2, 6, 32 << 20, false);
+    let a = h.run(2, register_base(base(KB_EXTRACTED, small)));
+    let b = h.run(2, register_base(base(KB_EXTRACTED, large)));
+    assert_eq!((a.outcome.clone(), b.outcome.clone()), (Ok(()), Ok(())));
+    let words = ((32u64 << 20) - 1_000) / 32;
+    assert!(
+        b.gas_used >= a.gas_used + words * h.params().gas_hash_word,
+        "{} vs {}",
+        b.gas_used,
+        a.gas_used
+    );
 }
