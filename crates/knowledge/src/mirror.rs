@@ -21,6 +21,11 @@ use oxigraph::{
 
 use crate::KnowledgeGraph;
 
+/// A query parameter's value, percent-encoded.
+pub fn encode_value(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// Graphs one flush sends at most, so indexing goes on between flushes.
 pub const FLUSH_GRAPHS: usize = 256;
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,7 +108,7 @@ impl Mirror {
     }
 
     fn send(&self, kg: &KnowledgeGraph, graph: &str) -> Result<(), String> {
-        let target = format!("{}?graph={}", self.url, encode(graph));
+        let target = format!("{}?graph={}", self.url, encode_value(graph));
         let node = NamedNode::new(graph).map_err(|e| format!("graph {graph}: {e}"))?;
         let agent = ureq::Agent::new_with_config(
             ureq::config::Config::builder()
@@ -162,16 +167,4 @@ fn triples(kg: &KnowledgeGraph, graph: &NamedNode) -> Result<Vec<u8>, String> {
         w.serialize_triple(q.as_ref()).map_err(|e| e.to_string())?;
     }
     w.finish().map_err(|e| e.to_string())
-}
-
-/// Percent-encodes a query parameter's value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -96,8 +96,18 @@ fn rows(v: &serde_json::Value) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn records_become_graphs_and_a_reorg_takes_them_back() {
+/// Two signers' nodes on one genesis: node 1 seals out of turn, node 2 in turn (so node 2's
+/// block at the same height is heavier and reorganises node 1).
+struct Pair {
+    node1: Arc<NodeService>,
+    node2: Arc<NodeService>,
+    user: SecretKey,
+    out_of_turn: SecretKey,
+    d1: tempfile::TempDir,
+    _d2: tempfile::TempDir,
+}
+
+fn pair() -> Pair {
     let (a, b, user) = (key(1), key(2), key(3));
     let g = genesis(&[&a, &b], &user);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -109,9 +119,27 @@ fn records_become_graphs_and_a_reorg_takes_them_back() {
             .in_turn(1, &a.public_key().address())
     });
     drop(probe);
-    let (in_turn, out_of_turn) = if a_in_turn { (&a, &b) } else { (&b, &a) };
-    let node1 = service(d1.path(), &g, out_of_turn);
-    let node2 = service(d2.path(), &g, in_turn);
+    let (in_turn, out_of_turn) = if a_in_turn { (a, b) } else { (b, a) };
+    Pair {
+        node1: service(d1.path(), &g, &out_of_turn),
+        node2: service(d2.path(), &g, &in_turn),
+        user,
+        out_of_turn,
+        d1,
+        _d2: d2,
+    }
+}
+
+#[test]
+fn records_become_graphs_and_a_reorg_takes_them_back() {
+    let Pair {
+        node1,
+        node2,
+        user,
+        out_of_turn,
+        d1,
+        ..
+    } = pair();
 
     node1
         .submit(&register(
@@ -337,20 +365,13 @@ fn queries_are_limited_and_bad_ones_named() {
 #[test]
 fn graphs_are_mirrored_into_an_external_store() {
     let virtuoso = support::virtuoso::Virtuoso::start();
-    let (a, b, user) = (key(1), key(2), key(3));
-    let g = genesis(&[&a, &b], &user);
-    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let probe = service(d1.path(), &g, &a);
-    let a_in_turn = probe.with_chain(|c| {
-        let h = c.head().hash(Suite::Sm);
-        c.snapshot(&h)
-            .unwrap()
-            .in_turn(1, &a.public_key().address())
-    });
-    drop(probe);
-    let (in_turn, out_of_turn) = if a_in_turn { (&a, &b) } else { (&b, &a) };
-    let node1 = service(d1.path(), &g, out_of_turn);
-    let node2 = service(d2.path(), &g, in_turn);
+    let Pair {
+        node1,
+        node2,
+        user,
+        d1,
+        ..
+    } = pair();
     node1
         .submit(&register(&user, 0, "Boron carbide hardness survey"))
         .unwrap();

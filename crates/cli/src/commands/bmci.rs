@@ -107,14 +107,7 @@ fn fetch(url: &str) -> anyhow::Result<Value> {
 }
 
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+    metamesh_knowledge::mirror::encode_value(s)
 }
 
 fn row(id: &str, a: &Value) -> String {

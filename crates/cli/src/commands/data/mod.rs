@@ -155,14 +155,7 @@ pub(crate) fn content_url(rpc: &RpcArgs, path: &str) -> String {
 }
 
 fn encode_query(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    metamesh_knowledge::mirror::encode_value(v)
 }
 
 fn progress(total: u64, what: &str) -> indicatif::ProgressBar {
