@@ -8,7 +8,10 @@
 //! Queries that name no graph see every graph, bases' included, so a base may not speak about
 //! the chain's own objects: a statement whose subject is a chain IRI (`urn:metamesh:…` other
 //! than BMCI's structures, materials and extracted statements) is left out and counted, so no
-//! base can call itself curated or retitle a dataset.
+//! base can retitle a dataset or speak for a registration. What a base *is* (curated or
+//! extracted) is read from its registration's record graph: a base can still write
+//! `_:x mm:kind "curated"` into its own graph, which a query that does not scope the
+//! registration to `urn:metamesh:graph:0x…` would believe.
 
 use metamesh_crypto::Suite;
 use metamesh_primitives::{

@@ -78,7 +78,8 @@ type Waiting = (crate::bases::Pending, Option<Instant>, u32);
 /// What fetching a base's content gave.
 pub enum Content {
     Bytes(Vec<u8>),
-    /// Fetched, but no file of the registered size: recorded, not asked for again.
+    /// Fetched, but not a file of the registered size (larger, a directory, a malformed
+    /// DAG): recorded, not asked for again.
     Invalid(String),
     /// Nobody had it (yet): ask again later.
     Unavailable(String),
@@ -168,16 +169,24 @@ impl Indexer {
 
     /// The bases whose content is due to be fetched.
     pub fn content_due(&self) -> Vec<crate::bases::Pending> {
-        self.pending
-            .values()
-            .filter(|(_, at, tries)| {
-                let wait = CONTENT_RETRY
-                    .saturating_mul(1 << (*tries).min(7))
-                    .min(CONTENT_RETRY_MAX);
-                at.is_none_or(|t| t.elapsed() >= wait)
-            })
+        self.due().map(|(p, _, _)| p.clone()).collect()
+    }
+
+    fn due(&self) -> impl Iterator<Item = &Waiting> {
+        self.pending.values().filter(|(_, at, tries)| {
+            let wait = CONTENT_RETRY
+                .saturating_mul(1 << tries.saturating_sub(1).min(7))
+                .min(CONTENT_RETRY_MAX);
+            at.is_none_or(|t| t.elapsed() >= wait)
+        })
+    }
+
+    /// The due base asked for least recently (never asked first), so none waits behind
+    /// others for ever.
+    pub fn next_content(&self) -> Option<crate::bases::Pending> {
+        self.due()
+            .min_by_key(|(p, at, _)| (*at, p.id))
             .map(|(p, _, _)| p.clone())
-            .collect()
     }
 
     /// Loads a base's fetched content into its graph (or, when the bytes are not the
@@ -326,15 +335,17 @@ impl Indexer {
 
     /// Writes the snapshot if anything changed since the last.
     pub fn save(&mut self) -> Result<(), IndexError> {
-        if let Some(path) = &self.snapshot
-            && self.unsaved > 0
-        {
-            self.kg.save(path)?;
-        }
+        // The mirror's waiting names first: a crash between the two then resends, never
+        // forgets.
         if let Some(m) = &self.mirror
             && let Err(e) = m.save()
         {
             tracing::warn!(%e, "saving the knowledge mirror's waiting graphs");
+        }
+        if let Some(path) = &self.snapshot
+            && self.unsaved > 0
+        {
+            self.kg.save(path)?;
         }
         self.unsaved = 0;
         self.saved_at = Instant::now();
@@ -448,16 +459,32 @@ pub async fn run_indexer(
     }
 }
 
+/// Whether a storage error is a property of the DAG itself (every node that fetches it
+/// finds the same), not of this node or its peers right now.
+fn settled(e: &metamesh_storage::StorageError) -> bool {
+    use metamesh_storage::StorageError as E;
+    matches!(
+        e,
+        E::Malformed { .. }
+            | E::IsDirectory(_)
+            | E::UnsupportedCodec { .. }
+            | E::UnsupportedHash { .. }
+            | E::HashMismatch(_)
+    )
+}
+
 /// A writer that refuses more than `max` bytes: a DAG whose file is larger than its
 /// registration says (its blocks repeated, or already stored) is never expanded in memory.
 struct Bounded {
     bytes: Vec<u8>,
     max: u64,
+    overflowed: bool,
 }
 
 impl std::io::Write for Bounded {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.bytes.len() as u64 + buf.len() as u64 > self.max {
+            self.overflowed = true;
             return Err(std::io::Error::other(format!(
                 "the file is larger than the {} bytes registered",
                 self.max
@@ -480,8 +507,7 @@ async fn fetch_content(
     ix: Indexer,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Indexer> {
-    let (Some(p), Some(content)) = (ix.content_due().into_iter().next(), node.content().cloned())
-    else {
+    let (Some(p), Some(content)) = (ix.next_content(), node.content().cloned()) else {
         return Some(ix);
     };
     let max = p.size.saturating_add(p.size / 4).saturating_add(1 << 20);
@@ -497,13 +523,17 @@ async fn fetch_content(
                 let mut out = Bounded {
                     bytes: Vec::new(),
                     max: p.size,
+                    overflowed: false,
                 };
                 match metamesh_storage::export_file(content.store(), &p.cid, &mut out) {
                     Ok(_) => Content::Bytes(out.bytes),
-                    // Larger than registered, or not a file: the same verdict on every node.
-                    Err(e) => Content::Invalid(format!("{}: {e}", p.cid)),
+                    Err(e) if out.overflowed || settled(&e) => {
+                        Content::Invalid(format!("{}: {e}", p.cid))
+                    }
+                    Err(e) => Content::Unavailable(e.to_string()),
                 }
             }
+            Ok(Err(e)) if settled(&e) => Content::Invalid(format!("{}: {e}", p.cid)),
             Ok(Err(e)) => Content::Unavailable(e.to_string()),
             Err(_) => Content::Unavailable(format!("no answer in {CONTENT_FETCH:?}")),
         };

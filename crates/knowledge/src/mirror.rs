@@ -9,9 +9,9 @@
 //! the names saved beside the snapshot (drops the store had not heard of).
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use oxigraph::{
@@ -26,27 +26,42 @@ pub fn encode_value(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-/// Graphs one flush sends at most, so indexing goes on between flushes.
+/// Graphs one flush sends at most, and the time after which it starts no more, so indexing
+/// goes on between flushes.
 pub const FLUSH_GRAPHS: usize = 256;
+const FLUSH_BUDGET: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// After the store does not answer, or refuses a graph: the first wait, doubling to the last.
+const BACKOFF: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 pub struct Mirror {
     url: String,
+    agent: ureq::Agent,
     dirty: BTreeSet<String>,
+    /// Graphs the store refused: when to try each again, and how often it was refused.
+    refused: BTreeMap<String, (Instant, u32)>,
+    /// While the store does not answer: when to try again, and how many times it failed.
+    down: Option<(Instant, u32)>,
     /// Where the unsent names are kept across restarts.
     saved: Option<PathBuf>,
-    /// Whether the last flush failed (so a store that stays down is reported once).
-    failing: bool,
+}
+
+fn backoff(times: u32) -> Duration {
+    BACKOFF
+        .saturating_mul(1 << times.saturating_sub(1).min(10))
+        .min(BACKOFF_MAX)
 }
 
 impl Mirror {
     /// A mirror to the graph endpoint `url`, with every graph of `kg` (and the names left
     /// unsent at the last stop) to send.
     pub fn new(url: &str, kg: &KnowledgeGraph, saved: Option<&Path>) -> Result<Self, String> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(['?', '#'])
-        {
+        // No TLS is built in (the node pulls no TLS stack): a store on another host sits
+        // behind a local proxy or tunnel.
+        if !url.starts_with("http://") || url.contains(['?', '#']) {
             return Err(format!(
-                "--kg-store {url:?}: the store's Graph Store Protocol endpoint, http(s)://HOST/PATH (Virtuoso: http://HOST:8890/sparql-graph-crud)"
+                "--kg-store {url:?}: the store's Graph Store Protocol endpoint, http://HOST:PORT/PATH (Virtuoso: http://HOST:8890/sparql-graph-crud)"
             ));
         }
         let mut dirty: BTreeSet<String> = kg
@@ -61,13 +76,26 @@ impl Mirror {
         if let Some(path) = saved
             && let Ok(text) = std::fs::read_to_string(path)
         {
-            dirty.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+            // A name that is no IRI (a damaged file) is dropped, not sent for ever.
+            dirty.extend(
+                text.lines()
+                    .filter(|l| NamedNode::new(*l).is_ok())
+                    .map(str::to_owned),
+            );
         }
+        let agent = ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .timeout_global(Some(TIMEOUT))
+                .http_status_as_error(false)
+                .build(),
+        );
         Ok(Mirror {
             url: url.trim_end_matches('/').to_owned(),
+            agent,
             dirty,
+            refused: BTreeMap::new(),
+            down: None,
             saved: saved.map(Path::to_path_buf),
-            failing: false,
         })
     }
 
@@ -82,60 +110,84 @@ impl Mirror {
         self.dirty.len()
     }
 
-    /// Sends up to `max` waiting graphs; how many went. A graph the store refuses stays
-    /// waiting, and the error is returned once until a flush succeeds again.
+    /// Sends up to `max` waiting graphs (fewer once the flush has taken its time budget);
+    /// how many went. A store that does not answer stops the flush and is tried again after a
+    /// growing wait (the error returned once); a graph it refuses waits on its own, with a
+    /// growing wait, and the others go on.
     pub fn flush(&mut self, kg: &KnowledgeGraph, max: usize) -> Result<usize, String> {
-        let batch: Vec<String> = self.dirty.iter().take(max).cloned().collect();
+        let now = Instant::now();
+        if self.down.is_some_and(|(at, _)| now < at) {
+            return Ok(0);
+        }
+        let batch: Vec<String> = self
+            .dirty
+            .iter()
+            .filter(|g| self.refused.get(*g).is_none_or(|(at, _)| now >= *at))
+            .take(max)
+            .cloned()
+            .collect();
         let mut sent = 0;
         for g in batch {
+            if now.elapsed() > FLUSH_BUDGET {
+                break;
+            }
             match self.send(kg, &g) {
                 Ok(()) => {
                     self.dirty.remove(&g);
+                    self.refused.remove(&g);
                     sent += 1;
                 }
-                Err(e) => {
-                    let first = !self.failing;
-                    self.failing = true;
-                    return if first { Err(e) } else { Ok(sent) };
+                Err(Failure::Refused(e)) => {
+                    let times = self.refused.get(&g).map_or(1, |(_, n)| n + 1);
+                    self.refused
+                        .insert(g.clone(), (Instant::now() + backoff(times), times));
+                    tracing::warn!(%e, graph = %g, "the knowledge store refused a graph");
+                }
+                Err(Failure::Down(e)) => {
+                    let times = self.down.map_or(1, |(_, n)| n + 1);
+                    self.down = Some((Instant::now() + backoff(times), times));
+                    return if times == 1 { Err(e) } else { Ok(sent) };
                 }
             }
         }
-        if self.failing {
+        if self.down.take().is_some() {
             tracing::info!(url = %self.url, "the knowledge store answers again");
         }
-        self.failing = false;
         Ok(sent)
     }
 
-    fn send(&self, kg: &KnowledgeGraph, graph: &str) -> Result<(), String> {
+    fn send(&self, kg: &KnowledgeGraph, graph: &str) -> Result<(), Failure> {
         let target = format!("{}?graph={}", self.url, encode_value(graph));
-        let node = NamedNode::new(graph).map_err(|e| format!("graph {graph}: {e}"))?;
-        let agent = ureq::Agent::new_with_config(
-            ureq::config::Config::builder()
-                .timeout_global(Some(TIMEOUT))
-                .http_status_as_error(false)
-                .build(),
-        );
-        let response = if kg.contains_graph(&node) {
-            let body = triples(kg, &node)?;
-            agent
+        let node =
+            NamedNode::new(graph).map_err(|e| Failure::Refused(format!("graph {graph}: {e}")))?;
+        let put = kg.contains_graph(&node);
+        let response = if put {
+            let body = triples(kg, &node).map_err(Failure::Refused)?;
+            self.agent
                 .put(&target)
                 .header("Content-Type", "application/n-triples")
                 .send(&body[..])
         } else {
-            agent.delete(&target).call()
+            self.agent.delete(&target).call()
         };
-        let mut response = response.map_err(|e| format!("the knowledge store at {target}: {e}"))?;
+        let mut response =
+            response.map_err(|e| Failure::Down(format!("the knowledge store at {target}: {e}")))?;
         let status = response.status().as_u16();
-        // A graph the store never had is deleted already.
-        if (200..300).contains(&status) || status == 404 {
+        // Deleting a graph the store never had is done; a PUT must land.
+        if (200..300).contains(&status) || (!put && status == 404) {
             return Ok(());
         }
         let body = response.body_mut().read_to_string().unwrap_or_default();
-        Err(format!(
+        let why = format!(
             "the knowledge store refused graph {graph} ({status}): {}",
             body.chars().take(300).collect::<String>()
-        ))
+        );
+        // Unavailable is the store's state, not the graph's.
+        Err(if status == 503 {
+            Failure::Down(why)
+        } else {
+            Failure::Refused(why)
+        })
     }
 
     /// Keeps the unsent names beside the snapshot (atomically).
@@ -152,6 +204,13 @@ impl Mirror {
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, path)
     }
+}
+
+enum Failure {
+    /// The store did not answer (or failed itself): stop, try later.
+    Down(String),
+    /// It answered, refusing this graph.
+    Refused(String),
 }
 
 /// The graph's triples as N-Triples.

@@ -209,7 +209,8 @@ pub fn curated_and_extracted_bases_load_into_their_own_graphs(s: &Scratch, net: 
 
     let extracted_q = format!(
         "SELECT ?c ?src ?kind WHERE {{ GRAPH ?g {{ ?st a mm:ExtractedStatement ; mm:confidence ?c ; prov:wasDerivedFrom ?src }}
-           ?kb mm:contentGraph ?g ; mm:kind ?kind ; dct:source \"doi:10.1000/b4c\" FILTER(?g = <{graph2}>) }}"
+           GRAPH ?r {{ ?kb mm:contentGraph ?g ; mm:kind ?kind ; dct:source \"doi:10.1000/b4c\" }}
+           FILTER(?g = <{graph2}> && STRSTARTS(STR(?r), \"urn:metamesh:graph:0x\")) }}"
     );
     wait_for("the extracted base is loaded", 60, || {
         rows = query(net, port, &extracted_q)["results"]["bindings"].clone();

@@ -32,7 +32,13 @@ fn free_port() -> u16 {
 impl Virtuoso {
     pub fn start() -> Virtuoso {
         let dir = tempfile::tempdir().unwrap();
-        let (sql, http) = (free_port(), free_port());
+        let sql = free_port();
+        let http = loop {
+            let p = free_port();
+            if p != sql {
+                break p;
+            }
+        };
         let d = dir.path().display();
         let ini = format!(
             "[Database]\nDatabaseFile = {d}/v.db\nErrorLogFile = {d}/v.log\nLockFile = {d}/v.lck\n\

@@ -4,7 +4,7 @@
 //! ```text
 //! Roles      [roles bitmask, block]                  under 0x60 ‖ address
 //! Algorithm  [owner, block, time, spec, retired]     under 0x61 ‖ H(owner ‖ rlp(spec))
-//! KnowledgeBase [owner, block, time, spec, digest, size]  under 0x62 ‖ H(owner ‖ rlp(spec))
+//! KnowledgeBase [owner, block, time, spec, digest, size]  under 0x62 ‖ H(kind ‖ content CID)
 //! ```
 //!
 //! A knowledge base is registered public data (an N-Quads file) declared curated — by a

@@ -363,7 +363,7 @@ fn curated_bases_need_a_curator_and_extracted_ones_a_source() {
         code(&h.run(2, register_base(base(KB_CURATED, cid.clone())))),
         Some(Code::MissingRole)
     );
-    // Anyone registers what a machine extracted, naming where from.
+    // The file's owner registers what a machine extracted from it, naming where from.
     let r = h.run(2, register_base(base(KB_EXTRACTED, cid.clone())));
     assert_eq!(r.outcome, Ok(()), "{r:?}");
     let id = knowledge_base_id(h.suite, KB_EXTRACTED, &cid);
