@@ -18,6 +18,7 @@ import math
 import pathlib
 import re
 import subprocess
+import unicodedata
 import sys
 import zipfile
 
@@ -67,14 +68,66 @@ def bibtex(text: str):
     return out
 
 
-def reference(entry):
+GREEK = {
+    name: chr(code) for name, code in [
+        ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4),
+        ("epsilon", 0x3B5), ("varepsilon", 0x3B5), ("zeta", 0x3B6), ("eta", 0x3B7),
+        ("theta", 0x3B8), ("iota", 0x3B9), ("kappa", 0x3BA), ("lambda", 0x3BB), ("mu", 0x3BC),
+        ("nu", 0x3BD), ("xi", 0x3BE), ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3),
+        ("tau", 0x3C4), ("upsilon", 0x3C5), ("phi", 0x3C6), ("varphi", 0x3C6), ("chi", 0x3C7),
+        ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394), ("Theta", 0x398),
+        ("Lambda", 0x39B), ("Xi", 0x39E), ("Pi", 0x3A0), ("Sigma", 0x3A3), ("Phi", 0x3A6),
+        ("Psi", 0x3A8), ("Omega", 0x3A9),
+    ]
+}
+ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303",
+           "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
+           "c": "\u0327", "k": "\u0328"}
+LETTERS = {"ss": "\u00df", "o": "\u00f8", "O": "\u00d8", "aa": "\u00e5", "AA": "\u00c5",
+           "ae": "\u00e6", "AE": "\u00c6", "oe": "\u0153", "l": "\u0142", "L": "\u0141", "i": "\u0131"}
+
+
+def inline_math(text):
+    """Inline math as text: Greek letters, sub- and superscripts inline."""
+    t = re.sub(r"\\([A-Za-z]+)\s?", lambda m: GREEK.get(m.group(1), m.group(1)), text)
+    return re.sub(r"[_^]\{([^{}]*)\}|[_^](\S)", lambda m: m.group(1) or m.group(2), t)
+
+
+def latex(text):
+    """BibTeX's LaTeX as plain Unicode: accents (`\\"u`, `\\'{c}`), special letters, Greek
+    and sub/superscripts in math, `--` dashes; no backslash, brace or dollar is left."""
+    if text is None:
+        return None
+    t = re.sub(r"\\([\"'`^~=.])\s*\{?([A-Za-z])\}?", lambda m: m.group(2) + ACCENTS[m.group(1)], text)
+    # An escaped quote before no letter is the quote itself (Strukturbericht `L\\'2`).
+    t = re.sub(r"\\([\"'`])", lambda m: m.group(1), t)
+    t = re.sub(r"\\([uvHck])\s*\{([A-Za-z])\}", lambda m: m.group(2) + ACCENTS[m.group(1)], t)
+    t = re.sub(r"\\([uvHck]) ([A-Za-z])", lambda m: m.group(2) + ACCENTS[m.group(1)], t)
+    # `{\\AA}sbrink` reaches here as `\\AAsbrink` (braces are gone): two-letter names
+    # need no word boundary, one-letter ones do.
+    t = re.sub(r"\\(ss|aa|AA|ae|AE|oe)\s?", lambda m: LETTERS[m.group(1)], t)
+    t = re.sub(r"\\(o|O|l|L|i)\b\s?", lambda m: LETTERS[m.group(1)], t)
+    t = re.sub(r"\$([^$]*)\$", lambda m: inline_math(m.group(1)), t)
+    t = re.sub(r"\\([A-Za-z]+)\s?", lambda m: m.group(1), t)
+    t = t.replace("---", "\u2014").replace("--", "\u2013")
+    t = re.sub(r"[{}$]", "", t)
+    # German babel shorthand: `"Uber` is Über (and a quote left after an umlaut is stray).
+    t = re.sub(r'"([AOUaou])(?=[a-z])', lambda m: m.group(1) + ACCENTS['"'], t)
+    t = unicodedata.normalize("NFC", t)
+    t = re.sub(r'([ÄÖÜäöü])"', r"\1", t)
+    assert "\\" not in t, f"LaTeX left in {text!r}: {t!r}"
+    return t
+
+
+def reference(entry, clean=True):
     f = entry["fields"]
-    authors = [a.strip() for a in re.split(r"\s+and\s+", f.get("author", "")) if a.strip()]
+    tidy = latex if clean else (lambda v: v)
+    authors = [tidy(a.strip()) for a in re.split(r"\s+and\s+", f.get("author", "")) if a.strip()]
     ref = {
         "kind": entry["kind"],
-        "title": re.sub(r"\s+", " ", f.get("title", "")).strip(),
+        "title": tidy(re.sub(r"\s+", " ", f.get("title", "")).strip()),
         "authors": authors,
-        "journal": f.get("journal"),
+        "journal": tidy(f.get("journal")),
         "year": f.get("year"),
         "volume": f.get("volume"),
         "pages": f.get("pages"),
@@ -99,9 +152,11 @@ def main():
         snl, tags = proto["snl"], proto["tags"]
         refs = []
         for e in bibtex(snl["about"].get("references", "")):
+            # Ids from the fields as written, so they stay what they were.
+            raw = reference(e, clean=False)
             r = reference(e)
-            first = (r.get("authors") or ["anon"])[0].split()[-1]
-            key = r.get("doi") or f"{first}-{r.get('year')}-{r.get('journal', '')}-{r.get('pages', '')}"
+            first = (raw.get("authors") or ["anon"])[0].split()[-1]
+            key = raw.get("doi") or f"{first}-{raw.get('year')}-{raw.get('journal', '')}-{raw.get('pages', '')}"
             rid = "ref-" + re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")[:80]
             references[rid] = r
             refs.append(rid)
@@ -113,10 +168,10 @@ def main():
             n += 1
         structures.append({
             "id": sid,
-            "name": tags.get("mineral") or tags["aflow"],
+            "name": latex(tags.get("mineral") or tags["aflow"]),
             "lattice": snl["lattice"]["matrix"],
             "sites": [[s["species"][0]["element"], s["xyz"]] for s in snl["sites"]],
-            "tags": {k: v for k, v in tags.items() if v},
+            "tags": {k: latex(v) if isinstance(v, str) else v for k, v in tags.items() if v},
             "references": sorted(set(refs)),
             "source": {"package": "pymatgen", "version": PYMATGEN, "file": path, "row": row,
                        "doi": AFLOW_DOI, "licence": licence},

@@ -465,3 +465,27 @@ fn computed_properties_are_served_and_filtered_over_optimade() {
     let bare = get(&seed, "/v1/info/structures", "");
     assert!(bare["data"]["properties"]["_bmci_computed_density"].is_null());
 }
+
+/// The seed's texts are plain Unicode: BibTeX's LaTeX (`f\"ur`, `$\alpha$`) is converted when
+/// it is built, so no value carries a backslash (which OPTIMADE filters would have to escape,
+/// and clients often do not).
+#[test]
+fn seed_texts_carry_no_latex() {
+    let db = Database::seed().unwrap();
+    let mut texts = Vec::new();
+    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    for e in db.structures.iter().chain(&db.references) {
+        walk(&e.attributes, &mut texts);
+    }
+    assert!(texts.len() > 1_000);
+    let latex: Vec<&&str> = texts.iter().filter(|t| t.contains(['\\', '$'])).collect();
+    assert!(latex.is_empty(), "{latex:?}");
+    assert!(texts.iter().any(|t| t.contains("Zeitschrift für")));
+}
